@@ -1,0 +1,28 @@
+//! The one clap definition of every command and flag.
+
+use clap::{Parser, Subcommand};
+
+/// apilens tells why the Kubernetes API server is slow or overloaded, who is causing it, and how
+/// to stop it.
+#[derive(Debug, Parser)]
+#[command(name = "apilens", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Every apilens command.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read one kube-apiserver /metrics scrape and tell what it says: version, troubleshooter
+    /// coverage, in-flight load, APF, slowest calls.
+    Inspect(crate::commands::inspect::Args),
+    /// Analyse audit logs: top clients, LISTs, WATCH churn, 429s, slowest calls, timeline.
+    Audit(crate::commands::audit::Args),
+}
+
+/// Parses the process arguments; on bad usage clap prints help and exits with status 2.
+pub(crate) fn parse() -> Cli {
+    Cli::parse()
+}

@@ -1,0 +1,148 @@
+//! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
+
+mod coverage;
+mod render;
+mod snapshot;
+mod version;
+
+use crate::input::{self, HttpOpts};
+use anyhow::bail;
+use apilens_textparse::{Entry, Format, families::Assembler, parse_reader};
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `apilens inspect`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A scrape to read: a file (plain or gzip), `-` for standard input, or an http(s) URL.
+    #[arg(default_value = "-")]
+    source: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Bearer token file for a URL (for example a service account token).
+    #[arg(long, value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
+    /// CA certificate bundle (PEM) that signs the URL's server certificate.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+/// How `inspect` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Aligned tables for a person.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Counts and findings of one scrape.
+pub(crate) struct Inspection {
+    pub(crate) source: String,
+    pub(crate) families: usize,
+    pub(crate) series: usize,
+    pub(crate) samples: usize,
+    pub(crate) family_names: BTreeSet<String>,
+    pub(crate) snapshot: snapshot::Snapshot,
+}
+
+/// Runs `apilens inspect`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let http = HttpOpts {
+        bearer_token_file: args.bearer_token_file.clone(),
+        ca_file: args.ca_file.clone(),
+    };
+    let source = input::open(&args.source, &http)?;
+    let format = match &source.content_type {
+        Some(ct) => Format::from_content_type(ct),
+        None => sniff_file_format(&args.source),
+    };
+    let inspection = inspect(&source.name, source.reader, format)?;
+    let out = match args.format {
+        OutputFormat::Text => render::text(&inspection),
+        OutputFormat::Json => render::json(&inspection)?,
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// OpenMetrics when a file ends with `# EOF`; the Prometheus text format otherwise (and for
+/// standard input, where the end cannot be seen first).
+fn sniff_file_format(spec: &str) -> Format {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(spec) else {
+        return Format::PrometheusText;
+    };
+    let mut head = [0u8; 2];
+    if file.read_exact(&mut head).is_ok() && head == [0x1f, 0x8b] {
+        return Format::PrometheusText;
+    }
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut tail = Vec::new();
+    if file.seek(SeekFrom::Start(len.saturating_sub(64))).is_ok() && file.read_to_end(&mut tail).is_ok() {
+        return Format::detect(&tail);
+    }
+    Format::PrometheusText
+}
+
+/// Streams `reader` through the parser in bounded memory and gathers the inspection.
+///
+/// # Errors
+///
+/// The first syntax error, as `SOURCE:LINE:COLUMN: WHAT`, or a read error.
+pub(crate) fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::Result<Inspection> {
+    let mut assembler = Assembler::with_filter(snapshot::wanted);
+    let mut snapshot = snapshot::Snapshot::default();
+    let mut family_names = BTreeSet::new();
+    let mut families = 0usize;
+    let mut samples = 0usize;
+    let hasher = RandomState::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut error = None;
+    let mut take = |family: apilens_textparse::families::Family| {
+        families += 1;
+        samples += family.n_samples;
+        snapshot.observe(&family);
+        family_names.insert(family.name);
+    };
+    let stats = parse_reader(reader, format, |entry| match entry {
+        Err(e) => {
+            error = Some(e);
+            ControlFlow::Break(())
+        }
+        Ok(entry) => {
+            if let Entry::Series(s) = &entry {
+                seen.insert(hasher.hash_one(s.raw));
+            }
+            if let Some(family) = assembler.push(entry) {
+                take(family);
+            }
+            ControlFlow::Continue(())
+        }
+    });
+    if let Some(e) = error {
+        bail!("{name}:{e}");
+    }
+    if let Err(e) = stats {
+        bail!("{name}: {e}");
+    }
+    if let Some(family) = assembler.finish() {
+        take(family);
+    }
+    Ok(Inspection {
+        source: name.to_owned(),
+        families,
+        series: seen.len(),
+        samples,
+        family_names,
+        snapshot,
+    })
+}

@@ -1,0 +1,15 @@
+//! One module per command; `run` dispatches.
+
+pub(crate) mod audit;
+pub(crate) mod inspect;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Runs the parsed command.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Audit(args) => audit::run(args),
+    }
+}

@@ -1,0 +1,155 @@
+//! Writing results: aligned text tables and the broken-pipe rule.
+
+use std::fmt::Write;
+
+/// Whether an error chain ends in a closed pipe on standard output (`apilens ... | head`).
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A text table: a header row and aligned columns; columns whose cells all parse as numbers (or
+/// are `-`) are right-aligned.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub(crate) fn new(header: &[&str]) -> Self {
+        Self {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row; missing cells are blank.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Whether the table has no rows.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Renders with two spaces between columns and a leading indent.
+    pub(crate) fn render(&self, indent: &str) -> String {
+        let n = self.header.len();
+        let cell = |r: &Vec<String>, i: usize| r.get(i).map_or("", String::as_str).to_owned();
+        let mut width = vec![0usize; n];
+        let mut numeric = vec![true; n];
+        for (i, w) in width.iter_mut().enumerate() {
+            *w = self.header[i].chars().count();
+            for r in &self.rows {
+                let c = cell(r, i);
+                *w = (*w).max(c.chars().count());
+                let t = c
+                    .strip_suffix("ms")
+                    .or_else(|| c.strip_suffix('s'))
+                    .or_else(|| c.strip_suffix('%'))
+                    .unwrap_or(&c);
+                if !(c.is_empty() || c == "-" || t.parse::<f64>().is_ok()) {
+                    numeric[i] = false;
+                }
+            }
+        }
+        let mut out = String::new();
+        let mut line = |cells: Vec<String>| {
+            let mut l = String::from(indent);
+            for (i, c) in cells.iter().enumerate().take(n) {
+                let pad = width[i] - c.chars().count();
+                if i > 0 {
+                    l.push_str("  ");
+                }
+                if numeric[i] {
+                    l.push_str(&" ".repeat(pad));
+                    l.push_str(c);
+                } else {
+                    l.push_str(c);
+                    if i + 1 < n {
+                        l.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            let _ = writeln!(out, "{}", l.trim_end());
+        };
+        line(self.header.clone());
+        for r in &self.rows {
+            line((0..n).map(|i| cell(r, i)).collect());
+        }
+        out
+    }
+}
+
+/// Formats a count or gauge value: integers without decimals, others with up to 3 significant
+/// decimals.
+pub(crate) fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Formats seconds in a unit a person reads at a glance.
+pub(crate) fn seconds(v: f64) -> String {
+    if v.is_nan() {
+        "-".to_owned()
+    } else if v.is_infinite() {
+        "+Inf".to_owned()
+    } else if v < 1.0 {
+        format!("{:.0}ms", v * 1000.0)
+    } else {
+        format!("{v:.2}s")
+    }
+}
+
+/// Formats a byte count with a binary unit.
+pub(crate) fn bytes(v: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = v;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_text_left_and_numbers_right() {
+        let mut t = Table::new(&["resource", "count"]);
+        t.row(vec!["pods".into(), "5".into()]);
+        t.row(vec!["configmaps".into(), "120".into()]);
+        assert_eq!(
+            t.render(""),
+            "resource    count\npods            5\nconfigmaps    120\n"
+        );
+    }
+
+    #[test]
+    fn units_read_naturally() {
+        assert_eq!(seconds(0.0123), "12ms");
+        assert_eq!(seconds(2.5), "2.50s");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        assert_eq!(number(400.0), "400");
+    }
+}

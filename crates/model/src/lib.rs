@@ -1,0 +1,34 @@
+//! The vocabulary every apilens crate meets on.
+//!
+//! # Brief overview
+//!
+//! - [`Labels`]: a sorted, de-duplicated set of label pairs that names one series, metric name
+//!   included as `__name__`, like Prometheus's `model/labels`.
+//! - [`Matcher`]: one label matcher (`=`, `!=`, `=~`, `!~`) with Prometheus's anchored regex rules.
+//! - [`Sample`] and [`Series`]: timestamped float values (milliseconds since the epoch) and the
+//!   series that own them; [`STALE_NAN`] is Prometheus's staleness marker.
+//! - [`Queryable`]: select series by matchers over a time range. The embedded store and remote
+//!   Prometheus-compatible engines implement it; the PromQL engine consumes it.
+//!
+//! ```
+//! use apilens_model::{Labels, Matcher, MatchOp};
+//!
+//! let series = Labels::from_pairs([("__name__", "up"), ("job", "apiserver")]);
+//! let matcher = Matcher::new(MatchOp::RegexMatch, "job", "api.*")?;
+//! assert!(matcher.matches(series.get("job").unwrap_or("")));
+//! assert_eq!(series.metric_name(), Some("up"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod labels;
+mod matcher;
+mod queryable;
+mod sample;
+
+pub use crate::{
+    labels::{Label, Labels, METRIC_NAME},
+    matcher::{MatchOp, Matcher, MatcherError},
+    queryable::{Queryable, SelectError, SelectHints},
+    sample::{STALE_NAN, Sample, Series, is_stale_nan},
+};

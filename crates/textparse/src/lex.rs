@@ -1,0 +1,201 @@
+//! Byte-level scanners shared by the line parser and the on-demand label decoder.
+
+use memchr::memchr2;
+use std::borrow::Cow;
+
+/// Whether `b` may start a metric name (`[a-zA-Z_:]`).
+#[inline]
+pub(crate) fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b':'
+}
+
+/// Whether `b` may continue a metric name (`[a-zA-Z0-9_:]`).
+#[inline]
+pub(crate) fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+/// Whether `b` may start a label name (`[a-zA-Z_]`).
+#[inline]
+pub(crate) fn is_label_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+/// Whether `b` may continue a label name (`[a-zA-Z0-9_]`).
+#[inline]
+pub(crate) fn is_label_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Length of the run of name characters at the start of `s` given the start and continue classes.
+#[inline]
+pub(crate) fn scan_ident(s: &[u8], start: fn(u8) -> bool, cont: fn(u8) -> bool) -> usize {
+    match s.first() {
+        Some(&b) if start(b) => 1 + s[1..].iter().position(|&b| !cont(b)).unwrap_or(s.len() - 1),
+        _ => 0,
+    }
+}
+
+/// Number of spaces and tabs at the start of `s`.
+#[inline]
+pub(crate) fn skip_blank(s: &[u8]) -> usize {
+    s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len())
+}
+
+/// A quoted string found at the start of a slice.
+pub(crate) struct Quoted {
+    /// Bytes between the quotes, escapes still encoded.
+    pub(crate) len: usize,
+    /// Whether the content holds a backslash escape.
+    pub(crate) escaped: bool,
+}
+
+/// Why a quoted string could not be scanned.
+pub(crate) enum QuotedError {
+    /// No closing quote before the end of the line.
+    Unterminated,
+    /// A byte sequence that is not UTF-8, at this offset from the opening quote.
+    InvalidUtf8(usize),
+}
+
+/// Scans the quoted string that `s` starts inside of (just past the opening `"`): finds the
+/// closing quote, skipping `\` escapes, and checks the content is UTF-8.
+#[inline]
+pub(crate) fn scan_quoted(s: &[u8]) -> Result<Quoted, QuotedError> {
+    let mut i = 0;
+    let mut escaped = false;
+    loop {
+        match memchr2(b'"', b'\\', &s[i..]) {
+            None => return Err(QuotedError::Unterminated),
+            Some(j) if s[i + j] == b'"' => {
+                let len = i + j;
+                let content = &s[..len];
+                if !content.is_ascii()
+                    && let Err(e) = std::str::from_utf8(content)
+                {
+                    return Err(QuotedError::InvalidUtf8(e.valid_up_to()));
+                }
+                return Ok(Quoted { len, escaped });
+            }
+            Some(j) => {
+                escaped = true;
+                // Skip the backslash and the byte it escapes.
+                i += j + 2;
+                if i > s.len() {
+                    return Err(QuotedError::Unterminated);
+                }
+            }
+        }
+    }
+}
+
+/// Decodes the escapes of a quoted label value or name: `\\`, `\"` and `\n`. Any other escaped
+/// byte is kept with its backslash, as Prometheus's `lvalReplacer` does.
+pub(crate) fn unescape(content: &[u8], escaped: bool) -> Cow<'_, str> {
+    // The content was checked to be UTF-8 when the line was parsed.
+    let text = std::str::from_utf8(content).unwrap_or_default();
+    if !escaped {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Decodes HELP text escapes: `\\` and `\n` (the text format does not escape quotes there).
+pub(crate) fn unescape_help(text: &str) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Parses a sample value as Go's `strconv.ParseFloat` does for the text formats: decimal and
+/// exponent forms, `NaN`, `Inf`, `+Inf`, `-Inf` (case-insensitive), with a fast path for the
+/// small non-negative integers that dominate counter and bucket lines.
+#[inline]
+pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
+    if !s.is_empty() && s.len() <= 15 && s.iter().all(u8::is_ascii_digit) {
+        let mut n: u64 = 0;
+        for &b in s {
+            n = n * 10 + u64::from(b - b'0');
+        }
+        // Exact: every integer below 2^53 is representable.
+        return Some(n as f64);
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    match text.to_ascii_lowercase().as_str() {
+        "nan" | "+nan" | "-nan" => return Some(f64::NAN),
+        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Rust accepts forms Go rejects ("1." is fine in both; "." and "e5" fail in both). Reject
+    // hexadecimal and underscores, which Rust's parser does not accept anyway.
+    text.parse::<f64>().ok()
+}
+
+/// Parses a millisecond timestamp of the Prometheus text format (a signed integer).
+#[inline]
+pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_follow_go_parse_float() {
+        assert_eq!(parse_float(b"42"), Some(42.0));
+        assert_eq!(parse_float(b"1.5e3"), Some(1500.0));
+        assert_eq!(parse_float(b"-0.25"), Some(-0.25));
+        assert_eq!(parse_float(b"+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_float(b"-Inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_float(b"NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_float(b"1e"), None);
+        assert_eq!(parse_float(b""), None);
+        assert_eq!(parse_float(b"0x10"), None);
+        assert_eq!(parse_float(b"12345678901234567890"), Some(12345678901234567890.0));
+    }
+
+    #[test]
+    fn unescape_decodes_the_three_escapes() {
+        assert_eq!(unescape(br#"a\\b\"c\nd"#, true), "a\\b\"c\nd");
+        assert_eq!(unescape(br"x\ty", true), "x\\ty");
+        assert_eq!(unescape_help(r"line\nnext \\ done"), "line\nnext \\ done");
+    }
+}

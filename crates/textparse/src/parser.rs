@@ -1,0 +1,473 @@
+//! The pull parser: one [`Entry`] per line, borrowed from the input.
+
+use crate::entry::{Entry, Exemplar, MetricType, SeriesEntry};
+use crate::error::{ParseError, found};
+use crate::format::Format;
+use crate::lex::{
+    QuotedError, is_label_char, is_label_start, is_name_char, is_name_start, parse_float,
+    parse_int, scan_ident, scan_quoted, skip_blank, unescape, unescape_help,
+};
+use memchr::memchr;
+use std::borrow::Cow;
+
+/// A pull parser over an in-memory exposition.
+///
+/// It is an [`Iterator`] of entries; after an error it resumes at the next line, so a caller may
+/// stop at the first error (as a scrape does) or count them all. Empty lines are skipped in the
+/// Prometheus text format; OpenMetrics input must end with `# EOF`, and a missing marker is
+/// reported once at the end.
+///
+/// # Prometheus compatibility
+///
+/// Follows `model/textparse/promparse.go` and `openmetricsparse.go` of Prometheus 3: label values
+/// decode `\\`, `\"` and `\n`; values accept Go's float syntax including `NaN` and `±Inf`;
+/// UTF-8 metric names may be quoted inside the braces (`{"my.metric", a="b"}`).
+#[derive(Debug, Clone)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: usize,
+    format: Format,
+    state: State,
+    last_chunk: bool,
+    saw_eof: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    SawEof,
+    Done,
+}
+
+impl<'a> Parser<'a> {
+    /// A parser over `input` in the given format.
+    pub fn new(input: &'a [u8], format: Format) -> Self {
+        Self {
+            input,
+            pos: 0,
+            line: 0,
+            format,
+            state: State::Running,
+            last_chunk: true,
+            saw_eof: false,
+        }
+    }
+
+    /// A parser over one chunk of a larger input that is read piece by piece: `input` holds
+    /// whole lines only, `lines_before` lines came before it, and `last_chunk` says whether the
+    /// input ends here (only then is a missing OpenMetrics `# EOF` an error).
+    pub fn for_chunk(input: &'a [u8], format: Format, lines_before: usize, last_chunk: bool) -> Self {
+        Self {
+            input,
+            pos: 0,
+            line: lines_before,
+            format,
+            state: State::Running,
+            last_chunk,
+            saw_eof: false,
+        }
+    }
+
+    /// Whether an OpenMetrics `# EOF` has been read.
+    pub fn saw_eof(&self) -> bool {
+        self.saw_eof
+    }
+
+    /// The format this parser reads.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Number of the last line read, from 1 (0 before the first).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn error(&self, column: usize, message: impl std::fmt::Display) -> ParseError {
+        ParseError::new(self.line, column, message)
+    }
+
+    fn parse_line(&self, line: &'a [u8]) -> Result<Option<Entry<'a>>, ParseError> {
+        if skip_blank(line) == line.len() {
+            return match self.format {
+                Format::PrometheusText => Ok(None),
+                Format::OpenMetrics => Err(self.error(1, "unexpected empty line")),
+            };
+        }
+        if line[0] == b'#' {
+            return self.parse_meta(line).map(Some);
+        }
+        self.parse_series(line).map(|s| Some(Entry::Series(s)))
+    }
+
+    fn parse_meta(&self, line: &'a [u8]) -> Result<Entry<'a>, ParseError> {
+        let comment = || -> Result<Entry<'a>, ParseError> {
+            match self.format {
+                Format::PrometheusText => Ok(Entry::Comment(
+                    std::str::from_utf8(&line[1..])
+                        .map_err(|_| self.error(2, "invalid UTF-8 in comment"))?,
+                )),
+                Format::OpenMetrics => Err(self.error(
+                    1,
+                    format_args!("expected HELP, TYPE, UNIT or EOF after '#', got {}", found(&line[1..])),
+                )),
+            }
+        };
+        let blank = skip_blank(&line[1..]);
+        if blank == 0 {
+            return comment();
+        }
+        let mut i = 1 + blank;
+        let word_len = line[i..]
+            .iter()
+            .position(|&b| b == b' ' || b == b'\t')
+            .unwrap_or(line.len() - i);
+        let word = &line[i..i + word_len];
+        if word == b"EOF" && self.format == Format::OpenMetrics {
+            if i + word_len != line.len() {
+                return Err(self.error(i + word_len + 1, "expected end of line after # EOF"));
+            }
+            return Ok(Entry::Eof);
+        }
+        if !matches!(word, b"HELP" | b"TYPE" | b"UNIT")
+            || (word == b"UNIT" && self.format == Format::PrometheusText)
+        {
+            return comment();
+        }
+        i += word_len;
+        let after_word = skip_blank(&line[i..]);
+        if after_word == 0 {
+            return Err(self.error(i + 1, format_args!("expected metric name after {}", String::from_utf8_lossy(word))));
+        }
+        i += after_word;
+        let (name, name_end) = self.parse_family_name(line, i)?;
+        let rest_start = name_end + skip_blank(&line[name_end..]);
+        if rest_start == name_end && name_end < line.len() {
+            return Err(self.error(
+                name_end + 1,
+                format_args!("expected whitespace after metric name, got {}", found(&line[name_end..])),
+            ));
+        }
+        let rest = std::str::from_utf8(&line[rest_start..])
+            .map_err(|e| self.error(rest_start + e.valid_up_to() + 1, "invalid UTF-8"))?;
+        match word {
+            b"HELP" => Ok(Entry::Help {
+                name,
+                text: unescape_help(rest),
+            }),
+            b"TYPE" => {
+                let kind = MetricType::parse(rest.trim_end()).ok_or_else(|| {
+                    self.error(rest_start + 1, format_args!("expected a metric type, got {rest:?}"))
+                })?;
+                Ok(Entry::Type { name, kind })
+            }
+            _ => Ok(Entry::Unit {
+                name,
+                unit: rest.trim_end(),
+            }),
+        }
+    }
+
+    /// A metric family name in a HELP/TYPE/UNIT line: plain or quoted.
+    fn parse_family_name(&self, line: &'a [u8], i: usize) -> Result<(Cow<'a, str>, usize), ParseError> {
+        if line.get(i) == Some(&b'"') {
+            let q = self.quoted(line, i)?;
+            return Ok((unescape(&line[i + 1..i + 1 + q.len], q.escaped), i + 2 + q.len));
+        }
+        let n = scan_ident(&line[i..], is_name_start, is_name_char);
+        if n == 0 {
+            return Err(self.error(i + 1, format_args!("expected metric name, got {}", found(&line[i..]))));
+        }
+        Ok((unescape(&line[i..i + n], false), i + n))
+    }
+
+    /// Scans a quoted string starting at `line[i] == '"'`.
+    fn quoted(&self, line: &[u8], i: usize) -> Result<crate::lex::Quoted, ParseError> {
+        scan_quoted(&line[i + 1..]).map_err(|e| match e {
+            QuotedError::Unterminated => {
+                self.error(i + 1, "expected closing '\"' of quoted string, got end of line")
+            }
+            QuotedError::InvalidUtf8(at) => self.error(i + 2 + at, "invalid UTF-8 in quoted string"),
+        })
+    }
+
+    fn parse_series(&self, line: &'a [u8]) -> Result<SeriesEntry<'a>, ParseError> {
+        let name: &'a [u8];
+        let mut name_escaped = false;
+        let mut labels: &'a [u8] = &[];
+        let mut i = scan_ident(line, is_name_start, is_name_char);
+        let raw_end;
+        if i > 0 {
+            name = &line[..i];
+            let blank = skip_blank(&line[i..]);
+            if line.get(i + blank) == Some(&b'{') {
+                let (inner, end, quoted_name) = self.parse_label_block(line, i + blank, true)?;
+                if let Some(q) = quoted_name {
+                    return Err(self.error(q.0 + 1, "metric name given twice"));
+                }
+                labels = inner;
+                i = end;
+            }
+            raw_end = i;
+        } else if line[0] == b'{' {
+            let (inner, end, quoted_name) = self.parse_label_block(line, 0, true)?;
+            let Some((start, len, escaped)) = quoted_name else {
+                return Err(self.error(2, "expected a quoted metric name inside '{'"));
+            };
+            name = &line[start + 1..start + 1 + len];
+            name_escaped = escaped;
+            labels = inner;
+            i = end;
+            raw_end = i;
+        } else {
+            return Err(self.error(1, format_args!("expected metric name, got {}", found(line))));
+        }
+
+        let blank = skip_blank(&line[i..]);
+        if blank == 0 {
+            return Err(self.error(
+                i + 1,
+                format_args!("expected whitespace before value, got {}", found(&line[i..])),
+            ));
+        }
+        i += blank;
+        let (value, next) = self.number_token(line, i, "value")?;
+        i = next;
+        let mut timestamp_ms = None;
+        let mut exemplar = None;
+        let blank = skip_blank(&line[i..]);
+        i += blank;
+        if blank > 0 && i < line.len() && line[i] != b'#' {
+            let (t, next) = self.timestamp_token(line, i)?;
+            timestamp_ms = Some(t);
+            i = next;
+            i += skip_blank(&line[i..]);
+        }
+        if i < line.len() && line[i] == b'#' && self.format == Format::OpenMetrics {
+            let (e, next) = self.parse_exemplar(line, i)?;
+            exemplar = Some(e);
+            i = next;
+        }
+        if i < line.len() {
+            return Err(self.error(
+                i + 1,
+                format_args!("expected end of line, got {}", found(&line[i..])),
+            ));
+        }
+        Ok(SeriesEntry {
+            raw: &line[..raw_end],
+            name,
+            name_escaped,
+            labels,
+            value,
+            timestamp_ms,
+            exemplar,
+            line: self.line,
+        })
+    }
+
+    /// Parses `{...}` starting at `line[open] == '{'`. Returns the inner bytes, the index after
+    /// `}`, and the position, length and escape flag of a quoted metric name if one stood inside.
+    #[allow(clippy::type_complexity)]
+    fn parse_label_block(
+        &self,
+        line: &'a [u8],
+        open: usize,
+        allow_name: bool,
+    ) -> Result<(&'a [u8], usize, Option<(usize, usize, bool)>), ParseError> {
+        let mut i = open + 1;
+        let mut quoted_name = None;
+        let mut first = true;
+        loop {
+            i += skip_blank(&line[i..]);
+            match line.get(i) {
+                None => {
+                    return Err(self.error(i + 1, "expected label name or '}', got end of line"));
+                }
+                Some(b'}') => return Ok((&line[open + 1..i], i + 1, quoted_name)),
+                Some(b'"') => {
+                    let q = self.quoted(line, i)?;
+                    let start = i;
+                    i += 2 + q.len;
+                    i += skip_blank(&line[i..]);
+                    if matches!(line.get(i), Some(b',') | Some(b'}')) {
+                        if !allow_name || !first || quoted_name.is_some() {
+                            return Err(self.error(
+                                i + 1,
+                                format_args!("expected '=' after label name, got {}", found(&line[i..])),
+                            ));
+                        }
+                        quoted_name = Some((start, q.len, q.escaped));
+                        first = false;
+                        if line[i] == b',' {
+                            i += 1;
+                        }
+                        continue;
+                    }
+                }
+                Some(_) => {
+                    let n = scan_ident(&line[i..], is_label_start, is_label_char);
+                    if n == 0 {
+                        return Err(self.error(
+                            i + 1,
+                            format_args!("expected label name or '}}', got {}", found(&line[i..])),
+                        ));
+                    }
+                    i += n;
+                    i += skip_blank(&line[i..]);
+                }
+            }
+            first = false;
+            if line.get(i) != Some(&b'=') {
+                return Err(self.error(
+                    i + 1,
+                    format_args!("expected '=' after label name, got {}", found(&line[i..])),
+                ));
+            }
+            i += 1;
+            i += skip_blank(&line[i..]);
+            if line.get(i) != Some(&b'"') {
+                return Err(self.error(
+                    i + 1,
+                    format_args!("expected '\"' to open label value, got {}", found(&line[i..])),
+                ));
+            }
+            let q = self.quoted(line, i)?;
+            i += 2 + q.len;
+            i += skip_blank(&line[i..]);
+            match line.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => {}
+                _ => {
+                    return Err(self.error(
+                        i + 1,
+                        format_args!("expected ',' or '}}' after label value, got {}", found(&line[i..])),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn token_end(line: &[u8], i: usize) -> usize {
+        i + line[i..]
+            .iter()
+            .position(|&b| b == b' ' || b == b'\t')
+            .unwrap_or(line.len() - i)
+    }
+
+    fn number_token(&self, line: &[u8], i: usize, what: &str) -> Result<(f64, usize), ParseError> {
+        let end = Self::token_end(line, i);
+        let v = parse_float(&line[i..end]).ok_or_else(|| {
+            self.error(i + 1, format_args!("expected a number as {what}, got {}", found(&line[i..end])))
+        })?;
+        Ok((v, end))
+    }
+
+    fn timestamp_token(&self, line: &[u8], i: usize) -> Result<(i64, usize), ParseError> {
+        let end = Self::token_end(line, i);
+        let token = &line[i..end];
+        let t = match self.format {
+            Format::PrometheusText => parse_int(token),
+            Format::OpenMetrics => parse_float(token)
+                .filter(|s| s.is_finite() && s.abs() < 9.2e15)
+                .map(|s| (s * 1000.0).round() as i64),
+        };
+        let t = t.ok_or_else(|| {
+            self.error(i + 1, format_args!("expected a timestamp, got {}", found(token)))
+        })?;
+        Ok((t, end))
+    }
+
+    fn parse_exemplar(&self, line: &'a [u8], hash: usize) -> Result<(Exemplar<'a>, usize), ParseError> {
+        let mut i = hash + 1;
+        i += skip_blank(&line[i..]);
+        if line.get(i) != Some(&b'{') {
+            return Err(self.error(
+                i + 1,
+                format_args!("expected '{{' to open exemplar labels, got {}", found(&line[i..])),
+            ));
+        }
+        let (labels, end, _) = self.parse_label_block(line, i, false)?;
+        i = end;
+        let blank = skip_blank(&line[i..]);
+        if blank == 0 {
+            return Err(self.error(i + 1, "expected whitespace before exemplar value"));
+        }
+        i += blank;
+        let (value, next) = self.number_token(line, i, "exemplar value")?;
+        i = next;
+        let blank = skip_blank(&line[i..]);
+        i += blank;
+        let mut timestamp_ms = None;
+        if blank > 0 && i < line.len() {
+            let (t, next) = self.timestamp_token(line, i)?;
+            timestamp_ms = Some(t);
+            i = next + skip_blank(&line[next..]);
+        }
+        Ok((
+            Exemplar {
+                labels,
+                value,
+                timestamp_ms,
+            },
+            i,
+        ))
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.state {
+                State::Done => return None,
+                State::SawEof => {
+                    self.state = State::Done;
+                    let rest = &self.input[self.pos.min(self.input.len())..];
+                    if let Some(at) = rest.iter().position(|b| !b.is_ascii_whitespace()) {
+                        let line = self.line + 1 + rest[..at].iter().filter(|&&b| b == b'\n').count();
+                        return Some(Err(ParseError::new(line, 1, "unexpected data after # EOF")));
+                    }
+                    return None;
+                }
+                State::Running => {}
+            }
+            if self.pos >= self.input.len() {
+                self.state = State::Done;
+                if self.format == Format::OpenMetrics && self.last_chunk {
+                    return Some(Err(ParseError::new(
+                        self.line.max(1),
+                        1,
+                        "expected # EOF at the end of OpenMetrics input",
+                    )));
+                }
+                return None;
+            }
+            let rest = &self.input[self.pos..];
+            let len = memchr(b'\n', rest).unwrap_or(rest.len());
+            let mut line = &rest[..len];
+            if let [head @ .., b'\r'] = line {
+                line = head;
+            }
+            self.pos += len + 1;
+            self.line += 1;
+            match self.parse_line(line) {
+                Ok(None) => continue,
+                Ok(Some(Entry::Eof)) => {
+                    self.state = State::SawEof;
+                    self.saw_eof = true;
+                    return Some(Ok(Entry::Eof));
+                }
+                Ok(Some(entry)) => return Some(Ok(entry)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
