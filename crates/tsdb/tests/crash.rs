@@ -1,0 +1,2 @@
+//! Crash-safety tests.
+fn main() {}
