@@ -23,11 +23,6 @@ impl BitWriter {
         Self { bytes, free }
     }
 
-    /// Number of bits written.
-    pub(crate) fn bit_len(&self) -> usize {
-        self.bytes.len() * 8 - self.free as usize
-    }
-
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
             self.bytes.push(0);

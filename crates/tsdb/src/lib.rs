@@ -1,11 +1,61 @@
-//! Embedded time-series store.
+//! The embedded time-series store of apilens: Prometheus's storage design in one process.
+//!
+//! # Brief overview
+//!
+//! - [`Db`] opens a directory, replays the WAL and serves reads and writes; it is `Send + Sync`
+//!   and implements [`apilens_model::Queryable`], so the PromQL engine reads it directly.
+//! - [`Appender`] collects one scrape; [`Appender::commit`] writes it to the WAL as one
+//!   checksummed record, syncs it, then makes it visible.
+//! - [`XorChunk`] is Prometheus's XOR chunk encoding, bit for bit (delta-of-delta timestamps,
+//!   Gorilla XOR values); staleness markers round-trip.
+//! - Closed time ranges become immutable blocks, one `redb` file each, merged by a leveled
+//!   compactor and deleted by retention (time and size).
+//! - [`import_openmetrics`] and [`write_openmetrics`] move data in and out in the OpenMetrics
+//!   text that `promtool tsdb create-blocks-from openmetrics` reads.
+//!
+//! ```text
+//! dir/lock             held while open (one process per store)
+//! dir/wal/00000001 …   WAL segments: length, CRC32, record (series + samples of one commit)
+//! dir/blocks/*.redb    one block per closed range: meta, series, postings, chunks
+//! ```
+//!
+//! ```
+//! use apilens_model::{Labels, Matcher, Queryable, SelectHints};
+//! use apilens_tsdb::{Db, DbOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), DbOptions::default())?;
+//! let up = Labels::from_pairs([("__name__", "up"), ("job", "apiserver")]);
+//! let mut app = db.appender();
+//! app.append(&up, 1_000, 1.0)?;
+//! app.commit()?;
+//! let got = db.select(&[Matcher::equal("job", "apiserver")], 0, 2_000, SelectHints::default())?;
+//! assert_eq!(got[0].samples[0].v, 1.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Why redb for blocks
+//!
+//! Blocks are written once and read many times; redb gives a crash-safe single file with a
+//! B-tree index per table, so the postings and per-series chunk lookups need no format of our
+//! own, and a block is one file to rename into place or delete. The hot write path never touches
+//! redb: scrapes go to the WAL and the head, which avoids rewriting B-tree pages every scrape.
 #![deny(missing_docs)]
 
+mod block;
 mod bstream;
+mod db;
 mod error;
+mod head;
+mod index;
+mod openmetrics;
+mod wal;
 mod xor;
 
 pub use crate::{
+    block::BlockMeta,
+    db::{Appender, Db, DbOptions, DbStats, ImportStats},
     error::Error,
+    openmetrics::{import_openmetrics, parse_openmetrics, write_openmetrics},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},
 };
