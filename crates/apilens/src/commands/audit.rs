@@ -1,0 +1,221 @@
+//! `apilens audit <view>`: who is hurting the API server, from its audit logs.
+
+use anyhow::Context as _;
+use apilens_audit::{
+    Filter, FilterSpec, Format, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary,
+    Throttled, Timeline, Top, TopKey, View, Watches, collect_inputs, parse_step, scan,
+};
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Distinct keys counted exactly before a view switches to a heavy-hitters sketch.
+const KEY_CAP: usize = 20_000;
+
+/// Analyse Kubernetes audit logs (JSON lines, .gz, directories, `-` for stdin; EKS CloudWatch,
+/// AKS and GKE records too).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The analysis to run.
+    #[command(subcommand)]
+    view: ViewCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ViewCommand {
+    /// Requests, share, rate, errors, p50/p99 latency and APF seat cost per key.
+    Top {
+        /// Group by these keys (repeat or comma-separate): user, useragent, client, verb,
+        /// resource, namespace, code, sourceip, flow.
+        #[arg(long, value_delimiter = ',', default_value = "user")]
+        by: Vec<TopKey>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// LIST calls: unbounded vs paginated, cluster vs namespace scope, watch cache vs etcd, by
+    /// client.
+    Lists {
+        /// The apiserver's Kubernetes version (such as 1.30): decides cache-or-etcd; without it
+        /// every version range is shown.
+        #[arg(long)]
+        kube_version: Option<KubeVersion>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// WATCH counts and re-establishment churn per client and resource.
+    Watches {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// 429 responses per client: APF rejections vs eviction (PDB) vs EventRateLimit.
+    Throttled {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The slowest requests with the apiserver.latency.k8s.io/* breakdown.
+    Slow {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Requests per time step for the busiest clients.
+    Timeline {
+        /// Step width (30s, 1m, 5m, 1h).
+        #[arg(long, default_value = "1m", value_parser = parse_step)]
+        step: i64,
+        /// How many clients get their own column.
+        #[arg(long, default_value_t = 5)]
+        clients: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Audit log files, directories (read recursively) or `-` for stdin; gzip is detected by content.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Keep requests received at or after this RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Keep requests received before this RFC 3339 time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Verbs to keep (`list`, `watch*`, `-get`); repeat or comma-separate.
+    #[arg(long)]
+    verb: Vec<String>,
+    /// Users to keep (`system:node:*`, `-system:apiserver`).
+    #[arg(long)]
+    user: Vec<String>,
+    /// User agents to keep (raw or without version: `kubectl*`).
+    #[arg(long)]
+    useragent: Vec<String>,
+    /// Resources to keep (`pods`, `deployments.apps`, `-events`).
+    #[arg(long)]
+    resource: Vec<String>,
+    /// Namespaces to keep.
+    #[arg(long)]
+    namespace: Vec<String>,
+    /// Response codes to keep (`429`, `5*`, `-200`).
+    #[arg(long)]
+    code: Vec<String>,
+    /// Output format: table, json, csv or markdown.
+    #[arg(long, default_value = "table")]
+    format: Format,
+    /// Rows to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    limit: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs `apilens audit`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let out = match args.view {
+        ViewCommand::Top { by, common } => {
+            let limit = common.limit;
+            execute(&common, || Top::new(&by, limit, KEY_CAP))?
+        }
+        ViewCommand::Lists {
+            kube_version,
+            common,
+        } => {
+            let limit = common.limit;
+            execute(&common, || Lists::new(kube_version, limit, KEY_CAP))?
+        }
+        ViewCommand::Watches { common } => {
+            let limit = common.limit;
+            execute(&common, || Watches::new(limit, KEY_CAP))?
+        }
+        ViewCommand::Throttled { common } => {
+            let limit = common.limit;
+            execute(&common, || Throttled::new(limit, KEY_CAP))?
+        }
+        ViewCommand::Slow { common } => {
+            let limit = common.limit;
+            execute(&common, || Slow::new(limit))?
+        }
+        ViewCommand::Timeline {
+            step,
+            clients,
+            common,
+        } => execute(&common, || Timeline::new(step, clients, KEY_CAP))?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .context("writing the report")?;
+    stdout.flush().context("writing the report")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn execute<V: View, F: Fn() -> V + Sync>(common: &Common, make_view: F) -> anyhow::Result<String> {
+    let spec = FilterSpec {
+        since: common.since.clone(),
+        until: common.until.clone(),
+        verb: common.verb.clone(),
+        user: common.user.clone(),
+        useragent: common.useragent.clone(),
+        resource: common.resource.clone(),
+        namespace: common.namespace.clone(),
+        code: common.code.clone(),
+    };
+    let filter = Filter::new(&spec)?;
+    let inputs = collect_inputs(&common.files)?;
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut opts = ScanOpts {
+        progress: Some(Arc::clone(&progress)),
+        ..ScanOpts::default()
+    };
+    if let Some(t) = common.threads {
+        opts.threads = t.max(1);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| spawn_progress(&inputs, Arc::clone(&progress), Arc::clone(&done)));
+    let result = scan(&inputs, &filter, &opts, make_view);
+    done.store(true, Ordering::Relaxed);
+    if let Some(handle) = bar {
+        let _ = handle.join();
+    }
+    let (view, summary): (V, Summary) = result?;
+    let report: Report = view.finish(&summary);
+    Ok(report.render(&summary, common.format))
+}
+
+/// Draws a progress bar on stderr once a run has taken more than a second.
+fn spawn_progress(
+    inputs: &[Input],
+    read: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let total: Option<u64> = inputs.iter().map(Input::size).sum();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let bar = match total {
+            Some(t) => indicatif::ProgressBar::new(t).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            ),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        while !done.load(Ordering::Relaxed) {
+            bar.set_position(read.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    })
+}

@@ -1,0 +1,371 @@
+//! Borrowed serde structs for one audit record and the unwrapping of the managed-cluster envelopes.
+//!
+//! One line may hold a native `audit.k8s.io` `Event` (v1, v1beta1, or the old layout with only
+//! `timestamp`), an `EventList`, an EKS CloudWatch Logs record (`message` holds the event as a
+//! string, or `logEvents[].message` in a subscription batch), an AKS diagnostic record
+//! (`properties.log` as an object or as an escaped string), or a GKE Cloud Audit Log entry
+//! (`protoPayload`). Everything is parsed into one borrowed struct so the common case, a native
+//! event, costs a single pass with no allocation for unescaped strings.
+
+use crate::request::{Request, Stage};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// A native audit event, or any of the envelopes around one.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawRecord<'a> {
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "auditID")]
+    audit_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    stage: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "requestURI")]
+    request_uri: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    verb: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Option<RawUser<'a>>,
+    #[serde(borrow, rename = "impersonatedUser")]
+    impersonated_user: Option<RawUser<'a>>,
+    #[serde(borrow, rename = "sourceIPs")]
+    source_ips: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, rename = "userAgent")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "objectRef")]
+    object_ref: Option<RawObjectRef<'a>>,
+    #[serde(borrow, rename = "responseStatus")]
+    response_status: Option<RawStatus<'a>>,
+    #[serde(borrow, rename = "requestReceivedTimestamp")]
+    request_received_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "stageTimestamp")]
+    stage_timestamp: Option<Cow<'a, str>>,
+    /// A string in audit events (old layout) and GKE entries; a number in CloudWatch records.
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    annotations: Option<&'a RawValue>,
+    // Envelopes.
+    #[serde(borrow)]
+    items: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "logEvents", alias = "events")]
+    log_events: Option<Vec<RawCloudWatchEvent<'a>>>,
+    #[serde(borrow)]
+    properties: Option<RawAksProperties<'a>>,
+    #[serde(borrow, rename = "protoPayload")]
+    proto_payload: Option<RawGkePayload<'a>>,
+    #[serde(borrow)]
+    labels: Option<&'a RawValue>,
+    #[serde(borrow)]
+    operation: Option<RawGkeOperation<'a>>,
+    #[serde(borrow, rename = "insertId")]
+    insert_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawUser<'a> {
+    #[serde(borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    groups: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawObjectRef<'a> {
+    #[serde(borrow)]
+    resource: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "apiGroup")]
+    api_group: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    subresource: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawStatus<'a> {
+    code: Option<i64>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawCloudWatchEvent<'a> {
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawAksProperties<'a> {
+    #[serde(borrow)]
+    log: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawGkePayload<'a> {
+    #[serde(borrow, rename = "methodName")]
+    method_name: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "resourceName")]
+    resource_name: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "authenticationInfo")]
+    authentication_info: Option<RawGkeAuthn<'a>>,
+    #[serde(borrow, rename = "requestMetadata")]
+    request_metadata: Option<RawGkeRequestMetadata<'a>>,
+    status: Option<RawGkeStatus>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawGkeAuthn<'a> {
+    #[serde(borrow, rename = "principalEmail")]
+    principal_email: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawGkeRequestMetadata<'a> {
+    #[serde(borrow, rename = "callerIp")]
+    caller_ip: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "callerSuppliedUserAgent")]
+    caller_supplied_user_agent: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawGkeStatus {
+    code: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawGkeOperation<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// How deep envelopes may nest (an EventList inside a CloudWatch message, and so on).
+const MAX_DEPTH: u8 = 4;
+
+/// Decodes one JSON text into requests, calling `emit` for each; returns why it is not an audit
+/// record when it is not one.
+pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Request<'_>)) -> Result<(), String> {
+    decode_depth(text, emit, 0)
+}
+
+fn decode_depth(text: &str, emit: &mut dyn FnMut(Request<'_>), depth: u8) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err("envelopes nested too deep".to_owned());
+    }
+    let mut rec: RawRecord<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if let Some(items) = rec.items.take() {
+        for item in items {
+            decode_depth(item.get(), emit, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Some(log) = rec.properties.take().and_then(|p| p.log) {
+        return decode_nested(log, emit, depth);
+    }
+    if let Some(payload) = rec.proto_payload.take() {
+        emit(gke_request(
+            payload,
+            rec.timestamp,
+            rec.labels,
+            rec.operation,
+            rec.insert_id,
+        ));
+        return Ok(());
+    }
+    if let Some(events) = rec.log_events.take() {
+        for ev in events {
+            if let Some(msg) = ev.message {
+                decode_depth(msg.trim(), emit, depth + 1)?;
+            }
+        }
+        return Ok(());
+    }
+    if rec.request_uri.is_none() && rec.verb.is_none() {
+        if let Some(msg) = rec.message.take() {
+            let msg = msg.trim();
+            if msg.starts_with('{') {
+                return decode_depth(msg, emit, depth + 1);
+            }
+            return Err("message field does not hold a JSON audit event".to_owned());
+        }
+        return match rec.kind.as_deref() {
+            Some(kind) if kind != "Event" => Err(format!("not an audit event (kind {kind})")),
+            _ => Err("not an audit event (no requestURI or verb)".to_owned()),
+        };
+    }
+    emit(native_request(rec));
+    Ok(())
+}
+
+fn decode_nested(
+    log: &RawValue,
+    emit: &mut dyn FnMut(Request<'_>),
+    depth: u8,
+) -> Result<(), String> {
+    let raw = log.get();
+    if raw.starts_with('"') {
+        let inner: Cow<'_, str> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+        decode_depth(inner.trim(), emit, depth + 1)
+    } else {
+        decode_depth(raw, emit, depth + 1)
+    }
+}
+
+fn native_request(rec: RawRecord<'_>) -> Request<'_> {
+    let stage = Stage::parse(rec.stage.as_deref());
+    let (user, groups) = match rec.user {
+        Some(u) => (u.username.unwrap_or_default(), u.groups),
+        None => (Cow::Borrowed(""), None),
+    };
+    let impersonated = rec.impersonated_user.and_then(|u| u.username);
+    let source_ip = rec
+        .source_ips
+        .and_then(|mut ips| ips.pop())
+        .unwrap_or_default();
+    let (resource, namespace, api_group, subresource) = match rec.object_ref {
+        Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
+        None => (None, None, None, None),
+    };
+    let (code, status_message) = match rec.response_status {
+        Some(s) => (
+            s.code.and_then(|c| u16::try_from(c).ok()),
+            s.message.is_some_and(|m| !m.is_empty()),
+        ),
+        None => (None, false),
+    };
+    let received = rec
+        .request_received_timestamp
+        .as_deref()
+        .map(Cow::Borrowed)
+        .or_else(|| rec.timestamp.and_then(raw_string))
+        .and_then(|t| crate::request::parse_timestamp_us(&t));
+    let stage_ts = match rec.stage_timestamp.as_deref() {
+        Some(ts) => crate::request::parse_timestamp_us(ts),
+        None => None,
+    };
+    Request {
+        audit_id: rec.audit_id.unwrap_or_default(),
+        stage,
+        verb: rec.verb.unwrap_or_default(),
+        user,
+        groups,
+        impersonated_user: impersonated,
+        user_agent: rec.user_agent.unwrap_or_default(),
+        source_ip,
+        request_uri: rec.request_uri.unwrap_or_default(),
+        object_resource: resource,
+        object_namespace: namespace,
+        object_api_group: api_group,
+        object_subresource: subresource,
+        code,
+        status_message,
+        received_us: received,
+        stage_us: stage_ts,
+        annotations: rec.annotations,
+    }
+}
+
+/// Maps a GKE Cloud Audit Log entry onto the request model.
+///
+/// `methodName` is `io.k8s.<group>.<version>.<resource>[.<subresource>].<verb>` (or `io.k8s.get`
+/// for non-resource URLs), `resourceName` is the object path without `/api`/`/apis`, and
+/// `status.code` is a gRPC code, translated to the HTTP code the apiserver returned.
+fn gke_request<'a>(
+    payload: RawGkePayload<'a>,
+    timestamp: Option<&'a RawValue>,
+    labels: Option<&'a RawValue>,
+    operation: Option<RawGkeOperation<'a>>,
+    insert_id: Option<Cow<'a, str>>,
+) -> Request<'a> {
+    let method = payload.method_name.unwrap_or_default();
+    let verb = method.rsplit('.').next().unwrap_or_default().to_owned();
+    let resource_name = payload.resource_name.unwrap_or_default();
+    let uri = gke_uri(&resource_name);
+    let (ua, ip) = match payload.request_metadata {
+        Some(m) => (
+            m.caller_supplied_user_agent.unwrap_or_default(),
+            m.caller_ip.unwrap_or_default(),
+        ),
+        None => (Cow::Borrowed(""), Cow::Borrowed("")),
+    };
+    let user = payload
+        .authentication_info
+        .and_then(|a| a.principal_email)
+        .unwrap_or_default();
+    let code = payload.status.and_then(|s| s.code).map(grpc_to_http);
+    let ts = timestamp
+        .and_then(raw_string)
+        .and_then(|t| crate::request::parse_timestamp_us(&t));
+    let audit_id = operation
+        .and_then(|o| o.id)
+        .or(insert_id)
+        .unwrap_or_default();
+    Request {
+        audit_id,
+        stage: Stage::ResponseComplete,
+        verb: Cow::Owned(verb),
+        user,
+        groups: None,
+        impersonated_user: None,
+        user_agent: ua,
+        source_ip: ip,
+        request_uri: Cow::Owned(uri),
+        object_resource: None,
+        object_namespace: None,
+        object_api_group: None,
+        object_subresource: None,
+        code,
+        status_message: false,
+        received_us: ts,
+        stage_us: None,
+        annotations: labels,
+    }
+}
+
+/// The string inside a raw JSON value, `None` when it is not a string.
+fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn gke_uri(resource_name: &str) -> String {
+    let name = resource_name.trim_start_matches('/');
+    if let Some(rest) = name.strip_prefix("core/") {
+        format!("/api/{rest}")
+    } else if name.matches('/').count() >= 2 {
+        format!("/apis/{name}")
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// Translates a google.rpc.Code into the HTTP status code the apiserver sent.
+fn grpc_to_http(code: i64) -> u16 {
+    match code {
+        0 => 200,
+        1 => 499,
+        3 | 9 | 11 => 400,
+        4 => 504,
+        5 => 404,
+        6 | 10 => 409,
+        7 => 403,
+        8 => 429,
+        12 => 501,
+        14 => 503,
+        16 => 401,
+        _ => 500,
+    }
+}

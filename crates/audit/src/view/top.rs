@@ -1,0 +1,198 @@
+//! `top --by KEY[,KEY...]`: requests, share, rate, errors, latency and APF seat cost per key.
+
+use super::{KEY_SEP, QUANTILE_NOTE, RequestStats, View};
+use crate::client::{client_key, default_flow, normalize_user_agent};
+use crate::report::{Cell, Report, Row};
+use crate::request::Request;
+use crate::scan::Summary;
+use crate::sketch::HeavyHitters;
+use std::fmt::Write as _;
+
+/// A grouping key of `top`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopKey {
+    /// `user.username`.
+    User,
+    /// The user agent without version noise.
+    UserAgent,
+    /// User agent without version noise plus user.
+    Client,
+    /// The verb.
+    Verb,
+    /// `resource` or `resource.group`.
+    Resource,
+    /// The namespace (empty for cluster-scoped).
+    Namespace,
+    /// The response code.
+    Code,
+    /// The last source IP.
+    SourceIp,
+    /// The APF priority level and flow under the default FlowSchemas.
+    Flow,
+}
+
+impl TopKey {
+    /// The key's name as given to `--by`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TopKey::User => "user",
+            TopKey::UserAgent => "useragent",
+            TopKey::Client => "client",
+            TopKey::Verb => "verb",
+            TopKey::Resource => "resource",
+            TopKey::Namespace => "namespace",
+            TopKey::Code => "code",
+            TopKey::SourceIp => "sourceip",
+            TopKey::Flow => "flow",
+        }
+    }
+
+    fn write(self, req: &Request<'_>, out: &mut String) {
+        match self {
+            TopKey::User => out.push_str(&req.user),
+            TopKey::UserAgent => out.push_str(&normalize_user_agent(&req.user_agent)),
+            TopKey::Client => out.push_str(&client_key(req)),
+            TopKey::Verb => out.push_str(&req.verb),
+            TopKey::Resource => out.push_str(&req.resource_key()),
+            TopKey::Namespace => out.push_str(&req.namespace()),
+            TopKey::Code => {
+                if let Some(c) = req.code {
+                    let _ = write!(out, "{c}");
+                }
+            }
+            TopKey::SourceIp => out.push_str(&req.source_ip),
+            TopKey::Flow => out.push_str(&default_flow(req)),
+        }
+    }
+}
+
+impl std::str::FromStr for TopKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TopKey, String> {
+        Ok(match s {
+            "user" => TopKey::User,
+            "useragent" | "user-agent" | "ua" => TopKey::UserAgent,
+            "client" => TopKey::Client,
+            "verb" => TopKey::Verb,
+            "resource" => TopKey::Resource,
+            "namespace" | "ns" => TopKey::Namespace,
+            "code" | "httpstatus" => TopKey::Code,
+            "sourceip" | "ip" => TopKey::SourceIp,
+            "flow" => TopKey::Flow,
+            _ => {
+                return Err(format!(
+                    "unknown key {s:?} (expected user, useragent, client, verb, resource, namespace, code, sourceip or flow)"
+                ));
+            }
+        })
+    }
+}
+
+/// The `top` view.
+pub struct Top {
+    keys: Vec<TopKey>,
+    limit: usize,
+    hh: HeavyHitters<RequestStats>,
+    buf: String,
+}
+
+impl Top {
+    /// Groups by `keys` (at least one; `user` when empty), shows the `limit` heaviest rows and
+    /// stays exact up to `cap` distinct keys.
+    pub fn new(keys: &[TopKey], limit: usize, cap: usize) -> Top {
+        let keys = if keys.is_empty() {
+            vec![TopKey::User]
+        } else {
+            keys.to_vec()
+        };
+        Top {
+            keys,
+            limit,
+            hh: HeavyHitters::new(cap),
+            buf: String::new(),
+        }
+    }
+}
+
+impl View for Top {
+    fn add(&mut self, req: &Request<'_>) {
+        self.buf.clear();
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(KEY_SEP);
+            }
+            k.write(req, &mut self.buf);
+        }
+        self.hh.entry(&self.buf).add(req);
+    }
+
+    fn merge(&mut self, other: Top) {
+        self.hh.merge(other.hh);
+    }
+
+    fn finish(self, summary: &Summary) -> Report {
+        let approximate = self.hh.is_approximate();
+        let span = summary.span_seconds();
+        let total = summary.events.max(1) as f64;
+        let mut rows = Vec::new();
+        let mut max_error = 0;
+        for (key, tracked) in self.hh.into_sorted().into_iter().take(self.limit) {
+            let s = tracked.stat;
+            max_error = max_error.max(tracked.error);
+            let q = |p| {
+                s.latency
+                    .quantile(p)
+                    .map_or(Cell::Empty, |v| Cell::Float(v, 1))
+            };
+            rows.push(Row {
+                key: key.replace(KEY_SEP, " | "),
+                count: s.count,
+                cells: vec![
+                    Cell::Float(100.0 * s.count as f64 / total, 1),
+                    if span > 0.0 {
+                        Cell::Float(s.count as f64 / span, 3)
+                    } else {
+                        Cell::Empty
+                    },
+                    Cell::Int(s.errors),
+                    q(0.5),
+                    q(0.99),
+                    Cell::Float(s.seat_seconds, 2),
+                ],
+            });
+        }
+        let mut notes = vec![
+            QUANTILE_NOTE.to_owned(),
+            "rate is requests per second over the span of the whole input; errors are 4xx and 5xx".to_owned(),
+            "seat_s estimates APF seat-seconds: seats (1, or ceil(limit/100) up to 10 for LIST; 10 for an unbounded LIST) x latency".to_owned(),
+        ];
+        if approximate {
+            notes.push(format!(
+                "too many distinct keys to count exactly: counts come from a heavy-hitters sketch and may be low by up to {max_error}"
+            ));
+        }
+        Report {
+            view: "top".to_owned(),
+            key_name: self
+                .keys
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            columns: [
+                "share_pct",
+                "rate_per_s",
+                "errors",
+                "p50_ms",
+                "p99_ms",
+                "seat_s",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            rows,
+            notes,
+            approximate,
+        }
+    }
+}
