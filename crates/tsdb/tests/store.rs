@@ -96,7 +96,7 @@ fn real_scrapes_read_back_from_head_blocks_and_after_reopen() {
         vec![Matcher::equal("__name__", "apiserver_cache_list_total")],
         vec![re(MatchOp::RegexMatch, "__name__", "apiserver_.*"), re(MatchOp::NotEqual, "priority_level", "workload-low")],
         vec![re(MatchOp::RegexMatch, "__name__", ".+_bucket"), re(MatchOp::RegexNoMatch, "le", "0\\..*|\\+Inf")],
-        vec![Matcher::equal("resource", ""), re(MatchOp::RegexMatch, "__name__", "etcd.*")],
+        vec![Matcher::equal("resource", ""), re(MatchOp::RegexMatch, "__name__", "aggregator_.*")],
         vec![Matcher::equal("__name__", "no_such_metric")],
     ] {
         let got = select_all(&db, &matchers);
