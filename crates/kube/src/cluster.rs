@@ -186,10 +186,12 @@ impl Cluster {
     /// cannot be built.
     pub fn replica(&self, endpoint: &Endpoint) -> Result<ApiServer, KubeError> {
         let url = endpoint.url();
-        let uri: http::Uri = url.parse().map_err(|err: http::uri::InvalidUri| KubeError::Address {
-            address: endpoint.instance(),
-            reason: err.to_string(),
-        })?;
+        let uri: http::Uri =
+            url.parse()
+                .map_err(|err: http::uri::InvalidUri| KubeError::Address {
+                    address: endpoint.instance(),
+                    reason: err.to_string(),
+                })?;
         let mut config = self.config.clone();
         if config.tls_server_name.is_none() {
             config.tls_server_name = self

@@ -132,7 +132,10 @@ pub fn parse_endpoints(json: &[u8]) -> Result<Vec<Endpoint>, serde_json::Error> 
     let mut found = Vec::new();
     for subset in object.subsets.unwrap_or_default() {
         let port = pick_port(subset.ports.as_deref());
-        for (addresses, ready) in [(subset.addresses, true), (subset.not_ready_addresses, false)] {
+        for (addresses, ready) in [
+            (subset.addresses, true),
+            (subset.not_ready_addresses, false),
+        ] {
             for a in addresses.unwrap_or_default() {
                 found.push(Endpoint {
                     address: a.ip,
@@ -176,12 +179,19 @@ mod tests {
             "ports":[{"name":"https","port":8443}]}]}"#;
         let found = parse_endpoints(json).unwrap();
         let urls: Vec<_> = found.iter().map(Endpoint::url).collect();
-        assert_eq!(urls, ["https://192.168.49.2:8443", "https://[fd00::1]:8443"]);
+        assert_eq!(
+            urls,
+            ["https://192.168.49.2:8443", "https://[fd00::1]:8443"]
+        );
     }
 
     #[test]
     fn empty_and_wrong_shapes() {
-        assert!(parse_endpoints(br#"{"kind":"Endpoints"}"#).unwrap().is_empty());
+        assert!(
+            parse_endpoints(br#"{"kind":"Endpoints"}"#)
+                .unwrap()
+                .is_empty()
+        );
         assert!(parse_endpoint_slices(b"[1,2]").is_err());
     }
 }

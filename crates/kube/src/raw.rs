@@ -82,7 +82,11 @@ impl ApfDump {
 
 impl ApiServer {
     pub(crate) fn new(config: kube::Config, name: String) -> Result<Self, KubeError> {
-        let url = config.cluster_url.to_string().trim_end_matches('/').to_owned();
+        let url = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned();
         let client = kube::Client::try_from(config).map_err(|source| KubeError::Client {
             server: url.clone(),
             source,
@@ -229,7 +233,11 @@ fn status_message(status: u16, body: &[u8]) -> String {
     match status {
         401 => format!(
             "unauthorized: the API server refused the credentials of the kubeconfig ({})",
-            if from_body.is_empty() { "no message" } else { &from_body }
+            if from_body.is_empty() {
+                "no message"
+            } else {
+                &from_body
+            }
         ),
         _ if from_body.is_empty() => "no message".to_owned(),
         _ => from_body,

@@ -20,8 +20,20 @@ struct Setup {
 async fn setup() -> Setup {
     let pki = fake::pki();
     let endpoints = Arc::new(Mutex::new(Vec::new()));
-    let a = fake::start_replica("127.0.0.1", &pki, Bytes::from_static(b"up 1\n"), Arc::clone(&endpoints)).await;
-    let b = fake::start_replica("127.0.0.2", &pki, Bytes::from_static(b"up 2\n"), Arc::clone(&endpoints)).await;
+    let a = fake::start_replica(
+        "127.0.0.1",
+        &pki,
+        Bytes::from_static(b"up 1\n"),
+        Arc::clone(&endpoints),
+    )
+    .await;
+    let b = fake::start_replica(
+        "127.0.0.2",
+        &pki,
+        Bytes::from_static(b"up 2\n"),
+        Arc::clone(&endpoints),
+    )
+    .await;
     *endpoints.lock().unwrap() = vec![a.addr, b.addr];
     let dir = tempfile::tempdir().unwrap();
     // The service URL names `localhost`, the only name in the certificate.
@@ -52,7 +64,10 @@ async fn discovers_every_replica_and_reaches_each_by_ip() {
     let instances: Vec<String> = endpoints.iter().map(|e| e.instance()).collect();
     assert_eq!(
         instances,
-        [s.replicas[0].addr.to_string(), s.replicas[1].addr.to_string()]
+        [
+            s.replicas[0].addr.to_string(),
+            s.replicas[1].addr.to_string()
+        ]
     );
     let mut bodies = Vec::new();
     for endpoint in &endpoints {
@@ -64,7 +79,10 @@ async fn discovers_every_replica_and_reaches_each_by_ip() {
     }
     assert_eq!(bodies, ["up 1\n", "up 2\n"]);
     for r in &s.replicas {
-        assert_eq!(r.metrics_requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            r.metrics_requests.load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
     }
 }
 
@@ -78,11 +96,25 @@ async fn version_and_apf_dump() {
     .await
     .unwrap();
     let version = cluster.server().version().await.unwrap();
-    assert_eq!((version.major.as_str(), version.minor.as_str()), ("1", "34"));
-    let dump = cluster.server().apf_dump(ApfDump::PriorityLevels).await.unwrap();
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "34")
+    );
+    let dump = cluster
+        .server()
+        .apf_dump(ApfDump::PriorityLevels)
+        .await
+        .unwrap();
     assert!(dump.starts_with("PriorityLevelName, ActiveQueues"));
-    let err = cluster.server().apf_dump(ApfDump::Queues).await.unwrap_err();
-    assert!(matches!(err, KubeError::Status { status: 404, .. }), "{err}");
+    let err = cluster
+        .server()
+        .apf_dump(ApfDump::Queues)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KubeError::Status { status: 404, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -94,11 +126,18 @@ async fn a_refused_token_is_reported_without_the_token() {
     })
     .await
     .unwrap();
-    let err = cluster.server().get_ok("/metrics", 1 << 20).await.unwrap_err();
+    let err = cluster
+        .server()
+        .get_ok("/metrics", 1 << 20)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("HTTP 401"), "{msg}");
     assert!(msg.contains("unauthorized"), "{msg}");
-    assert!(msg.contains(&format!("localhost:{}", s.replicas[0].addr.port())), "{msg}");
+    assert!(
+        msg.contains(&format!("localhost:{}", s.replicas[0].addr.port())),
+        "{msg}"
+    );
     assert!(!msg.contains("wrong-token-abc123"), "{msg}");
     let err = cluster.discover().await.unwrap_err();
     let msg = err.to_string();
@@ -116,7 +155,10 @@ async fn body_cap_and_bad_kubeconfig_name_their_input() {
     .await
     .unwrap();
     let err = cluster.server().get("/metrics", 3).await.unwrap_err();
-    assert!(matches!(err, KubeError::BodyTooLarge { limit: 3, .. }), "{err}");
+    assert!(
+        matches!(err, KubeError::BodyTooLarge { limit: 3, .. }),
+        "{err}"
+    );
 
     let err = Cluster::connect(&ClusterOpts {
         kubeconfig: Some(s.kubeconfig.clone()),
@@ -132,5 +174,8 @@ async fn body_cap_and_bad_kubeconfig_name_their_input() {
     })
     .await
     .unwrap_err();
-    assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
 }

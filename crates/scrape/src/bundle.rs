@@ -95,18 +95,24 @@ impl Bundle {
     pub fn open(dir: &Path) -> Result<Self, ScrapeError> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| file_err(&path, e))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&text).map_err(|e| file_err(&path, format!("invalid manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| file_err(&path, format!("invalid manifest: {e}")))?;
         if manifest.format != BUNDLE_FORMAT {
             return Err(file_err(
                 &path,
-                format!("expected format {BUNDLE_FORMAT:?}, got {:?}", manifest.format),
+                format!(
+                    "expected format {BUNDLE_FORMAT:?}, got {:?}",
+                    manifest.format
+                ),
             ));
         }
         if manifest.version != BUNDLE_VERSION {
             return Err(file_err(
                 &path,
-                format!("expected version {BUNDLE_VERSION}, got {}", manifest.version),
+                format!(
+                    "expected version {BUNDLE_VERSION}, got {}",
+                    manifest.version
+                ),
             ));
         }
         for (idx, scrape) in manifest.scrapes.iter().enumerate() {
@@ -237,7 +243,13 @@ impl BundleWriter {
             Ok(fetched) => {
                 let slug: String = format!("{}-{}", target.job, target.instance)
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 let rel = format!("scrapes/{seq:06}-{slug}.txt");
                 let path = self.dir.join(&rel);

@@ -195,7 +195,11 @@ fn check_status(
         401 => "unauthorized: the bearer token or client certificate was refused".to_owned(),
         403 => format!(
             "forbidden: the credentials lack permission for this path ({})",
-            if start.is_empty() { "no message" } else { &start }
+            if start.is_empty() {
+                "no message"
+            } else {
+                &start
+            }
         ),
         _ if start.is_empty() => "no message".to_owned(),
         _ => start,
@@ -254,7 +258,9 @@ fn read_replay_file(path: &std::path::Path, max_body: usize) -> Result<Bytes, Sc
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| file_err(e.to_string()))?;
-    let limit = u64::try_from(max_body).unwrap_or(u64::MAX).saturating_add(1);
+    let limit = u64::try_from(max_body)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     let mut buf = Vec::new();
     let gz = path.extension().is_some_and(|e| e == "gz");
     let res = if gz {
@@ -280,12 +286,17 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_and_as_a_date() {
         assert_eq!(parse_retry_after("7", 0), Some(7000));
-        let now = jiff::Timestamp::from_second(1_445_412_470).unwrap().as_millisecond();
+        let now = jiff::Timestamp::from_second(1_445_412_470)
+            .unwrap()
+            .as_millisecond();
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
             Some(10_000)
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 60_000), Some(0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 60_000),
+            Some(0)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 }

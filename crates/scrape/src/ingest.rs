@@ -123,11 +123,23 @@ impl SeriesCache {
                 Some(cached) if cached.seen == epoch => stats.duplicates += 1,
                 Some(cached) => {
                     cached.seen = epoch;
-                    out.push((cached.labels.clone(), Sample { t: ts, v: entry.value }));
+                    out.push((
+                        cached.labels.clone(),
+                        Sample {
+                            t: ts,
+                            v: entry.value,
+                        },
+                    ));
                 }
                 None => {
                     let labels = self.apply_target_labels(entry);
-                    out.push((labels.clone(), Sample { t: ts, v: entry.value }));
+                    out.push((
+                        labels.clone(),
+                        Sample {
+                            t: ts,
+                            v: entry.value,
+                        },
+                    ));
                     stats.added += 1;
                     self.entries.insert(
                         entry.raw.into(),
@@ -183,7 +195,11 @@ mod tests {
     fn shown(out: &[(Labels, Sample)]) -> Vec<String> {
         out.iter()
             .map(|(l, s)| {
-                let v = if is_stale_nan(s.v) { "stale".to_owned() } else { s.v.to_string() };
+                let v = if is_stale_nan(s.v) {
+                    "stale".to_owned()
+                } else {
+                    s.v.to_string()
+                };
                 format!("{l} {v} @{}", s.t)
             })
             .collect()
@@ -230,7 +246,9 @@ mod tests {
         let err = cache
             .ingest(b"a 1\nb{ 2\n", Format::PrometheusText, 2, 10, &mut out)
             .unwrap_err();
-        assert!(matches!(err, IngestError::Parse { ref position, .. } if position.starts_with("2:")));
+        assert!(
+            matches!(err, IngestError::Parse { ref position, .. } if position.starts_with("2:"))
+        );
         assert!(out.is_empty());
         assert!(matches!(
             cache.ingest(b"a 1\nb 2\nc 3\n", Format::PrometheusText, 2, 2, &mut out),

@@ -136,9 +136,9 @@ impl ScrapeLoop {
         let duration = started.elapsed();
         let fetched = match fetched {
             Ok(None) => {
-                let t = self
-                    .last_t
-                    .map_or(now, |t| t + i64::try_from(self.opts.interval.as_millis()).unwrap_or(0));
+                let t = self.last_t.map_or(now, |t| {
+                    t + i64::try_from(self.opts.interval.as_millis()).unwrap_or(0)
+                });
                 let (appended, store_error) = self.finish_at(t).await;
                 return ScrapeReport {
                     t,
@@ -161,9 +161,10 @@ impl ScrapeLoop {
             .ok()
             .and_then(|f| f.timestamp_ms)
             .unwrap_or(now);
-        let mut cache = self.cache.take().unwrap_or_else(|| {
-            SeriesCache::new(&self.target.job, &self.target.instance)
-        });
+        let mut cache = self
+            .cache
+            .take()
+            .unwrap_or_else(|| SeriesCache::new(&self.target.job, &self.target.instance));
         let name = self.target.name();
         let sample_limit = self.opts.sample_limit;
         let sink = Arc::clone(&self.sink);
@@ -256,7 +257,10 @@ impl ScrapeLoop {
                     retry_after: None,
                     finished: false,
                 };
-                (SeriesCache::new(&self.target.job, &self.target.instance), report)
+                (
+                    SeriesCache::new(&self.target.job, &self.target.instance),
+                    report,
+                )
             }
         };
         self.cache = Some(cache);
@@ -285,9 +289,10 @@ impl ScrapeLoop {
     /// Marks every series of the target stale at `t`, synthetic ones included: the target is
     /// gone. Returns the markers written and any store error.
     async fn finish_at(&mut self, t: i64) -> (usize, Option<ScrapeError>) {
-        let mut cache = self.cache.take().unwrap_or_else(|| {
-            SeriesCache::new(&self.target.job, &self.target.instance)
-        });
+        let mut cache = self
+            .cache
+            .take()
+            .unwrap_or_else(|| SeriesCache::new(&self.target.job, &self.target.instance));
         let mut samples = Vec::new();
         cache.stale_all(t, &mut samples);
         if self.synthetic_written {
@@ -403,7 +408,12 @@ pub struct Scraper {
 
 impl Scraper {
     /// Starts one loop per target on the current tokio runtime.
-    pub fn start(targets: Vec<Target>, opts: ScrapeOpts, sink: Arc<dyn Sink>, health: Health) -> Self {
+    pub fn start(
+        targets: Vec<Target>,
+        opts: ScrapeOpts,
+        sink: Arc<dyn Sink>,
+        health: Health,
+    ) -> Self {
         let (tx, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for target in targets {

@@ -84,7 +84,8 @@ impl Target {
             target: redact_url(url),
             reason,
         };
-        let parsed = reqwest::Url::parse(url).map_err(|e| config_err(format!("invalid URL: {e}")))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| config_err(format!("invalid URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(config_err(format!(
                 "unsupported scheme {:?}: use http://, https:// or a file path",
