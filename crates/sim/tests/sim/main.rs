@@ -1,0 +1,9 @@
+//! Integration tests of the simulator: catalog against the real fixtures, output format,
+//! scenario signals, determinism, audit log and the HTTP server.
+
+mod audit;
+mod catalog;
+mod common;
+mod format;
+mod scenarios;
+mod server;
