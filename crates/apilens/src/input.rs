@@ -62,7 +62,8 @@ fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
         .timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("apilens/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &http.ca_file {
-        let pem = std::fs::read(ca).with_context(|| format!("{}: cannot read CA file", ca.display()))?;
+        let pem =
+            std::fs::read(ca).with_context(|| format!("{}: cannot read CA file", ca.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .with_context(|| format!("{}: not a PEM certificate bundle", ca.display()))?;
         for cert in certs {

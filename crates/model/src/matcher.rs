@@ -136,12 +136,19 @@ mod tests {
     #[test]
     fn absent_label_matches_as_empty() {
         assert!(Matcher::equal("subresource", "").matches_empty());
-        assert!(!Matcher::new(MatchOp::RegexMatch, "x", ".+").unwrap().matches_empty());
+        assert!(
+            !Matcher::new(MatchOp::RegexMatch, "x", ".+")
+                .unwrap()
+                .matches_empty()
+        );
     }
 
     #[test]
     fn bad_regex_names_the_label() {
         let err = Matcher::new(MatchOp::RegexMatch, "le", "(").unwrap_err();
-        assert!(err.to_string().starts_with("invalid regular expression \"(\" for label \"le\""));
+        assert!(
+            err.to_string()
+                .starts_with("invalid regular expression \"(\" for label \"le\"")
+        );
     }
 }

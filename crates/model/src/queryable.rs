@@ -59,7 +59,12 @@ pub trait Queryable: Send + Sync {
     /// # Errors
     ///
     /// [`SelectError`] when the store or remote engine fails.
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, SelectError> {
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, SelectError> {
         Ok(self
             .select(matchers, mint, maxt, SelectHints::default())?
             .into_iter()

@@ -6,7 +6,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn corpus() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real/metrics-apiserver");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/real/metrics-apiserver");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures directory")
         .map(|e| e.expect("entry").path())

@@ -40,8 +40,11 @@ pub fn write_series<'l>(
     timestamp_ms: Option<i64>,
 ) {
     let classic = !name.is_empty()
-        && crate::lex::scan_ident(name.as_bytes(), crate::lex::is_name_start, crate::lex::is_name_char)
-            == name.len();
+        && crate::lex::scan_ident(
+            name.as_bytes(),
+            crate::lex::is_name_start,
+            crate::lex::is_name_char,
+        ) == name.len();
     let mut labels = labels.into_iter().peekable();
     if classic {
         out.push_str(name);

@@ -186,10 +186,7 @@ impl<'a> Iterator for LabelIter<'a> {
             }
             let (name, name_end) = if s[i] == b'"' {
                 let q = scan_quoted(&s[i + 1..]).ok()?;
-                (
-                    unescape(&s[i + 1..i + 1 + q.len], q.escaped),
-                    i + 2 + q.len,
-                )
+                (unescape(&s[i + 1..i + 1 + q.len], q.escaped), i + 2 + q.len)
             } else {
                 let n = scan_ident(&s[i..], is_label_start, is_label_char);
                 if n == 0 {

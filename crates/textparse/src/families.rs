@@ -108,7 +108,14 @@ impl Histogram {
             });
         }
         let (start, lower_count) = if idx == 0 {
-            (if self.buckets[0].le > 0.0 { 0.0 } else { self.buckets[0].le }, 0.0)
+            (
+                if self.buckets[0].le > 0.0 {
+                    0.0
+                } else {
+                    self.buckets[0].le
+                },
+                0.0,
+            )
         } else {
             (self.buckets[idx - 1].le, self.buckets[idx - 1].count)
         };
@@ -165,15 +172,15 @@ impl Builder {
         let Some(suffix) = name.strip_prefix(family) else {
             return false;
         };
-        match (self.family.kind, suffix) {
-            (_, "") => true,
-            (MetricType::Histogram, "_bucket" | "_sum" | "_count" | "_created") => true,
-            (MetricType::GaugeHistogram, "_bucket" | "_gsum" | "_gcount") => true,
-            (MetricType::Summary, "_sum" | "_count" | "_created") => true,
-            (MetricType::Counter, "_total" | "_created") => true,
-            (MetricType::Info, "_info") => true,
-            _ => false,
-        }
+        matches!(
+            (self.family.kind, suffix),
+            (_, "")
+                | (MetricType::Histogram, "_bucket" | "_sum" | "_count" | "_created")
+                | (MetricType::GaugeHistogram, "_bucket" | "_gsum" | "_gcount")
+                | (MetricType::Summary, "_sum" | "_count" | "_created")
+                | (MetricType::Counter, "_total" | "_created")
+                | (MetricType::Info, "_info")
+        )
     }
 
     fn add(&mut self, s: &SeriesEntry<'_>, name: &str) {
@@ -277,8 +284,11 @@ fn parse_bound(text: &str) -> Option<f64> {
 #[derive(Default)]
 pub struct Assembler {
     current: Option<Builder>,
-    keep: Option<Box<dyn Fn(&str) -> bool>>,
+    keep: Option<FamilyFilter>,
 }
+
+/// Decides by name which families get their metrics built.
+type FamilyFilter = Box<dyn Fn(&str) -> bool>;
 
 impl std::fmt::Debug for Assembler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -361,7 +371,10 @@ impl Assembler {
 
     fn start(&mut self, name: String, kind: MetricType) -> Option<Family> {
         let mut builder = Builder::new(name, kind);
-        builder.keep = self.keep.as_ref().is_none_or(|keep| keep(&builder.family.name));
+        builder.keep = self
+            .keep
+            .as_ref()
+            .is_none_or(|keep| keep(&builder.family.name));
         self.current.replace(builder).map(|b| b.family)
     }
 }
@@ -436,7 +449,13 @@ mod tests {
             panic!("expected a histogram")
         };
         assert_eq!(h.buckets.len(), 2);
-        assert_eq!(h.buckets[0], Bucket { le: 1.0, count: 2.0 });
+        assert_eq!(
+            h.buckets[0],
+            Bucket {
+                le: 1.0,
+                count: 2.0
+            }
+        );
     }
 
     #[test]
@@ -455,7 +474,10 @@ mod tests {
     fn untyped_series_start_their_own_family() {
         let f = families("# TYPE a counter\na 1\nb 2\nb{x=\"y\"} 3\n");
         assert_eq!(f.len(), 2);
-        assert_eq!((f[1].name.as_str(), f[1].kind, f[1].n_samples), ("b", MetricType::Untyped, 2));
+        assert_eq!(
+            (f[1].name.as_str(), f[1].kind, f[1].n_samples),
+            ("b", MetricType::Untyped, 2)
+        );
     }
 
     #[test]

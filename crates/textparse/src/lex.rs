@@ -1,30 +1,59 @@
 //! Byte-level scanners shared by the line parser and the on-demand label decoder.
 
-use memchr::memchr2;
 use std::borrow::Cow;
+
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+const LABEL_START: u8 = 4;
+const LABEL_CHAR: u8 = 8;
+
+/// Character classes of every byte, looked up once per byte on the hot path.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let digit = c.is_ascii_digit();
+        let colon = c == b':';
+        let mut v = 0;
+        if alpha || colon {
+            v |= NAME_START | NAME_CHAR;
+        }
+        if digit {
+            v |= NAME_CHAR | LABEL_CHAR;
+        }
+        if alpha {
+            v |= LABEL_START | LABEL_CHAR;
+        }
+        t[b] = v;
+        b += 1;
+    }
+    t
+};
 
 /// Whether `b` may start a metric name (`[a-zA-Z_:]`).
 #[inline]
 pub(crate) fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':'
+    CLASS[b as usize] & NAME_START != 0
 }
 
 /// Whether `b` may continue a metric name (`[a-zA-Z0-9_:]`).
 #[inline]
 pub(crate) fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+    CLASS[b as usize] & NAME_CHAR != 0
 }
 
 /// Whether `b` may start a label name (`[a-zA-Z_]`).
 #[inline]
 pub(crate) fn is_label_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+    CLASS[b as usize] & LABEL_START != 0
 }
 
 /// Whether `b` may continue a label name (`[a-zA-Z0-9_]`).
 #[inline]
 pub(crate) fn is_label_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    CLASS[b as usize] & LABEL_CHAR != 0
 }
 
 /// Length of the run of name characters at the start of `s` given the start and continue classes.
@@ -39,7 +68,9 @@ pub(crate) fn scan_ident(s: &[u8], start: fn(u8) -> bool, cont: fn(u8) -> bool) 
 /// Number of spaces and tabs at the start of `s`.
 #[inline]
 pub(crate) fn skip_blank(s: &[u8]) -> usize {
-    s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len())
+    s.iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len())
 }
 
 /// A quoted string found at the start of a slice.
@@ -60,33 +91,30 @@ pub(crate) enum QuotedError {
 
 /// Scans the quoted string that `s` starts inside of (just past the opening `"`): finds the
 /// closing quote, skipping `\` escapes, and checks the content is UTF-8.
+///
+/// A plain byte loop: label values are short, and for them it beats `memchr`'s set-up cost.
 #[inline]
 pub(crate) fn scan_quoted(s: &[u8]) -> Result<Quoted, QuotedError> {
     let mut i = 0;
     let mut escaped = false;
-    loop {
-        match memchr2(b'"', b'\\', &s[i..]) {
-            None => return Err(QuotedError::Unterminated),
-            Some(j) if s[i + j] == b'"' => {
-                let len = i + j;
-                let content = &s[..len];
-                if !content.is_ascii()
-                    && let Err(e) = std::str::from_utf8(content)
-                {
-                    return Err(QuotedError::InvalidUtf8(e.valid_up_to()));
-                }
-                return Ok(Quoted { len, escaped });
+    let mut non_ascii = false;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'"' {
+            if non_ascii && let Err(e) = std::str::from_utf8(&s[..i]) {
+                return Err(QuotedError::InvalidUtf8(e.valid_up_to()));
             }
-            Some(j) => {
-                escaped = true;
-                // Skip the backslash and the byte it escapes.
-                i += j + 2;
-                if i > s.len() {
-                    return Err(QuotedError::Unterminated);
-                }
-            }
+            return Ok(Quoted { len: i, escaped });
         }
+        if b == b'\\' {
+            escaped = true;
+            i += 2;
+            continue;
+        }
+        non_ascii |= b >= 0x80;
+        i += 1;
     }
+    Err(QuotedError::Unterminated)
 }
 
 /// Decodes the escapes of a quoted label value or name: `\\`, `\"` and `\n`. Any other escaped
@@ -157,11 +185,21 @@ pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
         return Some(n as f64);
     }
     let text = std::str::from_utf8(s).ok()?;
-    match text.to_ascii_lowercase().as_str() {
-        "nan" | "+nan" | "-nan" => return Some(f64::NAN),
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        _ => {}
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.starts_with(['n', 'N', 'i', 'I']) {
+        let negative = text.starts_with('-');
+        return if unsigned.eq_ignore_ascii_case("nan") {
+            Some(f64::NAN)
+        } else if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
+        {
+            Some(if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        } else {
+            None
+        };
     }
     // Rust accepts forms Go rejects ("1." is fine in both; "." and "e5" fail in both). Reject
     // hexadecimal and underscores, which Rust's parser does not accept anyway.
@@ -189,7 +227,10 @@ mod tests {
         assert_eq!(parse_float(b"1e"), None);
         assert_eq!(parse_float(b""), None);
         assert_eq!(parse_float(b"0x10"), None);
-        assert_eq!(parse_float(b"12345678901234567890"), Some(12345678901234567890.0));
+        assert_eq!(
+            parse_float(b"12345678901234567890"),
+            Some(12345678901234567890.0)
+        );
     }
 
     #[test]

@@ -57,7 +57,12 @@ impl<'a> Parser<'a> {
     /// A parser over one chunk of a larger input that is read piece by piece: `input` holds
     /// whole lines only, `lines_before` lines came before it, and `last_chunk` says whether the
     /// input ends here (only then is a missing OpenMetrics `# EOF` an error).
-    pub fn for_chunk(input: &'a [u8], format: Format, lines_before: usize, last_chunk: bool) -> Self {
+    pub fn for_chunk(
+        input: &'a [u8],
+        format: Format,
+        lines_before: usize,
+        last_chunk: bool,
+    ) -> Self {
         Self {
             input,
             pos: 0,
@@ -115,7 +120,10 @@ impl<'a> Parser<'a> {
                 )),
                 Format::OpenMetrics => Err(self.error(
                     1,
-                    format_args!("expected HELP, TYPE, UNIT or EOF after '#', got {}", found(&line[1..])),
+                    format_args!(
+                        "expected HELP, TYPE, UNIT or EOF after '#', got {}",
+                        found(&line[1..])
+                    ),
                 )),
             }
         };
@@ -143,7 +151,13 @@ impl<'a> Parser<'a> {
         i += word_len;
         let after_word = skip_blank(&line[i..]);
         if after_word == 0 {
-            return Err(self.error(i + 1, format_args!("expected metric name after {}", String::from_utf8_lossy(word))));
+            return Err(self.error(
+                i + 1,
+                format_args!(
+                    "expected metric name after {}",
+                    String::from_utf8_lossy(word)
+                ),
+            ));
         }
         i += after_word;
         let (name, name_end) = self.parse_family_name(line, i)?;
@@ -151,7 +165,10 @@ impl<'a> Parser<'a> {
         if rest_start == name_end && name_end < line.len() {
             return Err(self.error(
                 name_end + 1,
-                format_args!("expected whitespace after metric name, got {}", found(&line[name_end..])),
+                format_args!(
+                    "expected whitespace after metric name, got {}",
+                    found(&line[name_end..])
+                ),
             ));
         }
         let rest = std::str::from_utf8(&line[rest_start..])
@@ -163,7 +180,10 @@ impl<'a> Parser<'a> {
             }),
             b"TYPE" => {
                 let kind = MetricType::parse(rest.trim_end()).ok_or_else(|| {
-                    self.error(rest_start + 1, format_args!("expected a metric type, got {rest:?}"))
+                    self.error(
+                        rest_start + 1,
+                        format_args!("expected a metric type, got {rest:?}"),
+                    )
                 })?;
                 Ok(Entry::Type { name, kind })
             }
@@ -175,14 +195,24 @@ impl<'a> Parser<'a> {
     }
 
     /// A metric family name in a HELP/TYPE/UNIT line: plain or quoted.
-    fn parse_family_name(&self, line: &'a [u8], i: usize) -> Result<(Cow<'a, str>, usize), ParseError> {
+    fn parse_family_name(
+        &self,
+        line: &'a [u8],
+        i: usize,
+    ) -> Result<(Cow<'a, str>, usize), ParseError> {
         if line.get(i) == Some(&b'"') {
             let q = self.quoted(line, i)?;
-            return Ok((unescape(&line[i + 1..i + 1 + q.len], q.escaped), i + 2 + q.len));
+            return Ok((
+                unescape(&line[i + 1..i + 1 + q.len], q.escaped),
+                i + 2 + q.len,
+            ));
         }
         let n = scan_ident(&line[i..], is_name_start, is_name_char);
         if n == 0 {
-            return Err(self.error(i + 1, format_args!("expected metric name, got {}", found(&line[i..]))));
+            return Err(self.error(
+                i + 1,
+                format_args!("expected metric name, got {}", found(&line[i..])),
+            ));
         }
         Ok((unescape(&line[i..i + n], false), i + n))
     }
@@ -190,10 +220,13 @@ impl<'a> Parser<'a> {
     /// Scans a quoted string starting at `line[i] == '"'`.
     fn quoted(&self, line: &[u8], i: usize) -> Result<crate::lex::Quoted, ParseError> {
         scan_quoted(&line[i + 1..]).map_err(|e| match e {
-            QuotedError::Unterminated => {
-                self.error(i + 1, "expected closing '\"' of quoted string, got end of line")
+            QuotedError::Unterminated => self.error(
+                i + 1,
+                "expected closing '\"' of quoted string, got end of line",
+            ),
+            QuotedError::InvalidUtf8(at) => {
+                self.error(i + 2 + at, "invalid UTF-8 in quoted string")
             }
-            QuotedError::InvalidUtf8(at) => self.error(i + 2 + at, "invalid UTF-8 in quoted string"),
         })
     }
 
@@ -233,7 +266,10 @@ impl<'a> Parser<'a> {
         if blank == 0 {
             return Err(self.error(
                 i + 1,
-                format_args!("expected whitespace before value, got {}", found(&line[i..])),
+                format_args!(
+                    "expected whitespace before value, got {}",
+                    found(&line[i..])
+                ),
             ));
         }
         i += blank;
@@ -300,7 +336,10 @@ impl<'a> Parser<'a> {
                         if !allow_name || !first || quoted_name.is_some() {
                             return Err(self.error(
                                 i + 1,
-                                format_args!("expected '=' after label name, got {}", found(&line[i..])),
+                                format_args!(
+                                    "expected '=' after label name, got {}",
+                                    found(&line[i..])
+                                ),
                             ));
                         }
                         quoted_name = Some((start, q.len, q.escaped));
@@ -335,7 +374,10 @@ impl<'a> Parser<'a> {
             if line.get(i) != Some(&b'"') {
                 return Err(self.error(
                     i + 1,
-                    format_args!("expected '\"' to open label value, got {}", found(&line[i..])),
+                    format_args!(
+                        "expected '\"' to open label value, got {}",
+                        found(&line[i..])
+                    ),
                 ));
             }
             let q = self.quoted(line, i)?;
@@ -347,7 +389,10 @@ impl<'a> Parser<'a> {
                 _ => {
                     return Err(self.error(
                         i + 1,
-                        format_args!("expected ',' or '}}' after label value, got {}", found(&line[i..])),
+                        format_args!(
+                            "expected ',' or '}}' after label value, got {}",
+                            found(&line[i..])
+                        ),
                     ));
                 }
             }
@@ -364,7 +409,10 @@ impl<'a> Parser<'a> {
     fn number_token(&self, line: &[u8], i: usize, what: &str) -> Result<(f64, usize), ParseError> {
         let end = Self::token_end(line, i);
         let v = parse_float(&line[i..end]).ok_or_else(|| {
-            self.error(i + 1, format_args!("expected a number as {what}, got {}", found(&line[i..end])))
+            self.error(
+                i + 1,
+                format_args!("expected a number as {what}, got {}", found(&line[i..end])),
+            )
         })?;
         Ok((v, end))
     }
@@ -379,18 +427,28 @@ impl<'a> Parser<'a> {
                 .map(|s| (s * 1000.0).round() as i64),
         };
         let t = t.ok_or_else(|| {
-            self.error(i + 1, format_args!("expected a timestamp, got {}", found(token)))
+            self.error(
+                i + 1,
+                format_args!("expected a timestamp, got {}", found(token)),
+            )
         })?;
         Ok((t, end))
     }
 
-    fn parse_exemplar(&self, line: &'a [u8], hash: usize) -> Result<(Exemplar<'a>, usize), ParseError> {
+    fn parse_exemplar(
+        &self,
+        line: &'a [u8],
+        hash: usize,
+    ) -> Result<(Exemplar<'a>, usize), ParseError> {
         let mut i = hash + 1;
         i += skip_blank(&line[i..]);
         if line.get(i) != Some(&b'{') {
             return Err(self.error(
                 i + 1,
-                format_args!("expected '{{' to open exemplar labels, got {}", found(&line[i..])),
+                format_args!(
+                    "expected '{{' to open exemplar labels, got {}",
+                    found(&line[i..])
+                ),
             ));
         }
         let (labels, end, _) = self.parse_label_block(line, i, false)?;
@@ -432,7 +490,8 @@ impl<'a> Iterator for Parser<'a> {
                     self.state = State::Done;
                     let rest = &self.input[self.pos.min(self.input.len())..];
                     if let Some(at) = rest.iter().position(|b| !b.is_ascii_whitespace()) {
-                        let line = self.line + 1 + rest[..at].iter().filter(|&&b| b == b'\n').count();
+                        let line =
+                            self.line + 1 + rest[..at].iter().filter(|&&b| b == b'\n').count();
                         return Some(Err(ParseError::new(line, 1, "unexpected data after # EOF")));
                     }
                     return None;

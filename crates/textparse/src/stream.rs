@@ -135,6 +135,14 @@ mod tests {
             ControlFlow::Continue(())
         })
         .unwrap();
-        assert_eq!(seen, ["meta", "2:1", "3:2", "4:5: expected a number as value, got \"line\""]);
+        assert_eq!(
+            seen,
+            [
+                "meta",
+                "2:1",
+                "3:2",
+                "4:5: expected a number as value, got \"line\""
+            ]
+        );
     }
 }

@@ -28,16 +28,25 @@ const QUESTIONS: &[Question] = &[
     Question {
         id: "inflight",
         question: "In-flight read/write requests vs 400/200 limits",
-        alternatives: &[("apiserver_current_inflight_requests", "all versions; label requestKind up to 1.18, request_kind from 1.19")],
+        alternatives: &[(
+            "apiserver_current_inflight_requests",
+            "all versions; label requestKind up to 1.18, request_kind from 1.19",
+        )],
         absent_note: "no in-flight gauge exposed",
     },
     Question {
         id: "apf_limit",
         question: "APF concurrency limit per priority level",
         alternatives: &[
-            ("apiserver_flowcontrol_current_limit_seats", "1.26+ (after borrowing)"),
+            (
+                "apiserver_flowcontrol_current_limit_seats",
+                "1.26+ (after borrowing)",
+            ),
             ("apiserver_flowcontrol_nominal_limit_seats", "1.26+"),
-            ("apiserver_flowcontrol_request_concurrency_limit", "1.20-1.30, hidden from 1.31"),
+            (
+                "apiserver_flowcontrol_request_concurrency_limit",
+                "1.20-1.30, hidden from 1.31",
+            ),
         ],
         absent_note: "APF off or older than 1.20",
     },
@@ -46,29 +55,39 @@ const QUESTIONS: &[Question] = &[
         question: "APF seats / requests executing",
         alternatives: &[
             ("apiserver_flowcontrol_current_executing_seats", "1.28+"),
-            ("apiserver_flowcontrol_request_concurrency_in_use", "1.22-1.31"),
-            ("apiserver_flowcontrol_current_executing_requests", "1.20+ (requests, not seats)"),
+            (
+                "apiserver_flowcontrol_request_concurrency_in_use",
+                "1.22-1.31",
+            ),
+            (
+                "apiserver_flowcontrol_current_executing_requests",
+                "1.20+ (requests, not seats)",
+            ),
         ],
         absent_note: "APF off or older than 1.20",
     },
     Question {
         id: "apf_queued",
         question: "APF requests waiting in queues",
-        alternatives: &[
-            ("apiserver_flowcontrol_current_inqueue_requests", "1.20+"),
-        ],
+        alternatives: &[("apiserver_flowcontrol_current_inqueue_requests", "1.20+")],
         absent_note: "APF off or older than 1.20",
     },
     Question {
         id: "apf_wait",
         question: "APF time waited in queue",
-        alternatives: &[("apiserver_flowcontrol_request_wait_duration_seconds", "1.20+")],
+        alternatives: &[(
+            "apiserver_flowcontrol_request_wait_duration_seconds",
+            "1.20+",
+        )],
         absent_note: "APF off or older than 1.20",
     },
     Question {
         id: "apf_rejected",
         question: "APF rejections (429) by reason",
-        alternatives: &[("apiserver_flowcontrol_rejected_requests_total", "1.20+, only once a request was rejected")],
+        alternatives: &[(
+            "apiserver_flowcontrol_rejected_requests_total",
+            "1.20+, only once a request was rejected",
+        )],
         absent_note: "no rejection so far (the counter appears with the first one): read as 0",
     },
     Question {
@@ -102,7 +121,10 @@ const QUESTIONS: &[Question] = &[
         id: "etcd_latency",
         question: "etcd request latency seen by the API server",
         alternatives: &[
-            ("etcd_request_duration_seconds", "1.14+; labels {operation,type} up to 1.33, {operation,group,resource} from 1.34"),
+            (
+                "etcd_request_duration_seconds",
+                "1.14+; labels {operation,type} up to 1.33, {operation,group,resource} from 1.34",
+            ),
             ("etcd_request_latencies_summary", "up to 1.16"),
         ],
         absent_note: "no etcd latency exposed",
@@ -130,13 +152,19 @@ const QUESTIONS: &[Question] = &[
     Question {
         id: "terminations",
         question: "Requests terminated by the server (timeouts, overload)",
-        alternatives: &[("apiserver_request_terminations_total", "1.19+, only after a termination")],
+        alternatives: &[(
+            "apiserver_request_terminations_total",
+            "1.19+, only after a termination",
+        )],
         absent_note: "no termination so far: read as 0",
     },
     Question {
         id: "webhook_latency",
         question: "Admission webhook latency",
-        alternatives: &[("apiserver_admission_webhook_admission_duration_seconds", "all versions, once a webhook is called")],
+        alternatives: &[(
+            "apiserver_admission_webhook_admission_duration_seconds",
+            "all versions, once a webhook is called",
+        )],
         absent_note: "no admission webhook called so far",
     },
     Question {
@@ -172,7 +200,9 @@ pub(crate) fn evaluate(has_family: impl Fn(&str) -> bool) -> Vec<Coverage> {
                 id: q.id,
                 question: q.question,
                 metric: found.map(|(name, _)| *name),
-                note: found.map_or(q.absent_note.to_owned(), |(_, versions)| (*versions).to_owned()),
+                note: found.map_or(q.absent_note.to_owned(), |(_, versions)| {
+                    (*versions).to_owned()
+                }),
                 alternatives: q.alternatives.iter().map(|(name, _)| *name).collect(),
             }
         })

@@ -87,7 +87,9 @@ fn sniff_file_format(spec: &str) -> Format {
     }
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut tail = Vec::new();
-    if file.seek(SeekFrom::Start(len.saturating_sub(64))).is_ok() && file.read_to_end(&mut tail).is_ok() {
+    if file.seek(SeekFrom::Start(len.saturating_sub(64))).is_ok()
+        && file.read_to_end(&mut tail).is_ok()
+    {
         return Format::detect(&tail);
     }
     Format::PrometheusText

@@ -71,17 +71,39 @@ fn opt(v: Option<f64>) -> String {
 
 fn latency_table(rows: &[Latency], api: bool) -> Table {
     let mut t = if api {
-        Table::new(&["verb", "resource", "subresource", "scope", "count", "p50", "p90", "p99"])
+        Table::new(&[
+            "verb",
+            "resource",
+            "subresource",
+            "scope",
+            "count",
+            "p50",
+            "p90",
+            "p99",
+        ])
     } else {
         Table::new(&["operation", "resource", "count", "p50", "p90", "p99"])
     };
     for r in rows {
         let mut cells = vec![r.verb.clone(), r.resource.clone()];
         if api {
-            cells.push(if r.subresource.is_empty() { "-".into() } else { r.subresource.clone() });
-            cells.push(if r.scope.is_empty() { "-".into() } else { r.scope.clone() });
+            cells.push(if r.subresource.is_empty() {
+                "-".into()
+            } else {
+                r.subresource.clone()
+            });
+            cells.push(if r.scope.is_empty() {
+                "-".into()
+            } else {
+                r.scope.clone()
+            });
         }
-        cells.extend([number(r.count), seconds(r.p50), seconds(r.p90), seconds(r.p99)]);
+        cells.extend([
+            number(r.count),
+            seconds(r.p50),
+            seconds(r.p90),
+            seconds(r.p99),
+        ]);
         t.row(cells);
     }
     t
@@ -128,7 +150,11 @@ pub(crate) fn text(i: &Inspection) -> String {
             format!("{:.1}%", 100.0 * f.value / f.limit),
         ]);
     }
-    section(&mut out, &t, "no apiserver_current_inflight_requests in this scrape");
+    section(
+        &mut out,
+        &t,
+        "no apiserver_current_inflight_requests in this scrape",
+    );
 
     match r.watches.metric {
         Some(m) => {
@@ -183,7 +209,11 @@ pub(crate) fn text(i: &Inspection) -> String {
             rejected,
         ]);
     }
-    section(&mut out, &t, "no APF metrics (APF off, or Kubernetes older than 1.20)");
+    section(
+        &mut out,
+        &t,
+        "no APF metrics (APF off, or Kubernetes older than 1.20)",
+    );
 
     let _ = writeln!(out, "\nLargest object counts");
     let mut t = Table::new(&["resource", "objects"]);
@@ -195,17 +225,29 @@ pub(crate) fn text(i: &Inspection) -> String {
     let _ = writeln!(
         out,
         "\netcd database size: {}",
-        r.etcd_db_size_bytes.map_or_else(|| "not exposed".to_owned(), bytes)
+        r.etcd_db_size_bytes
+            .map_or_else(|| "not exposed".to_owned(), bytes)
     );
 
     let _ = writeln!(
         out,
         "\nSlowest API calls since process start (from apiserver_request_duration_seconds; WATCH and CONNECT excluded)"
     );
-    section(&mut out, &latency_table(&r.slowest_calls, true), "no request duration histogram with observations");
+    section(
+        &mut out,
+        &latency_table(&r.slowest_calls, true),
+        "no request duration histogram with observations",
+    );
 
-    let _ = writeln!(out, "\nSlowest etcd operations since process start (from etcd_request_duration_seconds)");
-    section(&mut out, &latency_table(&r.slowest_etcd, false), "no etcd latency histogram with observations");
+    let _ = writeln!(
+        out,
+        "\nSlowest etcd operations since process start (from etcd_request_duration_seconds)"
+    );
+    section(
+        &mut out,
+        &latency_table(&r.slowest_etcd, false),
+        "no etcd latency histogram with observations",
+    );
     out
 }
 

@@ -162,7 +162,10 @@ impl Snapshot {
                 );
             }
             "apiserver_current_inflight_requests" => {
-                let kind = l.get("request_kind").or_else(|| l.get("requestKind")).unwrap_or("");
+                let kind = l
+                    .get("request_kind")
+                    .or_else(|| l.get("requestKind"))
+                    .unwrap_or("");
                 sum_into(&mut self.inflight, kind.to_owned(), v);
             }
             "apiserver_longrunning_requests" | "apiserver_longrunning_gauge" => {
@@ -184,7 +187,9 @@ impl Snapshot {
                 let e = self.level(pl());
                 *e.queued_requests.get_or_insert(0.0) += v;
             }
-            "apiserver_flowcontrol_current_executing_seats" => sum_into(&mut self.seats[0], pl(), v),
+            "apiserver_flowcontrol_current_executing_seats" => {
+                sum_into(&mut self.seats[0], pl(), v)
+            }
             "apiserver_flowcontrol_request_concurrency_in_use" => {
                 sum_into(&mut self.seats[1], pl(), v)
             }
@@ -217,10 +222,12 @@ impl Snapshot {
     }
 
     fn level(&mut self, name: String) -> &mut PriorityLevel {
-        self.apf.entry(name.clone()).or_insert_with(|| PriorityLevel {
-            name,
-            ..PriorityLevel::default()
-        })
+        self.apf
+            .entry(name.clone())
+            .or_insert_with(|| PriorityLevel {
+                name,
+                ..PriorityLevel::default()
+            })
     }
 
     fn observe_histogram(&mut self, family: &str, h: &Histogram) {
@@ -259,7 +266,11 @@ impl Snapshot {
             .map(|(kind, &value)| Inflight {
                 kind: kind.clone(),
                 value,
-                limit: if kind == "mutating" { WRITE_LIMIT } else { READ_LIMIT },
+                limit: if kind == "mutating" {
+                    WRITE_LIMIT
+                } else {
+                    READ_LIMIT
+                },
             })
             .collect()
     }
@@ -285,7 +296,8 @@ impl Snapshot {
     /// APF priority levels with seats and limits filled from the newest metrics present.
     pub(crate) fn priority_levels(&self) -> Vec<PriorityLevel> {
         let mut levels = self.apf.clone();
-        let first = |maps: &[BTreeMap<String, f64>], pl: &str| maps.iter().find_map(|m| m.get(pl).copied());
+        let first =
+            |maps: &[BTreeMap<String, f64>], pl: &str| maps.iter().find_map(|m| m.get(pl).copied());
         let names: Vec<String> = self
             .limits
             .iter()
@@ -304,8 +316,11 @@ impl Snapshot {
         }
         let mut levels: Vec<_> = levels.into_values().collect();
         levels.sort_by(|a, b| {
-            let used = |l: &PriorityLevel| l.executing_seats.or(l.executing_requests).unwrap_or(0.0);
-            used(b).total_cmp(&used(a)).then_with(|| a.name.cmp(&b.name))
+            let used =
+                |l: &PriorityLevel| l.executing_seats.or(l.executing_requests).unwrap_or(0.0);
+            used(b)
+                .total_cmp(&used(a))
+                .then_with(|| a.name.cmp(&b.name))
         });
         levels
     }
@@ -327,14 +342,26 @@ impl Snapshot {
     /// The slowest API calls by p99 (then p90), WATCH and CONNECT excluded.
     pub(crate) fn slowest_calls(&self) -> Vec<Latency> {
         slowest(self.calls.iter().map(|(k, b)| {
-            (k[0].clone(), k[1].clone(), k[2].clone(), k[3].clone(), b.as_slice())
+            (
+                k[0].clone(),
+                k[1].clone(),
+                k[2].clone(),
+                k[3].clone(),
+                b.as_slice(),
+            )
         }))
     }
 
     /// The slowest etcd operations by p99 (then p90).
     pub(crate) fn slowest_etcd(&self) -> Vec<Latency> {
         slowest(self.etcd.iter().map(|(k, b)| {
-            (k[0].clone(), k[1].clone(), String::new(), String::new(), b.as_slice())
+            (
+                k[0].clone(),
+                k[1].clone(),
+                String::new(),
+                String::new(),
+                b.as_slice(),
+            )
         }))
     }
 }
@@ -347,7 +374,11 @@ fn top(map: &BTreeMap<String, f64>) -> Vec<Named> {
             value,
         })
         .collect();
-    rows.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        b.value
+            .total_cmp(&a.value)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     rows.truncate(TOP);
     rows
 }

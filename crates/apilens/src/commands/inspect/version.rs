@@ -41,7 +41,11 @@ pub(crate) fn minor_of(version: &str) -> Option<u32> {
     let v = version.trim_start_matches('v');
     let mut parts = v.split('.');
     let major: u32 = parts.next()?.parse().ok()?;
-    let minor: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     (major == 1).then(|| minor.parse().ok()).flatten()
 }
 
@@ -52,7 +56,9 @@ pub(crate) fn detect(
     has_family: impl Fn(&str) -> bool,
 ) -> Detected {
     if let Some(labels) = build_info
-        && let Some(v) = labels.get("git_version").or_else(|| labels.get("gitVersion"))
+        && let Some(v) = labels
+            .get("git_version")
+            .or_else(|| labels.get("gitVersion"))
     {
         return Detected {
             version: Some(v.clone()),
