@@ -277,6 +277,11 @@ impl Simulator {
         self.replica(index).map(|r| r.store.catalog().source.as_str())
     }
 
+    /// Name of the real etcd scrape whose catalog the etcd target follows.
+    pub fn etcd_catalog_source(&self) -> &str {
+        self.etcd.catalog().source.as_str()
+    }
+
     fn replica(&self, index: usize) -> Result<&Replica, SimError> {
         self.replicas.get(index).ok_or(SimError::NoSuchReplica {
             index,
@@ -750,7 +755,8 @@ impl Simulator {
         } else if rejected {
             p.wait_s
         } else {
-            p.wait_s + p.exec_s + p.work.additional_latency
+            // Final seats are held after the response is sent: no client-visible latency.
+            p.wait_s + p.exec_s
         };
         let scope = if p.name.is_some() && !watch {
             "resource"
@@ -1171,7 +1177,23 @@ impl Simulator {
             ] {
                 s.zero_family(fam);
             }
+            // A level never executes more seats than its current limit: scale the per-second
+            // averages down where the tick's draw overshoots.
+            let mut per_level: BTreeMap<&str, f64> = BTreeMap::new();
+            for ((pl, _), (_, seats)) in &executing {
+                *per_level.entry(pl).or_default() += seats;
+            }
             for ((pl, fs), (req, seats)) in &executing {
+                let limit = rep
+                    .levels
+                    .iter()
+                    .position(|l| l.name == *pl)
+                    .filter(|&i| !rep.levels[i].exempt)
+                    .map(|i| rep.current_limit[i].round())
+                    .unwrap_or(f64::INFINITY);
+                let level_seats = per_level.get(pl).copied().unwrap_or(0.0);
+                let scale = if level_seats > limit { limit / level_seats } else { 1.0 };
+                let (req, seats) = (req * scale, (seats * scale).floor());
                 let l = [("priority_level", *pl), ("flow_schema", *fs)];
                 s.set("apiserver_flowcontrol_current_executing_requests", &l, (req * (0.8 + 0.4 * rng.f64())).round());
                 s.set("apiserver_flowcontrol_current_executing_seats", &l, seats.round());
