@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Inspect(crate::commands::inspect::Args),
     /// Analyse audit logs: top clients, LISTs, WATCH churn, 429s, slowest calls, timeline.
     Audit(crate::commands::audit::Args),
+    /// The embedded time-series store: backfill from OpenMetrics, export to OpenMetrics.
+    Tsdb(crate::commands::tsdb::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod inspect;
+pub(crate) mod tsdb;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -11,5 +12,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Tsdb(args) => tsdb::run(args),
     }
 }
