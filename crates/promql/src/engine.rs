@@ -1,0 +1,631 @@
+//! The evaluator: selectors, offsets, `@`, subqueries and the step loop.
+//!
+//! Follows Prometheus v3.5.0 `promql/engine.go`. Every expression is evaluated over all steps of
+//! the query at once (Prometheus's `rangeEval`): selectors load their series once for the whole
+//! range, and operators that work on whole vectors (binary operators, aggregations, some
+//! functions) are computed step by step over per-series signatures that are computed once.
+
+use crate::error::{Error, Result};
+use crate::value::{InstantSample, Value};
+use crate::{aggregate, binary, functions};
+use apilens_model::{
+    Labels, MatchOp, Matcher, Queryable, Sample, SelectHints, Series, is_stale_nan,
+};
+use promql_parser::label::MatchOp as ParserMatchOp;
+use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Options of the [`Engine`], as Prometheus's `EngineOpts`.
+#[derive(Debug, Clone)]
+pub struct EngineOpts {
+    /// How far back an instant selector looks for the latest sample (Prometheus's
+    /// `--query.lookback-delta`, 5 minutes by default).
+    pub lookback_delta: Duration,
+    /// The longest a query may run (`--query.timeout`, 2 minutes by default).
+    pub timeout: Duration,
+    /// The most samples a query may load or produce (`--query.max-samples`, 50 million).
+    pub max_samples: usize,
+    /// The step of subqueries that do not name one (the global evaluation interval, 1 minute).
+    pub default_subquery_step: Duration,
+}
+
+impl Default for EngineOpts {
+    fn default() -> Self {
+        Self {
+            lookback_delta: Duration::from_secs(300),
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
+            default_subquery_step: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The PromQL engine: parses a query and evaluates it against any [`Queryable`].
+///
+/// # Examples
+///
+/// ```
+/// use apilens_model::{Labels, Matcher, Queryable, Sample, SelectError, SelectHints, Series};
+/// use apilens_promql::{Engine, EngineOpts, Value};
+///
+/// struct One(Series);
+/// impl Queryable for One {
+///     fn select(&self, m: &[Matcher], _: i64, _: i64, _: SelectHints) -> Result<Vec<Series>, SelectError> {
+///         let ok = m.iter().all(|m| m.matches(self.0.labels.get(&m.name).unwrap_or("")));
+///         Ok(if ok { vec![self.0.clone()] } else { vec![] })
+///     }
+/// }
+/// let labels = Labels::from_pairs([("__name__", "up"), ("job", "apiserver")]);
+/// let samples = (0..10).map(|i| Sample { t: i * 15_000, v: 1.0 }).collect();
+/// let store = One(Series { labels, samples });
+/// let value = Engine::new(EngineOpts::default()).instant_query(&store, "sum by (job) (up)", 120_000)?;
+/// let Value::Vector(v) = value else { panic!() };
+/// assert_eq!(v[0].v, 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOpts,
+}
+
+impl Engine {
+    /// An engine with the given options.
+    pub fn new(opts: EngineOpts) -> Self {
+        Self { opts }
+    }
+
+    /// The options in force.
+    pub fn opts(&self) -> &EngineOpts {
+        &self.opts
+    }
+
+    /// Evaluates `query` at one instant `t` (milliseconds since the epoch).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parse`] for a query that does not parse, [`Error::Execution`] or
+    /// [`Error::Unsupported`] when it cannot be evaluated, [`Error::Timeout`] and
+    /// [`Error::TooManySamples`] at the limits, [`Error::Select`] when the store fails.
+    pub fn instant_query(&self, q: &dyn Queryable, query: &str, t: i64) -> Result<Value> {
+        let expr = parse(query)?;
+        let steps = Steps {
+            start: t,
+            end: t,
+            step: 1,
+        };
+        let mut ev = Evaluator::new(q, &self.opts, t, t);
+        let val = ev.eval(&expr, steps)?;
+        Ok(match val {
+            Val::Scalar(v) => Value::Scalar { t, v: v[0] },
+            Val::String(s) => Value::String { t, v: s },
+            Val::Vector(series) => Value::Vector(
+                series
+                    .into_iter()
+                    .filter_map(|s| {
+                        s.points.first().map(|&(_, v)| InstantSample {
+                            labels: s.labels,
+                            t,
+                            v,
+                        })
+                    })
+                    .collect(),
+            ),
+            Val::Matrix(m) => {
+                let mut out = Vec::new();
+                for s in &m.series {
+                    let (lo, hi) = m.window(&s.samples, t);
+                    if lo < hi {
+                        out.push(Series {
+                            labels: s.labels.clone(),
+                            samples: s.samples[lo..hi].to_vec(),
+                        });
+                    }
+                }
+                Value::Matrix(out)
+            }
+        })
+    }
+
+    /// Evaluates `query` at every step from `start` to `end` inclusive (milliseconds), returning
+    /// a matrix sorted by labels.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::instant_query`]; also [`Error::BadParam`] for a non-positive step or an end
+    /// before the start, and [`Error::Execution`] for a query whose type is not scalar or
+    /// instant vector.
+    pub fn range_query(
+        &self,
+        q: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Value> {
+        if step <= 0 {
+            return Err(Error::BadParam(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end < start {
+            return Err(Error::BadParam(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        let expr = parse(query)?;
+        match expr.value_type() {
+            parser::value::ValueType::Scalar | parser::value::ValueType::Vector => {}
+            other => {
+                return Err(Error::exec(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    type_display(other)
+                )));
+            }
+        }
+        let steps = Steps { start, end, step };
+        let mut ev = Evaluator::new(q, &self.opts, start, end);
+        let val = ev.eval(&expr, steps)?;
+        let mut out = match val {
+            Val::Scalar(v) => vec![Series {
+                labels: Labels::new(),
+                samples: v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| Sample { t: steps.ts(i), v })
+                    .collect(),
+            }],
+            Val::Vector(series) => series
+                .into_iter()
+                .filter(|s| !s.points.is_empty())
+                .map(|s| Series {
+                    labels: s.labels,
+                    samples: s
+                        .points
+                        .iter()
+                        .map(|&(i, v)| Sample {
+                            t: steps.ts(i as usize),
+                            v,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            Val::Matrix(_) | Val::String(_) => {
+                return Err(Error::exec(
+                    "range query must return a scalar or an instant vector",
+                ));
+            }
+        };
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Value::Matrix(out))
+    }
+}
+
+/// Parses a query with promql-parser, mapping its message to [`Error::Parse`].
+pub(crate) fn parse(query: &str) -> Result<Expr> {
+    parser::parse(query).map_err(Error::Parse)
+}
+
+fn type_display(t: parser::value::ValueType) -> &'static str {
+    match t {
+        parser::value::ValueType::Vector => "instant vector",
+        parser::value::ValueType::Scalar => "scalar",
+        parser::value::ValueType::Matrix => "range vector",
+        parser::value::ValueType::String => "string",
+    }
+}
+
+/// The timestamps of one evaluation: `start`, `start + step`, … up to `end`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
+}
+
+impl Steps {
+    pub(crate) fn len(&self) -> usize {
+        if self.end < self.start {
+            0
+        } else {
+            ((self.end - self.start) / self.step + 1) as usize
+        }
+    }
+
+    pub(crate) fn ts(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+}
+
+/// A series of an instant-vector expression evaluated over steps: `(step index, value)` pairs in
+/// step order.
+#[derive(Debug, Clone)]
+pub(crate) struct StepSeries {
+    pub(crate) labels: Labels,
+    pub(crate) points: Vec<(u32, f64)>,
+}
+
+/// A range-vector argument: raw series (stale markers removed) and how to cut the window for a
+/// step.
+#[derive(Debug, Clone)]
+pub(crate) struct MatrixArg {
+    pub(crate) series: Vec<Series>,
+    pub(crate) range: i64,
+    pub(crate) offset: i64,
+    pub(crate) at: Option<i64>,
+}
+
+impl MatrixArg {
+    /// The end of the window for evaluation time `t` (Prometheus's `rangeEnd`).
+    pub(crate) fn window_end(&self, t: i64) -> i64 {
+        self.at.unwrap_or(t) - self.offset
+    }
+
+    /// Index range of the samples in the left-open window `(end - range, end]`.
+    pub(crate) fn window(&self, samples: &[Sample], t: i64) -> (usize, usize) {
+        let end = self.window_end(t);
+        let start = end - self.range;
+        let lo = samples.partition_point(|s| s.t <= start);
+        let hi = samples.partition_point(|s| s.t <= end);
+        (lo, hi.max(lo))
+    }
+}
+
+/// The value of an expression over all steps.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<StepSeries>),
+    Matrix(MatrixArg),
+    String(String),
+}
+
+/// Evaluation state of one query.
+pub(crate) struct Evaluator<'a> {
+    q: &'a dyn Queryable,
+    lookback: i64,
+    deadline: Instant,
+    max_samples: usize,
+    loaded: usize,
+    default_step: i64,
+    query_start: i64,
+    query_end: i64,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(q: &'a dyn Queryable, opts: &EngineOpts, query_start: i64, query_end: i64) -> Self {
+        Self {
+            q,
+            lookback: opts.lookback_delta.as_millis() as i64,
+            deadline: Instant::now() + opts.timeout,
+            max_samples: opts.max_samples,
+            loaded: 0,
+            default_step: (opts.default_subquery_step.as_millis() as i64).max(1),
+            query_start,
+            query_end,
+        }
+    }
+
+    /// Fails with [`Error::Timeout`] once the deadline has passed.
+    pub(crate) fn check_deadline(&self, stage: &'static str) -> Result<()> {
+        if Instant::now() > self.deadline {
+            Err(Error::Timeout(stage))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts `n` more samples held by the query against the limit.
+    pub(crate) fn account(&mut self, n: usize) -> Result<()> {
+        self.loaded += n;
+        if self.loaded > self.max_samples {
+            Err(Error::TooManySamples("query execution"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Evaluates `expr` at every step of `steps`.
+    pub(crate) fn eval(&mut self, expr: &Expr, steps: Steps) -> Result<Val> {
+        self.check_deadline("query execution")?;
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; steps.len()])),
+            Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, steps),
+            Expr::Unary(u) => match self.eval(&u.expr, steps)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                Val::Vector(series) => {
+                    let out = series
+                        .into_iter()
+                        .map(|s| StepSeries {
+                            labels: s.labels.without_metric_name(),
+                            points: s.points.into_iter().map(|(i, v)| (i, -v)).collect(),
+                        })
+                        .collect();
+                    Ok(Val::Vector(merge_same_labels(out)?))
+                }
+                _ => Err(Error::exec(
+                    "unary expression only allowed on expressions of type scalar or instant vector",
+                )),
+            },
+            Expr::VectorSelector(vs) => {
+                Ok(Val::Vector(self.eval_vector_selector(vs, steps, false)?))
+            }
+            Expr::MatrixSelector(ms) => {
+                let offset = offset_ms(&ms.vs.offset);
+                let at = self.at_ms(&ms.vs.at);
+                let range = ms.range.as_millis() as i64;
+                let (first, last) = match at {
+                    Some(a) => (a, a),
+                    None => (steps.start, steps.end),
+                };
+                let mint = first - offset - range + 1;
+                let maxt = last - offset;
+                let hints = SelectHints {
+                    step_ms: steps.step,
+                    range_ms: range,
+                };
+                let mut series = self.select(&ms.vs, mint, maxt, hints)?;
+                for s in &mut series {
+                    s.samples.retain(|x| !is_stale_nan(x.v));
+                }
+                series.retain(|s| !s.samples.is_empty());
+                Ok(Val::Matrix(MatrixArg {
+                    series,
+                    range,
+                    offset,
+                    at,
+                }))
+            }
+            Expr::Subquery(sq) => self.eval_subquery(sq, steps),
+            Expr::Call(call) => functions::eval_call(self, call, steps),
+            Expr::Aggregate(agg) => aggregate::eval(self, agg, steps),
+            Expr::Binary(bin) => binary::eval(self, bin, steps),
+            Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
+        }
+    }
+
+    fn eval_subquery(&mut self, sq: &parser::SubqueryExpr, steps: Steps) -> Result<Val> {
+        let offset = offset_ms(&sq.offset);
+        let at = self.at_ms(&sq.at);
+        let range = sq.range.as_millis() as i64;
+        let step = sq
+            .step
+            .map(|s| s.as_millis() as i64)
+            .filter(|&s| s > 0)
+            .unwrap_or(self.default_step);
+        let (first, last) = match at {
+            Some(a) => (a, a),
+            None => (steps.start, steps.end),
+        };
+        // Start with the first timestamp after (start - offset - range) that is a multiple of
+        // the step, as engine.go does, so that subquery steps do not move with the query time.
+        let base = first - offset - range;
+        let mut inner_start = step * (base / step);
+        if inner_start <= base {
+            inner_start += step;
+        }
+        let inner = Steps {
+            start: inner_start,
+            end: last - offset,
+            step,
+        };
+        let mut series = Vec::new();
+        if inner.len() > 0 {
+            match self.eval(&sq.expr, inner)? {
+                Val::Vector(v) => {
+                    for s in v {
+                        if s.points.is_empty() {
+                            continue;
+                        }
+                        series.push(Series {
+                            labels: s.labels,
+                            samples: s
+                                .points
+                                .iter()
+                                .map(|&(i, v)| Sample {
+                                    t: inner.ts(i as usize),
+                                    v,
+                                })
+                                .collect(),
+                        });
+                    }
+                }
+                Val::Scalar(v) => series.push(Series {
+                    labels: Labels::new(),
+                    samples: v
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| Sample { t: inner.ts(i), v })
+                        .collect(),
+                }),
+                _ => {
+                    return Err(Error::exec(
+                        "subquery is only allowed on instant vector or scalar expressions",
+                    ));
+                }
+            }
+        }
+        Ok(Val::Matrix(MatrixArg {
+            series,
+            range,
+            offset,
+            at,
+        }))
+    }
+
+    /// Evaluates an instant selector: at each step the latest sample in the left-open lookback
+    /// window `(t - lookback, t]`, unless it is a staleness marker. With `sample_time` the value is
+    /// the sample's timestamp in seconds (what `timestamp()` returns).
+    pub(crate) fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        steps: Steps,
+        sample_time: bool,
+    ) -> Result<Vec<StepSeries>> {
+        let offset = offset_ms(&vs.offset);
+        let at = self.at_ms(&vs.at);
+        let (first, last) = match at {
+            Some(a) => (a, a),
+            None => (steps.start, steps.end),
+        };
+        let mint = first - offset - self.lookback + 1;
+        let maxt = last - offset;
+        let hints = SelectHints {
+            step_ms: steps.step,
+            range_ms: 0,
+        };
+        let series = self.select(vs, mint, maxt, hints)?;
+        let n = steps.len();
+        let mut out = Vec::with_capacity(series.len());
+        let mut produced = 0usize;
+        for s in series {
+            let mut points = Vec::new();
+            let mut idx = 0usize;
+            for i in 0..n {
+                let t = at.unwrap_or(steps.ts(i)) - offset;
+                if at.is_some() {
+                    idx = s.samples.partition_point(|x| x.t <= t);
+                } else {
+                    while idx < s.samples.len() && s.samples[idx].t <= t {
+                        idx += 1;
+                    }
+                }
+                if idx == 0 {
+                    continue;
+                }
+                let smp = s.samples[idx - 1];
+                if smp.t <= t - self.lookback || is_stale_nan(smp.v) {
+                    continue;
+                }
+                let v = if sample_time {
+                    smp.t as f64 / 1000.0
+                } else {
+                    smp.v
+                };
+                points.push((i as u32, v));
+            }
+            produced += points.len();
+            if !points.is_empty() {
+                out.push(StepSeries {
+                    labels: s.labels,
+                    points,
+                });
+            }
+        }
+        self.account(produced)?;
+        Ok(out)
+    }
+
+    fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        hints: SelectHints,
+    ) -> Result<Vec<Series>> {
+        let matchers = to_matchers(vs)?;
+        let series = self.q.select(&matchers, mint, maxt, hints)?;
+        let n: usize = series.iter().map(|s| s.samples.len()).sum();
+        self.account(n)?;
+        self.check_deadline("query execution")?;
+        Ok(series)
+    }
+
+    /// The timestamp an `@` modifier pins evaluation to, in milliseconds.
+    pub(crate) fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(t)) => Some(system_time_ms(*t)),
+        }
+    }
+}
+
+fn system_time_ms(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// An offset in milliseconds, negative for `offset -5m`.
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+/// The selector's matchers in the model's vocabulary, the metric name first.
+pub(crate) fn to_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "'or' inside label matchers in {vs}"
+        )));
+    }
+    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    if let Some(name) = &vs.name {
+        out.push(Matcher::equal(apilens_model::METRIC_NAME, name));
+    }
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            ParserMatchOp::Equal => MatchOp::Equal,
+            ParserMatchOp::NotEqual => MatchOp::NotEqual,
+            ParserMatchOp::Re(_) => MatchOp::RegexMatch,
+            ParserMatchOp::NotRe(_) => MatchOp::RegexNoMatch,
+        };
+        out.push(Matcher::new(op, &m.name, &m.value).map_err(|e| Error::Parse(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// Merges series that share a label set into one; fails when two of them have a value at the
+/// same step, with Prometheus's "vector cannot contain metrics with the same labelset".
+pub(crate) fn merge_same_labels(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut out: Vec<StepSeries> = Vec::with_capacity(series.len());
+    let mut merged = false;
+    for s in series {
+        if s.points.is_empty() {
+            continue;
+        }
+        match index.get(&s.labels) {
+            Some(&i) => {
+                out[i].points.extend(s.points);
+                merged = true;
+            }
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    if merged {
+        for s in &mut out {
+            s.points.sort_by_key(|p| p.0);
+            if s.points.windows(2).any(|w| w[0].0 == w[1].0) {
+                return Err(same_labelset());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Fails when two non-empty series share a label set at all, as Prometheus does for the result
+/// of a range-vector function.
+pub(crate) fn check_unique_labels(series: &[StepSeries]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(series.len());
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        if !seen.insert(&s.labels) {
+            return Err(same_labelset());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn same_labelset() -> Error {
+    Error::exec("vector cannot contain metrics with the same labelset")
+}

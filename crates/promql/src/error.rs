@@ -1,0 +1,64 @@
+//! The one error type of the PromQL engine and its remote backend.
+
+use apilens_model::SelectError;
+
+/// Why a query failed.
+///
+/// Each variant maps to the Prometheus HTTP API error type that [`Error::kind`] names, so the web
+/// layer answers with the same `errorType` and status code Prometheus does.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The query string does not parse.
+    #[error("parse error: {0}")]
+    Parse(String),
+    /// The query parses but cannot be evaluated (wrong types, bad arguments, label collisions).
+    #[error("{0}")]
+    Execution(String),
+    /// The query uses a construct this engine does not evaluate (native histograms and the
+    /// experimental functions); it fails instead of answering wrongly.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The query ran past its timeout.
+    #[error("query timed out in {0}")]
+    Timeout(&'static str),
+    /// The query would hold more samples in memory than allowed.
+    #[error("query processing would load too many samples into memory in {0}")]
+    TooManySamples(&'static str),
+    /// The store or the remote engine failed.
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// A remote Prometheus-compatible engine answered with an error or could not be reached.
+    #[error("remote {url}: {message}")]
+    Remote {
+        /// The endpoint that was asked.
+        url: String,
+        /// What went wrong, with the remote error text when there is one.
+        message: String,
+    },
+    /// A request parameter is invalid (time, duration, step).
+    #[error("{0}")]
+    BadParam(String),
+}
+
+impl Error {
+    /// The Prometheus API `errorType` for this error (`bad_data`, `execution`, `timeout`,
+    /// `internal`, `unavailable`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Parse(_) | Error::BadParam(_) => "bad_data",
+            Error::Execution(_) | Error::Unsupported(_) | Error::TooManySamples(_) => "execution",
+            Error::Timeout(_) => "timeout",
+            Error::Select(SelectError::TooManySamples { .. }) => "execution",
+            Error::Select(_) => "internal",
+            Error::Remote { .. } => "unavailable",
+        }
+    }
+
+    pub(crate) fn exec(msg: impl Into<String>) -> Self {
+        Error::Execution(msg.into())
+    }
+}
+
+/// Shorthand used across the crate.
+pub(crate) type Result<T> = std::result::Result<T, Error>;

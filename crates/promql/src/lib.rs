@@ -1,0 +1,44 @@
+//! PromQL evaluation with Prometheus 3 semantics over any [`apilens_model::Queryable`].
+//!
+//! # Brief overview
+//!
+//! - [`Engine`] parses a query with `promql-parser` and evaluates it as an instant query
+//!   ([`Engine::instant_query`]) or a range query ([`Engine::range_query`]) against a
+//!   `Queryable`: the embedded store, an in-memory [`MemQueryable`], or a remote engine through
+//!   [`RemoteQueryable`].
+//! - [`Value`] is the result (scalar, string, vector, matrix); [`api_response`] renders it as the
+//!   body of Prometheus's HTTP API, which `apilens query --format json` prints and the web
+//!   layer serves.
+//! - [`RemoteClient`] sends a query string unchanged to a Prometheus-compatible
+//!   `/api/v1/query(_range)` (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed
+//!   Service for Prometheus).
+//! - [`promqltest`] runs Prometheus's `promqltest` files against the engine.
+//!
+//! # Prometheus compatibility
+//!
+//! Semantics are those of Prometheus v3.5.0: range selectors and the 5-minute lookback are
+//! left-open (`(t - range, t]`), staleness markers end a series, `rate`/`increase`/`delta`
+//! extrapolate as `promql/functions.go` does, and `histogram_quantile` uses the 3.x
+//! monotonicity fix. Each module names the upstream file it follows. Native histograms and the
+//! experimental functions fail with [`Error::Unsupported`] rather than answer wrongly.
+#![deny(missing_docs)]
+
+mod aggregate;
+mod binary;
+mod engine;
+mod error;
+mod functions;
+mod memory;
+pub mod promqltest;
+mod remote;
+mod response;
+mod value;
+
+pub use crate::{
+    engine::{Engine, EngineOpts},
+    error::Error,
+    memory::MemQueryable,
+    remote::{RemoteAuth, RemoteClient, RemoteQueryable},
+    response::{api_error, api_response, format_value_table, parse_duration, parse_time},
+    value::{InstantSample, Value},
+};

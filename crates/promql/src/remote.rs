@@ -1,0 +1,421 @@
+//! A remote Prometheus-compatible engine: a client for its query API and a [`Queryable`] over
+//! it.
+//!
+//! The client sends the query string unchanged to `/api/v1/query` or `/api/v1/query_range`
+//! (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed Service for Prometheus behind a
+//! SigV4 proxy), with a bearer token or basic auth. [`RemoteQueryable`] answers `select` with a
+//! range-vector query, so the local engine can evaluate over remote data; the remote API drops
+//! staleness markers, so a series that ended inside the lookback window still answers until the
+//! window passes.
+
+use crate::error::Error;
+use crate::response::parse_time;
+use crate::value::{InstantSample, Value};
+use apilens_model::{
+    Labels, MatchOp, Matcher, Queryable, Sample, SelectError, SelectHints, Series,
+};
+use std::sync::Once;
+use std::time::Duration;
+
+/// How to authenticate to the remote engine. Secrets are never logged or shown by `Debug`.
+#[derive(Clone, Default)]
+pub enum RemoteAuth {
+    /// No credentials.
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// HTTP basic auth.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for RemoteAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemoteAuth::None => "None",
+            RemoteAuth::Bearer(_) => "Bearer(<redacted>)",
+            RemoteAuth::Basic { .. } => "Basic(<redacted>)",
+        })
+    }
+}
+
+/// A client of a Prometheus-compatible query API.
+#[derive(Debug, Clone)]
+pub struct RemoteClient {
+    base: String,
+    auth: RemoteAuth,
+    http: reqwest::blocking::Client,
+}
+
+static CRYPTO: Once = Once::new();
+
+impl RemoteClient {
+    /// A client for the engine at `base` (such as `http://127.0.0.1:9090`; a trailing `/` and
+    /// a trailing `/api/v1` are accepted).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Remote`] when the HTTP client cannot be built.
+    pub fn new(base: &str, auth: RemoteAuth, timeout: Duration) -> Result<Self, Error> {
+        CRYPTO.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let base = base
+            .trim_end_matches('/')
+            .trim_end_matches("/api/v1")
+            .to_owned();
+        let http = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::Remote {
+                url: base.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Self { base, auth, http })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Runs an instant query at `time_ms` and returns the raw response body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Remote`] when the engine cannot be reached or answers with an error; the
+    /// message carries the remote `errorType` and `error`.
+    pub fn query_raw(&self, query: &str, time_ms: i64) -> Result<String, Error> {
+        self.post(
+            "/api/v1/query",
+            &[("query", query.to_owned()), ("time", secs(time_ms))],
+        )
+    }
+
+    /// Runs a range query and returns the raw response body.
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::query_raw`].
+    pub fn query_range_raw(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<String, Error> {
+        self.post(
+            "/api/v1/query_range",
+            &[
+                ("query", query.to_owned()),
+                ("start", secs(start_ms)),
+                ("end", secs(end_ms)),
+                ("step", secs(step_ms)),
+            ],
+        )
+    }
+
+    /// Runs an instant query and decodes the result.
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::query_raw`], and [`Error::Remote`] for a body that is not a query
+    /// result.
+    pub fn query(&self, query: &str, time_ms: i64) -> Result<Value, Error> {
+        let body = self.query_raw(query, time_ms)?;
+        decode_value(&body).map_err(|message| self.err("/api/v1/query", message))
+    }
+
+    /// Runs a range query and decodes the result.
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::query`].
+    pub fn query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Value, Error> {
+        let body = self.query_range_raw(query, start_ms, end_ms, step_ms)?;
+        decode_value(&body).map_err(|message| self.err("/api/v1/query_range", message))
+    }
+
+    fn err(&self, path: &str, message: String) -> Error {
+        Error::Remote {
+            url: format!("{}{path}", self.base),
+            message,
+        }
+    }
+
+    fn post(&self, path: &str, form: &[(&str, String)]) -> Result<String, Error> {
+        let url = format!("{}{path}", self.base);
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut req = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        req = match &self.auth {
+            RemoteAuth::None => req,
+            RemoteAuth::Bearer(token) => req.bearer_auth(token),
+            RemoteAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
+        };
+        let resp = req
+            .send()
+            .map_err(|e| self.err(path, e.without_url().to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .text()
+            .map_err(|e| self.err(path, e.without_url().to_string()))?;
+        if !status.is_success() {
+            let detail = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    Some(format!(
+                        "{}: {}",
+                        v.get("errorType")?.as_str()?,
+                        v.get("error")?.as_str()?
+                    ))
+                })
+                .unwrap_or_else(|| body.chars().take(200).collect());
+            return Err(self.err(path, format!("status {}: {detail}", status.as_u16())));
+        }
+        Ok(body)
+    }
+}
+
+/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn secs(ms: i64) -> String {
+    let mut s = String::new();
+    let (sign, v) = if ms < 0 {
+        ("-", -(ms as i128))
+    } else {
+        ("", ms as i128)
+    };
+    s.push_str(sign);
+    s.push_str(&(v / 1000).to_string());
+    if v % 1000 != 0 {
+        s.push_str(&format!(".{:03}", v % 1000));
+    }
+    s
+}
+
+/// Decodes the body of a successful query response.
+fn decode_value(body: &str) -> Result<Value, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
+        return Err(format!(
+            "status is not success: {}",
+            body.chars().take(200).collect::<String>()
+        ));
+    }
+    let data = v.get("data").ok_or("missing data")?;
+    let kind = data
+        .get("resultType")
+        .and_then(|s| s.as_str())
+        .ok_or("missing resultType")?;
+    let result = data.get("result").ok_or("missing result")?;
+    let labels = |m: &serde_json::Value| -> Labels {
+        Labels::from_pairs(
+            m.get("metric")
+                .and_then(|m| m.as_object())
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())),
+        )
+    };
+    match kind {
+        "scalar" | "string" => {
+            let (t, s) = decode_point(result)?;
+            if kind == "scalar" {
+                Ok(Value::Scalar {
+                    t,
+                    v: parse_value(&s)?,
+                })
+            } else {
+                Ok(Value::String { t, v: s })
+            }
+        }
+        "vector" => {
+            let mut out = Vec::new();
+            for e in result.as_array().ok_or("vector result is not an array")? {
+                let (t, s) = decode_point(e.get("value").ok_or("missing value")?)?;
+                out.push(InstantSample {
+                    labels: labels(e),
+                    t,
+                    v: parse_value(&s)?,
+                });
+            }
+            Ok(Value::Vector(out))
+        }
+        "matrix" => {
+            let mut out = Vec::new();
+            for e in result.as_array().ok_or("matrix result is not an array")? {
+                let mut samples = Vec::new();
+                for p in e
+                    .get("values")
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let (t, s) = decode_point(p)?;
+                    samples.push(Sample {
+                        t,
+                        v: parse_value(&s)?,
+                    });
+                }
+                out.push(Series {
+                    labels: labels(e),
+                    samples,
+                });
+            }
+            Ok(Value::Matrix(out))
+        }
+        other => Err(format!("unknown resultType {other:?}")),
+    }
+}
+
+fn decode_point(p: &serde_json::Value) -> Result<(i64, String), String> {
+    let arr = p
+        .as_array()
+        .filter(|a| a.len() == 2)
+        .ok_or("a point is not [time, value]")?;
+    let t = match &arr[0] {
+        serde_json::Value::Number(n) => parse_time(&n.to_string()).map_err(|e| e.to_string())?,
+        other => return Err(format!("bad timestamp {other}")),
+    };
+    let v = arr[1].as_str().ok_or("value is not a string")?.to_owned();
+    Ok((t, v))
+}
+
+fn parse_value(s: &str) -> Result<f64, String> {
+    match s {
+        "+Inf" | "Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        "NaN" => Ok(f64::NAN),
+        _ => s.parse().map_err(|_| format!("bad sample value {s:?}")),
+    }
+}
+
+/// A [`Queryable`] over a remote engine: each select is one range-vector query.
+#[derive(Debug, Clone)]
+pub struct RemoteQueryable {
+    client: RemoteClient,
+}
+
+impl RemoteQueryable {
+    /// Selects through `client`.
+    pub fn new(client: RemoteClient) -> Self {
+        Self { client }
+    }
+}
+
+/// A selector string for matchers, values escaped as PromQL strings.
+fn selector(matchers: &[Matcher]) -> String {
+    let mut s = String::from("{");
+    for (i, m) in matchers.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let op = match m.op {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::RegexMatch => "=~",
+            MatchOp::RegexNoMatch => "!~",
+        };
+        s.push_str(&m.name);
+        s.push_str(op);
+        s.push_str(&serde_json::to_string(&m.value).unwrap_or_default());
+    }
+    s.push('}');
+    s
+}
+
+impl Queryable for RemoteQueryable {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        _hints: SelectHints,
+    ) -> Result<Vec<Series>, SelectError> {
+        let range = (maxt - mint + 1).max(1);
+        let query = format!("{}[{range}ms]", selector(matchers));
+        let value = self
+            .client
+            .query(&query, maxt)
+            .map_err(|e| SelectError::Remote {
+                url: self.client.base().to_owned(),
+                message: e.to_string(),
+            })?;
+        let Value::Matrix(mut series) = value else {
+            return Err(SelectError::Remote {
+                url: self.client.base().to_owned(),
+                message: format!("expected a matrix for {query}"),
+            });
+        };
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(series)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_prometheus_bodies() {
+        let body = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"a"},"values":[[1.5,"1"],[3,"NaN"]]}]}}"#;
+        let Value::Matrix(m) = decode_value(body).unwrap() else {
+            panic!("not a matrix")
+        };
+        assert_eq!(m[0].samples[0], Sample { t: 1500, v: 1.0 });
+        assert!(m[0].samples[1].v.is_nan());
+        assert_eq!(m[0].labels.get("job"), Some("a"));
+        assert!(decode_value(r#"{"status":"error"}"#).is_err());
+    }
+
+    #[test]
+    fn selector_escapes_values() {
+        let m = [
+            Matcher::equal("__name__", "up"),
+            Matcher::new(MatchOp::RegexMatch, "job", "a\"b").unwrap(),
+        ];
+        assert_eq!(selector(&m), r#"{__name__="up",job=~"a\"b"}"#);
+        assert_eq!(secs(-1500), "-1.500");
+    }
+
+    #[test]
+    fn auth_debug_hides_secrets() {
+        let a = RemoteAuth::Basic {
+            user: "u".into(),
+            password: "p".into(),
+        };
+        assert_eq!(format!("{a:?}"), "Basic(<redacted>)");
+    }
+}
