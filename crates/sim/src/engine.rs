@@ -428,6 +428,8 @@ impl Simulator {
             }
         }
         self.schedule(&mut rng, &mut pending);
+        // Audit draws come from their own stream, so metrics are the same with or without a sink.
+        let mut audit_rng = Rng::derive(self.config.seed, 2, tick);
         let mut etcd_read_bytes = 0.0;
         let mut writes: BTreeMap<Resource, f64> = BTreeMap::new();
         for p in &pending {
@@ -438,7 +440,7 @@ impl Simulator {
             if p.rejected.is_none() && spec.verb.is_mutating() {
                 *writes.entry(spec.resource).or_default() += 1.0;
             }
-            self.record(&mut rng, p, &spec);
+            self.record(&mut rng, &mut audit_rng, p, &spec);
         }
         self.etcd_read_bytes_last = etcd_read_bytes;
         self.update_gauges(&mut rng, &pending, &writes);
@@ -743,7 +745,7 @@ impl Simulator {
     }
 
     /// Records one finished request in its replica's metrics, etcd's metrics and the audit log.
-    fn record(&mut self, rng: &mut Rng, p: &Pending, spec: &RequestSpec) {
+    fn record(&mut self, rng: &mut Rng, audit_rng: &mut Rng, p: &Pending, spec: &RequestSpec) {
         let client = &self.scenario.clients[p.client];
         let rep = &mut self.replicas[p.replica];
         let version = rep.version;
@@ -908,7 +910,7 @@ impl Simulator {
             }
         }
         if self.audit.is_some() {
-            self.audit_event(rng, p, spec, latency, scope);
+            self.audit_event(audit_rng, p, spec, latency, scope);
         }
     }
 

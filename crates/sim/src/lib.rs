@@ -55,6 +55,6 @@ pub use crate::{
     engine::{ScenarioConfig, Simulator},
     error::SimError,
     scenario::{SCENARIOS, ScenarioInfo, scenario_names},
-    server::{ServeConfig, SimServer, serve},
+    server::{ServeConfig, SimServer, Target, serve},
     version::KubeVersion,
 };
