@@ -1,2 +1,149 @@
-//! Benchmarks.
-fn main() {}
+//! Criterion benches: chunk encode/decode, ingest through the WAL and head, select latency.
+//!
+//! All inputs come from a real kube-apiserver scrape replayed with realistic counter growth
+//! (`examples/common/replay.rs`), the same data `bench/tsdb.sh` measures on disk.
+
+#[path = "../examples/common/replay.rs"]
+mod replay;
+
+use apilens_model::{MatchOp, Matcher, Queryable, SelectHints};
+use apilens_tsdb::{Db, DbOptions, XorChunk, decode_chunk};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::path::Path;
+
+const START: i64 = 1_700_000_000_000;
+
+fn fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/real/metrics-apiserver/newrelic-nri-kubernetes-apiserver-1.35.0-minikube.txt")
+}
+
+/// 120-sample series of the replayed scrape, as (t, v) columns per series.
+fn chunk_inputs(n_series: usize) -> Vec<Vec<(i64, f64)>> {
+    let mut series = replay::load(&fixture(), n_series);
+    let mut rng = replay::Rng::new(1);
+    let mut cols = vec![Vec::with_capacity(120); series.len()];
+    for t in replay::timestamps(START, 120) {
+        for (col, s) in cols.iter_mut().zip(&series) {
+            col.push((t, s.value));
+        }
+        replay::step(&mut series, &mut rng);
+    }
+    cols
+}
+
+fn chunks(c: &mut Criterion) {
+    let inputs = chunk_inputs(2000);
+    let n_samples: usize = inputs.iter().map(Vec::len).sum();
+    let encoded: Vec<XorChunk> = inputs
+        .iter()
+        .map(|col| {
+            let mut ch = XorChunk::new();
+            for &(t, v) in col {
+                ch.append(t, v);
+            }
+            ch
+        })
+        .collect();
+    let mut g = c.benchmark_group("chunk");
+    g.throughput(Throughput::Elements(n_samples as u64));
+    g.bench_function("encode", |b| {
+        b.iter(|| {
+            for col in &inputs {
+                let mut ch = XorChunk::new();
+                for &(t, v) in col {
+                    ch.append(t, v);
+                }
+                black_box(ch.bytes().len());
+            }
+        })
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            for ch in &encoded {
+                black_box(ch.iter().fold(0.0, |acc, s| acc + s.v));
+            }
+        })
+    });
+    g.bench_function("decode_to_vec", |b| {
+        b.iter(|| {
+            for ch in &encoded {
+                black_box(decode_chunk(ch.bytes()).map(|v| v.len()).unwrap_or(0));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn ingest(c: &mut Criterion) {
+    let base = replay::load(&fixture(), usize::MAX);
+    let n = base.len();
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let mut series = base;
+    let mut rng = replay::Rng::new(1);
+    let mut t = START;
+    // One iteration is one whole scrape of every series: append, WAL record, fsync, head.
+    g.bench_function("scrape_commit", |b| {
+        b.iter(|| {
+            t += 15_000;
+            let mut app = db.appender();
+            for s in &series {
+                app.append(&s.labels, t, s.value).unwrap();
+            }
+            app.commit().unwrap();
+            replay::step(&mut series, &mut rng);
+        })
+    });
+    g.finish();
+}
+
+fn select(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let mut series = replay::load(&fixture(), usize::MAX);
+    let mut rng = replay::Rng::new(1);
+    // One hour of scrapes in the head.
+    for t in replay::timestamps(START, 240) {
+        let mut app = db.appender();
+        for s in &series {
+            app.append(&s.labels, t, s.value).unwrap();
+        }
+        app.commit().unwrap();
+        replay::step(&mut series, &mut rng);
+    }
+    let mut g = c.benchmark_group("select");
+    let one_metric = [Matcher::equal("__name__", "apiserver_request_duration_seconds_bucket")];
+    let regex = [
+        Matcher::new(MatchOp::RegexMatch, "__name__", "apiserver_flowcontrol_.*").unwrap(),
+        Matcher::new(MatchOp::NotEqual, "priority_level", "exempt").unwrap(),
+    ];
+    for (name, matchers) in [("equal_1h", &one_metric[..]), ("regex_1h", &regex[..])] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    db.select(matchers, START, START + 3_600_000, SelectHints::default())
+                        .unwrap()
+                        .len(),
+                )
+            })
+        });
+    }
+    g.bench_function("equal_5m", |b| {
+        b.iter(|| {
+            black_box(
+                db.select(&one_metric, START + 3_300_000, START + 3_600_000, SelectHints::default())
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chunks, ingest, select);
+criterion_main!(benches);

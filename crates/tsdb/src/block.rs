@@ -4,7 +4,8 @@
 //! blocks/<mint>-<maxt>-<nanos>.redb, one redb database with four tables:
 //!   meta      &str          → i64    mint, maxt (exclusive), wal_cut, num_series,
 //!                                    num_samples, level, version
-//!   series    u64           → bytes  labels: uvarint n, n × (string name, string value)
+//!   symbols   u32           → &str   every label name and value once
+//!   series    u64           → bytes  labels: uvarint n, n × (uvarint name, uvarint value) symbols
 //!   postings  (&str, &str)  → bytes  sorted series ids, uvarint deltas; ("", "") lists all
 //!   chunks    u64           → bytes  n × (varint min_t, varint max_t, uvarint len, XOR chunk)
 //! ```
@@ -16,8 +17,8 @@
 
 use crate::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::index::IndexReader;
-use crate::wal::{get_str, put_str, sync_dir};
-use crate::xor::{SAMPLES_PER_CHUNK, XorChunk, decode_chunk};
+use crate::wal::sync_dir;
+use crate::xor::{XorChunk, decode_chunk};
 use crate::Error;
 use apilens_model::{Labels, Sample};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -26,9 +27,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
 const SERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("series");
+const SYMBOLS: TableDefinition<u32, &str> = TableDefinition::new("symbols");
+/// Samples per chunk in a block. Blocks are immutable, so chunks need not stop at the head's
+/// 120: longer chunks save a full first sample per cut (any count up to `u16::MAX` is valid XOR).
+const BLOCK_CHUNK_SAMPLES: usize = 1024;
 const POSTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("postings");
 const CHUNKS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunks");
-const FORMAT_VERSION: i64 = 1;
+const FORMAT_VERSION: i64 = 2;
 
 /// What a block holds, from its `meta` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +125,17 @@ impl Block {
             let txn = db.begin_write().map_err(|e| Error::block(&tmp, e))?;
             {
                 let mut st = txn.open_table(SERIES).map_err(|e| Error::block(&tmp, e))?;
+                let mut symt = txn.open_table(SYMBOLS).map_err(|e| Error::block(&tmp, e))?;
+                let mut symbols: std::collections::HashMap<String, u32> = Default::default();
+                let mut symbol = |s: &str| -> Result<u32, Error> {
+                    if let Some(&i) = symbols.get(s) {
+                        return Ok(i);
+                    }
+                    let i = symbols.len() as u32;
+                    symt.insert(i, s).map_err(|e| Error::block(&tmp, e))?;
+                    symbols.insert(s.to_owned(), i);
+                    Ok(i)
+                };
                 let mut ct = txn.open_table(CHUNKS).map_err(|e| Error::block(&tmp, e))?;
                 let mut buf = Vec::new();
                 let mut id = 0u64;
@@ -134,14 +150,14 @@ impl Block {
                     buf.clear();
                     put_uvarint(&mut buf, labels.len() as u64);
                     for l in labels.iter() {
-                        put_str(&mut buf, &l.name);
-                        put_str(&mut buf, &l.value);
+                        put_uvarint(&mut buf, symbol(&l.name)? as u64);
+                        put_uvarint(&mut buf, symbol(&l.value)? as u64);
                         postings.entry((l.name.clone(), l.value.clone())).or_default().push(id);
                     }
                     postings.entry((String::new(), String::new())).or_default().push(id);
                     st.insert(id, buf.as_slice()).map_err(|e| Error::block(&tmp, e))?;
                     buf.clear();
-                    for part in samples.chunks(SAMPLES_PER_CHUNK) {
+                    for part in samples.chunks(BLOCK_CHUNK_SAMPLES) {
                         let mut c = XorChunk::new();
                         for s in part {
                             c.append(s.t, s.v);
@@ -194,6 +210,8 @@ impl Block {
         let p = &self.path;
         let txn = self.db.begin_read().map_err(|e| Error::block(p, e))?;
         let st = txn.open_table(SERIES).map_err(|e| Error::block(p, e))?;
+        let symt = txn.open_table(SYMBOLS).map_err(|e| Error::block(p, e))?;
+        let mut symbols = SymbolCache::default();
         let ct = txn.open_table(CHUNKS).map_err(|e| Error::block(p, e))?;
         let mut out = Vec::new();
         for &id in ids {
@@ -208,8 +226,8 @@ impl Block {
             let Some(raw) = st.get(id).map_err(|e| Error::block(p, e))? else {
                 return Err(Error::corrupt(p.display().to_string(), format!("series {id} has no labels")));
             };
-            let labels = decode_labels(raw.value())
-                .ok_or_else(|| Error::corrupt(p.display().to_string(), format!("labels of series {id}")))?;
+            let labels = symbols
+                .labels(&symt, raw.value())?;
             out.push((labels, samples));
         }
         Ok(out)
@@ -220,6 +238,8 @@ impl Block {
 pub(crate) struct BlockCursor {
     path: PathBuf,
     series: redb::ReadOnlyTable<u64, &'static [u8]>,
+    symt: redb::ReadOnlyTable<u32, &'static str>,
+    symbols: SymbolCache,
     chunks: redb::ReadOnlyTable<u64, &'static [u8]>,
     next: u64,
     last: u64,
@@ -232,6 +252,8 @@ impl BlockCursor {
         Ok(BlockCursor {
             path: p.clone(),
             series: txn.open_table(SERIES).map_err(|e| Error::block(p, e))?,
+            symt: txn.open_table(SYMBOLS).map_err(|e| Error::block(p, e))?,
+            symbols: SymbolCache::default(),
             chunks: txn.open_table(CHUNKS).map_err(|e| Error::block(p, e))?,
             next: 1,
             last: block.meta.num_series as u64,
@@ -252,7 +274,7 @@ impl BlockCursor {
             .get(id)
             .map_err(|e| Error::block(p, e))?
             .ok_or_else(|| corrupt(format!("series {id} is missing")))?;
-        let labels = decode_labels(raw.value()).ok_or_else(|| corrupt(format!("labels of series {id}")))?;
+        let labels = self.symbols.labels(&self.symt, raw.value())?;
         let chunks = self
             .chunks
             .get(id)
@@ -263,13 +285,35 @@ impl BlockCursor {
     }
 }
 
-fn decode_labels(mut buf: &[u8]) -> Option<Labels> {
-    let n = get_uvarint(&mut buf)?;
-    let mut pairs = Vec::new();
-    for _ in 0..n {
-        pairs.push((get_str(&mut buf)?, get_str(&mut buf)?));
+/// Decoded symbols of one read transaction.
+#[derive(Default)]
+struct SymbolCache(std::collections::HashMap<u32, String>);
+
+impl SymbolCache {
+    fn get(&mut self, t: &redb::ReadOnlyTable<u32, &'static str>, i: u64) -> Option<String> {
+        let i = u32::try_from(i).ok()?;
+        if let Some(s) = self.0.get(&i) {
+            return Some(s.clone());
+        }
+        let s = t.get(i).ok()??.value().to_owned();
+        self.0.insert(i, s.clone());
+        Some(s)
     }
-    Some(Labels::from_pairs(pairs))
+
+    fn labels(&mut self, t: &redb::ReadOnlyTable<u32, &'static str>, raw: &[u8]) -> Result<Labels, Error> {
+        let mut buf = raw;
+        let mut decode = || -> Option<Labels> {
+            let n = get_uvarint(&mut buf)?;
+            let mut pairs = Vec::new();
+            for _ in 0..n {
+                let name = get_uvarint(&mut buf)?;
+                let value = get_uvarint(&mut buf)?;
+                pairs.push((self.get(t, name)?, self.get(t, value)?));
+            }
+            Some(Labels::from_pairs(pairs))
+        };
+        decode().ok_or_else(|| Error::corrupt("block series", "labels refer to missing symbols"))
+    }
 }
 
 fn decode_series_chunks(mut buf: &[u8], mint: i64, maxt: i64) -> Result<Vec<Sample>, String> {

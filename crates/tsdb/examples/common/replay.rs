@@ -96,11 +96,17 @@ pub fn load(path: &std::path::Path, limit: usize) -> Vec<ReplaySeries> {
     out
 }
 
-/// Scrape timestamps: `n` scrapes 15 s apart from `start_ms`, with up to ±3 ms of jitter.
+/// Scrape timestamps: `n` scrapes 15 s apart from `start_ms`. Prometheus (since 2.40) snaps
+/// scrape timestamps within 2 ms of the schedule onto it (`--scrape.timestamp-tolerance`), so
+/// most scrapes land exactly on the grid; one in twenty is late by 3 to 250 ms (a slow target, a
+/// busy scraper) and keeps its real time.
 pub fn timestamps(start_ms: i64, n: usize) -> Vec<i64> {
     let mut rng = Rng::new(7);
     (0..n as i64)
-        .map(|i| start_ms + i * 15_000 + (rng.next_u64() % 7) as i64 - 3)
+        .map(|i| {
+            let late = if rng.unit() < 0.05 { 3 + (rng.next_u64() % 248) as i64 } else { 0 };
+            start_ms + i * 15_000 + late
+        })
         .collect()
 }
 
