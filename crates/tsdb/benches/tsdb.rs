@@ -117,7 +117,10 @@ fn select(c: &mut Criterion) {
         replay::step(&mut series, &mut rng);
     }
     let mut g = c.benchmark_group("select");
-    let one_metric = [Matcher::equal("__name__", "apiserver_request_duration_seconds_bucket")];
+    let one_metric = [Matcher::equal(
+        "__name__",
+        "apiserver_request_duration_seconds_bucket",
+    )];
     let regex = [
         Matcher::new(MatchOp::RegexMatch, "__name__", "apiserver_flowcontrol_.*").unwrap(),
         Matcher::new(MatchOp::NotEqual, "priority_level", "exempt").unwrap(),
@@ -136,9 +139,14 @@ fn select(c: &mut Criterion) {
     g.bench_function("equal_5m", |b| {
         b.iter(|| {
             black_box(
-                db.select(&one_metric, START + 3_300_000, START + 3_600_000, SelectHints::default())
-                    .unwrap()
-                    .len(),
+                db.select(
+                    &one_metric,
+                    START + 3_300_000,
+                    START + 3_600_000,
+                    SelectHints::default(),
+                )
+                .unwrap()
+                .len(),
             )
         })
     });

@@ -36,7 +36,10 @@ fn main() {
             let mut rng = replay::Rng::new(1);
             let mut all: Vec<Series> = series
                 .iter()
-                .map(|s| Series { labels: s.labels.clone(), samples: Vec::with_capacity(scrapes) })
+                .map(|s| Series {
+                    labels: s.labels.clone(),
+                    samples: Vec::with_capacity(scrapes),
+                })
                 .collect();
             for t in replay::timestamps(start, scrapes) {
                 for (out, s) in all.iter_mut().zip(&series) {
@@ -92,7 +95,9 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: tsdb_bench gen FIXTURE SCRAPES START_MS OUT.om | import DIR FILE.om | ingest FIXTURE SCRAPES DIR");
+            eprintln!(
+                "usage: tsdb_bench gen FIXTURE SCRAPES START_MS OUT.om | import DIR FILE.om | ingest FIXTURE SCRAPES DIR"
+            );
             std::process::exit(2);
         }
     }

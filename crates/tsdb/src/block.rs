@@ -15,11 +15,11 @@
 //! keeps redb's per-entry overhead far below a byte per sample. A block is written to a `.tmp`
 //! name, compacted, synced and renamed, so a crash never leaves a half-written block in place.
 
+use crate::Error;
 use crate::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::index::IndexReader;
 use crate::wal::sync_dir;
 use crate::xor::{XorChunk, decode_chunk};
-use crate::Error;
 use apilens_model::{Labels, Sample};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -63,7 +63,10 @@ pub(crate) struct Block {
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Block").field("path", &self.path).field("meta", &self.meta).finish()
+        f.debug_struct("Block")
+            .field("path", &self.path)
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
@@ -72,7 +75,9 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 impl Block {
     pub(crate) fn open(path: &Path) -> Result<Block, Error> {
         let db = Database::open(path).map_err(|e| Error::block(path, e))?;
-        let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
         let meta = {
             let txn = db.begin_read().map_err(|e| Error::block(path, e))?;
             let t = txn.open_table(META).map_err(|e| Error::block(path, e))?;
@@ -80,10 +85,15 @@ impl Block {
                 t.get(k)
                     .map_err(|e| Error::block(path, e))?
                     .map(|v| v.value())
-                    .ok_or_else(|| Error::corrupt(path.display().to_string(), format!("meta has no {k}")))
+                    .ok_or_else(|| {
+                        Error::corrupt(path.display().to_string(), format!("meta has no {k}"))
+                    })
             };
             if get("version")? != FORMAT_VERSION {
-                return Err(Error::corrupt(path.display().to_string(), "unknown block format version"));
+                return Err(Error::corrupt(
+                    path.display().to_string(),
+                    "unknown block format version",
+                ));
             }
             BlockMeta {
                 mint: get("mint")?,
@@ -114,11 +124,15 @@ impl Block {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let name = format!("{mint}-{maxt}-{nanos}-{}.redb", SEQ.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{mint}-{maxt}-{nanos}-{}.redb",
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let path = dir.join(&name);
         let tmp = dir.join(format!("{name}.tmp"));
         let mut db = Database::create(&tmp).map_err(|e| Error::block(&tmp, e))?;
-        let mut postings: std::collections::BTreeMap<(String, String), Vec<u64>> = Default::default();
+        let mut postings: std::collections::BTreeMap<(String, String), Vec<u64>> =
+            Default::default();
         let mut num_samples = 0i64;
         let mut num_series = 0i64;
         {
@@ -152,10 +166,17 @@ impl Block {
                     for l in labels.iter() {
                         put_uvarint(&mut buf, symbol(&l.name)? as u64);
                         put_uvarint(&mut buf, symbol(&l.value)? as u64);
-                        postings.entry((l.name.clone(), l.value.clone())).or_default().push(id);
+                        postings
+                            .entry((l.name.clone(), l.value.clone()))
+                            .or_default()
+                            .push(id);
                     }
-                    postings.entry((String::new(), String::new())).or_default().push(id);
-                    st.insert(id, buf.as_slice()).map_err(|e| Error::block(&tmp, e))?;
+                    postings
+                        .entry((String::new(), String::new()))
+                        .or_default()
+                        .push(id);
+                    st.insert(id, buf.as_slice())
+                        .map_err(|e| Error::block(&tmp, e))?;
                     buf.clear();
                     for part in samples.chunks(BLOCK_CHUNK_SAMPLES) {
                         let mut c = XorChunk::new();
@@ -167,9 +188,12 @@ impl Block {
                         put_uvarint(&mut buf, c.bytes().len() as u64);
                         buf.extend_from_slice(c.bytes());
                     }
-                    ct.insert(id, buf.as_slice()).map_err(|e| Error::block(&tmp, e))?;
+                    ct.insert(id, buf.as_slice())
+                        .map_err(|e| Error::block(&tmp, e))?;
                 }
-                let mut pt = txn.open_table(POSTINGS).map_err(|e| Error::block(&tmp, e))?;
+                let mut pt = txn
+                    .open_table(POSTINGS)
+                    .map_err(|e| Error::block(&tmp, e))?;
                 for (key, ids) in &postings {
                     buf.clear();
                     let mut prev = 0;
@@ -177,7 +201,8 @@ impl Block {
                         put_uvarint(&mut buf, i - prev);
                         prev = i;
                     }
-                    pt.insert((key.0.as_str(), key.1.as_str()), buf.as_slice()).map_err(|e| Error::block(&tmp, e))?;
+                    pt.insert((key.0.as_str(), key.1.as_str()), buf.as_slice())
+                        .map_err(|e| Error::block(&tmp, e))?;
                 }
                 let mut mt = txn.open_table(META).map_err(|e| Error::block(&tmp, e))?;
                 for (k, v) in [
@@ -206,7 +231,12 @@ impl Block {
     }
 
     /// Reads the series with the given ids and their samples in `[mint, maxt]`.
-    pub(crate) fn read(&self, ids: &[u64], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<Sample>)>, Error> {
+    pub(crate) fn read(
+        &self,
+        ids: &[u64],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, Error> {
         let p = &self.path;
         let txn = self.db.begin_read().map_err(|e| Error::block(p, e))?;
         let st = txn.open_table(SERIES).map_err(|e| Error::block(p, e))?;
@@ -224,10 +254,12 @@ impl Block {
                 continue;
             }
             let Some(raw) = st.get(id).map_err(|e| Error::block(p, e))? else {
-                return Err(Error::corrupt(p.display().to_string(), format!("series {id} has no labels")));
+                return Err(Error::corrupt(
+                    p.display().to_string(),
+                    format!("series {id} has no labels"),
+                ));
             };
-            let labels = symbols
-                .labels(&symt, raw.value())?;
+            let labels = symbols.labels(&symt, raw.value())?;
             out.push((labels, samples));
         }
         Ok(out)
@@ -300,7 +332,11 @@ impl SymbolCache {
         Some(s)
     }
 
-    fn labels(&mut self, t: &redb::ReadOnlyTable<u32, &'static str>, raw: &[u8]) -> Result<Labels, Error> {
+    fn labels(
+        &mut self,
+        t: &redb::ReadOnlyTable<u32, &'static str>,
+        raw: &[u8],
+    ) -> Result<Labels, Error> {
         let mut buf = raw;
         let mut decode = || -> Option<Labels> {
             let n = get_uvarint(&mut buf)?;

@@ -38,7 +38,11 @@ impl BitWriter {
     /// Writes the low `nbits` bits of `value`, most significant first.
     pub(crate) fn write_bits(&mut self, value: u64, nbits: u32) {
         let mut nbits = nbits;
-        let value = if nbits == 64 { value } else { value & ((1u64 << nbits) - 1) };
+        let value = if nbits == 64 {
+            value
+        } else {
+            value & ((1u64 << nbits) - 1)
+        };
         while nbits > 0 {
             if self.free == 0 {
                 self.bytes.push(0);

@@ -1,10 +1,10 @@
 //! The store: WAL, head and blocks behind one handle.
 
+use crate::Error;
 use crate::block::{Block, BlockCursor, BlockMeta};
 use crate::head::{Head, range_start};
 use crate::index::{IndexReader, postings_for_matchers};
 use crate::wal::{Record, Wal};
-use crate::Error;
 use apilens_model::{Labels, Matcher, Queryable, Sample, SelectError, SelectHints, Series};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -94,7 +94,10 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dir", &self.dir).field("opts", &self.opts).finish()
+        f.debug_struct("Db")
+            .field("dir", &self.dir)
+            .field("opts", &self.opts)
+            .finish()
     }
 }
 
@@ -151,7 +154,11 @@ impl Db {
             }
         }
         blocks.sort_by_key(|b| (b.meta.mint, b.meta.maxt));
-        let min_valid = blocks.iter().map(|b| b.meta.wal_cut).max().unwrap_or(i64::MIN);
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.meta.wal_cut)
+            .max()
+            .unwrap_or(i64::MIN);
         let mut head = Head::new(block_ms, min_valid);
         let (mut wal, replay) = Wal::open(&dir.join("wal"), opts.wal_segment_bytes)?;
         let mut ref_map: HashMap<u64, u64> = HashMap::new();
@@ -347,7 +354,10 @@ impl Db {
             let end = start + self.block_ms;
             let mut order: Vec<(Arc<Labels>, u64)> = {
                 let head = read(&self.head);
-                head.series.iter().map(|(r, s)| (s.labels.clone(), *r)).collect()
+                head.series
+                    .iter()
+                    .map(|(r, s)| (s.labels.clone(), *r))
+                    .collect()
             };
             order.sort();
             let head = &self.head;
@@ -426,9 +436,14 @@ impl Db {
     }
 
     fn merge(&self, group: &[Arc<Block>]) -> Result<(), Error> {
-        let mut cursors = group.iter().map(|b| BlockCursor::new(b)).collect::<Result<Vec<_>, _>>()?;
-        let mut heads: Vec<Option<(Labels, Vec<Sample>)>> =
-            cursors.iter_mut().map(BlockCursor::next_series).collect::<Result<_, _>>()?;
+        let mut cursors = group
+            .iter()
+            .map(|b| BlockCursor::new(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut heads: Vec<Option<(Labels, Vec<Sample>)>> = cursors
+            .iter_mut()
+            .map(BlockCursor::next_series)
+            .collect::<Result<_, _>>()?;
         let mut failed: Option<Error> = None;
         let series = std::iter::from_fn(|| {
             let min = heads.iter().flatten().map(|(l, _)| l).min()?.clone();
@@ -456,7 +471,11 @@ impl Db {
         });
         let mint = group.iter().map(|b| b.meta.mint).min().unwrap_or(0);
         let maxt = group.iter().map(|b| b.meta.maxt).max().unwrap_or(0);
-        let wal_cut = group.iter().map(|b| b.meta.wal_cut).max().unwrap_or(i64::MIN);
+        let wal_cut = group
+            .iter()
+            .map(|b| b.meta.wal_cut)
+            .max()
+            .unwrap_or(i64::MIN);
         let level = group.iter().map(|b| b.meta.level).max().unwrap_or(1) + 1;
         let merged = Block::write(&self.dir.join("blocks"), mint, maxt, wal_cut, level, series)?;
         if let Some(e) = failed {
@@ -481,7 +500,10 @@ impl Db {
         let mut removed = Vec::new();
         {
             let mut blocks = write(&self.blocks);
-            let newest = blocks.iter().map(|b| b.meta.maxt - 1).fold(head_max, i64::max);
+            let newest = blocks
+                .iter()
+                .map(|b| b.meta.maxt - 1)
+                .fold(head_max, i64::max);
             let cutoff = newest.saturating_sub(ms(self.opts.retention));
             blocks.retain(|b| {
                 let keep = b.meta.maxt > cutoff;
@@ -507,7 +529,12 @@ impl Db {
         Ok(())
     }
 
-    fn select_inner(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, Error> {
+    fn select_inner(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, Error> {
         let mut out: BTreeMap<Labels, (Vec<Sample>, usize)> = BTreeMap::new();
         let blocks = {
             let head = read(&self.head);
@@ -517,7 +544,10 @@ impl Db {
             }
             read(&self.blocks).clone()
         };
-        for b in blocks.iter().filter(|b| b.meta.mint <= maxt && b.meta.maxt > mint) {
+        for b in blocks
+            .iter()
+            .filter(|b| b.meta.mint <= maxt && b.meta.maxt > mint)
+        {
             let ids = postings_for_matchers(&**b, matchers)?;
             for (labels, samples) in b.read(&ids, mint, maxt)? {
                 let e = out.entry(labels).or_default();
@@ -630,7 +660,8 @@ impl Appender<'_> {
             Some(i) => *i,
             None => {
                 self.new_series.push(labels.clone());
-                self.new_index.insert(labels.clone(), self.new_series.len() - 1);
+                self.new_index
+                    .insert(labels.clone(), self.new_series.len() - 1);
                 self.new_series.len() - 1
             }
         };
@@ -678,10 +709,11 @@ impl Appender<'_> {
                         Key::Ref(r) => *r,
                         Key::New(i) => new_refs[*i],
                     };
-                    if let Some(s) = head.series.get(&r) {
-                        if !s.logged && declared.insert(r) {
-                            record.series.push((r, (*s.labels).clone()));
-                        }
+                    if let Some(s) = head.series.get(&r)
+                        && !s.logged
+                        && declared.insert(r)
+                    {
+                        record.series.push((r, (*s.labels).clone()));
                     }
                     record.samples.push((r, *t, *v));
                 }

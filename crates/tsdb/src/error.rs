@@ -42,7 +42,9 @@ pub enum Error {
         last_ms: i64,
     },
     /// A sample falls before the time range the head still accepts (it was persisted already).
-    #[error("sample for {series} at {t_ms} ms is older than the head's lower bound {min_valid_ms} ms")]
+    #[error(
+        "sample for {series} at {t_ms} ms is older than the head's lower bound {min_valid_ms} ms"
+    )]
     OutOfBounds {
         /// The series, in Prometheus form.
         series: String,

@@ -1,8 +1,8 @@
 //! The head: in-memory series with their open chunks and a postings index.
 
+use crate::Error;
 use crate::index::IndexReader;
 use crate::xor::{SAMPLES_PER_CHUNK, XorChunk, decode_chunk};
-use crate::Error;
 use apilens_model::{Labels, Sample};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -103,9 +103,16 @@ impl MemSeries {
     }
 
     fn approx_bytes(&self) -> usize {
-        self.closed.iter().map(|c| c.bytes.len() + 32).sum::<usize>() + self.open.bytes().len()
+        self.closed
+            .iter()
+            .map(|c| c.bytes.len() + 32)
+            .sum::<usize>()
+            + self.open.bytes().len()
     }
 }
+
+/// A series' labels and its samples in a range.
+pub(crate) type SeriesSamples = (Arc<Labels>, Vec<Sample>);
 
 /// Start of the aligned range of width `range` that holds `t`.
 pub(crate) fn range_start(t: i64, range: i64) -> i64 {
@@ -197,7 +204,7 @@ impl Head {
         refs: &[u64],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Arc<Labels>, Vec<Sample>)>, Error> {
+    ) -> Result<Vec<SeriesSamples>, Error> {
         let mut out = Vec::new();
         for r in refs {
             if let Some(s) = self.series.get(r) {

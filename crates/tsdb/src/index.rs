@@ -115,10 +115,19 @@ mod tests {
 
     impl IndexReader for Fixed {
         fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>, Error> {
-            Ok(self.0.get(&(name.into(), value.into())).cloned().unwrap_or_default())
+            Ok(self
+                .0
+                .get(&(name.into(), value.into()))
+                .cloned()
+                .unwrap_or_default())
         }
         fn label_values(&self, name: &str) -> Result<Vec<String>, Error> {
-            Ok(self.0.keys().filter(|k| k.0 == name).map(|k| k.1.clone()).collect())
+            Ok(self
+                .0
+                .keys()
+                .filter(|k| k.0 == name)
+                .map(|k| k.1.clone())
+                .collect())
         }
         fn all_postings(&self) -> Result<Vec<u64>, Error> {
             Ok(self.1.clone())
@@ -132,7 +141,11 @@ mod tests {
         m.insert(("verb".into(), "GET".into()), vec![2]);
         m.insert(("resource".into(), "pods".into()), vec![1, 2]);
         let ix = Fixed(m, vec![1, 2, 3, 4]);
-        assert_eq!(postings_for_matchers(&ix, matchers).unwrap(), expected, "{matchers:?}");
+        assert_eq!(
+            postings_for_matchers(&ix, matchers).unwrap(),
+            expected,
+            "{matchers:?}"
+        );
     }
 
     #[test]
@@ -145,7 +158,10 @@ mod tests {
         check(&[Matcher::equal("resource", "")], &[3, 4]);
         check(&[re(MatchOp::RegexMatch, "resource", ".+")], &[1, 2]);
         check(
-            &[Matcher::equal("verb", "LIST"), Matcher::equal("resource", "pods")],
+            &[
+                Matcher::equal("verb", "LIST"),
+                Matcher::equal("resource", "pods"),
+            ],
             &[1],
         );
         check(&[Matcher::equal("verb", "WATCH")], &[]);

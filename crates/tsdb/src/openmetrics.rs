@@ -15,7 +15,10 @@ use std::path::Path;
 ///
 /// [`Error::Import`] naming `path` and the line for a syntax error or a sample without a
 /// timestamp.
-pub fn parse_openmetrics(path: &Path, input: &[u8]) -> Result<BTreeMap<Labels, Vec<Sample>>, Error> {
+pub fn parse_openmetrics(
+    path: &Path,
+    input: &[u8],
+) -> Result<BTreeMap<Labels, Vec<Sample>>, Error> {
     let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
     let mut cache: std::collections::HashMap<&[u8], Labels> = std::collections::HashMap::new();
     for entry in Parser::new(input, Format::detect(input)) {
@@ -105,14 +108,26 @@ mod tests {
             Series {
                 labels: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
                 samples: vec![
-                    Sample { t: 1_700_000_000_123, v: 1.0 },
-                    Sample { t: 1_700_000_015_000, v: STALE_NAN },
-                    Sample { t: 1_700_000_030_000, v: 0.5 },
+                    Sample {
+                        t: 1_700_000_000_123,
+                        v: 1.0,
+                    },
+                    Sample {
+                        t: 1_700_000_015_000,
+                        v: STALE_NAN,
+                    },
+                    Sample {
+                        t: 1_700_000_030_000,
+                        v: 0.5,
+                    },
                 ],
             },
             Series {
                 labels: Labels::from_pairs([("__name__", "a_total")]),
-                samples: vec![Sample { t: -1_500, v: f64::INFINITY }],
+                samples: vec![Sample {
+                    t: -1_500,
+                    v: f64::INFINITY,
+                }],
             },
         ];
         let mut out = Vec::new();

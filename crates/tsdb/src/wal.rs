@@ -18,8 +18,8 @@
 //! all live series, so a segment never depends on the ones before it and old segments can be
 //! deleted once all their samples are persisted in blocks.
 
-use crate::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::Error;
+use crate::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 use apilens_model::Labels;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -138,7 +138,9 @@ fn segments(dir: &Path) -> Result<Vec<u64>, Error> {
         let name = entry.file_name();
         match name.to_str().and_then(|n| n.parse::<u64>().ok()) {
             Some(seq) => seqs.push(seq),
-            None => tracing::warn!(file = %entry.path().display(), "ignoring a file that is not a WAL segment"),
+            None => {
+                tracing::warn!(file = %entry.path().display(), "ignoring a file that is not a WAL segment")
+            }
         }
     }
     seqs.sort_unstable();

@@ -292,7 +292,9 @@ impl<'a> XorIter<'a> {
             if mbits == 0 {
                 mbits = 64;
             }
-            let trailing = 64u32.checked_sub(leading + mbits).ok_or("bad value window")?;
+            let trailing = 64u32
+                .checked_sub(leading + mbits)
+                .ok_or("bad value window")?;
             self.leading = leading as u8;
             self.trailing = trailing as u8;
             (leading as u8, trailing as u8, mbits)
@@ -415,7 +417,9 @@ mod tests {
         c.append(2000, 1.0);
         assert_eq!(
             c.bytes(),
-            &[0, 2, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00]
+            &[
+                0, 2, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00
+            ]
         );
     }
 
@@ -426,7 +430,9 @@ mod tests {
             &[0],
             &[0, 5],
             &[0, 3, 0xff, 0xff, 0xff],
-            &[0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+            &[
+                0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+            ],
         ] {
             let _ = decode_chunk(bytes);
             let _ = XorChunk::from_bytes(bytes);

@@ -30,7 +30,10 @@ fn options() -> DbOptions {
 
 fn labels(k: u64) -> Labels {
     Labels::from_pairs([
-        ("__name__".to_string(), "apiserver_request_total".to_string()),
+        (
+            "__name__".to_string(),
+            "apiserver_request_total".to_string(),
+        ),
         ("resource".to_string(), format!("r{}", k % 37)),
         ("code".to_string(), format!("{}", 200 + k % 5)),
         ("instance".to_string(), format!("i{k}")),
@@ -48,18 +51,28 @@ fn value(batch: u64, k: u64) -> f64 {
 /// Batch number → series count found, and checks each value.
 fn batches(db: &Db) -> BTreeMap<u64, u64> {
     let all = db
-        .select(&[Matcher::equal("__name__", "apiserver_request_total")], i64::MIN, i64::MAX, SelectHints::default())
+        .select(
+            &[Matcher::equal("__name__", "apiserver_request_total")],
+            i64::MIN,
+            i64::MAX,
+            SelectHints::default(),
+        )
         .expect("select");
     let mut out = BTreeMap::new();
     for s in all {
-        let k: u64 = s.labels.get("instance").and_then(|i| i[1..].parse().ok()).expect("instance");
+        let k: u64 = s
+            .labels
+            .get("instance")
+            .and_then(|i| i[1..].parse().ok())
+            .expect("instance");
         assert_eq!(s.labels, labels(k));
         for sample in s.samples {
             let batch = ((sample.t - START) / 15_000) as u64;
             assert_eq!(sample.t, START + batch as i64 * 15_000);
             let want = value(batch, k);
             assert!(
-                sample.v.to_bits() == want.to_bits() || (is_stale_nan(want) && is_stale_nan(sample.v)),
+                sample.v.to_bits() == want.to_bits()
+                    || (is_stale_nan(want) && is_stale_nan(sample.v)),
                 "batch {batch} series {k}: {} != {want}",
                 sample.v
             );
@@ -76,7 +89,8 @@ fn child(dir: &Path) {
     for batch in next.. {
         let mut app = db.appender();
         for k in 0..SERIES {
-            app.append(&labels(k), START + batch as i64 * 15_000, value(batch, k)).expect("append");
+            app.append(&labels(k), START + batch as i64 * 15_000, value(batch, k))
+                .expect("append");
         }
         app.commit().expect("commit");
         writeln!(stdout, "{batch}").expect("stdout");
@@ -121,17 +135,27 @@ fn main() {
         let db = Db::open(dir.path(), options()).expect("the store opens cleanly after SIGKILL");
         let found = batches(&db);
         for b in 0..=last {
-            assert_eq!(found.get(&b), Some(&SERIES), "round {round}: committed batch {b} is incomplete");
+            assert_eq!(
+                found.get(&b),
+                Some(&SERIES),
+                "round {round}: committed batch {b} is incomplete"
+            );
         }
         for (b, n) in found.range(last + 1..) {
-            assert!(*b == last + 1 && *n == SERIES, "round {round}: batch {b} is partial ({n} series)");
+            assert!(
+                *b == last + 1 && *n == SERIES,
+                "round {round}: batch {b} is partial ({n} series)"
+            );
         }
         println!(
             "round {round}: killed after batch {last}; {} batches on disk, {} blocks",
             found.len(),
             db.blocks().len()
         );
-        assert!(round == 0 || !db.blocks().is_empty(), "kills also cover persisted blocks");
+        assert!(
+            round == 0 || !db.blocks().is_empty(),
+            "kills also cover persisted blocks"
+        );
     }
     println!("test crash_safety ... ok");
 }

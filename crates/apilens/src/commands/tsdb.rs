@@ -70,8 +70,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             data_dir,
             out,
         } => {
-            let mint = start.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MIN);
-            let maxt = end.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MAX);
+            let mint = start
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or(i64::MIN);
+            let maxt = end
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or(i64::MAX);
             if mint > maxt {
                 bail!("--start is after --end");
             }
@@ -205,7 +213,9 @@ fn parse_selector(input: &str) -> anyhow::Result<Vec<Matcher>> {
         return Err(err(i, "the end of the selector"));
     }
     if matchers.is_empty() || matchers.iter().all(Matcher::matches_empty) {
-        bail!("selector {input:?} must contain at least one matcher that does not match the empty string");
+        bail!(
+            "selector {input:?} must contain at least one matcher that does not match the empty string"
+        );
     }
     Ok(matchers)
 }
@@ -232,18 +242,35 @@ mod tests {
 
     #[test]
     fn selectors_parse_like_promql() {
-        let m = parse_selector(r#"apiserver_request_total{verb=~"LIST|GET", code!="200",}"#).unwrap();
+        let m =
+            parse_selector(r#"apiserver_request_total{verb=~"LIST|GET", code!="200",}"#).unwrap();
         let shown: Vec<String> = m.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
-            [r#"__name__="apiserver_request_total""#, r#"verb=~"LIST|GET""#, r#"code!="200""#]
+            [
+                r#"__name__="apiserver_request_total""#,
+                r#"verb=~"LIST|GET""#,
+                r#"code!="200""#
+            ]
         );
         assert_eq!(parse_selector(r#"{job='a\'b'}"#).unwrap()[0].value, "a'b");
         for (bad, message) in [
-            ("up{job}", "selector \"up{job}\", column 7: expected one of =, !=, =~, !~"),
-            ("up{job=\"a", "selector \"up{job=\\\"a\", column 10: expected a closing quote"),
-            ("{job=\"\"}", "selector \"{job=\\\"\\\"}\" must contain at least one matcher that does not match the empty string"),
-            ("up x", "selector \"up x\", column 4: expected the end of the selector"),
+            (
+                "up{job}",
+                "selector \"up{job}\", column 7: expected one of =, !=, =~, !~",
+            ),
+            (
+                "up{job=\"a",
+                "selector \"up{job=\\\"a\", column 10: expected a closing quote",
+            ),
+            (
+                "{job=\"\"}",
+                "selector \"{job=\\\"\\\"}\" must contain at least one matcher that does not match the empty string",
+            ),
+            (
+                "up x",
+                "selector \"up x\", column 4: expected the end of the selector",
+            ),
         ] {
             assert_eq!(parse_selector(bad).unwrap_err().to_string(), message);
         }
@@ -252,7 +279,10 @@ mod tests {
     #[test]
     fn times_are_rfc3339_or_unix_seconds() {
         assert_eq!(parse_time("1700000000.5").unwrap(), 1_700_000_000_500);
-        assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
         assert!(parse_time("yesterday").is_err());
     }
 }

@@ -104,7 +104,11 @@ pub fn timestamps(start_ms: i64, n: usize) -> Vec<i64> {
     let mut rng = Rng::new(7);
     (0..n as i64)
         .map(|i| {
-            let late = if rng.unit() < 0.05 { 3 + (rng.next_u64() % 248) as i64 } else { 0 };
+            let late = if rng.unit() < 0.05 {
+                3 + (rng.next_u64() % 248) as i64
+            } else {
+                0
+            };
             start_ms + i * 15_000 + late
         })
         .collect()
