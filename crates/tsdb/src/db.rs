@@ -681,8 +681,10 @@ impl Appender<'_> {
 
     /// Writes the batch as one WAL record, syncs it to disk, then makes the samples visible.
     /// Samples that another commit overtook in the meantime (not newer than their series' last
-    /// sample) are dropped, identically on WAL replay. May persist a block and apply retention
-    /// afterwards.
+    /// sample) are dropped, identically on WAL replay. When the head spans more than 1.5 block
+    /// durations, the commit that notices persists the oldest block range and applies retention
+    /// before returning (unless another commit is already doing so): call it from a blocking
+    /// context (`tokio::task::spawn_blocking`) in async code.
     ///
     /// # Errors
     ///
@@ -747,8 +749,11 @@ impl Appender<'_> {
             head.time_range()
                 .is_some_and(|(mint, maxt)| maxt - mint > db.block_ms / 2 * 3)
         };
-        if due {
-            db.compact()?;
+        // One compaction at a time; commits that find one running go on without waiting.
+        if due && let Ok(_guard) = db.compaction.try_lock() {
+            db.compact_head()?;
+            db.compact_blocks()?;
+            db.apply_retention()?;
         }
         Ok(())
     }
