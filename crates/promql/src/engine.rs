@@ -629,3 +629,16 @@ pub(crate) fn check_unique_labels(series: &[StepSeries]) -> Result<()> {
 pub(crate) fn same_labelset() -> Error {
     Error::exec("vector cannot contain metrics with the same labelset")
 }
+
+/// Parses a series selector such as `up{job="apiserver"}` (the `match[]` parameter of the
+/// series and label APIs) into matchers.
+///
+/// # Errors
+///
+/// [`Error::Parse`] when `selector` is not a vector selector.
+pub fn parse_series_selector(selector: &str) -> Result<Vec<Matcher>> {
+    match parse(selector)? {
+        Expr::VectorSelector(vs) => to_matchers(&vs),
+        _ => Err(Error::Parse(format!("invalid series selector {selector:?}: expected a vector selector"))),
+    }
+}

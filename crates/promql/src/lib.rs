@@ -35,7 +35,7 @@ mod response;
 mod value;
 
 pub use crate::{
-    engine::{Engine, EngineOpts},
+    engine::{Engine, EngineOpts, parse_series_selector},
     error::Error,
     memory::MemQueryable,
     remote::{RemoteAuth, RemoteClient, RemoteQueryable},
