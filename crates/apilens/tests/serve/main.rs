@@ -1,0 +1,172 @@
+//! `apilens record` and `apilens serve` end to end: record a live target into a bundle, serve
+//! the bundle into the store, stop with SIGTERM, read the store back.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apilens_model::{MatchOp, Matcher, Queryable, SelectHints, is_stale_nan};
+
+fn apilens() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_apilens"))
+}
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/fixtures/real/metrics-apiserver/newrelic-nri-kubernetes-apiserver-1.32.0-minikube.txt",
+    ))
+    .unwrap()
+}
+
+/// A plain HTTP server on a thread answering every request with `body`.
+fn serve_body(body: Vec<u8>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[test]
+fn record_then_serve_the_bundle_into_the_store() {
+    let body = fixture();
+    let addr = serve_body(body.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let out = apilens()
+        .args(["record", "--count", "2", "--interval", "300ms", "--job", "apiserver"])
+        .arg("--target")
+        .arg(format!("http://{addr}/metrics"))
+        .arg("--target")
+        .arg("http://127.0.0.1:1/metrics")
+        .arg("--out")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The dead target is reported with its name and does not stop the live one.
+    assert!(stderr.contains("target apiserver 127.0.0.1:1 (http://127.0.0.1:1/metrics): request failed"), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    let scrapes = manifest["scrapes"].as_array().unwrap();
+    assert_eq!(scrapes.len(), 4);
+    let recorded: Vec<&serde_json::Value> = scrapes.iter().filter(|s| s["file"].is_string()).collect();
+    assert_eq!(recorded.len(), 2);
+    for s in &recorded {
+        assert_eq!(s["instance"], addr.to_string());
+        let file = bundle.join(s["file"].as_str().unwrap());
+        assert_eq!(std::fs::read(file).unwrap(), body);
+    }
+    let times: Vec<i64> = recorded.iter().map(|s| s["timestamp_ms"].as_i64().unwrap()).collect();
+
+    let data = dir.path().join("data");
+    let listen = free_addr();
+    let mut child = apilens()
+        .arg("serve")
+        .arg("--target")
+        .arg(&bundle)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--scrape-interval", "1s", "--listen", &listen.to_string()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(targets) = get(listen, "/api/v1/targets") {
+            // The replay target leaves the list once its two scrapes are in.
+            if targets.contains(r#""activeTargets":[]"#) {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "serve did not finish the replay in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(get(listen, "/-/healthy").unwrap().contains("apilens is Healthy."));
+    assert!(get(listen, "/-/ready").unwrap().contains("200 OK"));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(exit.success(), "{log}");
+    assert!(log.contains("shutting down") && log.contains("SIGTERM"), "{log}");
+
+    let db = apilens_tsdb::Db::open(&data, apilens_tsdb::DbOptions::default()).unwrap();
+    let up = db
+        .select(
+            &[
+                Matcher::new(MatchOp::Equal, "__name__", "up").unwrap(),
+                Matcher::new(MatchOp::Equal, "job", "apiserver").unwrap(),
+            ],
+            i64::MIN,
+            i64::MAX,
+            SelectHints::default(),
+        )
+        .unwrap();
+    assert_eq!(up.len(), 1);
+    let samples = &up[0].samples;
+    assert_eq!(samples.len(), 3, "{samples:?}");
+    assert_eq!((samples[0].t, samples[0].v), (times[0], 1.0));
+    assert_eq!((samples[1].t, samples[1].v), (times[1], 1.0));
+    assert!(is_stale_nan(samples[2].v));
+    let objects = db
+        .select(
+            &[Matcher::new(MatchOp::Equal, "__name__", "apiserver_request_total").unwrap()],
+            i64::MIN,
+            i64::MAX,
+            SelectHints::default(),
+        )
+        .unwrap();
+    assert!(objects.len() > 10);
+    assert!(objects.iter().all(|s| s.labels.get("instance") == Some(addr.to_string().as_str())));
+}
+
+#[test]
+fn serve_without_anything_to_scrape_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = apilens()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing to scrape"), "{stderr}");
+    assert!(stderr.contains("apilens serve --kubeconfig"), "{stderr}");
+}
