@@ -26,14 +26,6 @@ pub(crate) enum Command {
     Serve(crate::commands::serve::Args),
     /// Record raw scrapes into a support bundle (one file per scrape plus a manifest).
     Record(crate::commands::record::Args),
-    /// Export the troubleshooter panels as a Grafana dashboard.
-    Grafana(crate::commands::grafana::Args),
-    /// Export Prometheus recording and alerting rules (SLO burn rates, APF, etcd, storms).
-    Rules(crate::commands::rules::Args),
-    /// Run a simulated kube-apiserver and etcd that misbehave on demand (SIMULATED data).
-    Sim(crate::commands::sim::Args),
-    /// Run a PromQL query against the embedded store or a remote Prometheus-compatible engine.
-    Query(crate::commands::query::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

@@ -5,10 +5,6 @@ pub(crate) mod inspect;
 pub(crate) mod tsdb;
 pub(crate) mod serve;
 pub(crate) mod record;
-pub(crate) mod grafana;
-pub(crate) mod rules;
-pub(crate) mod sim;
-pub(crate) mod query;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -21,9 +17,5 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tsdb(args) => tsdb::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Record(args) => record::run(args),
-        Command::Grafana(args) => grafana::run(args),
-        Command::Rules(args) => rules::run(args),
-        Command::Sim(args) => sim::run(args),
-        Command::Query(args) => query::run(args),
     }
 }
