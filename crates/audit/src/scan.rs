@@ -5,7 +5,7 @@ use crate::error::AuditError;
 use crate::event::decode;
 use crate::filter::Filter;
 use crate::input::Input;
-use crate::request::{OwnedRequest, Request};
+use crate::request::{Request, Stage};
 use crate::sketch::{FxMap, fx_hash};
 use crate::view::View;
 use std::io::Read;
@@ -21,6 +21,9 @@ const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 
 /// Requests kept per worker while waiting for the final stage of their auditID.
 const PENDING_CAP: usize = 200_000;
+
+/// Bytes of held lines per worker while waiting for final stages.
+const PENDING_BYTES: usize = 64 << 20;
 
 /// Bits in each worker's Bloom filter of final events whose earlier stages were not seen.
 const BLOOM_BITS: usize = 1 << 25;
@@ -262,19 +265,25 @@ where
     }
     // Requests whose final stage never appeared in the same worker: count them unless a final
     // event with their auditID was seen elsewhere.
-    for (_, req) in pending.map {
-        let id_hash = fx_hash(req.as_request().audit_id.as_bytes());
-        if pending.finals.contains(id_hash) {
+    for (id, held) in pending.map {
+        if pending.finals.contains(fx_hash(id.as_bytes())) {
             summary.folded_stages += 1;
             continue;
         }
-        let req = req.as_request();
-        if filter.matches(&req) {
-            summary.count(&req);
-            view.add(&req);
-        } else {
-            summary.filtered_out += 1;
-        }
+        // Decode the held line again and count the event of this auditID and stage.
+        let mut counted = false;
+        let _ = decode(&held.text, &mut |req| {
+            if counted || req.audit_id != *id || req.stage != held.stage {
+                return;
+            }
+            counted = true;
+            if filter.matches(&req) {
+                summary.count(&req);
+                view.add(&req);
+            } else {
+                summary.filtered_out += 1;
+            }
+        });
     }
     summary.inputs = inputs.len();
     summary
@@ -410,24 +419,34 @@ fn read_whole_document(
 /// Requests seen at a non-final stage, waiting for their final event, plus a Bloom filter of the
 /// final events that arrived without their earlier stages in the same worker.
 struct Pending {
-    map: FxMap<String, OwnedRequest>,
+    map: FxMap<Box<str>, Held>,
+    /// Bytes held in `map`.
+    held_bytes: usize,
     finals: Bloom,
+}
+
+/// A non-final event kept as its JSON text (one allocation), decoded again only if its final
+/// event never shows up.
+struct Held {
+    stage: Stage,
+    text: Box<str>,
 }
 
 impl Pending {
     fn new() -> Pending {
         Pending {
             map: FxMap::default(),
+            held_bytes: 0,
             finals: Bloom::new(),
         }
     }
 
     fn merge(&mut self, other: Pending) {
-        for (id, req) in other.map {
+        for (id, held) in other.map {
             match self.map.get(&id) {
-                Some(mine) if mine.stage() >= req.stage() => {}
+                Some(mine) if mine.stage >= held.stage => {}
                 _ => {
-                    self.map.insert(id, req);
+                    self.map.insert(id, held);
                 }
             }
         }
@@ -442,25 +461,26 @@ impl Bloom {
         Bloom(Vec::new())
     }
 
-    fn positions(hash: u64) -> [usize; 3] {
-        let h2 = hash.rotate_left(32) | 1;
-        [0u64, 1, 2].map(|i| (hash.wrapping_add(i.wrapping_mul(h2)) as usize) % BLOOM_BITS)
+    /// A blocked Bloom filter: the word from the high bits, three bits inside it from the low
+    /// bits, so an insert touches one cache line.
+    fn word_and_mask(hash: u64) -> (usize, u64) {
+        let word = ((hash >> 32) as usize) % (BLOOM_BITS / 64);
+        let mask =
+            (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63)) | (1u64 << ((hash >> 12) & 63));
+        (word, mask)
     }
 
     fn insert(&mut self, hash: u64) {
         if self.0.is_empty() {
             self.0 = vec![0; BLOOM_BITS / 64];
         }
-        for p in Self::positions(hash) {
-            self.0[p / 64] |= 1 << (p % 64);
-        }
+        let (w, m) = Self::word_and_mask(hash);
+        self.0[w] |= m;
     }
 
     fn contains(&self, hash: u64) -> bool {
-        !self.0.is_empty()
-            && Self::positions(hash)
-                .iter()
-                .all(|&p| self.0[p / 64] & (1 << (p % 64)) != 0)
+        let (w, m) = Self::word_and_mask(hash);
+        !self.0.is_empty() && self.0[w] & m == m
     }
 
     fn union(&mut self, other: &Bloom) {
@@ -496,9 +516,9 @@ fn worker<V: View>(
         };
         let data = &chunk.data[..chunk.len];
         summary.bytes += data.len() as u64;
-        let mut sink = |req: Request<'_>, summary: &mut Summary| {
+        let mut sink = |req: Request<'_>, text: &str, summary: &mut Summary| {
             summary.records += 1;
-            admit(req, filter, &mut view, summary, &mut pending);
+            admit(req, text, filter, &mut view, summary, &mut pending);
         };
         if chunk.whole_document {
             summary.lines += memchr::memchr_iter(b'\n', data).count() as u64 + 1;
@@ -526,47 +546,57 @@ fn worker<V: View>(
 /// Counts a request once per auditID, then filters it and feeds the view.
 fn admit<V: View>(
     req: Request<'_>,
+    text: &str,
     filter: &Filter,
     view: &mut V,
     summary: &mut Summary,
     pending: &mut Pending,
 ) {
-    if req.stage.is_final() || req.audit_id.is_empty() {
-        if !req.audit_id.is_empty() && !pending.map.is_empty() {
-            match pending.map.remove(req.audit_id.as_ref()) {
-                Some(_) => summary.folded_stages += 1,
-                None => pending.finals.insert(fx_hash(req.audit_id.as_bytes())),
-            }
-        } else if !req.audit_id.is_empty() {
-            pending.finals.insert(fx_hash(req.audit_id.as_bytes()));
-        }
-        if filter.matches(&req) {
-            summary.count(&req);
-            view.add(&req);
+    let count = |req: &Request<'_>, view: &mut V, summary: &mut Summary| {
+        if filter.matches(req) {
+            summary.count(req);
+            view.add(req);
         } else {
             summary.filtered_out += 1;
         }
+    };
+    if req.stage.is_final() || req.audit_id.is_empty() {
+        if !req.audit_id.is_empty() {
+            match pending.map.remove(req.audit_id.as_ref()) {
+                Some(held) => {
+                    pending.held_bytes -= held.text.len();
+                    summary.folded_stages += 1;
+                }
+                None => pending.finals.insert(fx_hash(req.audit_id.as_bytes())),
+            }
+        }
+        count(&req, view, summary);
         return;
     }
     if let Some(existing) = pending.map.get_mut(req.audit_id.as_ref()) {
         summary.folded_stages += 1;
-        if req.stage >= existing.stage() {
-            *existing = req.into_owned();
+        if req.stage >= existing.stage {
+            pending.held_bytes = pending.held_bytes - existing.text.len() + text.len();
+            *existing = Held {
+                stage: req.stage,
+                text: text.into(),
+            };
         }
         return;
     }
-    if pending.map.len() >= PENDING_CAP {
+    if pending.map.len() >= PENDING_CAP || pending.held_bytes + text.len() > PENDING_BYTES {
         summary.dedup_overflow += 1;
-        if filter.matches(&req) {
-            summary.count(&req);
-            view.add(&req);
-        } else {
-            summary.filtered_out += 1;
-        }
+        count(&req, view, summary);
         return;
     }
-    let id = req.audit_id.clone().into_owned();
-    pending.map.insert(id, req.into_owned());
+    pending.held_bytes += text.len();
+    pending.map.insert(
+        req.audit_id.as_ref().into(),
+        Held {
+            stage: req.stage,
+            text: text.into(),
+        },
+    );
 }
 
 fn decode_line(
@@ -575,7 +605,7 @@ fn decode_line(
     line_no: u64,
     names: &[String],
     summary: &mut Summary,
-    sink: &mut dyn FnMut(Request<'_>, &mut Summary),
+    sink: &mut dyn FnMut(Request<'_>, &str, &mut Summary),
 ) {
     let line = line.trim_ascii();
     if line.is_empty() {
@@ -613,7 +643,7 @@ fn decode_line(
     let mut emitted = false;
     let res = decode(text, &mut |req| {
         emitted = true;
-        sink(req, summary);
+        sink(req, text, summary);
     });
     if let Err(why) = res {
         bad(summary, why);
@@ -627,7 +657,7 @@ fn decode_document(
     input: usize,
     names: &[String],
     summary: &mut Summary,
-    sink: &mut dyn FnMut(Request<'_>, &mut Summary),
+    sink: &mut dyn FnMut(Request<'_>, &str, &mut Summary),
 ) {
     let bad = |summary: &mut Summary, why: String| {
         summary.malformed.record(input, 1, || {
@@ -644,11 +674,11 @@ fn decode_document(
             Err(e) => return bad(summary, e.to_string()),
         };
         for item in items {
-            if let Err(why) = decode(item.get(), &mut |req| sink(req, summary)) {
+            if let Err(why) = decode(item.get(), &mut |req| sink(req, item.get(), summary)) {
                 bad(summary, why);
             }
         }
-    } else if let Err(why) = decode(text, &mut |req| sink(req, summary)) {
+    } else if let Err(why) = decode(text, &mut |req| sink(req, text, summary)) {
         bad(summary, why);
     }
 }
