@@ -366,7 +366,7 @@
     const table = el("table", { class: "data" });
     const head = el("tr");
     for (const k of spec.keys) head.append(el("th", { text: k }));
-    for (const s of sets) head.append(el("th", { text: s.q.legend }));
+    for (const s of sets) head.append(el("th", { text: s.q.legend.includes("{{") ? s.q.id : s.q.legend }));
     table.append(head);
     for (const r of list) {
       const tr = el("tr");

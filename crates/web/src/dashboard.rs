@@ -31,12 +31,30 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 /// ```
 pub fn dashboard_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
-        .route("/index.html", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
-        .route("/assets/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
-        .route("/assets/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
-        .route("/assets/vendor/uplot/uPlot.iife.min.js", get(|| async { asset(UPLOT_JS, "text/javascript; charset=utf-8") }))
-        .route("/assets/vendor/uplot/uPlot.min.css", get(|| async { asset(UPLOT_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/index.html",
+            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/assets/vendor/uplot/uPlot.iife.min.js",
+            get(|| async { asset(UPLOT_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/vendor/uplot/uPlot.min.css",
+            get(|| async { asset(UPLOT_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/api/panels", get(|| async { panels_response() }))
 }
 
@@ -44,15 +62,22 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut res = body.into_response();
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res
 }
 
 fn panels_response() -> Response {
     let mut res = axum::Json(panels_json()).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res
 }
 
