@@ -36,7 +36,10 @@ impl PriorityLevel {
         if !version.at_least(1, 25) || self.reject {
             return global;
         }
-        let per_level = (0.15 * self.nominal).ceil().min((self.nominal / self.hand_size).floor()).max(1.0);
+        let per_level = (0.15 * self.nominal)
+            .ceil()
+            .min((self.nominal / self.hand_size).floor())
+            .max(1.0);
         global.min(per_level)
     }
 }
@@ -58,7 +61,11 @@ pub(crate) fn default_levels(version: KubeVersion) -> Vec<PriorityLevel> {
     levels.sort_by_key(|l| l.name);
     let total: f64 = levels.iter().map(|l| l.shares).sum();
     for l in &mut levels {
-        l.nominal = if l.exempt { 0.0 } else { (SERVER_CL * l.shares / total).ceil() };
+        l.nominal = if l.exempt {
+            0.0
+        } else {
+            (SERVER_CL * l.shares / total).ceil()
+        };
         if !version.at_least(1, 26) {
             l.lendable_percent = 0.0;
         }
@@ -111,7 +118,8 @@ pub(crate) fn classify(
         }
         Identity::Node => {
             let node_high = version.at_least(1, 22)
-                && (resource == "nodes" || (resource == "leases" && namespace == "kube-node-lease"));
+                && (resource == "nodes"
+                    || (resource == "leases" && namespace == "kube-node-lease"));
             if node_high {
                 c("system-node-high", "node-high", username)
             } else {
@@ -188,13 +196,20 @@ pub(crate) fn estimate(
             let seats = if version.at_least(1, 34) {
                 // SizeBasedListCostEstimate: bytes loaded; cache-served memory is charged at
                 // most 1 MB.
-                let bytes = if from_cache { response_bytes.min(1e6) } else { response_bytes };
+                let bytes = if from_cache {
+                    response_bytes.min(1e6)
+                } else {
+                    response_bytes
+                };
                 (bytes / 100_000.0).ceil()
             } else {
                 let objects = if from_cache {
                     stored_objects
                 } else {
-                    limit.map(|l| 2.0 * f64::from(l)).unwrap_or(stored_objects).max(returned_objects)
+                    limit
+                        .map(|l| 2.0 * f64::from(l))
+                        .unwrap_or(stored_objects)
+                        .max(returned_objects)
                 };
                 (objects / 100.0).ceil()
             };
@@ -245,12 +260,42 @@ mod tests {
         let v = KubeVersion::new(1, 34, 0);
         let levels = default_levels(v);
         let low = levels.iter().find(|l| l.name == "workload-low").unwrap();
-        let e = estimate(v, low, Verb::List, false, 50_000.0, 50_000.0, None, 2e8, 0.0);
+        let e = estimate(
+            v,
+            low,
+            Verb::List,
+            false,
+            50_000.0,
+            50_000.0,
+            None,
+            2e8,
+            0.0,
+        );
         assert_eq!(e.initial_seats, 37.0);
         let v = KubeVersion::new(1, 30, 0);
-        let e = estimate(v, low, Verb::List, false, 50_000.0, 50_000.0, None, 2e8, 0.0);
+        let e = estimate(
+            v,
+            low,
+            Verb::List,
+            false,
+            50_000.0,
+            50_000.0,
+            None,
+            2e8,
+            0.0,
+        );
         assert_eq!(e.initial_seats, 10.0);
-        let e = estimate(v, low, Verb::List, false, 50_000.0, 500.0, Some(500), 2e6, 0.0);
+        let e = estimate(
+            v,
+            low,
+            Verb::List,
+            false,
+            50_000.0,
+            500.0,
+            Some(500),
+            2e6,
+            0.0,
+        );
         assert_eq!(e.initial_seats, 10.0);
         let e = estimate(v, low, Verb::Get, false, 50_000.0, 1.0, None, 4e3, 0.0);
         assert_eq!(e.initial_seats, 1.0);

@@ -246,11 +246,15 @@ impl Catalog {
                 ("version", _) => version = Some(rest.to_string()),
                 ("kubernetes", _) => kubernetes = Some(KubeVersion::parse(rest)?),
                 ("family", _) => {
-                    let (fname, kind) = rest
-                        .split_once(' ')
-                        .ok_or_else(|| err(n, format!("expected `family NAME TYPE`, got {line:?}")))?;
-                    let kind = FamilyKind::parse(kind)
-                        .ok_or_else(|| err(n, format!("expected counter, gauge or histogram, got {kind:?}")))?;
+                    let (fname, kind) = rest.split_once(' ').ok_or_else(|| {
+                        err(n, format!("expected `family NAME TYPE`, got {line:?}"))
+                    })?;
+                    let kind = FamilyKind::parse(kind).ok_or_else(|| {
+                        err(
+                            n,
+                            format!("expected counter, gauge or histogram, got {kind:?}"),
+                        )
+                    })?;
                     families.push(FamilyDef {
                         name: fname.to_string(),
                         kind,
@@ -271,13 +275,16 @@ impl Catalog {
                     f.bucket_bounds = f
                         .buckets
                         .iter()
-                        .map(|b| b.parse::<f64>().map_err(|_| err(n, format!("expected a number, got {b:?}"))))
+                        .map(|b| {
+                            b.parse::<f64>()
+                                .map_err(|_| err(n, format!("expected a number, got {b:?}")))
+                        })
                         .collect::<Result<_, _>>()?;
                 }
                 ("const", Some(f)) => {
-                    let (k, v) = rest
-                        .split_once('=')
-                        .ok_or_else(|| err(n, format!("expected `const NAME=VALUE`, got {line:?}")))?;
+                    let (k, v) = rest.split_once('=').ok_or_else(|| {
+                        err(n, format!("expected `const NAME=VALUE`, got {line:?}"))
+                    })?;
                     f.constant.push((k.to_string(), v.to_string()));
                 }
                 ("derived", Some(f)) => f.derived = Some(rest.to_string()),
@@ -413,7 +420,13 @@ pub fn generate_catalog(
                     MetricType::Gauge => FamilyKind::Gauge,
                     MetricType::Histogram => FamilyKind::Histogram,
                     other => {
-                        return Err(err(0, format!("family {name}: expected counter, gauge or histogram, got {}", other.as_str())));
+                        return Err(err(
+                            0,
+                            format!(
+                                "family {name}: expected counter, gauge or histogram, got {}",
+                                other.as_str()
+                            ),
+                        ));
                     }
                 };
                 found.insert(
@@ -435,10 +448,16 @@ pub fn generate_catalog(
                 let base = ["_bucket", "_sum", "_count"]
                     .iter()
                     .find_map(|suffix| name.strip_suffix(suffix))
-                    .filter(|b| found.get(*b).is_some_and(|f| f.kind == FamilyKind::Histogram))
+                    .filter(|b| {
+                        found
+                            .get(*b)
+                            .is_some_and(|f| f.kind == FamilyKind::Histogram)
+                    })
                     .unwrap_or(&name)
                     .to_string();
-                let Some(fam) = found.get_mut(&base) else { continue };
+                let Some(fam) = found.get_mut(&base) else {
+                    continue;
+                };
                 let is_bucket = fam.kind == FamilyKind::Histogram && name.ends_with("_bucket");
                 let mut les = None;
                 for (lname, lvalue) in s.labels() {
@@ -456,15 +475,23 @@ pub fn generate_catalog(
                     }
                 }
                 if is_bucket {
-                    let le = les.ok_or_else(|| err(s.line, format!("{name}: bucket without le")))?;
+                    let le =
+                        les.ok_or_else(|| err(s.line, format!("{name}: bucket without le")))?;
                     if le == "+Inf" {
                         // Buckets of the first series define the layout; later series must agree.
                         layout_done.insert(base.clone());
                     } else if !fam.buckets.contains(&le) {
                         if layout_done.contains(&base) {
-                            return Err(err(s.line, format!("{name}: bucket le={le} not in the layout of the first series")));
+                            return Err(err(
+                                s.line,
+                                format!(
+                                    "{name}: bucket le={le} not in the layout of the first series"
+                                ),
+                            ));
                         }
-                        let bound = le.parse::<f64>().map_err(|_| err(s.line, format!("{name}: expected a numeric le, got {le:?}")))?;
+                        let bound = le.parse::<f64>().map_err(|_| {
+                            err(s.line, format!("{name}: expected a numeric le, got {le:?}"))
+                        })?;
                         fam.buckets.push(le);
                         fam.bucket_bounds.push(bound);
                     }
@@ -485,7 +512,12 @@ pub fn generate_catalog(
     for f in &families {
         let mut labels = f.labels.clone();
         labels.sort();
-        out.push_str(&format!("family {} {}\nhelp {}\n", f.name, f.kind.as_str(), f.help));
+        out.push_str(&format!(
+            "family {} {}\nhelp {}\n",
+            f.name,
+            f.kind.as_str(),
+            f.help
+        ));
         out.push_str(&format!("labels {}\n", labels.join(" ")).replace("labels \n", "labels\n"));
         if f.kind == FamilyKind::Histogram {
             out.push_str(&format!("buckets {}\n", f.buckets.join(" ")));
@@ -526,7 +558,9 @@ fn derive_families(found: &mut HashMap<String, FamilyDef>, version: &str) {
     {
         let mut f = c.clone();
         f.name = WEBHOOK.to_string();
-        f.help = c.help.replace("Admission controller latency", "Admission webhook latency");
+        f.help = c
+            .help
+            .replace("Admission controller latency", "Admission webhook latency");
         // Upstream added the 10 s and 25 s buckets to the webhook histogram in 1.27.
         if KubeVersion::parse(version).is_ok_and(|v| v.at_least(1, 27)) {
             for (s, b) in [("10", 10.0), ("25", 25.0)] {
@@ -568,6 +602,9 @@ mod tests {
     #[test]
     fn parse_errors_name_file_and_line() {
         let e = Catalog::parse("x.cat", "source s\nversion 1\nfamily a summary\n").unwrap_err();
-        assert_eq!(e.to_string(), "catalog x.cat:3: expected counter, gauge or histogram, got \"summary\"");
+        assert_eq!(
+            e.to_string(),
+            "catalog x.cat:3: expected counter, gauge or histogram, got \"summary\""
+        );
     }
 }

@@ -70,6 +70,10 @@ struct Replica {
     fanout: BTreeMap<Resource, f64>,
 }
 
+/// What fair queuing decided for one flow this tick: wait, rejection probability and
+/// reason, and the queue length.
+type FlowOutcome = (f64, f64, Option<&'static str>, f64);
+
 /// A request drawn in the current tick.
 struct Pending {
     client: usize,
@@ -142,7 +146,12 @@ impl Simulator {
         let build = catalog.family("kubernetes_build_info");
         let constant = |key: &str| {
             build
-                .and_then(|f| f.constant.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+                .and_then(|f| {
+                    f.constant
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                })
                 .unwrap_or_default()
         };
         let commit_full = constant("git_commit");
@@ -274,7 +283,8 @@ impl Simulator {
     /// # Errors
     /// [`SimError::NoSuchReplica`] when `index` is out of range.
     pub fn catalog_source(&self, index: usize) -> Result<&str, SimError> {
-        self.replica(index).map(|r| r.store.catalog().source.as_str())
+        self.replica(index)
+            .map(|r| r.store.catalog().source.as_str())
     }
 
     /// Name of the real etcd scrape whose catalog the etcd target follows.
@@ -317,7 +327,9 @@ impl Simulator {
                 for inst in 0..client.instances {
                     let rep = &mut self.replicas[assignment[ci][inst as usize] as usize];
                     *rep.watchers.entry(spec.resource).or_default() += spec.rate;
-                    *rep.longrunning.entry((spec.resource, scope_label(spec))).or_default() += spec.rate;
+                    *rep.longrunning
+                        .entry((spec.resource, scope_label(spec)))
+                        .or_default() += spec.rate;
                     *rep.fanout.entry(spec.resource).or_default() += spec.rate * selectivity;
                 }
             }
@@ -346,14 +358,9 @@ impl Simulator {
     }
 
     fn init_metrics(&mut self) {
-        let kube = self.config.kubernetes_version;
         for rep in &mut self.replicas {
             let v = rep.version;
-            let git_version = if v == kube {
-                format!("v{}.{}.{}", v.major, v.minor, v.effective_patch())
-            } else {
-                format!("v{}.{}.{}", v.major, v.minor, v.effective_patch())
-            };
+            let git_version = format!("v{}.{}.{}", v.major, v.minor, v.effective_patch());
             let minor = v.minor.to_string();
             let major = v.major.to_string();
             let fam = rep.store.catalog().family("kubernetes_build_info").cloned();
@@ -363,26 +370,38 @@ impl Simulator {
                     .iter()
                     .map(|(k, val)| (k.as_str(), val.as_str()))
                     .collect();
-                for (k, val) in [("git_version", git_version.as_str()), ("minor", &minor), ("major", &major)] {
+                for (k, val) in [
+                    ("git_version", git_version.as_str()),
+                    ("minor", &minor),
+                    ("major", &major),
+                ] {
                     if let Some(p) = pairs.iter_mut().find(|(pk, _)| *pk == k) {
                         p.1 = val;
                     }
                 }
                 rep.store.set("kubernetes_build_info", &pairs, 1.0);
             }
-            rep.store.set("process_start_time_seconds", &[], rep.start_unix_s);
+            rep.store
+                .set("process_start_time_seconds", &[], rep.start_unix_s);
         }
         if let Some(f) = self.etcd.catalog().family("etcd_server_version").cloned() {
-            let pairs: Vec<(&str, &str)> = f.constant.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = f
+                .constant
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             self.etcd.set("etcd_server_version", &pairs, 1.0);
         }
         let etcd_start = (self.config.start_unix_ms as f64 / 1000.0 - 86_400.0 * 9.0).floor();
         self.etcd.set("process_start_time_seconds", &[], etcd_start);
         self.etcd.set("etcd_server_has_leader", &[], 1.0);
         self.etcd.set("etcd_server_is_leader", &[], 1.0);
-        self.etcd.inc("etcd_server_leader_changes_seen_total", &[], 1.0);
-        self.etcd.inc("etcd_server_proposals_failed_total", &[], 0.0);
-        self.etcd.set("etcd_server_proposals_failed_total", &[], 0.0);
+        self.etcd
+            .inc("etcd_server_leader_changes_seen_total", &[], 1.0);
+        self.etcd
+            .inc("etcd_server_proposals_failed_total", &[], 0.0);
+        self.etcd
+            .set("etcd_server_proposals_failed_total", &[], 0.0);
     }
 
     fn client(&self, ci: usize) -> &ClientSpec {
@@ -394,7 +413,11 @@ impl Simulator {
         let disk = self.scenario.etcd_disk_factor;
         let load_mb = self.etcd_read_bytes_last / 1e6;
         let load = 1.0 + (load_mb / 300.0).powf(1.5).min(19.0);
-        let disk_effect = if mutating { 1.0 } else { 1.0 + 0.25 * (disk - 1.0) };
+        let disk_effect = if mutating {
+            1.0
+        } else {
+            1.0 + 0.25 * (disk - 1.0)
+        };
         load * disk_effect
     }
 
@@ -435,7 +458,11 @@ impl Simulator {
         for p in &pending {
             let spec = self.client(p.client).requests[p.spec].clone();
             if p.rejected.is_none() && !p.from_cache {
-                etcd_read_bytes += if spec.verb.is_mutating() { 0.0 } else { p.bytes.max(p.fetched * spec.resource.info().object_bytes) };
+                etcd_read_bytes += if spec.verb.is_mutating() {
+                    0.0
+                } else {
+                    p.bytes.max(p.fetched * spec.resource.info().object_bytes)
+                };
             }
             if p.rejected.is_none() && spec.verb.is_mutating() {
                 *writes.entry(spec.resource).or_default() += 1.0;
@@ -449,7 +476,15 @@ impl Simulator {
     }
 
     /// Draws one request: where it is served and how long it runs before APF.
-    fn draw(&self, rng: &mut Rng, ci: usize, si: usize, spec: &RequestSpec, instance: u32, at_us: i64) -> Pending {
+    fn draw(
+        &self,
+        rng: &mut Rng,
+        ci: usize,
+        si: usize,
+        spec: &RequestSpec,
+        instance: u32,
+        at_us: i64,
+    ) -> Pending {
         let client = self.client(ci);
         let replica = self.assignment[ci][instance as usize] as usize;
         let version = self.replicas[replica].version;
@@ -470,7 +505,11 @@ impl Simulator {
             "{obj}" => format!("{}-{}", pick_app(rng), rng.below(40)),
             other => other.to_string(),
         });
-        let name = if spec.verb == Verb::Create && spec.subresource.is_empty() { None } else { name };
+        let name = if spec.verb == Verb::Create && spec.subresource.is_empty() {
+            None
+        } else {
+            name
+        };
         let total = self.objects(spec.resource);
         let in_scope = if namespace.is_some() && spec.name.is_none() {
             total / self.scenario.namespaces.len() as f64
@@ -492,7 +531,7 @@ impl Simulator {
         };
         let (returned, fetched) = match spec.verb {
             Verb::List => {
-                let limit_honoured = !(spec.rv_zero && !version.at_least(1, 31));
+                let limit_honoured = !spec.rv_zero || version.at_least(1, 31);
                 let returned = match spec.limit {
                     Some(l) if limit_honoured => matching.min(f64::from(l)),
                     _ => matching,
@@ -524,14 +563,26 @@ impl Simulator {
             };
             etcd_s = base * rng.lognormal(1.0, 0.3) * self.etcd_factor(mutating)
                 + fetched * info.object_bytes / 400e6 * self.etcd_factor(false)
-                + if mutating { 2.0 * self.fsync_median() * rng.lognormal(1.0, 0.3) } else { 0.0 };
+                + if mutating {
+                    2.0 * self.fsync_median() * rng.lognormal(1.0, 0.3)
+                } else {
+                    0.0
+                };
         }
         let decode = if from_cache { 0.0 } else { fetched * 8e-6 };
-        let scan = if from_cache && spec.verb == Verb::List { matching * 0.4e-6 + total * 0.05e-6 } else { 0.0 };
+        let scan = if from_cache && spec.verb == Verb::List {
+            matching * 0.4e-6 + total * 0.05e-6
+        } else {
+            0.0
+        };
         let serialize = bytes / 250e6;
         let overhead = rng.lognormal(0.0012, 0.35);
         let webhook_s = match &self.scenario.webhook {
-            Some(w) if mutating && w.resources.contains(&spec.resource) && spec.subresource.is_empty() => {
+            Some(w)
+                if mutating
+                    && w.resources.contains(&spec.resource)
+                    && spec.subresource.is_empty() =>
+            {
                 rng.lognormal(w.median_seconds, 0.35)
             }
             _ => 0.0,
@@ -595,11 +646,16 @@ impl Simulator {
             queued: 0.0,
             rejected: None,
             code,
-            watch_s: if spec.verb == Verb::Watch { 300.0 + 300.0 * rng.f64() } else { 0.0 },
+            watch_s: if spec.verb == Verb::Watch {
+                300.0 + 300.0 * rng.f64()
+            } else {
+                0.0
+            },
         }
     }
 
     /// APF: borrowing between levels, fair queuing between flows, queue limits and 429s.
+    #[allow(clippy::needless_range_loop)] // levels are indexed in several parallel vectors
     fn schedule(&mut self, rng: &mut Rng, pending: &mut [Pending]) {
         for (ri, rep) in self.replicas.iter_mut().enumerate() {
             let n_levels = rep.levels.len();
@@ -608,7 +664,7 @@ impl Simulator {
             for p in pending.iter().filter(|p| p.replica == ri) {
                 let key = format!("{}|{}", p.class.flow_schema, p.class.distinguisher);
                 let e = flows[p.level].entry(key).or_insert((0.0, 0.0));
-                e.0 += p.work.seat_seconds(if p.watch_s > 0.0 { p.exec_s } else { p.exec_s });
+                e.0 += p.work.seat_seconds(p.exec_s);
                 e.1 += 1.0;
             }
             let demand: Vec<f64> = (0..n_levels)
@@ -631,7 +687,8 @@ impl Simulator {
                     if l.exempt {
                         continue;
                     }
-                    let spare = (l.nominal * l.lendable_percent / 100.0).min((l.nominal - demand[i] * 1.2).max(0.0));
+                    let spare = (l.nominal * l.lendable_percent / 100.0)
+                        .min((l.nominal - demand[i] * 1.2).max(0.0));
                     lent[i] = spare;
                     pool += spare;
                 }
@@ -639,13 +696,27 @@ impl Simulator {
                     .levels
                     .iter()
                     .enumerate()
-                    .map(|(i, l)| if l.exempt || l.reject { 0.0 } else { (demand[i] - l.nominal).max(0.0) })
+                    .map(|(i, l)| {
+                        if l.exempt || l.reject {
+                            0.0
+                        } else {
+                            (demand[i] - l.nominal).max(0.0)
+                        }
+                    })
                     .collect();
                 let total_want: f64 = wants.iter().sum();
                 let granted = total_want.min(pool);
                 for i in 0..n_levels {
-                    let borrowed = if total_want > 0.0 { granted * wants[i] / total_want } else { 0.0 };
-                    let lent_i = if pool > 0.0 { lent[i] * granted / pool } else { 0.0 };
+                    let borrowed = if total_want > 0.0 {
+                        granted * wants[i] / total_want
+                    } else {
+                        0.0
+                    };
+                    let lent_i = if pool > 0.0 {
+                        lent[i] * granted / pool
+                    } else {
+                        0.0
+                    };
                     target[i] = rep.levels[i].nominal + borrowed - lent_i;
                 }
             }
@@ -657,10 +728,12 @@ impl Simulator {
                 }
             }
             // Fair queuing: water-fill each level's capacity over its flows.
-            let mut outcome: HashMap<(usize, String), (f64, f64, Option<&'static str>, f64)> = HashMap::new();
+            let mut outcome: HashMap<(usize, String), FlowOutcome> = HashMap::new();
             for l in 0..n_levels {
                 let level = &rep.levels[l];
-                if level.exempt || flows[l].is_empty() && !rep.backlog.keys().any(|(li, _)| *li == l) {
+                if level.exempt
+                    || flows[l].is_empty() && !rep.backlog.keys().any(|(li, _)| *li == l)
+                {
                     continue;
                 }
                 let mut keys: Vec<(String, f64, f64, f64)> = flows[l]
@@ -708,7 +781,11 @@ impl Simulator {
                             if new > 0.0 {
                                 reject_p = (excess / new).clamp(0.0, 1.0);
                             }
-                            reason = Some(if queued > queue_cap { "queue-full" } else { "time-out" });
+                            reason = Some(if queued > queue_cap {
+                                "queue-full"
+                            } else {
+                                "time-out"
+                            });
                             backlog = keep;
                             wait = keep / rate;
                         }
@@ -726,8 +803,13 @@ impl Simulator {
                 }
             }
             for p in pending.iter_mut().filter(|p| p.replica == ri) {
-                let key = (p.level, format!("{}|{}", p.class.flow_schema, p.class.distinguisher));
-                let Some((wait, reject_p, reason, queued)) = outcome.get(&key) else { continue };
+                let key = (
+                    p.level,
+                    format!("{}|{}", p.class.flow_schema, p.class.distinguisher),
+                );
+                let Some((wait, reject_p, reason, queued)) = outcome.get(&key) else {
+                    continue;
+                };
                 p.queued = *queued;
                 if *reject_p > 0.0 && rng.chance(*reject_p) {
                     p.rejected = *reason;
@@ -760,9 +842,7 @@ impl Simulator {
             // Final seats are held after the response is sent: no client-visible latency.
             p.wait_s + p.exec_s
         };
-        let scope = if p.name.is_some() && !watch {
-            "resource"
-        } else if watch && spec.name.is_some() {
+        let scope = if (p.name.is_some() && !watch) || (watch && spec.name.is_some()) {
             "resource"
         } else if p.namespace.is_some() {
             "namespace"
@@ -771,7 +851,9 @@ impl Simulator {
         };
         let code = p.code.to_string();
         let client_label = client.user_agent.split(' ').next().unwrap_or("");
-        let content_type = if matches!(client.identity, Identity::Node) || client.user_agent.contains("kubernetes/") {
+        let content_type = if matches!(client.identity, Identity::Node)
+            || client.user_agent.contains("kubernetes/")
+        {
             "application/vnd.kubernetes.protobuf"
         } else {
             "application/json"
@@ -807,27 +889,51 @@ impl Simulator {
         if let Some(reason) = p.rejected {
             s.inc(
                 "apiserver_flowcontrol_rejected_requests_total",
-                &[("priority_level", pl), ("flow_schema", fs), ("reason", reason)],
+                &[
+                    ("priority_level", pl),
+                    ("flow_schema", fs),
+                    ("reason", reason),
+                ],
                 1.0,
             );
             s.observe(
                 "apiserver_flowcontrol_request_wait_duration_seconds",
-                &[("priority_level", pl), ("flow_schema", fs), ("execute", "false")],
+                &[
+                    ("priority_level", pl),
+                    ("flow_schema", fs),
+                    ("execute", "false"),
+                ],
                 p.wait_s,
             );
         } else if pl != "exempt" || version.at_least(1, 20) {
-            s.inc("apiserver_flowcontrol_dispatched_requests_total", &apf_labels, 1.0);
+            s.inc(
+                "apiserver_flowcontrol_dispatched_requests_total",
+                &apf_labels,
+                1.0,
+            );
             s.observe(
                 "apiserver_flowcontrol_request_wait_duration_seconds",
-                &[("priority_level", pl), ("flow_schema", fs), ("execute", "true")],
+                &[
+                    ("priority_level", pl),
+                    ("flow_schema", fs),
+                    ("execute", "true"),
+                ],
                 p.wait_s,
             );
             s.observe(
                 "apiserver_flowcontrol_request_execution_seconds",
-                &[("priority_level", pl), ("flow_schema", fs), ("type", if watch { "watch" } else { "regular" })],
+                &[
+                    ("priority_level", pl),
+                    ("flow_schema", fs),
+                    ("type", if watch { "watch" } else { "regular" }),
+                ],
                 p.exec_s,
             );
-            s.observe("apiserver_flowcontrol_work_estimated_seats", &apf_labels, p.work.max_seats());
+            s.observe(
+                "apiserver_flowcontrol_work_estimated_seats",
+                &apf_labels,
+                p.work.max_seats(),
+            );
             if p.wait_s > 0.001 {
                 s.observe(
                     "apiserver_flowcontrol_request_queue_length_after_enqueue",
@@ -838,34 +944,90 @@ impl Simulator {
         }
         if !rejected {
             // Storage.
-            let group_resource: [(&str, &str); 2] = [("group", info.group), ("resource", info.resource)];
+            let group_resource: [(&str, &str); 2] =
+                [("group", info.group), ("resource", info.resource)];
             if spec.verb == Verb::List {
-                let index = if spec.node_selector && spec.resource == Resource::Pods { "f:spec.nodeName" } else { "" };
+                let index = if spec.node_selector && spec.resource == Resource::Pods {
+                    "f:spec.nodeName"
+                } else {
+                    ""
+                };
                 if p.from_cache {
-                    let prefix = if info.group.contains('.') && info.group != "discovery.k8s.io" && info.group != "coordination.k8s.io" {
+                    let prefix = if info.group.contains('.')
+                        && info.group != "discovery.k8s.io"
+                        && info.group != "coordination.k8s.io"
+                    {
                         format!("/{}/{}", info.group, info.resource)
                     } else {
                         format!("/{}", info.resource)
                     };
-                    let l = [("group", info.group), ("resource", info.resource), ("resource_prefix", prefix.as_str()), ("index", index)];
-                    let scanned = if index.is_empty() { self.scenario.objects.get(&spec.resource).copied().unwrap_or(0.0) } else { p.returned };
+                    let l = [
+                        ("group", info.group),
+                        ("resource", info.resource),
+                        ("resource_prefix", prefix.as_str()),
+                        ("index", index),
+                    ];
+                    let scanned = if index.is_empty() {
+                        self.scenario
+                            .objects
+                            .get(&spec.resource)
+                            .copied()
+                            .unwrap_or(0.0)
+                    } else {
+                        p.returned
+                    };
                     s.inc("apiserver_cache_list_total", &l, 1.0);
                     s.inc("apiserver_cache_list_fetched_objects_total", &l, scanned);
-                    s.inc("apiserver_cache_list_returned_objects_total", &l, p.returned);
+                    s.inc(
+                        "apiserver_cache_list_returned_objects_total",
+                        &l,
+                        p.returned,
+                    );
                 } else {
                     let qualified = spec.resource.qualified();
-                    let l = [("group", info.group), ("resource", if version.at_least(1, 34) { info.resource } else { qualified.as_str() })];
+                    let l = [
+                        ("group", info.group),
+                        (
+                            "resource",
+                            if version.at_least(1, 34) {
+                                info.resource
+                            } else {
+                                qualified.as_str()
+                            },
+                        ),
+                    ];
                     s.inc("apiserver_storage_list_total", &l, 1.0);
-                    s.inc("apiserver_storage_list_fetched_objects_total", &l, p.fetched);
-                    s.inc("apiserver_storage_list_evaluated_objects_total", &l, p.fetched);
-                    s.inc("apiserver_storage_list_returned_objects_total", &l, p.returned);
+                    s.inc(
+                        "apiserver_storage_list_fetched_objects_total",
+                        &l,
+                        p.fetched,
+                    );
+                    s.inc(
+                        "apiserver_storage_list_evaluated_objects_total",
+                        &l,
+                        p.fetched,
+                    );
+                    s.inc(
+                        "apiserver_storage_list_returned_objects_total",
+                        &l,
+                        p.returned,
+                    );
                 }
             }
             if !p.from_cache {
                 let qualified = spec.resource.qualified();
-                let type_label = if version.at_least(1, 26) { qualified.as_str() } else { info.go_type };
+                let type_label = if version.at_least(1, 26) {
+                    qualified.as_str()
+                } else {
+                    info.go_type
+                };
                 let op = spec.verb.etcd_operation();
-                let l = [("operation", op), ("type", type_label), group_resource[0], group_resource[1]];
+                let l = [
+                    ("operation", op),
+                    ("type", type_label),
+                    group_resource[0],
+                    group_resource[1],
+                ];
                 s.observe("etcd_request_duration_seconds", &l, p.etcd_s);
                 s.inc("etcd_requests_total", &l, 1.0);
             }
@@ -874,7 +1036,12 @@ impl Simulator {
             {
                 s.observe(
                     "apiserver_admission_webhook_admission_duration_seconds",
-                    &[("name", w.name), ("operation", spec.verb.admission_operation()), ("rejected", "false"), ("type", "validating")],
+                    &[
+                        ("name", w.name),
+                        ("operation", spec.verb.admission_operation()),
+                        ("rejected", "false"),
+                        ("type", "validating"),
+                    ],
                     p.webhook_s,
                 );
             }
@@ -882,8 +1049,16 @@ impl Simulator {
             // etcd server side.
             if !p.from_cache {
                 let e = &mut self.etcd;
-                let (method, mutating) = if spec.verb.is_mutating() { ("Txn", true) } else { ("Range", false) };
-                let grpc = [("grpc_method", method), ("grpc_service", "etcdserverpb.KV"), ("grpc_type", "unary")];
+                let (method, mutating) = if spec.verb.is_mutating() {
+                    ("Txn", true)
+                } else {
+                    ("Range", false)
+                };
+                let grpc = [
+                    ("grpc_method", method),
+                    ("grpc_service", "etcdserverpb.KV"),
+                    ("grpc_type", "unary"),
+                ];
                 e.inc("grpc_server_started_total", &grpc, 1.0);
                 e.inc(
                     "grpc_server_handled_total",
@@ -897,15 +1072,26 @@ impl Simulator {
                     } else {
                         e.inc("etcd_mvcc_put_total", &[], 1.0);
                     }
-                    e.inc("etcd_network_client_grpc_received_bytes_total", &[], info.object_bytes);
-                    let fsync = rng.lognormal(self_fsync(self.scenario.etcd_disk_factor, self.etcd_read_bytes_last), 0.35);
+                    e.inc(
+                        "etcd_network_client_grpc_received_bytes_total",
+                        &[],
+                        info.object_bytes,
+                    );
+                    let fsync = rng.lognormal(
+                        self_fsync(self.scenario.etcd_disk_factor, self.etcd_read_bytes_last),
+                        0.35,
+                    );
                     e.observe("etcd_disk_wal_fsync_duration_seconds", &[], fsync);
                     if fsync > 0.1 {
                         e.inc("etcd_server_slow_apply_total", &[], 1.0);
                     }
                 } else {
                     e.inc("etcd_mvcc_range_total", &[], 1.0);
-                    e.inc("etcd_network_client_grpc_sent_bytes_total", &[], p.fetched * info.object_bytes + 64.0);
+                    e.inc(
+                        "etcd_network_client_grpc_sent_bytes_total",
+                        &[],
+                        p.fetched * info.object_bytes + 64.0,
+                    );
                 }
             }
         }
@@ -914,27 +1100,57 @@ impl Simulator {
         }
     }
 
-    fn audit_event(&mut self, rng: &mut Rng, p: &Pending, spec: &RequestSpec, latency: f64, scope: &str) {
+    fn audit_event(
+        &mut self,
+        rng: &mut Rng,
+        p: &Pending,
+        spec: &RequestSpec,
+        latency: f64,
+        scope: &str,
+    ) {
         let client = &self.scenario.clients[p.client];
         let version = self.replicas[p.replica].version;
         let info = spec.resource.info();
         let watch = spec.verb == Verb::Watch;
         let node = node_name(p.instance);
         let username = username(client, p.instance);
-        let (groups, extra, uid): (Vec<String>, BTreeMap<&'static str, [String; 1]>, Option<String>) = match &client.identity {
-            Identity::Node => (vec!["system:nodes".into(), "system:authenticated".into()], BTreeMap::new(), None),
+        let (groups, extra, uid): (
+            Vec<String>,
+            BTreeMap<&'static str, [String; 1]>,
+            Option<String>,
+        ) = match &client.identity {
+            Identity::Node => (
+                vec!["system:nodes".into(), "system:authenticated".into()],
+                BTreeMap::new(),
+                None,
+            ),
             Identity::ServiceAccount { namespace, name } => {
                 let mut extra = BTreeMap::new();
                 let seed = hash2(p.client as u64, u64::from(p.instance));
                 let pod = format!("{}-{}", client.name, pod_suffix(seed));
                 extra.insert("authentication.kubernetes.io/pod-name", [pod]);
-                extra.insert("authentication.kubernetes.io/pod-uid", [audit::uuid(seed, seed.rotate_left(17))]);
-                extra.insert("authentication.kubernetes.io/credential-id", [format!("JTI={}", audit::uuid(seed.rotate_left(5), seed ^ 0x55))]);
+                extra.insert(
+                    "authentication.kubernetes.io/pod-uid",
+                    [audit::uuid(seed, seed.rotate_left(17))],
+                );
+                extra.insert(
+                    "authentication.kubernetes.io/credential-id",
+                    [format!(
+                        "JTI={}",
+                        audit::uuid(seed.rotate_left(5), seed ^ 0x55)
+                    )],
+                );
                 if version.at_least(1, 30) && client.per_node {
                     extra.insert("authentication.kubernetes.io/node-name", [node.clone()]);
-                    extra.insert("authentication.kubernetes.io/node-uid", [audit::uuid(hash2(7, u64::from(p.instance)), 11)]);
+                    extra.insert(
+                        "authentication.kubernetes.io/node-uid",
+                        [audit::uuid(hash2(7, u64::from(p.instance)), 11)],
+                    );
                 }
-                let uid = audit::uuid(hash2(namespace.len() as u64, p.client as u64), hash2(name.len() as u64, 3));
+                let uid = audit::uuid(
+                    hash2(namespace.len() as u64, p.client as u64),
+                    hash2(name.len() as u64, 3),
+                );
                 (
                     vec![
                         "system:serviceaccounts".into(),
@@ -972,7 +1188,10 @@ impl Simulator {
         if spec.node_selector {
             query.push(format!("fieldSelector=spec.nodeName%3D{node}"));
         } else if watch && spec.name.is_some() {
-            query.push(format!("fieldSelector=metadata.name%3D{}", p.name.as_deref().unwrap_or("")));
+            query.push(format!(
+                "fieldSelector=metadata.name%3D{}",
+                p.name.as_deref().unwrap_or("")
+            ));
         }
         if let Some(l) = spec.limit {
             query.push(format!("limit={l}"));
@@ -980,7 +1199,10 @@ impl Simulator {
         if spec.rv_zero {
             query.push("resourceVersion=0".into());
         } else if watch {
-            query.push(format!("resourceVersion={}", 48_000_000 + self.tick * 40 + rng.below(40)));
+            query.push(format!(
+                "resourceVersion={}",
+                48_000_000 + self.tick * 40 + rng.below(40)
+            ));
         }
         if watch {
             query.push(format!("timeoutSeconds={}", p.watch_s.round() as u64));
@@ -995,31 +1217,67 @@ impl Simulator {
             annotations.insert("authorization.k8s.io/decision", "allow".to_string());
             annotations.insert("authorization.k8s.io/reason", authz_reason(client));
         }
-        if !watch && latency > 0.5 && version.at_least(1, 24) && !version.drops_latency_annotations() {
-            annotations.insert("apiserver.latency.k8s.io/total", audit::go_duration(latency));
+        if !watch
+            && latency > 0.5
+            && version.at_least(1, 24)
+            && !version.drops_latency_annotations()
+        {
+            annotations.insert(
+                "apiserver.latency.k8s.io/total",
+                audit::go_duration(latency),
+            );
             if p.rejected.is_none() {
                 if p.etcd_s > 0.0 {
-                    annotations.insert("apiserver.latency.k8s.io/etcd", audit::go_duration(p.etcd_s));
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/etcd",
+                        audit::go_duration(p.etcd_s),
+                    );
                 }
                 if p.bytes > 0.0 {
-                    annotations.insert("apiserver.latency.k8s.io/serialize-response-object", audit::go_duration(p.bytes / 250e6));
-                    annotations.insert("apiserver.latency.k8s.io/response-write", audit::go_duration(p.bytes / 1e9 + 0.0001));
-                    annotations.insert("apiserver.latency.k8s.io/transform-response-object", audit::go_duration(3e-6 + p.returned * 2e-8));
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/serialize-response-object",
+                        audit::go_duration(p.bytes / 250e6),
+                    );
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/response-write",
+                        audit::go_duration(p.bytes / 1e9 + 0.0001),
+                    );
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/transform-response-object",
+                        audit::go_duration(3e-6 + p.returned * 2e-8),
+                    );
                 }
                 if p.fetched > 0.0 && version.at_least(1, 30) {
-                    annotations.insert("apiserver.latency.k8s.io/decode-response-object", audit::go_duration(p.fetched * 8e-6));
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/decode-response-object",
+                        audit::go_duration(p.fetched * 8e-6),
+                    );
                 }
                 if p.webhook_s > 0.0 {
-                    annotations.insert("apiserver.latency.k8s.io/validating-webhook", audit::go_duration(p.webhook_s));
+                    annotations.insert(
+                        "apiserver.latency.k8s.io/validating-webhook",
+                        audit::go_duration(p.webhook_s),
+                    );
                 }
             }
             if p.wait_s > 0.001 && version.at_least(1, 31) {
-                annotations.insert("apiserver.latency.k8s.io/apf-queue-wait", audit::go_duration(p.wait_s));
+                annotations.insert(
+                    "apiserver.latency.k8s.io/apf-queue-wait",
+                    audit::go_duration(p.wait_s),
+                );
             }
         }
         let response_status = |code: u16| {
             let (status, reason, message) = match code {
-                404 => (Some("Failure"), Some("NotFound"), Some(format!("{} \"{}\" not found", info.resource, p.name.as_deref().unwrap_or("")))),
+                404 => (
+                    Some("Failure"),
+                    Some("NotFound"),
+                    Some(format!(
+                        "{} \"{}\" not found",
+                        info.resource,
+                        p.name.as_deref().unwrap_or("")
+                    )),
+                ),
                 409 => (
                     Some("Failure"),
                     Some("Conflict"),
@@ -1130,14 +1388,20 @@ impl Simulator {
         };
         self.audit_buf.sort_by_key(|(t, _)| *t);
         for (_, line) in self.audit_buf.drain(..) {
-            sink.write_all(line.as_bytes()).map_err(SimError::AuditWrite)?;
+            sink.write_all(line.as_bytes())
+                .map_err(SimError::AuditWrite)?;
             sink.write_all(b"\n").map_err(SimError::AuditWrite)?;
         }
         Ok(())
     }
 
     /// Gauges and per-second derived series of every replica and of etcd.
-    fn update_gauges(&mut self, rng: &mut Rng, pending: &[Pending], writes: &BTreeMap<Resource, f64>) {
+    fn update_gauges(
+        &mut self,
+        rng: &mut Rng,
+        pending: &[Pending],
+        writes: &BTreeMap<Resource, f64>,
+    ) {
         let objects = self.scenario.objects.clone();
         let total_bytes: f64 = objects.iter().map(|(r, n)| n * r.info().object_bytes).sum();
         for (ri, rep) in self.replicas.iter_mut().enumerate() {
@@ -1153,12 +1417,16 @@ impl Simulator {
                 inqueue[k] += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) / TICK;
                 if p.rejected.is_none() {
                     inflight[k] += p.exec_s / TICK;
-                    let e = executing.entry((p.class.priority_level, p.class.flow_schema)).or_default();
+                    let e = executing
+                        .entry((p.class.priority_level, p.class.flow_schema))
+                        .or_default();
                     e.0 += p.exec_s / TICK;
                     e.1 += p.work.seat_seconds(p.exec_s) / TICK;
                 }
                 if p.wait_s > 0.001 {
-                    let q = queued.entry((p.class.priority_level, p.class.flow_schema)).or_default();
+                    let q = queued
+                        .entry((p.class.priority_level, p.class.flow_schema))
+                        .or_default();
                     q.0 += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) / TICK;
                     q.1 += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) * p.work.initial_seats / TICK;
                 }
@@ -1167,8 +1435,16 @@ impl Simulator {
             for (k, kind) in ["readOnly", "mutating"].iter().enumerate() {
                 // The gauge is the maximum over the last second: above the mean.
                 let peak = (inflight[k] * (1.0 + 0.4 * rng.f64())).ceil();
-                s.set("apiserver_current_inflight_requests", &[("request_kind", kind)], peak);
-                s.set("apiserver_current_inqueue_requests", &[("request_kind", kind)], inqueue[k].round());
+                s.set(
+                    "apiserver_current_inflight_requests",
+                    &[("request_kind", kind)],
+                    peak,
+                );
+                s.set(
+                    "apiserver_current_inqueue_requests",
+                    &[("request_kind", kind)],
+                    inqueue[k].round(),
+                );
             }
             for fam in [
                 "apiserver_flowcontrol_current_executing_requests",
@@ -1194,27 +1470,67 @@ impl Simulator {
                     .map(|i| rep.current_limit[i].round())
                     .unwrap_or(f64::INFINITY);
                 let level_seats = per_level.get(pl).copied().unwrap_or(0.0);
-                let scale = if level_seats > limit { limit / level_seats } else { 1.0 };
+                let scale = if level_seats > limit {
+                    limit / level_seats
+                } else {
+                    1.0
+                };
                 let (req, seats) = (req * scale, (seats * scale).floor());
                 let l = [("priority_level", *pl), ("flow_schema", *fs)];
-                s.set("apiserver_flowcontrol_current_executing_requests", &l, (req * (0.8 + 0.4 * rng.f64())).round());
-                s.set("apiserver_flowcontrol_current_executing_seats", &l, seats.round());
-                s.set("apiserver_flowcontrol_request_concurrency_in_use", &l, seats.round());
+                s.set(
+                    "apiserver_flowcontrol_current_executing_requests",
+                    &l,
+                    (req * (0.8 + 0.4 * rng.f64())).round(),
+                );
+                s.set(
+                    "apiserver_flowcontrol_current_executing_seats",
+                    &l,
+                    seats.round(),
+                );
+                s.set(
+                    "apiserver_flowcontrol_request_concurrency_in_use",
+                    &l,
+                    seats.round(),
+                );
             }
             for ((pl, fs), (req, seats)) in &queued {
                 let l = [("priority_level", *pl), ("flow_schema", *fs)];
-                s.set("apiserver_flowcontrol_current_inqueue_requests", &l, req.round());
-                s.set("apiserver_flowcontrol_current_inqueue_seats", &l, seats.round());
+                s.set(
+                    "apiserver_flowcontrol_current_inqueue_requests",
+                    &l,
+                    req.round(),
+                );
+                s.set(
+                    "apiserver_flowcontrol_current_inqueue_seats",
+                    &l,
+                    seats.round(),
+                );
             }
             if version.at_least(1, 18) {
                 for (i, l) in rep.levels.iter().enumerate() {
                     let pl = [("priority_level", l.name)];
-                    s.set("apiserver_flowcontrol_request_concurrency_limit", &pl, l.nominal);
+                    s.set(
+                        "apiserver_flowcontrol_request_concurrency_limit",
+                        &pl,
+                        l.nominal,
+                    );
                     s.set("apiserver_flowcontrol_nominal_limit_seats", &pl, l.nominal);
-                    s.set("apiserver_flowcontrol_current_limit_seats", &pl, rep.current_limit[i].round());
+                    s.set(
+                        "apiserver_flowcontrol_current_limit_seats",
+                        &pl,
+                        rep.current_limit[i].round(),
+                    );
                     let lendable = (l.nominal * l.lendable_percent / 100.0).round();
-                    s.set("apiserver_flowcontrol_lower_limit_seats", &pl, l.nominal - lendable);
-                    s.set("apiserver_flowcontrol_upper_limit_seats", &pl, if l.exempt { l.nominal } else { apf::SERVER_CL });
+                    s.set(
+                        "apiserver_flowcontrol_lower_limit_seats",
+                        &pl,
+                        l.nominal - lendable,
+                    );
+                    s.set(
+                        "apiserver_flowcontrol_upper_limit_seats",
+                        &pl,
+                        if l.exempt { l.nominal } else { apf::SERVER_CL },
+                    );
                 }
             }
             // Long-running requests and watch events.
@@ -1237,7 +1553,11 @@ impl Simulator {
                 let info = resource.info();
                 s.set(
                     "apiserver_registered_watchers",
-                    &[("group", info.group), ("version", info.version), ("kind", info.kind)],
+                    &[
+                        ("group", info.group),
+                        ("version", info.version),
+                        ("kind", info.kind),
+                    ],
                     n.round(),
                 );
             }
@@ -1248,9 +1568,19 @@ impl Simulator {
                     continue;
                 }
                 let info = resource.info();
-                let l = [("group", info.group), ("version", info.version), ("kind", info.kind), ("resource", info.resource)];
+                let l = [
+                    ("group", info.group),
+                    ("version", info.version),
+                    ("kind", info.kind),
+                    ("resource", info.resource),
+                ];
                 s.inc("apiserver_watch_events_total", &l, events);
-                s.observe_n("apiserver_watch_events_sizes", &l, info.object_bytes, events as u64);
+                s.observe_n(
+                    "apiserver_watch_events_sizes",
+                    &l,
+                    info.object_bytes,
+                    events as u64,
+                );
                 rep.cpu_seconds += events * 2e-6;
             }
             // Storage object counts and size.
@@ -1262,31 +1592,74 @@ impl Simulator {
                 let q = resource.qualified();
                 let value = (n * (1.0 + 0.002 * (rng.f64() - 0.5))).round();
                 s.set("etcd_object_counts", &[("resource", q.as_str())], value);
-                s.set("apiserver_storage_objects", &[("resource", q.as_str())], value);
-                s.set("apiserver_resource_objects", &[("group", info.group), ("resource", info.resource)], value);
+                s.set(
+                    "apiserver_storage_objects",
+                    &[("resource", q.as_str())],
+                    value,
+                );
+                s.set(
+                    "apiserver_resource_objects",
+                    &[("group", info.group), ("resource", info.resource)],
+                    value,
+                );
             }
             let db = (total_bytes * 2.2 + 40e6).round();
-            s.set("etcd_db_total_size_in_bytes", &[("endpoint", "https://127.0.0.1:2379")], db);
-            s.set("apiserver_storage_db_total_size_in_bytes", &[("endpoint", "https://127.0.0.1:2379")], db);
-            s.set("apiserver_storage_size_bytes", &[("cluster", "etcd-0"), ("storage_cluster_id", "etcd-0")], db);
+            s.set(
+                "etcd_db_total_size_in_bytes",
+                &[("endpoint", "https://127.0.0.1:2379")],
+                db,
+            );
+            s.set(
+                "apiserver_storage_db_total_size_in_bytes",
+                &[("endpoint", "https://127.0.0.1:2379")],
+                db,
+            );
+            s.set(
+                "apiserver_storage_size_bytes",
+                &[("cluster", "etcd-0"), ("storage_cluster_id", "etcd-0")],
+                db,
+            );
             // Process.
             let watchers: f64 = rep.watchers.values().sum();
             rep.cpu_seconds += 0.08 + 0.02 * rng.f64();
             s.inc("process_cpu_seconds_total", &[], 0.0);
-            s.set("process_cpu_seconds_total", &[], (rep.cpu_seconds * 100.0).round() / 100.0);
-            let inflight_bytes: f64 = mine().filter(|p| p.rejected.is_none()).map(|p| p.bytes * p.exec_s.min(TICK)).sum();
+            s.set(
+                "process_cpu_seconds_total",
+                &[],
+                (rep.cpu_seconds * 100.0).round() / 100.0,
+            );
+            let inflight_bytes: f64 = mine()
+                .filter(|p| p.rejected.is_none())
+                .map(|p| p.bytes * p.exec_s.min(TICK))
+                .sum();
             let rss = 350e6 + total_bytes * 1.6 + watchers * 25e3 + inflight_bytes * 3.0;
-            s.set("process_resident_memory_bytes", &[], (rss * (1.0 + 0.01 * rng.f64())).round());
-            s.set("go_goroutines", &[], (600.0 + watchers * 2.0 + inflight[0] + inflight[1]).round());
+            s.set(
+                "process_resident_memory_bytes",
+                &[],
+                (rss * (1.0 + 0.01 * rng.f64())).round(),
+            );
+            s.set(
+                "go_goroutines",
+                &[],
+                (600.0 + watchers * 2.0 + inflight[0] + inflight[1]).round(),
+            );
         }
         // etcd server gauges.
         let keys: f64 = objects.values().sum::<f64>() + 1_500.0;
         let e = &mut self.etcd;
         let db = (total_bytes * 2.2 + 40e6).round();
         e.set("etcd_mvcc_db_total_size_in_bytes", &[], db);
-        e.set("etcd_mvcc_db_total_size_in_use_in_bytes", &[], (db * 0.82).round());
+        e.set(
+            "etcd_mvcc_db_total_size_in_use_in_bytes",
+            &[],
+            (db * 0.82).round(),
+        );
         e.set("etcd_debugging_mvcc_keys_total", &[], keys.round());
-        e.set("etcd_debugging_mvcc_watcher_total", &[], (Resource::ALL.len() * self.replicas.len()) as f64 + 4.0);
+        e.set(
+            "etcd_debugging_mvcc_watcher_total",
+            &[],
+            (Resource::ALL.len() * self.replicas.len()) as f64 + 4.0,
+        );
         let n_writes: f64 = writes.values().sum();
         let committed = self.tick as f64 * 2.0 + n_writes;
         let _ = committed;
@@ -1294,19 +1667,43 @@ impl Simulator {
         e.inc("etcd_server_proposals_committed_total", &[], 0.0);
         let prev = e_gauge_bump(e, "etcd_server_proposals_committed_total", n_writes + 1.0);
         e.set("etcd_server_proposals_applied_total", &[], prev);
-        e.set("etcd_server_proposals_pending", &[], (n_writes * fsync).round());
+        e.set(
+            "etcd_server_proposals_pending",
+            &[],
+            (n_writes * fsync).round(),
+        );
         for _ in 0..10 {
             // The backend commits every 100 ms.
-            e.observe("etcd_disk_backend_commit_duration_seconds", &[], rng.lognormal(fsync * 2.5, 0.3));
+            e.observe(
+                "etcd_disk_backend_commit_duration_seconds",
+                &[],
+                rng.lognormal(fsync * 2.5, 0.3),
+            );
         }
-        let watch_grpc = [("grpc_method", "Watch"), ("grpc_service", "etcdserverpb.Watch"), ("grpc_type", "bidi_stream")];
+        let watch_grpc = [
+            ("grpc_method", "Watch"),
+            ("grpc_service", "etcdserverpb.Watch"),
+            ("grpc_type", "bidi_stream"),
+        ];
         if self.tick == 0 {
-            e.inc("grpc_server_started_total", &watch_grpc, (Resource::ALL.len() * self.replicas.len()) as f64);
+            e.inc(
+                "grpc_server_started_total",
+                &watch_grpc,
+                (Resource::ALL.len() * self.replicas.len()) as f64,
+            );
         }
-        e.set("process_resident_memory_bytes", &[], (db * 1.3 + 80e6).round());
+        e.set(
+            "process_resident_memory_bytes",
+            &[],
+            (db * 1.3 + 80e6).round(),
+        );
         e.inc("process_cpu_seconds_total", &[], 0.0);
         let cpu = 0.03 + n_writes * 0.0004 + self.etcd_read_bytes_last * 2e-9;
-        e.inc("process_cpu_seconds_total", &[], (cpu * 100.0).round() / 100.0 + 0.01);
+        e.inc(
+            "process_cpu_seconds_total",
+            &[],
+            (cpu * 100.0).round() / 100.0 + 0.01,
+        );
     }
 }
 
@@ -1339,17 +1736,29 @@ fn hash2(a: u64, b: u64) -> u64 {
 
 /// EKS-style node names: `ip-10-0-3-17.ec2.internal`.
 fn node_name(instance: u32) -> String {
-    format!("ip-10-{}-{}-{}.ec2.internal", 16 + instance / 65_536, (instance / 256) % 256, instance % 256)
+    format!(
+        "ip-10-{}-{}-{}.ec2.internal",
+        16 + instance / 65_536,
+        (instance / 256) % 256,
+        instance % 256
+    )
 }
 
 fn node_ip(instance: u32) -> String {
-    format!("10.{}.{}.{}", 16 + instance / 65_536, (instance / 256) % 256, instance % 256)
+    format!(
+        "10.{}.{}.{}",
+        16 + instance / 65_536,
+        (instance / 256) % 256,
+        instance % 256
+    )
 }
 
 fn username(client: &ClientSpec, instance: u32) -> String {
     match &client.identity {
         Identity::Node => format!("system:node:{}", node_name(instance)),
-        Identity::ServiceAccount { namespace, name } => format!("system:serviceaccount:{namespace}:{name}"),
+        Identity::ServiceAccount { namespace, name } => {
+            format!("system:serviceaccount:{namespace}:{name}")
+        }
         Identity::User { name, .. } => name.clone(),
     }
 }
@@ -1362,12 +1771,16 @@ fn authz_reason(client: &ClientSpec) -> String {
         ),
         Identity::User { name, .. } => {
             let short = name.trim_start_matches("system:");
-            format!("RBAC: allowed by ClusterRoleBinding \"system:{short}\" of ClusterRole \"system:{short}\" to User \"{name}\"")
+            format!(
+                "RBAC: allowed by ClusterRoleBinding \"system:{short}\" of ClusterRole \"system:{short}\" to User \"{name}\""
+            )
         }
     }
 }
 
-const APPS: [&str; 8] = ["checkout", "cart", "search", "payments", "web", "api", "worker", "cache"];
+const APPS: [&str; 8] = [
+    "checkout", "cart", "search", "payments", "web", "api", "worker", "cache",
+];
 
 fn pick_app(rng: &mut Rng) -> &'static str {
     APPS[rng.below(APPS.len() as u64) as usize]

@@ -84,14 +84,18 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        let a: Vec<u64> = (0..5).map({
-            let mut r = Rng::derive(7, 1, 2);
-            move |_| r.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..5).map({
-            let mut r = Rng::derive(7, 1, 2);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::derive(7, 1, 2);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::derive(7, 1, 2);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
         let mut c = Rng::derive(7, 1, 3);
         assert_ne!(a[0], c.next_u64());
@@ -104,7 +108,10 @@ mod tests {
             let n = 20_000;
             let total: u64 = (0..n).map(|_| r.poisson(lambda)).sum();
             let mean = total as f64 / n as f64;
-            assert!((mean - lambda).abs() / lambda < 0.05, "lambda {lambda} mean {mean}");
+            assert!(
+                (mean - lambda).abs() / lambda < 0.05,
+                "lambda {lambda} mean {mean}"
+            );
         }
     }
 }

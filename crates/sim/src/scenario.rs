@@ -96,7 +96,9 @@ fn ns(name: &str) -> Scope {
 
 /// The clients of a healthy cluster of `nodes` nodes.
 fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
-    let ua = |bin: &str, suffix: &str| format!("{bin}/v{kube} (linux/amd64) kubernetes/{commit}{suffix}");
+    let ua = |bin: &str, suffix: &str| {
+        format!("{bin}/v{kube} (linux/amd64) kubernetes/{commit}{suffix}")
+    };
     vec![
         ClientSpec {
             name: "kubelet".into(),
@@ -105,15 +107,26 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
             instances: nodes,
             per_node: true,
             requests: vec![
-                RequestSpec::new(Verb::Update, Resource::Leases, 0.1).scope(ns("kube-node-lease")).named("{node}"),
+                RequestSpec::new(Verb::Update, Resource::Leases, 0.1)
+                    .scope(ns("kube-node-lease"))
+                    .named("{node}"),
                 RequestSpec::new(Verb::Get, Resource::Nodes, 1.0 / 60.0).named("{node}"),
-                RequestSpec::new(Verb::Patch, Resource::Nodes, 1.0 / 60.0).named("{node}").subresource("status"),
-                RequestSpec::new(Verb::Patch, Resource::Pods, 0.01).scope(Scope::AnyNamespace).named("{pod}").subresource("status"),
-                RequestSpec::new(Verb::Get, Resource::Secrets, 0.005).scope(Scope::AnyNamespace).named("{obj}"),
+                RequestSpec::new(Verb::Patch, Resource::Nodes, 1.0 / 60.0)
+                    .named("{node}")
+                    .subresource("status"),
+                RequestSpec::new(Verb::Patch, Resource::Pods, 0.01)
+                    .scope(Scope::AnyNamespace)
+                    .named("{pod}")
+                    .subresource("status"),
+                RequestSpec::new(Verb::Get, Resource::Secrets, 0.005)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
                 RequestSpec::new(Verb::Create, Resource::Events, 0.005).scope(Scope::AnyNamespace),
                 RequestSpec::new(Verb::Watch, Resource::Pods, 1.0).node_selector(),
                 RequestSpec::new(Verb::Watch, Resource::Nodes, 1.0).named("{node}"),
-                RequestSpec::new(Verb::Watch, Resource::ConfigMaps, 2.0).scope(Scope::AnyNamespace).named("{obj}"),
+                RequestSpec::new(Verb::Watch, Resource::ConfigMaps, 2.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
             ],
         },
         ClientSpec {
@@ -134,12 +147,24 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
             instances: 1,
             per_node: false,
             requests: vec![
-                RequestSpec::new(Verb::Update, Resource::Leases, 0.5).scope(ns("kube-system")).named("kube-controller-manager"),
-                RequestSpec::new(Verb::Update, Resource::EndpointSlices, 4.0).scope(Scope::AnyNamespace).named("{obj}"),
-                RequestSpec::new(Verb::Update, Resource::ReplicaSets, 1.0).scope(Scope::AnyNamespace).named("{obj}").subresource("status"),
-                RequestSpec::new(Verb::Update, Resource::Deployments, 0.5).scope(Scope::AnyNamespace).named("{obj}").subresource("status"),
+                RequestSpec::new(Verb::Update, Resource::Leases, 0.5)
+                    .scope(ns("kube-system"))
+                    .named("kube-controller-manager"),
+                RequestSpec::new(Verb::Update, Resource::EndpointSlices, 4.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
+                RequestSpec::new(Verb::Update, Resource::ReplicaSets, 1.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}")
+                    .subresource("status"),
+                RequestSpec::new(Verb::Update, Resource::Deployments, 0.5)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}")
+                    .subresource("status"),
                 RequestSpec::new(Verb::Create, Resource::Pods, 1.0).scope(Scope::AnyNamespace),
-                RequestSpec::new(Verb::Delete, Resource::Pods, 1.0).scope(Scope::AnyNamespace).named("{pod}"),
+                RequestSpec::new(Verb::Delete, Resource::Pods, 1.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{pod}"),
                 RequestSpec::new(Verb::Create, Resource::Events, 3.0).scope(Scope::AnyNamespace),
                 RequestSpec::new(Verb::Watch, Resource::Pods, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::Nodes, 1.0),
@@ -157,8 +182,13 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
             instances: 1,
             per_node: false,
             requests: vec![
-                RequestSpec::new(Verb::Update, Resource::Leases, 0.5).scope(ns("kube-system")).named("kube-scheduler"),
-                RequestSpec::new(Verb::Create, Resource::Pods, 1.0).scope(Scope::AnyNamespace).named("{pod}").subresource("binding"),
+                RequestSpec::new(Verb::Update, Resource::Leases, 0.5)
+                    .scope(ns("kube-system"))
+                    .named("kube-scheduler"),
+                RequestSpec::new(Verb::Create, Resource::Pods, 1.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{pod}")
+                    .subresource("binding"),
                 RequestSpec::new(Verb::Watch, Resource::Pods, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::Nodes, 1.0),
             ],
@@ -182,7 +212,9 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
             instances: 1,
             per_node: false,
             requests: vec![
-                RequestSpec::new(Verb::List, Resource::Pods, 1.0 / 300.0).limit(500).rv_zero(),
+                RequestSpec::new(Verb::List, Resource::Pods, 1.0 / 300.0)
+                    .limit(500)
+                    .rv_zero(),
                 RequestSpec::new(Verb::Watch, Resource::Pods, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::EndpointSlices, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::Nodes, 1.0),
@@ -195,20 +227,36 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
             instances: 1,
             per_node: false,
             requests: vec![
-                RequestSpec::new(Verb::Get, Resource::Deployments, 1.0).scope(Scope::AnyNamespace).named("{obj}"),
-                RequestSpec::new(Verb::Patch, Resource::Deployments, 0.2).scope(Scope::AnyNamespace).named("{obj}"),
-                RequestSpec::new(Verb::Patch, Resource::ConfigMaps, 0.2).scope(Scope::AnyNamespace).named("{obj}"),
-                RequestSpec::new(Verb::List, Resource::Pods, 0.5).scope(Scope::AnyNamespace).limit(500),
+                RequestSpec::new(Verb::Get, Resource::Deployments, 1.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
+                RequestSpec::new(Verb::Patch, Resource::Deployments, 0.2)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
+                RequestSpec::new(Verb::Patch, Resource::ConfigMaps, 0.2)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
+                RequestSpec::new(Verb::List, Resource::Pods, 0.5)
+                    .scope(Scope::AnyNamespace)
+                    .limit(500),
             ],
         },
     ]
 }
 
 fn namespaces() -> Vec<String> {
-    let mut v: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease", "monitoring", "logging", "acme-system"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut v: Vec<String> = [
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "monitoring",
+        "logging",
+        "acme-system",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     v.extend((0..33).map(|i| format!("team-{i:02}")));
     v
 }
@@ -241,8 +289,18 @@ fn previous_minor(v: KubeVersion) -> KubeVersion {
 }
 
 /// Builds a scenario for a version and replica count.
-pub(crate) fn build(name: &str, version: KubeVersion, replicas: usize, commit: &str) -> Result<Scenario, SimError> {
-    let kube = format!("{}.{}.{}", version.major, version.minor, version.effective_patch());
+pub(crate) fn build(
+    name: &str,
+    version: KubeVersion,
+    replicas: usize,
+    commit: &str,
+) -> Result<Scenario, SimError> {
+    let kube = format!(
+        "{}.{}.{}",
+        version.major,
+        version.minor,
+        version.effective_patch()
+    );
     let mut nodes = 1_000;
     let mut pods = 30_000.0;
     let mut clients;
@@ -331,13 +389,25 @@ pub(crate) fn build(name: &str, version: KubeVersion, replicas: usize, commit: &
         "upgrade-skew" => {
             if replicas < 2 {
                 return Err(SimError::InvalidConfig {
-                    what: format!("scenario upgrade-skew needs at least 2 replicas, got {replicas}"),
+                    what: format!(
+                        "scenario upgrade-skew needs at least 2 replicas, got {replicas}"
+                    ),
                 });
             }
             clients = base_clients(nodes, &kube, commit);
             let rest = 0.9 / (replicas - 1) as f64;
-            s.replica_weights = (0..replicas).map(|i| if i == 0 { 0.1 } else { rest }).collect();
-            s.replica_versions = (0..replicas).map(|i| if i == 0 { version } else { previous_minor(version) }).collect();
+            s.replica_weights = (0..replicas)
+                .map(|i| if i == 0 { 0.1 } else { rest })
+                .collect();
+            s.replica_versions = (0..replicas)
+                .map(|i| {
+                    if i == 0 {
+                        version
+                    } else {
+                        previous_minor(version)
+                    }
+                })
+                .collect();
         }
         other => {
             return Err(SimError::UnknownScenario {

@@ -66,7 +66,9 @@ pub struct SimServer {
 
 impl std::fmt::Debug for SimServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimServer").field("addresses", &self.addresses()).finish()
+        f.debug_struct("SimServer")
+            .field("addresses", &self.addresses())
+            .finish()
     }
 }
 
@@ -78,7 +80,10 @@ impl SimServer {
     pub async fn bind(sim: Simulator, config: ServeConfig) -> Result<Self, SimError> {
         if !(config.speed > 0.0 && config.speed <= 100_000.0) {
             return Err(SimError::InvalidConfig {
-                what: format!("speed must be above 0 and at most 100000, got {}", config.speed),
+                what: format!(
+                    "speed must be above 0 and at most 100000, got {}",
+                    config.speed
+                ),
             });
         }
         let mut targets: Vec<Target> = (0..sim.replicas()).map(Target::Apiserver).collect();
@@ -87,15 +92,19 @@ impl SimServer {
         for (i, target) in targets.into_iter().enumerate() {
             let mut addr = config.listen;
             if addr.port() != 0 {
-                let port = u16::try_from(usize::from(addr.port()) + i).map_err(|_| SimError::InvalidConfig {
-                    what: format!("port {} + {i} is above 65535", addr.port()),
+                let port = u16::try_from(usize::from(addr.port()) + i).map_err(|_| {
+                    SimError::InvalidConfig {
+                        what: format!("port {} + {i} is above 65535", addr.port()),
+                    }
                 })?;
                 addr.set_port(port);
             }
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| SimError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| SimError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
             listeners.push((target, listener));
         }
         let sim_start_ms = sim.now_unix_ms();
@@ -123,7 +132,10 @@ impl SimServer {
     /// # Errors
     /// [`SimError::Serve`] when a listener fails, [`SimError::AuditWrite`] when the audit log
     /// cannot be written.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), SimError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), SimError> {
         let stop = Arc::new(AtomicBool::new(false));
         let driver = {
             let shared = Arc::clone(&self.shared);
@@ -131,7 +143,14 @@ impl SimServer {
             std::thread::spawn(move || -> Result<(), SimError> {
                 while !stop.load(Ordering::Relaxed) {
                     shared.catch_up(30)?;
-                    if shared.target_ms() - shared.sim.lock().unwrap_or_else(|e| e.into_inner()).now_unix_ms() < 1000 {
+                    if shared.target_ms()
+                        - shared
+                            .sim
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .now_unix_ms()
+                        < 1000
+                    {
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 }
@@ -167,7 +186,11 @@ impl SimServer {
         stop.store(true, Ordering::Relaxed);
         match driver.join() {
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(SimError::Serve(std::io::Error::other("simulation driver panicked"))),
+            Err(_) => {
+                return Err(SimError::Serve(std::io::Error::other(
+                    "simulation driver panicked",
+                )));
+            }
             Ok(Ok(())) => {}
         }
         result
@@ -186,7 +209,10 @@ pub async fn serve(
     SimServer::bind(sim, config).await?.run(shutdown).await
 }
 
-async fn metrics(State((shared, target)): State<(Arc<Shared>, Target)>, headers: HeaderMap) -> Response {
+async fn metrics(
+    State((shared, target)): State<(Arc<Shared>, Target)>,
+    headers: HeaderMap,
+) -> Response {
     let body = tokio::task::spawn_blocking(move || -> Result<String, SimError> {
         shared.catch_up(120)?;
         let sim = shared.sim.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,10 +230,16 @@ async fn metrics(State((shared, target)): State<(Arc<Shared>, Target)>, headers:
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        });
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     if gzip {
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 8),
+            flate2::Compression::fast(),
+        );
         if enc.write_all(body.as_bytes()).is_ok()
             && let Ok(bytes) = enc.finish()
         {
@@ -229,6 +261,12 @@ async fn index(State((shared, target)): State<(Arc<Shared>, Target)>) -> String 
         Target::Apiserver(i) => format!("kube-apiserver replica {i}"),
         Target::Etcd => "etcd".to_string(),
     };
-    let scenario = shared.sim.lock().map(|s| s.config().scenario.clone()).unwrap_or_default();
-    format!("apilens sim: simulated {what}, scenario {scenario} (synthetic data). Metrics at /metrics\n")
+    let scenario = shared
+        .sim
+        .lock()
+        .map(|s| s.config().scenario.clone())
+        .unwrap_or_default();
+    format!(
+        "apilens sim: simulated {what}, scenario {scenario} (synthetic data). Metrics at /metrics\n"
+    )
 }

@@ -166,9 +166,17 @@ impl Store {
                         for (i, c) in counts.iter().enumerate() {
                             cumulative += c;
                             let le = fam.buckets.get(i).map(String::as_str).unwrap_or("+Inf");
-                            let _ = writeln!(out, "{}_bucket{{{key}{sep}le=\"{le}\"}} {cumulative}", fam.name);
+                            let _ = writeln!(
+                                out,
+                                "{}_bucket{{{key}{sep}le=\"{le}\"}} {cumulative}",
+                                fam.name
+                            );
                         }
-                        let braces = if key.is_empty() { String::new() } else { format!("{{{key}}}") };
+                        let braces = if key.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{{{key}}}")
+                        };
                         out.push_str(&format!("{}_sum{braces} ", fam.name));
                         write_value(out, *sum);
                         out.push('\n');

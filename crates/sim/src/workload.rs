@@ -73,16 +73,80 @@ impl Resource {
         match self {
             Resource::Pods => r("pods", "", "v1", "Pod", "*core.Pod", true, 4_000.0),
             Resource::Nodes => r("nodes", "", "v1", "Node", "*core.Node", false, 12_000.0),
-            Resource::Leases => r("leases", "coordination.k8s.io", "v1", "Lease", "*coordination.Lease", true, 350.0),
-            Resource::ConfigMaps => r("configmaps", "", "v1", "ConfigMap", "*core.ConfigMap", true, 3_000.0),
+            Resource::Leases => r(
+                "leases",
+                "coordination.k8s.io",
+                "v1",
+                "Lease",
+                "*coordination.Lease",
+                true,
+                350.0,
+            ),
+            Resource::ConfigMaps => r(
+                "configmaps",
+                "",
+                "v1",
+                "ConfigMap",
+                "*core.ConfigMap",
+                true,
+                3_000.0,
+            ),
             Resource::Secrets => r("secrets", "", "v1", "Secret", "*core.Secret", true, 2_500.0),
-            Resource::Services => r("services", "", "v1", "Service", "*core.Service", true, 1_200.0),
-            Resource::EndpointSlices => r("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice", "*discovery.EndpointSlice", true, 2_000.0),
+            Resource::Services => r(
+                "services",
+                "",
+                "v1",
+                "Service",
+                "*core.Service",
+                true,
+                1_200.0,
+            ),
+            Resource::EndpointSlices => r(
+                "endpointslices",
+                "discovery.k8s.io",
+                "v1",
+                "EndpointSlice",
+                "*discovery.EndpointSlice",
+                true,
+                2_000.0,
+            ),
             Resource::Events => r("events", "", "v1", "Event", "*core.Event", true, 900.0),
-            Resource::Deployments => r("deployments", "apps", "v1", "Deployment", "*apps.Deployment", true, 5_000.0),
-            Resource::ReplicaSets => r("replicasets", "apps", "v1", "ReplicaSet", "*apps.ReplicaSet", true, 4_000.0),
-            Resource::Namespaces => r("namespaces", "", "v1", "Namespace", "*core.Namespace", false, 600.0),
-            Resource::Widgets => r("widgets", "acme.example.com", "v1", "Widget", "*unstructured.Unstructured", true, 6_000.0),
+            Resource::Deployments => r(
+                "deployments",
+                "apps",
+                "v1",
+                "Deployment",
+                "*apps.Deployment",
+                true,
+                5_000.0,
+            ),
+            Resource::ReplicaSets => r(
+                "replicasets",
+                "apps",
+                "v1",
+                "ReplicaSet",
+                "*apps.ReplicaSet",
+                true,
+                4_000.0,
+            ),
+            Resource::Namespaces => r(
+                "namespaces",
+                "",
+                "v1",
+                "Namespace",
+                "*core.Namespace",
+                false,
+                600.0,
+            ),
+            Resource::Widgets => r(
+                "widgets",
+                "acme.example.com",
+                "v1",
+                "Widget",
+                "*unstructured.Unstructured",
+                true,
+                6_000.0,
+            ),
         }
     }
 
@@ -156,7 +220,10 @@ impl Verb {
     }
 
     pub(crate) fn is_mutating(self) -> bool {
-        matches!(self, Verb::Create | Verb::Update | Verb::Patch | Verb::Delete)
+        matches!(
+            self,
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete
+        )
     }
 
     /// Operation label of etcd_request_duration_seconds.

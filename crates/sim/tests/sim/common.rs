@@ -14,7 +14,9 @@ use std::time::Duration;
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("APILENS_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real")
+        });
     if dir.join("metrics-apiserver").is_dir() {
         return Some(dir);
     }
@@ -23,7 +25,10 @@ pub fn fixtures() -> Option<PathBuf> {
         "fixtures not found at {} (set APILENS_FIXTURES)",
         dir.display()
     );
-    eprintln!("note: fixtures not found at {}, test skipped", dir.display());
+    eprintln!(
+        "note: fixtures not found at {}, test skipped",
+        dir.display()
+    );
     None
 }
 

@@ -8,14 +8,19 @@ use apilens_textparse::{Format, MetricType, Parser};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-const VERSIONS: &[&str] = &["1.16", "1.18", "1.20", "1.21", "1.23", "1.24", "1.26", "1.28", "1.29", "1.31", "1.32", "1.34", "1.35"];
+const VERSIONS: &[&str] = &[
+    "1.16", "1.18", "1.20", "1.21", "1.23", "1.24", "1.26", "1.28", "1.29", "1.31", "1.32", "1.34",
+    "1.35",
+];
 
 /// Family name → (type, label names) as a real scrape declares them.
 fn declared(text: &str) -> BTreeMap<String, (MetricType, BTreeSet<String>)> {
     let mut out: BTreeMap<String, (MetricType, BTreeSet<String>)> = BTreeMap::new();
     for family in Families::new(Parser::new(text.as_bytes(), Format::PrometheusText)) {
         let family = family.unwrap_or_else(|e| panic!("does not parse: {e}"));
-        let entry = out.entry(family.name.clone()).or_insert((family.kind, BTreeSet::new()));
+        let entry = out
+            .entry(family.name.clone())
+            .or_insert((family.kind, BTreeSet::new()));
         for m in &family.metrics {
             let labels = match m {
                 Metric::Sample(s) => &s.labels,
@@ -40,9 +45,21 @@ fn check_histograms(text: &str, what: &str) -> usize {
             if let Metric::Histogram(h) = m {
                 n += 1;
                 let counts: Vec<f64> = h.buckets.iter().map(|b| b.count).collect();
-                assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{what}: buckets not cumulative: {}", h.labels);
-                let inf = h.buckets.last().filter(|b| b.le.is_infinite()).map(|b| b.count);
-                assert_eq!(inf, h.count, "{what}: _count differs from +Inf bucket: {}", h.labels);
+                assert!(
+                    counts.windows(2).all(|w| w[0] <= w[1]),
+                    "{what}: buckets not cumulative: {}",
+                    h.labels
+                );
+                let inf = h
+                    .buckets
+                    .last()
+                    .filter(|b| b.le.is_infinite())
+                    .map(|b| b.count);
+                assert_eq!(
+                    inf, h.count,
+                    "{what}: _count differs from +Inf bucket: {}",
+                    h.labels
+                );
                 assert!(h.sum.unwrap() >= 0.0, "{what}: negative sum {}", h.labels);
             }
         }
@@ -57,19 +74,24 @@ fn every_version_writes_only_names_and_labels_of_its_real_scrape() {
         let mut s = sim("apf-saturation", version);
         s.advance(Duration::from_secs(30)).unwrap();
         let text = s.render_metrics(0).unwrap();
-        let fixture = dir.join("metrics-apiserver").join(s.catalog_source(0).unwrap());
+        let fixture = dir
+            .join("metrics-apiserver")
+            .join(s.catalog_source(0).unwrap());
         let real = declared(&std::fs::read_to_string(&fixture).unwrap());
         let ours = declared(&text);
         assert!(ours.len() >= 12, "{version}: only {} families", ours.len());
         for (name, (kind, labels)) in &ours {
             let derived = matches!(
                 name.as_str(),
-                "apiserver_flowcontrol_rejected_requests_total" | "apiserver_admission_webhook_admission_duration_seconds"
+                "apiserver_flowcontrol_rejected_requests_total"
+                    | "apiserver_admission_webhook_admission_duration_seconds"
             );
             if derived {
                 continue;
             }
-            let (real_kind, real_labels) = real.get(name).unwrap_or_else(|| panic!("{version}: {name} is not in {}", fixture.display()));
+            let (real_kind, real_labels) = real
+                .get(name)
+                .unwrap_or_else(|| panic!("{version}: {name} is not in {}", fixture.display()));
             assert_eq!(kind, real_kind, "{version}: type of {name}");
             let le: BTreeSet<String> = ["le".to_string()].into();
             let ours: BTreeSet<_> = labels.difference(&le).cloned().collect();
@@ -80,10 +102,15 @@ fn every_version_writes_only_names_and_labels_of_its_real_scrape() {
         let real_text = std::fs::read_to_string(&fixture).unwrap();
         for line in text.lines().filter(|l| l.starts_with("# HELP ")) {
             let name = line.split(' ').nth(2).unwrap();
-            if name.starts_with("apiserver_flowcontrol_rejected") || name.starts_with("apiserver_admission_webhook") {
+            if name.starts_with("apiserver_flowcontrol_rejected")
+                || name.starts_with("apiserver_admission_webhook")
+            {
                 continue;
             }
-            assert!(real_text.contains(line), "{version}: HELP line not in the real scrape: {line}");
+            assert!(
+                real_text.contains(line),
+                "{version}: HELP line not in the real scrape: {line}"
+            );
         }
         check_histograms(&text, version);
     }
@@ -101,9 +128,14 @@ fn etcd_output_uses_the_real_etcd_names() {
         let ours = declared(&text);
         assert!(ours.len() >= 15, "{version}: {} etcd families", ours.len());
         for (name, (kind, labels)) in &ours {
-            let (real_kind, real_labels) = real.get(name).unwrap_or_else(|| panic!("{name} not in {}", fixture.display()));
+            let (real_kind, real_labels) = real
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} not in {}", fixture.display()));
             assert_eq!(kind, real_kind, "{name}");
-            assert!(labels.is_subset(real_labels) || labels.iter().all(|l| l == "le"), "{name}: {labels:?} vs {real_labels:?}");
+            assert!(
+                labels.is_subset(real_labels) || labels.iter().all(|l| l == "le"),
+                "{name}: {labels:?} vs {real_labels:?}"
+            );
         }
         assert!(check_histograms(&text, "etcd") >= 2);
     }
@@ -133,18 +165,28 @@ fn counters_only_grow_and_gauges_move() {
             let mut kinds = BTreeMap::new();
             for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
                 let mut it = line.split(' ').skip(2);
-                kinds.insert(it.next().unwrap().to_string(), it.next().unwrap().to_string());
+                kinds.insert(
+                    it.next().unwrap().to_string(),
+                    it.next().unwrap().to_string(),
+                );
             }
             let now = samples(&text);
             for (series, v) in &now {
                 let name_end = series.find('{').unwrap_or(series.len());
                 let metric = &series[..name_end];
                 let metric = metric.split(' ').next().unwrap();
-                let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| metric.strip_suffix(s)).filter(|f| kinds.get(*f).map(String::as_str) == Some("histogram")).unwrap_or(metric);
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| metric.strip_suffix(s))
+                    .filter(|f| kinds.get(*f).map(String::as_str) == Some("histogram"))
+                    .unwrap_or(metric);
                 let kind = kinds.get(family).map(String::as_str).unwrap_or("?");
                 if let Some(old) = prev.get(series) {
                     if kind == "counter" || kind == "histogram" {
-                        assert!(v >= old, "{name} step {step}: {series} went from {old} to {v}");
+                        assert!(
+                            v >= old,
+                            "{name} step {step}: {series} went from {old} to {v}"
+                        );
                     } else if v != old {
                         gauge_changes += 1;
                     }
@@ -152,7 +194,10 @@ fn counters_only_grow_and_gauges_move() {
             }
             prev = now;
         }
-        assert!(gauge_changes > 10, "{name}: gauges hardly move ({gauge_changes} changes)");
+        assert!(
+            gauge_changes > 10,
+            "{name}: gauges hardly move ({gauge_changes} changes)"
+        );
     }
 }
 
@@ -190,10 +235,19 @@ fn bad_configuration_is_a_clear_error() {
     );
     let mut c = ScenarioConfig::new("healthy", v);
     c.replicas = 0;
-    assert_eq!(Simulator::new(c).unwrap_err().to_string(), "invalid configuration: replicas must be between 1 and 16, got 0");
+    assert_eq!(
+        Simulator::new(c).unwrap_err().to_string(),
+        "invalid configuration: replicas must be between 1 and 16, got 0"
+    );
     let s = sim("healthy", "1.34");
-    assert_eq!(s.render_metrics(2).unwrap_err().to_string(), "no replica 2: the simulation has 2 replica(s)");
-    assert_eq!(KubeVersion::parse("1.x").unwrap_err().to_string(), "invalid kubernetes version \"1.x\": expected MAJOR.MINOR such as 1.34");
+    assert_eq!(
+        s.render_metrics(2).unwrap_err().to_string(),
+        "no replica 2: the simulation has 2 replica(s)"
+    );
+    assert_eq!(
+        KubeVersion::parse("1.x").unwrap_err().to_string(),
+        "invalid kubernetes version \"1.x\": expected MAJOR.MINOR such as 1.34"
+    );
 }
 
 /// `promtool check metrics`: exit 0, or 3 with only lint findings the real server's own
@@ -211,16 +265,30 @@ fn promtool_accepts(text: &str, real: &std::path::Path) {
             .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
         let out = child.wait_with_output().unwrap();
-        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.code(), report)
     };
     let (code, report) = run(text.as_bytes());
-    assert!(!report.contains("error"), "promtool rejects the syntax: {report}");
-    assert!(matches!(code, Some(0) | Some(3)), "promtool exit {code:?}: {report}");
+    assert!(
+        !report.contains("error"),
+        "promtool rejects the syntax: {report}"
+    );
+    assert!(
+        matches!(code, Some(0) | Some(3)),
+        "promtool exit {code:?}: {report}"
+    );
     if code == Some(3) {
         let (_, real_report) = run(&std::fs::read(real).unwrap());
         for line in report.lines().filter(|l| !l.is_empty()) {
-            assert!(real_report.contains(line), "lint finding not inherited from {}: {line}", real.display());
+            assert!(
+                real_report.contains(line),
+                "lint finding not inherited from {}: {line}",
+                real.display()
+            );
         }
     }
 }
@@ -228,16 +296,34 @@ fn promtool_accepts(text: &str, real: &std::path::Path) {
 #[test]
 fn promtool_check_metrics_accepts_the_output() {
     let Some(dir) = fixtures() else { return };
-    let have = std::process::Command::new("promtool").arg("--version").output().is_ok();
+    let have = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !have {
-        assert!(std::env::var_os("CI").is_none(), "promtool is required in CI (Debian package prometheus)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI (Debian package prometheus)"
+        );
         eprintln!("note: promtool not found, test skipped");
         return;
     }
-    for (scenario, version) in [("chatty-daemonset", "1.34"), ("apf-saturation", "1.26"), ("webhook-slow", "1.20"), ("watch-storm", "1.16")] {
+    for (scenario, version) in [
+        ("chatty-daemonset", "1.34"),
+        ("apf-saturation", "1.26"),
+        ("webhook-slow", "1.20"),
+        ("watch-storm", "1.16"),
+    ] {
         let mut s = sim(scenario, version);
         s.advance(Duration::from_secs(30)).unwrap();
-        promtool_accepts(&s.render_metrics(0).unwrap(), &dir.join("metrics-apiserver").join(s.catalog_source(0).unwrap()));
-        promtool_accepts(&s.render_etcd_metrics(), &dir.join("metrics-etcd").join(s.etcd_catalog_source()));
+        promtool_accepts(
+            &s.render_metrics(0).unwrap(),
+            &dir.join("metrics-apiserver")
+                .join(s.catalog_source(0).unwrap()),
+        );
+        promtool_accepts(
+            &s.render_etcd_metrics(),
+            &dir.join("metrics-etcd").join(s.etcd_catalog_source()),
+        );
     }
 }

@@ -27,17 +27,59 @@ fn mean(before: &Samples, after: &Samples, family: &str, parts: &[&str]) -> f64 
 #[test]
 fn healthy_shows_none_of_the_signals() {
     let (b, a) = run("healthy");
-    assert_eq!(increase(&b, &a, &["apiserver_request_total{", "code=\"429\""]), 0.0);
-    assert_eq!(total(&a, &["apiserver_flowcontrol_rejected_requests_total"]), 0.0);
-    assert_eq!(total(&a, &["apiserver_admission_webhook_admission_duration_seconds_count"]), 0.0);
+    assert_eq!(
+        increase(&b, &a, &["apiserver_request_total{", "code=\"429\""]),
+        0.0
+    );
+    assert_eq!(
+        total(&a, &["apiserver_flowcontrol_rejected_requests_total"]),
+        0.0
+    );
+    assert_eq!(
+        total(
+            &a,
+            &["apiserver_admission_webhook_admission_duration_seconds_count"]
+        ),
+        0.0
+    );
     let lists = increase(&b, &a, &["apiserver_request_total{", "verb=\"LIST\""]);
-    let cluster_pod_lists = increase(&b, &a, &["apiserver_request_total{", "verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\""]);
-    assert!(cluster_pod_lists < 0.1 * lists, "{cluster_pod_lists} of {lists}");
-    let etcd_list = mean(&b, &a, "etcd_request_duration_seconds", &["operation=\"list\""]);
-    assert!(etcd_list.is_nan() || etcd_list < 0.1, "etcd list mean {etcd_list}");
-    let leases = mean(&b, &a, "apiserver_request_duration_seconds", &["resource=\"leases\"", "verb=\"PUT\""]);
+    let cluster_pod_lists = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_total{",
+            "verb=\"LIST\"",
+            "resource=\"pods\"",
+            "scope=\"cluster\"",
+        ],
+    );
+    assert!(
+        cluster_pod_lists < 0.1 * lists,
+        "{cluster_pod_lists} of {lists}"
+    );
+    let etcd_list = mean(
+        &b,
+        &a,
+        "etcd_request_duration_seconds",
+        &["operation=\"list\""],
+    );
+    assert!(
+        etcd_list.is_nan() || etcd_list < 0.1,
+        "etcd list mean {etcd_list}"
+    );
+    let leases = mean(
+        &b,
+        &a,
+        "apiserver_request_duration_seconds",
+        &["resource=\"leases\"", "verb=\"PUT\""],
+    );
     assert!(leases < 0.03, "lease PUT mean {leases}");
-    let writes = mean(&b, &a, "etcd_request_duration_seconds", &["operation=\"update\""]);
+    let writes = mean(
+        &b,
+        &a,
+        "etcd_request_duration_seconds",
+        &["operation=\"update\""],
+    );
     assert!(writes < 0.03, "etcd update mean {writes}");
     let watches = total(&a, &["apiserver_longrunning_requests{", "verb=\"WATCH\""]);
     assert!((3_000.0..15_000.0).contains(&watches), "{watches} watches");
@@ -49,31 +91,101 @@ fn healthy_shows_none_of_the_signals() {
 #[test]
 fn chatty_daemonset_dominates_lists_and_etcd_list_latency() {
     let (b, a) = run("chatty-daemonset");
-    let pods = ["apiserver_request_total{", "verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\""];
+    let pods = [
+        "apiserver_request_total{",
+        "verb=\"LIST\"",
+        "resource=\"pods\"",
+        "scope=\"cluster\"",
+    ];
     let lists = increase(&b, &a, &["apiserver_request_total{", "verb=\"LIST\""]);
     let cluster_pod_lists = increase(&b, &a, &pods);
     // 1,000 agents once a minute.
     let rate = cluster_pod_lists / WINDOW as f64;
-    assert!((12.0..22.0).contains(&rate), "{rate}/s cluster-scoped pod LISTs");
-    assert!(cluster_pod_lists > 0.9 * lists, "{cluster_pod_lists} of {lists} LISTs");
+    assert!(
+        (12.0..22.0).contains(&rate),
+        "{rate}/s cluster-scoped pod LISTs"
+    );
+    assert!(
+        cluster_pod_lists > 0.9 * lists,
+        "{cluster_pod_lists} of {lists} LISTs"
+    );
     // The time the API servers spend on requests (WATCH excluded) goes to these LISTs.
-    let busy = increase(&b, &a, &["apiserver_request_duration_seconds_sum{"]) - increase(&b, &a, &["apiserver_request_duration_seconds_sum{", "verb=\"WATCH\""]);
-    let pod_lists = increase(&b, &a, &["apiserver_request_duration_seconds_sum{", "verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\""]);
+    let busy = increase(&b, &a, &["apiserver_request_duration_seconds_sum{"])
+        - increase(
+            &b,
+            &a,
+            &["apiserver_request_duration_seconds_sum{", "verb=\"WATCH\""],
+        );
+    let pod_lists = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_duration_seconds_sum{",
+            "verb=\"LIST\"",
+            "resource=\"pods\"",
+            "scope=\"cluster\"",
+        ],
+    );
     assert!(pod_lists > 0.8 * busy, "{pod_lists} of {busy} busy seconds");
     // etcd list latency: pods own it, and it is slow.
-    let etcd_lists = increase(&b, &a, &["etcd_request_duration_seconds_sum{", "operation=\"list\""]);
-    let etcd_pod_lists = increase(&b, &a, &["etcd_request_duration_seconds_sum{", "operation=\"list\"", "resource=\"pods\""]);
-    assert!(etcd_pod_lists > 0.95 * etcd_lists, "{etcd_pod_lists} of {etcd_lists}");
-    let m = mean(&b, &a, "etcd_request_duration_seconds", &["operation=\"list\"", "resource=\"pods\""]);
+    let etcd_lists = increase(
+        &b,
+        &a,
+        &["etcd_request_duration_seconds_sum{", "operation=\"list\""],
+    );
+    let etcd_pod_lists = increase(
+        &b,
+        &a,
+        &[
+            "etcd_request_duration_seconds_sum{",
+            "operation=\"list\"",
+            "resource=\"pods\"",
+        ],
+    );
+    assert!(
+        etcd_pod_lists > 0.95 * etcd_lists,
+        "{etcd_pod_lists} of {etcd_lists}"
+    );
+    let m = mean(
+        &b,
+        &a,
+        "etcd_request_duration_seconds",
+        &["operation=\"list\"", "resource=\"pods\""],
+    );
     assert!(m > 1.0, "etcd pod LIST mean {m}");
     // Each unbounded list returns the whole cluster: 50,000 pods (the few paginated LISTs of
     // other clients add at most 500 each).
-    let returned = increase(&b, &a, &["apiserver_storage_list_returned_objects_total{", "resource=\"pods\""]);
-    let served = increase(&b, &a, &["apiserver_request_total{", "verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\"", "code=\"200\""]);
+    let returned = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_storage_list_returned_objects_total{",
+            "resource=\"pods\"",
+        ],
+    );
+    let served = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_total{",
+            "verb=\"LIST\"",
+            "resource=\"pods\"",
+            "scope=\"cluster\"",
+            "code=\"200\"",
+        ],
+    );
     let per_list = returned / served;
-    assert!((49_500.0..51_500.0).contains(&per_list), "{per_list} objects per list");
+    assert!(
+        (49_500.0..51_500.0).contains(&per_list),
+        "{per_list} objects per list"
+    );
     // Responses are hundreds of MB.
-    let size = mean(&b, &a, "apiserver_response_sizes", &["verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\""]);
+    let size = mean(
+        &b,
+        &a,
+        "apiserver_response_sizes",
+        &["verb=\"LIST\"", "resource=\"pods\"", "scope=\"cluster\""],
+    );
     assert!(size > 1e8, "response size {size}");
 }
 
@@ -84,33 +196,81 @@ fn watch_storm_multiplies_watches_and_events() {
     let (b, a) = window(&mut s, 30, 60);
     let watches = total(&a, &["apiserver_longrunning_requests{", "verb=\"WATCH\""]);
     let healthy_watches = total(&ha, &["apiserver_longrunning_requests{", "verb=\"WATCH\""]);
-    assert!(watches > 100_000.0 && watches > 10.0 * healthy_watches, "{watches} vs {healthy_watches}");
+    assert!(
+        watches > 100_000.0 && watches > 10.0 * healthy_watches,
+        "{watches} vs {healthy_watches}"
+    );
     let events = increase(&b, &a, &["apiserver_watch_events_total"]) / 60.0;
     let healthy_events = increase(&hb, &ha, &["apiserver_watch_events_total"]) / WINDOW as f64;
-    assert!(events > 50.0 * healthy_events, "{events}/s vs {healthy_events}/s");
+    assert!(
+        events > 50.0 * healthy_events,
+        "{events}/s vs {healthy_events}/s"
+    );
     // Writes to watched resources hold their final seats far longer: the controller
     // manager's executing seats climb.
-    let seats = total(&a, &["apiserver_flowcontrol_current_executing_seats{", "flow_schema=\"kube-controller-manager\""]);
-    let healthy_seats = total(&ha, &["apiserver_flowcontrol_current_executing_seats{", "flow_schema=\"kube-controller-manager\""]);
-    assert!(seats > 3.0 * healthy_seats.max(1.0), "{seats} vs {healthy_seats}");
+    let seats = total(
+        &a,
+        &[
+            "apiserver_flowcontrol_current_executing_seats{",
+            "flow_schema=\"kube-controller-manager\"",
+        ],
+    );
+    let healthy_seats = total(
+        &ha,
+        &[
+            "apiserver_flowcontrol_current_executing_seats{",
+            "flow_schema=\"kube-controller-manager\"",
+        ],
+    );
+    assert!(
+        seats > 3.0 * healthy_seats.max(1.0),
+        "{seats} vs {healthy_seats}"
+    );
 }
 
 #[test]
 fn etcd_slow_shows_two_latency_bands() {
     let (hb, ha) = run("healthy");
     let (b, a) = run("etcd-slow");
-    let writes = mean(&b, &a, "etcd_request_duration_seconds", &["operation=\"update\""]);
-    let healthy_writes = mean(&hb, &ha, "etcd_request_duration_seconds", &["operation=\"update\""]);
-    assert!(writes > 10.0 * healthy_writes, "etcd update {writes} vs {healthy_writes}");
+    let writes = mean(
+        &b,
+        &a,
+        "etcd_request_duration_seconds",
+        &["operation=\"update\""],
+    );
+    let healthy_writes = mean(
+        &hb,
+        &ha,
+        "etcd_request_duration_seconds",
+        &["operation=\"update\""],
+    );
+    assert!(
+        writes > 10.0 * healthy_writes,
+        "etcd update {writes} vs {healthy_writes}"
+    );
     // Requests that reach etcd slow down...
-    let leases = mean(&b, &a, "apiserver_request_duration_seconds", &["resource=\"leases\"", "verb=\"PUT\""]);
+    let leases = mean(
+        &b,
+        &a,
+        "apiserver_request_duration_seconds",
+        &["resource=\"leases\"", "verb=\"PUT\""],
+    );
     assert!(leases > 0.1, "lease PUT {leases}");
     // ...cache-served LISTs do not.
     let cached = ["verb=\"LIST\"", "resource=\"pods\"", "scope=\"namespace\""];
     let lists = mean(&b, &a, "apiserver_request_duration_seconds", &cached);
     let healthy_lists = mean(&hb, &ha, "apiserver_request_duration_seconds", &cached);
-    assert!(lists < 1.5 * healthy_lists, "cached LIST {lists} vs {healthy_lists}");
-    assert!(increase(&b, &a, &["apiserver_cache_list_total{", "resource=\"pods\""]) > 0.0);
+    assert!(
+        lists < 1.5 * healthy_lists,
+        "cached LIST {lists} vs {healthy_lists}"
+    );
+    assert!(
+        increase(
+            &b,
+            &a,
+            &["apiserver_cache_list_total{", "resource=\"pods\""]
+        ) > 0.0
+    );
 }
 
 #[test]
@@ -121,7 +281,8 @@ fn etcd_slow_shows_on_the_etcd_server_too() {
     slow.advance(std::time::Duration::from_secs(60)).unwrap();
     let fsync_mean = |text: &str| {
         let s = crate::common::samples(text);
-        total(&s, &["etcd_disk_wal_fsync_duration_seconds_sum"]) / total(&s, &["etcd_disk_wal_fsync_duration_seconds_count"])
+        total(&s, &["etcd_disk_wal_fsync_duration_seconds_sum"])
+            / total(&s, &["etcd_disk_wal_fsync_duration_seconds_count"])
     };
     let h = fsync_mean(&healthy.render_etcd_metrics());
     let s = fsync_mean(&slow.render_etcd_metrics());
@@ -132,24 +293,64 @@ fn etcd_slow_shows_on_the_etcd_server_too() {
 fn apf_saturation_queues_rejects_and_delays_heartbeats() {
     let (hb, ha) = run("healthy");
     let (b, a) = run("apf-saturation");
-    let rejected = increase(&b, &a, &["apiserver_flowcontrol_rejected_requests_total", "priority_level=\"workload-low\""]);
+    let rejected = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_flowcontrol_rejected_requests_total",
+            "priority_level=\"workload-low\"",
+        ],
+    );
     let code429 = increase(&b, &a, &["apiserver_request_total{", "code=\"429\""]);
     assert!(rejected > 1_000.0, "{rejected} rejections");
     assert_eq!(rejected, code429, "every APF rejection is a 429");
-    let operator = increase(&b, &a, &["apiserver_request_total{", "resource=\"widgets\""]);
-    assert!(code429 > 0.2 * operator, "{code429} of {operator} operator requests rejected");
-    let wait = mean(&b, &a, "apiserver_flowcontrol_request_wait_duration_seconds", &["priority_level=\"workload-low\""]);
+    let operator = increase(
+        &b,
+        &a,
+        &["apiserver_request_total{", "resource=\"widgets\""],
+    );
+    assert!(
+        code429 > 0.2 * operator,
+        "{code429} of {operator} operator requests rejected"
+    );
+    let wait = mean(
+        &b,
+        &a,
+        "apiserver_flowcontrol_request_wait_duration_seconds",
+        &["priority_level=\"workload-low\""],
+    );
     assert!(wait > 1.0, "workload-low wait {wait}");
-    let other_wait = mean(&b, &a, "apiserver_flowcontrol_request_wait_duration_seconds", &["priority_level=\"node-high\""]);
+    let other_wait = mean(
+        &b,
+        &a,
+        "apiserver_flowcontrol_request_wait_duration_seconds",
+        &["priority_level=\"node-high\""],
+    );
     assert!(other_wait < 0.05, "node-high wait {other_wait}");
     let heartbeat = ["resource=\"leases\"", "verb=\"PUT\""];
     let leases = mean(&b, &a, "apiserver_request_duration_seconds", &heartbeat);
     let healthy_leases = mean(&hb, &ha, "apiserver_request_duration_seconds", &heartbeat);
-    assert!(leases > 3.0 * healthy_leases, "heartbeat {leases} vs {healthy_leases}");
-    let in_queue = total(&a, &["apiserver_flowcontrol_current_inqueue_requests{", "priority_level=\"workload-low\""]);
+    assert!(
+        leases > 3.0 * healthy_leases,
+        "heartbeat {leases} vs {healthy_leases}"
+    );
+    let in_queue = total(
+        &a,
+        &[
+            "apiserver_flowcontrol_current_inqueue_requests{",
+            "priority_level=\"workload-low\"",
+        ],
+    );
     assert!(in_queue > 10.0, "{in_queue} queued");
     // Borrowing: the saturated level runs above its nominal seats.
-    let limit = total(&a, &["apiserver_flowcontrol_current_limit_seats{", "priority_level=\"workload-low\"", "#replica=0"]);
+    let limit = total(
+        &a,
+        &[
+            "apiserver_flowcontrol_current_limit_seats{",
+            "priority_level=\"workload-low\"",
+            "#replica=0",
+        ],
+    );
     assert!(limit > 245.0, "workload-low current limit {limit}");
 }
 
@@ -157,7 +358,12 @@ fn apf_saturation_queues_rejects_and_delays_heartbeats() {
 fn webhook_slow_adds_seconds_to_writes_only() {
     let (hb, ha) = run("healthy");
     let (b, a) = run("webhook-slow");
-    let hook = mean(&b, &a, "apiserver_admission_webhook_admission_duration_seconds", &[]);
+    let hook = mean(
+        &b,
+        &a,
+        "apiserver_admission_webhook_admission_duration_seconds",
+        &[],
+    );
     assert!(hook > 1.5, "webhook mean {hook}");
     let creates = ["verb=\"PATCH\"", "resource=\"deployments\""];
     let w = mean(&b, &a, "apiserver_request_duration_seconds", &creates);
@@ -182,7 +388,30 @@ fn upgrade_skew_loads_the_old_replicas() {
     let r1 = increase(&b, &a, &["apiserver_request_total{", "#replica=1"]);
     assert!(r0 < 0.25 * r1, "replica 0 {r0} vs replica 1 {r1}");
     // The old replica speaks the old dialect: etcd latency by `type`, not group/resource.
-    assert!(total(&a, &["etcd_request_duration_seconds_count{", "type=\"pods\"", "#replica=1"]) > 0.0);
-    assert!(total(&a, &["etcd_request_duration_seconds_count{", "resource=\"pods\"", "#replica=0"]) > 0.0);
-    assert!(total(&a, &["kubernetes_build_info{", "minor=\"33\"", "#replica=1"]) == 1.0);
+    assert!(
+        total(
+            &a,
+            &[
+                "etcd_request_duration_seconds_count{",
+                "type=\"pods\"",
+                "#replica=1"
+            ]
+        ) > 0.0
+    );
+    assert!(
+        total(
+            &a,
+            &[
+                "etcd_request_duration_seconds_count{",
+                "resource=\"pods\"",
+                "#replica=0"
+            ]
+        ) > 0.0
+    );
+    assert!(
+        total(
+            &a,
+            &["kubernetes_build_info{", "minor=\"33\"", "#replica=1"]
+        ) == 1.0
+    );
 }
