@@ -66,7 +66,12 @@ async fn record(args: Args) -> anyhow::Result<ExitCode> {
             let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
             match res {
                 Ok(Some(fetched)) => {
-                    writer.add(target, fetched.timestamp_ms.unwrap_or(t), took_ms, Ok(&fetched))?;
+                    writer.add(
+                        target,
+                        fetched.timestamp_ms.unwrap_or(t),
+                        took_ms,
+                        Ok(&fetched),
+                    )?;
                     ok += 1;
                 }
                 Ok(None) => {}
@@ -93,7 +98,10 @@ async fn record(args: Args) -> anyhow::Result<ExitCode> {
         args.out.display()
     );
     if ok == 0 {
-        bail!("no scrape succeeded; the reasons are in {}", args.out.join(apilens_scrape::MANIFEST).display());
+        bail!(
+            "no scrape succeeded; the reasons are in {}",
+            args.out.join(apilens_scrape::MANIFEST).display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

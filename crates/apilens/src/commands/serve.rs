@@ -115,7 +115,11 @@ impl TargetArgs {
                 context: self.context.clone(),
             })
             .await?;
-            tracing::info!(context = cluster.context(), server = cluster.server().url(), "discovering API server replicas");
+            tracing::info!(
+                context = cluster.context(),
+                server = cluster.server().url(),
+                "discovering API server replicas"
+            );
             let (found, warnings) = api_server_targets(&cluster, JOB_APISERVER).await;
             for warning in warnings {
                 tracing::warn!("{warning}");
@@ -159,7 +163,11 @@ pub(crate) struct Args {
 
 /// Parses durations such as `500ms`, `15s`, `1m30s`, `36h`, `7d`, `2w`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?}: expected a number and a unit (ms, s, m, h, d, w), e.g. 15s or 7d");
+    let bad = || {
+        format!(
+            "invalid duration {text:?}: expected a number and a unit (ms, s, m, h, d, w), e.g. 15s or 7d"
+        )
+    };
     let mut total = Duration::ZERO;
     let mut rest = text.trim();
     if rest.is_empty() {
@@ -172,7 +180,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let ms_per = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,
@@ -190,8 +200,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Sets up `tracing` output on standard error; `RUST_LOG` overrides the default level.
 pub(crate) fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn,rustls=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn,rustls=warn")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -243,7 +254,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
     let scraper = Scraper::start(targets, opts, sink, health.clone());
 
-    let app = router(health);
+    let app = router(health, Arc::clone(&db));
     tracing::info!(listen = %local, data_dir = %args.data_dir.display(), "serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
@@ -266,16 +277,25 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     }
     match Arc::try_unwrap(db) {
         Ok(db) => tokio::task::spawn_blocking(move || db.close()).await?,
-        Err(_) => tracing::warn!("store still in use at shutdown; its WAL holds every committed scrape"),
+        Err(_) => {
+            tracing::warn!("store still in use at shutdown; its WAL holds every committed scrape")
+        }
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// The HTTP routes: Prometheus-style health and readiness, and the scrape targets.
-fn router(health: Health) -> axum::Router {
+/// The HTTP routes: Prometheus-style health and readiness, the scrape targets, the
+/// Prometheus-compatible query API over the store, and the dashboard.
+fn router(health: Health, db: Arc<Db>) -> axum::Router {
     use axum::routing::get;
+    let state = apilens_web::ApiState {
+        queryable: db as Arc<dyn apilens_model::Queryable>,
+        engine: apilens_promql::Engine::new(apilens_promql::EngineOpts::default()),
+    };
     axum::Router::new()
+        .merge(apilens_web::api_router(state))
+        .merge(apilens_web::dashboard_router())
         .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))
         .route("/-/ready", get(|| async { "apilens is Ready.\n" }))
         .route(
@@ -306,7 +326,9 @@ async fn shutdown_signal() -> anyhow::Result<&'static str> {
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
         Ok("Ctrl-C")
     }
 }

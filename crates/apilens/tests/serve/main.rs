@@ -42,14 +42,21 @@ fn serve_body(body: Vec<u8>) -> SocketAddr {
 
 fn get(addr: SocketAddr, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     stream.read_to_string(&mut out).ok()?;
     Some(out)
 }
 
 fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 #[test]
@@ -59,7 +66,15 @@ fn record_then_serve_the_bundle_into_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     let out = apilens()
-        .args(["record", "--count", "2", "--interval", "300ms", "--job", "apiserver"])
+        .args([
+            "record",
+            "--count",
+            "2",
+            "--interval",
+            "300ms",
+            "--job",
+            "apiserver",
+        ])
         .arg("--target")
         .arg(format!("http://{addr}/metrics"))
         .arg("--target")
@@ -71,19 +86,27 @@ fn record_then_serve_the_bundle_into_the_store() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // The dead target is reported with its name and does not stop the live one.
-    assert!(stderr.contains("target apiserver 127.0.0.1:1 (http://127.0.0.1:1/metrics): request failed"), "{stderr}");
+    assert!(
+        stderr
+            .contains("target apiserver 127.0.0.1:1 (http://127.0.0.1:1/metrics): request failed"),
+        "{stderr}"
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
     let scrapes = manifest["scrapes"].as_array().unwrap();
     assert_eq!(scrapes.len(), 4);
-    let recorded: Vec<&serde_json::Value> = scrapes.iter().filter(|s| s["file"].is_string()).collect();
+    let recorded: Vec<&serde_json::Value> =
+        scrapes.iter().filter(|s| s["file"].is_string()).collect();
     assert_eq!(recorded.len(), 2);
     for s in &recorded {
         assert_eq!(s["instance"], addr.to_string());
         let file = bundle.join(s["file"].as_str().unwrap());
         assert_eq!(std::fs::read(file).unwrap(), body);
     }
-    let times: Vec<i64> = recorded.iter().map(|s| s["timestamp_ms"].as_i64().unwrap()).collect();
+    let times: Vec<i64> = recorded
+        .iter()
+        .map(|s| s["timestamp_ms"].as_i64().unwrap())
+        .collect();
 
     let data = dir.path().join("data");
     let listen = free_addr();
@@ -107,11 +130,32 @@ fn record_then_serve_the_bundle_into_the_store() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "serve did not finish the replay in time");
+        assert!(
+            Instant::now() < deadline,
+            "serve did not finish the replay in time"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(get(listen, "/-/healthy").unwrap().contains("apilens is Healthy."));
+    assert!(
+        get(listen, "/-/healthy")
+            .unwrap()
+            .contains("apilens is Healthy.")
+    );
     assert!(get(listen, "/-/ready").unwrap().contains("200 OK"));
+    // The query API reads what the scrapes stored.
+    let query = get(
+        listen,
+        &format!(
+            "/api/v1/query?query=count(apiserver_request_total)&time={}",
+            times[1] as f64 / 1000.0
+        ),
+    )
+    .unwrap();
+    assert!(query.contains(r#""status":"success""#), "{query}");
+    assert!(
+        query.contains(r#""resultType":"vector","result":[{"metric":{},"value":["#),
+        "{query}"
+    );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -119,9 +163,17 @@ fn record_then_serve_the_bundle_into_the_store() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     assert!(exit.success(), "{log}");
-    assert!(log.contains("shutting down") && log.contains("SIGTERM"), "{log}");
+    assert!(
+        log.contains("shutting down") && log.contains("SIGTERM"),
+        "{log}"
+    );
 
     let db = apilens_tsdb::Db::open(&data, apilens_tsdb::DbOptions::default()).unwrap();
     let up = db
@@ -150,7 +202,11 @@ fn record_then_serve_the_bundle_into_the_store() {
         )
         .unwrap();
     assert!(objects.len() > 10);
-    assert!(objects.iter().all(|s| s.labels.get("instance") == Some(addr.to_string().as_str())));
+    assert!(
+        objects
+            .iter()
+            .all(|s| s.labels.get("instance") == Some(addr.to_string().as_str()))
+    );
 }
 
 #[test]
