@@ -89,7 +89,10 @@ impl Sink for apilens_tsdb::Db {
         for (labels, sample) in &batch.samples {
             match appender.append(labels, sample.t, sample.v) {
                 Ok(()) => {}
-                Err(err @ (apilens_tsdb::Error::OutOfOrder { .. } | apilens_tsdb::Error::OutOfBounds { .. })) => {
+                Err(
+                    err @ (apilens_tsdb::Error::OutOfOrder { .. }
+                    | apilens_tsdb::Error::OutOfBounds { .. }),
+                ) => {
                     dropped += 1;
                     first_drop.get_or_insert_with(|| err.to_string());
                 }
