@@ -26,6 +26,10 @@ pub(crate) enum Command {
     Serve(crate::commands::serve::Args),
     /// Record raw scrapes into a support bundle (one file per scrape plus a manifest).
     Record(crate::commands::record::Args),
+    /// Export the troubleshooter panels as a Grafana dashboard.
+    Grafana(crate::commands::grafana::Args),
+    /// Export Prometheus recording and alerting rules (SLO burn rates, APF, etcd, storms).
+    Rules(crate::commands::rules::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

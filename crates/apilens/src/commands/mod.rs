@@ -5,6 +5,8 @@ pub(crate) mod inspect;
 pub(crate) mod tsdb;
 pub(crate) mod serve;
 pub(crate) mod record;
+pub(crate) mod grafana;
+pub(crate) mod rules;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -17,5 +19,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tsdb(args) => tsdb::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Record(args) => record::run(args),
+        Command::Grafana(args) => grafana::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }

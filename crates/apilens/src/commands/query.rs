@@ -1,0 +1,123 @@
+//! `apilens query`: run one PromQL query against the embedded store or a remote engine.
+
+use anyhow::{Context as _, bail};
+use apilens_model::Queryable;
+use apilens_promql::{
+    Engine, EngineOpts, RemoteAuth, RemoteClient, api_response, format_value_table, parse_duration, parse_time,
+};
+use apilens_tsdb::{Db, DbOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Run a PromQL query: an instant query at `--time` (default now), or a range query with
+/// `--start`, `--end` and `--step`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The PromQL expression.
+    query: String,
+    /// Evaluation time of an instant query: RFC 3339 or Unix seconds. Default: now.
+    #[arg(long, conflicts_with_all = ["start", "end"])]
+    time: Option<String>,
+    /// Start of a range query: RFC 3339 or Unix seconds.
+    #[arg(long, requires_all = ["end", "step"])]
+    start: Option<String>,
+    /// End of a range query: RFC 3339 or Unix seconds.
+    #[arg(long, requires_all = ["start", "step"])]
+    end: Option<String>,
+    /// Step of a range query: a duration such as `30s` or seconds.
+    #[arg(long, requires_all = ["start", "end"])]
+    step: Option<String>,
+    /// The embedded store directory to read.
+    #[arg(long, default_value = "data", conflicts_with = "prometheus")]
+    data_dir: PathBuf,
+    /// Send the query unchanged to this Prometheus-compatible engine (Prometheus, Mimir,
+    /// Thanos, VictoriaMetrics) instead of reading the store.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// Bearer token for `--prometheus`; read from this environment variable.
+    #[arg(long, value_name = "ENV", requires = "prometheus")]
+    bearer_token_env: Option<String>,
+    /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
+    #[arg(long, requires = "prometheus")]
+    basic_user: Option<String>,
+    /// Output: `json` is exactly the Prometheus API response body; `table` is one line per
+    /// sample.
+    #[arg(long, default_value = "table", value_parser = ["json", "table"])]
+    format: String,
+    /// Query timeout.
+    #[arg(long, default_value = "2m")]
+    timeout: String,
+}
+
+/// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let timeout = Duration::from_millis(parse_duration(&args.timeout)?.max(1) as u64);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let range = match (&args.start, &args.end, &args.step) {
+        (Some(s), Some(e), Some(st)) => Some((
+            parse_time(s).context("--start")?,
+            parse_time(e).context("--end")?,
+            parse_duration(st).context("--step")?,
+        )),
+        _ => None,
+    };
+    let time = match &args.time {
+        Some(t) => parse_time(t).context("--time")?,
+        None => now,
+    };
+    let body_and_value = if let Some(url) = &args.prometheus {
+        let auth = match (&args.bearer_token_env, &args.basic_user) {
+            (Some(env), _) => RemoteAuth::Bearer(
+                std::env::var(env).with_context(|| format!("environment variable {env} is not set"))?,
+            ),
+            (None, Some(user)) => RemoteAuth::Basic {
+                user: user.clone(),
+                password: std::env::var("APILENS_BASIC_PASSWORD").unwrap_or_default(),
+            },
+            (None, None) => RemoteAuth::None,
+        };
+        let client = RemoteClient::new(url, auth, timeout)?;
+        if args.format == "json" {
+            match range {
+                Some((s, e, st)) => (client.query_range_raw(&args.query, s, e, st)?, None),
+                None => (client.query_raw(&args.query, time)?, None),
+            }
+        } else {
+            let value = match range {
+                Some((s, e, st)) => client.query_range(&args.query, s, e, st)?,
+                None => client.query(&args.query, time)?,
+            };
+            (String::new(), Some(value))
+        }
+    } else {
+        if !args.data_dir.is_dir() {
+            bail!("store directory {} does not exist", args.data_dir.display());
+        }
+        let db = Db::open(&args.data_dir, DbOptions::default())
+            .with_context(|| format!("opening store {}", args.data_dir.display()))?;
+        let engine = Engine::new(EngineOpts { timeout, ..EngineOpts::default() });
+        let q: &dyn Queryable = &db;
+        let value = match range {
+            Some((s, e, st)) => engine.range_query(q, &args.query, s, e, st),
+            None => engine.instant_query(q, &args.query, time),
+        }
+        .with_context(|| format!("query {:?}", args.query))?;
+        (api_response(&value), Some(value))
+    };
+    let (body, value) = body_and_value;
+    let mut out = std::io::stdout().lock();
+    let text = if args.format == "json" {
+        body + "\n"
+    } else {
+        value.as_ref().map(format_value_table).unwrap_or_default()
+    };
+    match out.write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => {
+            other?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
