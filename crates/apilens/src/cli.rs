@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Grafana(crate::commands::grafana::Args),
     /// Export Prometheus recording and alerting rules (SLO burn rates, APF, etcd, storms).
     Rules(crate::commands::rules::Args),
+    /// Run a PromQL query against the embedded store or a remote Prometheus-compatible engine.
+    Query(crate::commands::query::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

@@ -7,6 +7,7 @@ pub(crate) mod serve;
 pub(crate) mod record;
 pub(crate) mod grafana;
 pub(crate) mod rules;
+pub(crate) mod query;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -21,5 +22,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Record(args) => record::run(args),
         Command::Grafana(args) => grafana::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Query(args) => query::run(args),
     }
 }
