@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Grafana(crate::commands::grafana::Args),
     /// Export Prometheus recording and alerting rules (SLO burn rates, APF, etcd, storms).
     Rules(crate::commands::rules::Args),
+    /// Run a simulated kube-apiserver and etcd that misbehave on demand (SIMULATED data).
+    Sim(crate::commands::sim::Args),
     /// Run a PromQL query against the embedded store or a remote Prometheus-compatible engine.
     Query(crate::commands::query::Args),
 }

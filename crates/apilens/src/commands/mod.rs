@@ -7,6 +7,7 @@ pub(crate) mod serve;
 pub(crate) mod record;
 pub(crate) mod grafana;
 pub(crate) mod rules;
+pub(crate) mod sim;
 pub(crate) mod query;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Record(args) => record::run(args),
         Command::Grafana(args) => grafana::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Query(args) => query::run(args),
     }
 }
