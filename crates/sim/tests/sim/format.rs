@@ -98,7 +98,10 @@ fn every_version_writes_only_names_and_labels_of_its_real_scrape() {
             let theirs: BTreeSet<_> = real_labels.difference(&le).cloned().collect();
             // Empty-valued labels read as absent, so compare the labels we fill: every one must
             // be a label the real server writes on this family.
-            assert!(ours.is_subset(&theirs), "{version}: label names of {name}: {ours:?} vs {theirs:?}");
+            assert!(
+                ours.is_subset(&theirs),
+                "{version}: label names of {name}: {ours:?} vs {theirs:?}"
+            );
         }
         // HELP lines are the real ones, byte for byte.
         let real_text = std::fs::read_to_string(&fixture).unwrap();
