@@ -639,6 +639,8 @@ pub(crate) fn same_labelset() -> Error {
 pub fn parse_series_selector(selector: &str) -> Result<Vec<Matcher>> {
     match parse(selector)? {
         Expr::VectorSelector(vs) => to_matchers(&vs),
-        _ => Err(Error::Parse(format!("invalid series selector {selector:?}: expected a vector selector"))),
+        _ => Err(Error::Parse(format!(
+            "invalid series selector {selector:?}: expected a vector selector"
+        ))),
     }
 }

@@ -52,19 +52,41 @@ fn dataset() -> Vec<Family> {
     // Scrape times per instance: 15 s apart with up to ±2 s of jitter, never on a whole second.
     let times: Vec<Vec<i64>> = instances
         .iter()
-        .map(|_| (0..n).map(|i| T0 + i as i64 * 15_000 + (rng.next() % 4000) as i64 - 2000 + 7).collect())
+        .map(|_| {
+            (0..n)
+                .map(|i| T0 + i as i64 * 15_000 + (rng.next() % 4000) as i64 - 2000 + 7)
+                .collect()
+        })
         .collect();
     let mut families = Vec::new();
     let base = |name: &str, inst: &str| {
-        vec![("__name__".to_owned(), name.to_owned()), ("job".into(), "apiserver".into()), ("instance".into(), inst.to_owned())]
+        vec![
+            ("__name__".to_owned(), name.to_owned()),
+            ("job".into(), "apiserver".into()),
+            ("instance".into(), inst.to_owned()),
+        ]
     };
     // Counters with rates that vary, and a counter reset on one series.
-    let mut req = Family { name: "apiserver_request", kind: "counter", series: Vec::new() };
-    let mut dur_buckets = Family { name: "apiserver_request_duration_seconds", kind: "histogram", series: Vec::new() };
-    let les = ["0.005", "0.025", "0.1", "0.25", "0.5", "1", "2.5", "10", "60", "+Inf"];
+    let mut req = Family {
+        name: "apiserver_request",
+        kind: "counter",
+        series: Vec::new(),
+    };
+    let mut dur_buckets = Family {
+        name: "apiserver_request_duration_seconds",
+        kind: "histogram",
+        series: Vec::new(),
+    };
+    let les = [
+        "0.005", "0.025", "0.1", "0.25", "0.5", "1", "2.5", "10", "60", "+Inf",
+    ];
     for (ii, inst) in instances.iter().enumerate() {
         for verb in ["GET", "LIST", "WATCH", "POST"] {
-            for (resource, scope) in [("pods", "namespace"), ("nodes", "cluster"), ("configmaps", "resource")] {
+            for (resource, scope) in [
+                ("pods", "namespace"),
+                ("nodes", "cluster"),
+                ("configmaps", "resource"),
+            ] {
                 for code in ["200", "429", "500"] {
                     let mut v = 0.0;
                     let speed = 1.0 + rng.unit() * 20.0 * if code == "200" { 10.0 } else { 0.1 };
@@ -77,7 +99,12 @@ fn dataset() -> Vec<Family> {
                         samples.push(Sample { t, v });
                     }
                     let mut l = base("apiserver_request_total", inst);
-                    l.extend([("verb".into(), verb.into()), ("resource".into(), resource.into()), ("scope".into(), scope.into()), ("code".into(), code.into())]);
+                    l.extend([
+                        ("verb".into(), verb.into()),
+                        ("resource".into(), resource.into()),
+                        ("scope".into(), scope.into()),
+                        ("code".into(), code.into()),
+                    ]);
                     req.series.push((Labels::from_pairs(l), samples));
                 }
                 // Histogram: cumulative buckets, sum and count.
@@ -88,10 +115,16 @@ fn dataset() -> Vec<Family> {
                 for (i, &t) in times[ii].iter().enumerate() {
                     let obs = 5 + (rng.next() % 20) as usize;
                     for _ in 0..obs {
-                        let x = rng.unit().powi(3) * if verb == "LIST" { 20.0 } else { 1.5 } * (1.0 + (i as f64 / 100.0).cos().abs());
+                        let x = rng.unit().powi(3)
+                            * if verb == "LIST" { 20.0 } else { 1.5 }
+                            * (1.0 + (i as f64 / 100.0).cos().abs());
                         sum += x;
                         for (k, le) in les.iter().enumerate() {
-                            let b = if *le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() };
+                            let b = if *le == "+Inf" {
+                                f64::INFINITY
+                            } else {
+                                le.parse().unwrap()
+                            };
                             if x <= b {
                                 counts[k] += 1.0;
                             }
@@ -101,38 +134,81 @@ fn dataset() -> Vec<Family> {
                         per_le[k].push(Sample { t, v: counts[k] });
                     }
                     sums.push(Sample { t, v: sum });
-                    cnts.push(Sample { t, v: counts[les.len() - 1] });
+                    cnts.push(Sample {
+                        t,
+                        v: counts[les.len() - 1],
+                    });
                 }
                 let extra = |name: &str| {
                     let mut l = base(name, inst);
-                    l.extend([("verb".into(), verb.into()), ("resource".into(), resource.into()), ("scope".into(), scope.into())]);
+                    l.extend([
+                        ("verb".into(), verb.into()),
+                        ("resource".into(), resource.into()),
+                        ("scope".into(), scope.into()),
+                    ]);
                     l
                 };
                 for (k, le) in les.iter().enumerate() {
                     let mut l = extra("apiserver_request_duration_seconds_bucket");
                     l.push(("le".into(), (*le).into()));
-                    dur_buckets.series.push((Labels::from_pairs(l), per_le[k].clone()));
+                    dur_buckets
+                        .series
+                        .push((Labels::from_pairs(l), per_le[k].clone()));
                 }
-                dur_buckets.series.push((Labels::from_pairs(extra("apiserver_request_duration_seconds_sum")), sums));
-                dur_buckets.series.push((Labels::from_pairs(extra("apiserver_request_duration_seconds_count")), cnts));
+                dur_buckets.series.push((
+                    Labels::from_pairs(extra("apiserver_request_duration_seconds_sum")),
+                    sums,
+                ));
+                dur_buckets.series.push((
+                    Labels::from_pairs(extra("apiserver_request_duration_seconds_count")),
+                    cnts,
+                ));
             }
         }
     }
     families.push(req);
     families.push(dur_buckets);
     // Gauges.
-    let mut inflight = Family { name: "apiserver_current_inflight_requests", kind: "gauge", series: Vec::new() };
-    let mut mem = Family { name: "process_resident_memory_bytes", kind: "gauge", series: Vec::new() };
-    let mut up = Family { name: "up", kind: "gauge", series: Vec::new() };
+    let mut inflight = Family {
+        name: "apiserver_current_inflight_requests",
+        kind: "gauge",
+        series: Vec::new(),
+    };
+    let mut mem = Family {
+        name: "process_resident_memory_bytes",
+        kind: "gauge",
+        series: Vec::new(),
+    };
+    let mut up = Family {
+        name: "up",
+        kind: "gauge",
+        series: Vec::new(),
+    };
     for (ii, inst) in instances.iter().enumerate() {
         for kind in ["mutating", "readOnly"] {
             let mut l = base("apiserver_current_inflight_requests", inst);
             l.push(("request_kind".into(), kind.into()));
-            let s = times[ii].iter().map(|&t| Sample { t, v: (rng.next() % 200) as f64 }).collect();
+            let s = times[ii]
+                .iter()
+                .map(|&t| Sample {
+                    t,
+                    v: (rng.next() % 200) as f64,
+                })
+                .collect();
             inflight.series.push((Labels::from_pairs(l), s));
         }
-        let s = times[ii].iter().enumerate().map(|(i, &t)| Sample { t, v: 5e8 + i as f64 * 1e5 + (rng.next() % 1000) as f64 }).collect();
-        mem.series.push((Labels::from_pairs(base("process_resident_memory_bytes", inst)), s));
+        let s = times[ii]
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| Sample {
+                t,
+                v: 5e8 + i as f64 * 1e5 + (rng.next() % 1000) as f64,
+            })
+            .collect();
+        mem.series.push((
+            Labels::from_pairs(base("process_resident_memory_bytes", inst)),
+            s,
+        ));
         let s = times[ii].iter().map(|&t| Sample { t, v: 1.0 }).collect();
         up.series.push((Labels::from_pairs(base("up", inst)), s));
     }
@@ -152,7 +228,14 @@ fn openmetrics(families: &[Family]) -> String {
                 .map(|l| format!("{}=\"{}\"", l.name, l.value))
                 .collect();
             for s in samples {
-                let _ = writeln!(out, "{name}{{{}}} {} {}.{:03}", rest.join(","), s.v, s.t / 1000, s.t % 1000);
+                let _ = writeln!(
+                    out,
+                    "{name}{{{}}} {} {}.{:03}",
+                    rest.join(","),
+                    s.v,
+                    s.t / 1000,
+                    s.t % 1000
+                );
             }
         }
     }
@@ -167,7 +250,9 @@ fn dashboard_exprs() -> Vec<String> {
             serde_json::Value::Object(m) => {
                 for (k, x) in m {
                     match (k.as_str(), x) {
-                        ("expr", serde_json::Value::String(s)) if !s.trim().is_empty() => out.push(s.clone()),
+                        ("expr", serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                            out.push(s.clone())
+                        }
                         _ => walk(x, out),
                     }
                 }
@@ -192,7 +277,9 @@ fn dashboard_exprs() -> Vec<String> {
     paths.sort();
     let mut exprs = Vec::new();
     for p in paths {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&p).unwrap_or_default()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(&p).unwrap_or_default(),
+        ) {
             walk(&v, &mut exprs);
         }
     }
@@ -224,7 +311,12 @@ impl Drop for Server {
 }
 
 fn have(bin: &str) -> bool {
-    Command::new(bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new(bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 fn equal(a: f64, b: f64) -> bool {
@@ -239,18 +331,30 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
             if a.len() != b.len() {
                 let la: Vec<_> = a.iter().take(3).map(|s| s.labels.to_string()).collect();
                 let lb: Vec<_> = b.iter().take(3).map(|s| s.labels.to_string()).collect();
-                return Err(format!("{} series vs {}: {la:?} vs {lb:?}", a.len(), b.len()));
+                return Err(format!(
+                    "{} series vs {}: {la:?} vs {lb:?}",
+                    a.len(),
+                    b.len()
+                ));
             }
             for (x, y) in a.iter().zip(&b) {
                 if x.labels != y.labels {
                     return Err(format!("labels {} vs {}", x.labels, y.labels));
                 }
                 if x.samples.len() != y.samples.len() {
-                    return Err(format!("{}: {} points vs {}", x.labels, x.samples.len(), y.samples.len()));
+                    return Err(format!(
+                        "{}: {} points vs {}",
+                        x.labels,
+                        x.samples.len(),
+                        y.samples.len()
+                    ));
                 }
                 for (p, q) in x.samples.iter().zip(&y.samples) {
                     if p.t != q.t || !equal(p.v, q.v) {
-                        return Err(format!("{} at {}: {} vs {} (t {})", x.labels, p.t, p.v, q.v, q.t));
+                        return Err(format!(
+                            "{} at {}: {} vs {} (t {})",
+                            x.labels, p.t, p.v, q.v, q.t
+                        ));
                     }
                 }
             }
@@ -263,7 +367,10 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
 #[test]
 fn dashboard_queries_match_prometheus() {
     if !have("prometheus") || !have("promtool") {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but prometheus/promtool are not installed");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but prometheus/promtool are not installed"
+        );
         println!("note: prometheus or promtool missing; differential test not run");
         return;
     }
@@ -279,10 +386,17 @@ fn dashboard_queries_match_prometheus() {
         .stdout(Stdio::null())
         .status()
         .unwrap();
-    assert!(st.success(), "promtool create-blocks-from openmetrics failed");
+    assert!(
+        st.success(),
+        "promtool create-blocks-from openmetrics failed"
+    );
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", tsdb.display()))
@@ -297,7 +411,10 @@ fn dashboard_queries_match_prometheus() {
     let client = RemoteClient::new(&url, RemoteAuth::None, Duration::from_secs(60)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.query("1", T0).is_err() {
-        assert!(Instant::now() < deadline, "prometheus did not become ready on {url}");
+        assert!(
+            Instant::now() < deadline,
+            "prometheus did not become ready on {url}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut store = MemQueryable::new();
@@ -313,7 +430,11 @@ fn dashboard_queries_match_prometheus() {
     let (mut same, mut both_err, mut non_empty) = (0, 0, 0);
     let mut diffs = Vec::new();
     let exprs = dashboard_exprs();
-    assert!(exprs.len() > 100, "expected the reference dashboards' queries, found {}", exprs.len());
+    assert!(
+        exprs.len() > 100,
+        "expected the reference dashboards' queries, found {}",
+        exprs.len()
+    );
     for q in &exprs {
         let theirs = client.query_range(q, start, end, step);
         let ours = engine.range_query(&store, q, start, end, step);
@@ -335,6 +456,9 @@ fn dashboard_queries_match_prometheus() {
             (Err(e), Ok(_)) => diffs.push(format!("{q}\n    only apilens failed: {e}")),
         }
     }
+    if std::env::var_os("APILENS_PROMQL_BENCH").is_some() {
+        bench(&engine, &store, &client, &exprs, (start, end, step));
+    }
     println!(
         "differential: {} queries, {same} identical ({non_empty} with data), {both_err} rejected by both, {} differ",
         exprs.len(),
@@ -343,6 +467,68 @@ fn dashboard_queries_match_prometheus() {
     for d in &diffs {
         println!("DIFF {d}");
     }
-    assert!(non_empty >= 20, "too few queries returned data: {non_empty}");
-    assert!(diffs.is_empty(), "{} queries differ from prometheus", diffs.len());
+    assert!(
+        non_empty >= 20,
+        "too few queries returned data: {non_empty}"
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} queries differ from prometheus",
+        diffs.len()
+    );
+}
+
+/// Times every query on both engines (best of 3 range queries each) and prints the per-query
+/// and overall ratio; run by `bench/promql.sh`.
+fn bench(
+    engine: &Engine,
+    store: &MemQueryable,
+    client: &RemoteClient,
+    exprs: &[String],
+    (start, end, step): (i64, i64, i64),
+) {
+    let best = |f: &mut dyn FnMut() -> bool| {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            if !f() {
+                return None;
+            }
+            best = best.min(t.elapsed());
+        }
+        Some(best)
+    };
+    let (mut total_ours, mut total_theirs) = (Duration::ZERO, Duration::ZERO);
+    println!(
+        "{:>10} {:>12} {:>7}  query",
+        "apilens", "prometheus", "ratio"
+    );
+    for q in exprs {
+        let ours = best(&mut || engine.range_query(store, q, start, end, step).is_ok());
+        let theirs = best(&mut || client.query_range_raw(q, start, end, step).is_ok());
+        if let (Some(a), Some(b)) = (ours, theirs) {
+            total_ours += a;
+            total_theirs += b;
+            let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+            let short: String = q
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(90)
+                .collect();
+            println!(
+                "{:>8.2}ms {:>10.2}ms {:>6.2}x  {short}",
+                a.as_secs_f64() * 1e3,
+                b.as_secs_f64() * 1e3,
+                ratio
+            );
+        }
+    }
+    println!(
+        "overall: apilens {:.1} ms, prometheus {:.1} ms (HTTP included), prometheus/apilens = {:.2}x",
+        total_ours.as_secs_f64() * 1e3,
+        total_theirs.as_secs_f64() * 1e3,
+        total_theirs.as_secs_f64() / total_ours.as_secs_f64().max(1e-9)
+    );
 }

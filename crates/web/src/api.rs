@@ -6,7 +6,9 @@
 //! "error":…}` with 400 for bad parameters, 422 for evaluation errors, 503 for timeouts.
 
 use apilens_model::{Labels, Matcher, Queryable};
-use apilens_promql::{Engine, Error, api_error, api_response, parse_duration, parse_series_selector, parse_time};
+use apilens_promql::{
+    Engine, Error, api_error, api_response, parse_duration, parse_series_selector, parse_time,
+};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -52,17 +54,25 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     fn time(&self, name: &str, default: i64) -> Result<i64, Error> {
         match self.get(name) {
             None | Some("") => Ok(default),
-            Some(s) => parse_time(s).map_err(|e| Error::BadParam(format!("invalid parameter \"{name}\": {e}"))),
+            Some(s) => parse_time(s)
+                .map_err(|e| Error::BadParam(format!("invalid parameter \"{name}\": {e}"))),
         }
     }
 }
@@ -80,10 +90,15 @@ fn json(status: StatusCode, body: String) -> Response {
 
 fn error(err: &Error) -> Response {
     let (status, body) = api_error(err);
-    json(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
+    json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(Error::Execution(format!("query task failed: {e}"))))
@@ -92,7 +107,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send
 async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
     let Some(expr) = p.get("query").map(str::to_owned) else {
-        return error(&Error::BadParam("invalid parameter \"query\": missing".into()));
+        return error(&Error::BadParam(
+            "invalid parameter \"query\": missing".into(),
+        ));
     };
     let t = match p.time("time", now_ms()) {
         Ok(t) => t,
@@ -108,16 +125,23 @@ async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) ->
 async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
     let parsed = (|| {
-        let expr = p.get("query").ok_or_else(|| Error::BadParam("invalid parameter \"query\": missing".into()))?;
+        let expr = p
+            .get("query")
+            .ok_or_else(|| Error::BadParam("invalid parameter \"query\": missing".into()))?;
         let start = p.time("start", i64::MIN)?;
         let end = p.time("end", i64::MIN)?;
         if start == i64::MIN || end == i64::MIN {
-            return Err(Error::BadParam("invalid parameter \"start\" or \"end\": missing".into()));
+            return Err(Error::BadParam(
+                "invalid parameter \"start\" or \"end\": missing".into(),
+            ));
         }
         let step = p
             .get("step")
             .ok_or_else(|| Error::BadParam("invalid parameter \"step\": missing".into()))
-            .and_then(|s| parse_duration(s).map_err(|e| Error::BadParam(format!("invalid parameter \"step\": {e}"))))?;
+            .and_then(|s| {
+                parse_duration(s)
+                    .map_err(|e| Error::BadParam(format!("invalid parameter \"step\": {e}")))
+            })?;
         if step > 0 && (end - start) / step > 11_000 {
             return Err(Error::BadParam(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
@@ -129,7 +153,11 @@ async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Byt
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || s.engine.range_query(s.queryable.as_ref(), &expr, start, end, step)).await;
+    let res = blocking(move || {
+        s.engine
+            .range_query(s.queryable.as_ref(), &expr, start, end, step)
+    })
+    .await;
     match res {
         Ok(v) => json(StatusCode::OK, api_response(&v)),
         Err(e) => error(&e),
@@ -142,16 +170,30 @@ fn selection(p: &Params, required: bool) -> Result<(Vec<Vec<Matcher>>, i64, i64)
     if required && selectors.is_empty() {
         return Err(Error::BadParam("no match[] parameter provided".into()));
     }
-    let sets = selectors.into_iter().map(parse_series_selector).collect::<Result<Vec<_>, _>>()?;
+    let sets = selectors
+        .into_iter()
+        .map(parse_series_selector)
+        .collect::<Result<Vec<_>, _>>()?;
     let start = p.time("start", i64::MIN / 2)?;
     let end = p.time("end", i64::MAX / 2)?;
     Ok((sets, start, end))
 }
 
-fn select_labels(q: &dyn Queryable, sets: &[Vec<Matcher>], start: i64, end: i64) -> Result<BTreeSet<Labels>, Error> {
+fn select_labels(
+    q: &dyn Queryable,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+) -> Result<BTreeSet<Labels>, Error> {
     let mut out = BTreeSet::new();
-    let all = [vec![Matcher::new(apilens_model::MatchOp::RegexMatch, apilens_model::METRIC_NAME, ".+")
-        .map_err(|e| Error::BadParam(e.to_string()))?]];
+    let all = [vec![
+        Matcher::new(
+            apilens_model::MatchOp::RegexMatch,
+            apilens_model::METRIC_NAME,
+            ".+",
+        )
+        .map_err(|e| Error::BadParam(e.to_string()))?,
+    ]];
     let sets = if sets.is_empty() { &all[..] } else { sets };
     for m in sets {
         out.extend(q.series(m, start, end)?);
@@ -161,7 +203,10 @@ fn select_labels(q: &dyn Queryable, sets: &[Vec<Matcher>], start: i64, end: i64)
 
 fn string_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let v: Vec<&str> = items.collect();
-    format!(r#"{{"status":"success","data":{}}}"#, serde_json::to_string(&v).unwrap_or_else(|_| "[]".into()))
+    format!(
+        r#"{{"status":"success","data":{}}}"#,
+        serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+    )
 }
 
 async fn series(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
@@ -175,11 +220,20 @@ async fn series(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -
         Ok(set) => {
             let items: Vec<serde_json::Value> = set
                 .iter()
-                .map(|l| serde_json::Value::Object(l.iter().map(|x| (x.name.clone(), x.value.clone().into())).collect()))
+                .map(|l| {
+                    serde_json::Value::Object(
+                        l.iter()
+                            .map(|x| (x.name.clone(), x.value.clone().into()))
+                            .collect(),
+                    )
+                })
                 .collect();
             json(
                 StatusCode::OK,
-                format!(r#"{{"status":"success","data":{}}}"#, serde_json::Value::Array(items)),
+                format!(
+                    r#"{{"status":"success","data":{}}}"#,
+                    serde_json::Value::Array(items)
+                ),
             )
         }
         Err(e) => error(&e),
@@ -195,14 +249,21 @@ async fn labels(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -
     let res = blocking(move || select_labels(s.queryable.as_ref(), &sets, start, end)).await;
     match res {
         Ok(set) => {
-            let names: BTreeSet<&str> = set.iter().flat_map(|l| l.iter().map(|x| x.name.as_str())).collect();
+            let names: BTreeSet<&str> = set
+                .iter()
+                .flat_map(|l| l.iter().map(|x| x.name.as_str()))
+                .collect();
             json(StatusCode::OK, string_list(names.into_iter()))
         }
         Err(e) => error(&e),
     }
 }
 
-async fn label_values(State(s): State<ApiState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Response {
+async fn label_values(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let p = Params::new(q, &Bytes::new());
     let (sets, start, end) = match selection(&p, false) {
         Ok(v) => v,

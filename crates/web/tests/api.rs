@@ -12,12 +12,25 @@ use tower::ServiceExt;
 fn state() -> ApiState {
     let mut store = MemQueryable::new();
     for (code, step) in [("200", 10.0), ("429", 1.0)] {
-        let l = Labels::from_pairs([("__name__", "apiserver_request_total"), ("code", code), ("verb", "LIST")]);
+        let l = Labels::from_pairs([
+            ("__name__", "apiserver_request_total"),
+            ("code", code),
+            ("verb", "LIST"),
+        ]);
         for i in 0..=20 {
-            store.append(&l, Sample { t: i * 15_000, v: i as f64 * step });
+            store.append(
+                &l,
+                Sample {
+                    t: i * 15_000,
+                    v: i as f64 * step,
+                },
+            );
         }
     }
-    ApiState { queryable: Arc::new(store), engine: Engine::new(EngineOpts::default()) }
+    ApiState {
+        queryable: Arc::new(store),
+        engine: Engine::new(EngineOpts::default()),
+    }
 }
 
 async fn call(req: Request<Body>) -> (StatusCode, String) {
@@ -33,7 +46,10 @@ fn get(uri: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn instant_query_get_and_post_agree() {
-    let (status, body) = call(get("/api/v1/query?query=sum%20by%20(code)%20(rate(apiserver_request_total%5B1m%5D))&time=300")).await;
+    let (status, body) = call(get(
+        "/api/v1/query?query=sum%20by%20(code)%20(rate(apiserver_request_total%5B1m%5D))&time=300",
+    ))
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -41,14 +57,19 @@ async fn instant_query_get_and_post_agree() {
     );
     let post = Request::post("/api/v1/query")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from("query=sum+by+(code)+(rate(apiserver_request_total%5B1m%5D))&time=300"))
+        .body(Body::from(
+            "query=sum+by+(code)+(rate(apiserver_request_total%5B1m%5D))&time=300",
+        ))
         .unwrap();
     assert_eq!(call(post).await.1, body);
 }
 
 #[tokio::test]
 async fn range_query_returns_matrix() {
-    let (status, body) = call(get("/api/v1/query_range?query=count(apiserver_request_total)&start=0&end=60&step=30")).await;
+    let (status, body) = call(get(
+        "/api/v1/query_range?query=count(apiserver_request_total)&start=0&end=60&step=30",
+    ))
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -60,22 +81,34 @@ async fn range_query_returns_matrix() {
 async fn errors_use_prometheus_types_and_codes() {
     let (status, body) = call(get("/api/v1/query?query=sum(")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.starts_with(r#"{"status":"error","errorType":"bad_data","error":"parse error"#), "{body}");
+    assert!(
+        body.starts_with(r#"{"status":"error","errorType":"bad_data","error":"parse error"#),
+        "{body}"
+    );
     let (status, body) = call(get("/api/v1/query_range?query=up&start=10&end=0&step=1")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = call(get("/api/v1/query?query=rate(apiserver_request_total%5B1m%5D)%5B5m%5D%20%2B%201")).await;
+    let (status, body) = call(get(
+        "/api/v1/query?query=rate(apiserver_request_total%5B1m%5D)%5B5m%5D%20%2B%201",
+    ))
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test]
 async fn series_labels_and_values() {
-    let (_, body) = call(get("/api/v1/series?match[]=apiserver_request_total%7Bcode%3D%22429%22%7D")).await;
+    let (_, body) = call(get(
+        "/api/v1/series?match[]=apiserver_request_total%7Bcode%3D%22429%22%7D",
+    ))
+    .await;
     assert_eq!(
         body,
         r#"{"status":"success","data":[{"__name__":"apiserver_request_total","code":"429","verb":"LIST"}]}"#
     );
     let (_, body) = call(get("/api/v1/labels")).await;
-    assert_eq!(body, r#"{"status":"success","data":["__name__","code","verb"]}"#);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":["__name__","code","verb"]}"#
+    );
     let (_, body) = call(get("/api/v1/label/code/values")).await;
     assert_eq!(body, r#"{"status":"success","data":["200","429"]}"#);
     let (status, _) = call(get("/api/v1/series")).await;

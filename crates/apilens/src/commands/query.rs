@@ -3,7 +3,8 @@
 use anyhow::{Context as _, bail};
 use apilens_model::Queryable;
 use apilens_promql::{
-    Engine, EngineOpts, RemoteAuth, RemoteClient, api_response, format_value_table, parse_duration, parse_time,
+    Engine, EngineOpts, RemoteAuth, RemoteClient, api_response, format_value_table, parse_duration,
+    parse_time,
 };
 use apilens_tsdb::{Db, DbOptions};
 use std::io::Write as _;
@@ -54,7 +55,9 @@ pub(crate) struct Args {
 /// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_millis(parse_duration(&args.timeout)?.max(1) as u64);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
     let range = match (&args.start, &args.end, &args.step) {
         (Some(s), Some(e), Some(st)) => Some((
             parse_time(s).context("--start")?,
@@ -70,7 +73,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let body_and_value = if let Some(url) = &args.prometheus {
         let auth = match (&args.bearer_token_env, &args.basic_user) {
             (Some(env), _) => RemoteAuth::Bearer(
-                std::env::var(env).with_context(|| format!("environment variable {env} is not set"))?,
+                std::env::var(env)
+                    .with_context(|| format!("environment variable {env} is not set"))?,
             ),
             (None, Some(user)) => RemoteAuth::Basic {
                 user: user.clone(),
@@ -97,7 +101,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let db = Db::open(&args.data_dir, DbOptions::default())
             .with_context(|| format!("opening store {}", args.data_dir.display()))?;
-        let engine = Engine::new(EngineOpts { timeout, ..EngineOpts::default() });
+        let engine = Engine::new(EngineOpts {
+            timeout,
+            ..EngineOpts::default()
+        });
         let q: &dyn Queryable = &db;
         let value = match range {
             Some((s, e, st)) => engine.range_query(q, &args.query, s, e, st),
