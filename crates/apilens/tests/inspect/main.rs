@@ -344,3 +344,41 @@ fn closed_stdout_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn support_bundle_shows_the_latest_scrape_of_each_target() {
+    use apilens_scrape::{BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, Manifest, RecordedScrape};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("scrapes")).unwrap();
+    let scrape = |file: &str, instance: &str, t: i64, version: &str| {
+        std::fs::copy(apiserver(version), dir.path().join(file)).unwrap();
+        RecordedScrape {
+            file: Some(file.to_owned()),
+            job: "apiserver".into(),
+            instance: instance.into(),
+            source: format!("https://{instance}/metrics"),
+            timestamp_ms: t,
+            duration_ms: 5,
+            content_type: Some("text/plain; version=0.0.4".into()),
+            bytes: 0,
+            error: None,
+        }
+    };
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.into(),
+        version: BUNDLE_VERSION,
+        created_by: "test".into(),
+        interval_ms: 15_000,
+        scrapes: vec![
+            scrape("scrapes/000001-a.txt", "10.0.0.1:443", 1_000, "1.32.0"),
+            scrape("scrapes/000002-b.txt", "10.0.0.2:443", 1_000, "1.31.0"),
+            scrape("scrapes/000003-a.txt", "10.0.0.1:443", 16_000, "1.34.0"),
+        ],
+    };
+    std::fs::write(dir.path().join(MANIFEST), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let out = apilens(&["inspect", dir.path().to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let versions: Vec<&str> = reports.iter().map(|r| r["kubernetes_version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["v1.34.0", "v1.31.0"]);
+}

@@ -18,7 +18,8 @@ use std::process::ExitCode;
 /// Arguments of `apilens inspect`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// A scrape to read: a file (plain or gzip), `-` for standard input, or an http(s) URL.
+    /// A scrape to read: a file (plain or gzip), `-` for standard input, an http(s) URL, or a
+    /// support bundle directory written by `apilens record` (its latest scrape of each target).
     #[arg(default_value = "-")]
     source: String,
     /// Output format.
@@ -57,21 +58,62 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bearer_token_file: args.bearer_token_file.clone(),
         ca_file: args.ca_file.clone(),
     };
-    let source = input::open(&args.source, &http)?;
-    let format = match &source.content_type {
-        Some(ct) => Format::from_content_type(ct),
-        None => sniff_file_format(&args.source),
+    let inspections = if std::path::Path::new(&args.source).is_dir() {
+        inspect_bundle(std::path::Path::new(&args.source))?
+    } else {
+        let source = input::open(&args.source, &http)?;
+        let format = match &source.content_type {
+            Some(ct) => Format::from_content_type(ct),
+            None => sniff_file_format(&args.source),
+        };
+        vec![inspect(&source.name, source.reader, format)?]
     };
-    let inspection = inspect(&source.name, source.reader, format)?;
-    let out = match args.format {
-        OutputFormat::Text => render::text(&inspection),
-        OutputFormat::Json => render::json(&inspection)?,
+    let out = match (args.format, inspections.as_slice()) {
+        (OutputFormat::Text, _) => inspections
+            .iter()
+            .map(render::text)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        (OutputFormat::Json, [one]) => render::json(one)?,
+        (OutputFormat::Json, many) => render::json_list(many)?,
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Inspects the latest successful scrape of each target of a support bundle.
+fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
+    use anyhow::Context;
+    let bundle = apilens_scrape::Bundle::open(dir)
+        .with_context(|| format!("{}: not a support bundle", dir.display()))?;
+    let mut latest: std::collections::BTreeMap<(String, String), (i64, PathBuf, Format)> =
+        std::collections::BTreeMap::new();
+    for (scrape, path) in bundle.scrapes() {
+        if scrape.error.is_some() {
+            continue;
+        }
+        let key = (scrape.job.clone(), scrape.instance.clone());
+        let format = scrape
+            .content_type
+            .as_deref()
+            .map_or(Format::PrometheusText, Format::from_content_type);
+        if latest.get(&key).is_none_or(|(t, _, _)| *t <= scrape.timestamp_ms) {
+            latest.insert(key, (scrape.timestamp_ms, path, format));
+        }
+    }
+    if latest.is_empty() {
+        bail!("{}: the bundle holds no successful scrape", dir.display());
+    }
+    latest
+        .into_values()
+        .map(|(_, path, format)| {
+            let source = input::open(&path.to_string_lossy(), &HttpOpts::default())?;
+            inspect(&source.name, source.reader, format)
+        })
+        .collect()
 }
 
 /// OpenMetrics when a file ends with `# EOF`; the Prometheus text format otherwise (and for

@@ -65,6 +65,14 @@ pub(crate) fn json(i: &Inspection) -> anyhow::Result<String> {
     Ok(s)
 }
 
+/// Several inspections (one per target of a bundle) as a pretty-printed JSON array.
+pub(crate) fn json_list(list: &[Inspection]) -> anyhow::Result<String> {
+    let reports: Vec<Report<'_>> = list.iter().map(report).collect();
+    let mut s = serde_json::to_string_pretty(&reports)?;
+    s.push('\n');
+    Ok(s)
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), number)
 }
