@@ -175,7 +175,10 @@ impl Builder {
         matches!(
             (self.family.kind, suffix),
             (_, "")
-                | (MetricType::Histogram, "_bucket" | "_sum" | "_count" | "_created")
+                | (
+                    MetricType::Histogram,
+                    "_bucket" | "_sum" | "_count" | "_created"
+                )
                 | (MetricType::GaugeHistogram, "_bucket" | "_gsum" | "_gcount")
                 | (MetricType::Summary, "_sum" | "_count" | "_created")
                 | (MetricType::Counter, "_total" | "_created")

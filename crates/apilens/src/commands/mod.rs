@@ -1,14 +1,14 @@
 //! One module per command; `run` dispatches.
 
 pub(crate) mod audit;
-pub(crate) mod inspect;
-pub(crate) mod tsdb;
-pub(crate) mod serve;
-pub(crate) mod record;
 pub(crate) mod grafana;
-pub(crate) mod rules;
-pub(crate) mod sim;
+pub(crate) mod inspect;
 pub(crate) mod query;
+pub(crate) mod record;
+pub(crate) mod rules;
+pub(crate) mod serve;
+pub(crate) mod sim;
+pub(crate) mod tsdb;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;

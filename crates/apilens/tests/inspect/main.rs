@@ -25,7 +25,7 @@ fn apilens(args: &[&str]) -> Output {
         .expect("run apilens")
 }
 
-fn inspect_json(path: &PathBuf) -> Value {
+fn inspect_json(path: &std::path::Path) -> Value {
     let out = apilens(&["inspect", path.to_str().unwrap(), "--format", "json"]);
     assert!(
         out.status.success(),
@@ -111,14 +111,15 @@ fn json_report_of_1_34() {
 #[test]
 fn every_version_is_detected_and_mapped_to_its_metric_names() {
     // (version, detected, watches metric, APF limit metric, object count metric, db size metric)
-    let table: &[(
-        &str,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-    )] = &[
+    type Row = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let table: &[Row] = &[
         (
             "1.16.15",
             "v1.16.15",
@@ -375,10 +376,21 @@ fn support_bundle_shows_the_latest_scrape_of_each_target() {
             scrape("scrapes/000003-a.txt", "10.0.0.1:443", 16_000, "1.34.0"),
         ],
     };
-    std::fs::write(dir.path().join(MANIFEST), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join(MANIFEST),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
     let out = apilens(&["inspect", dir.path().to_str().unwrap(), "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let versions: Vec<&str> = reports.iter().map(|r| r["kubernetes_version"].as_str().unwrap()).collect();
+    let versions: Vec<&str> = reports
+        .iter()
+        .map(|r| r["kubernetes_version"].as_str().unwrap())
+        .collect();
     assert_eq!(versions, ["v1.34.0", "v1.31.0"]);
 }

@@ -34,7 +34,10 @@ fn every_rust_file_starts_with_a_module_doc() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(offenders.is_empty(), "files without a leading //! line: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "files without a leading //! line: {offenders:#?}"
+    );
 }
 
 #[test]

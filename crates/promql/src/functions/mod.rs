@@ -146,8 +146,10 @@ fn filter_clamp(v: Val, lo: &[f64], hi: &[f64]) -> Val {
             series
                 .into_iter()
                 .map(|mut s| {
-                    s.points
-                        .retain(|&(i, _)| !(hi[i as usize] < lo[i as usize]));
+                    // NaN bounds keep the point, as in Prometheus: only max < min drops it.
+                    s.points.retain(|&(i, _)| {
+                        hi[i as usize].partial_cmp(&lo[i as usize]) != Some(std::cmp::Ordering::Less)
+                    });
                     s
                 })
                 .filter(|s| !s.points.is_empty())

@@ -100,7 +100,10 @@ fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
             .content_type
             .as_deref()
             .map_or(Format::PrometheusText, Format::from_content_type);
-        if latest.get(&key).is_none_or(|(t, _, _)| *t <= scrape.timestamp_ms) {
+        if latest
+            .get(&key)
+            .is_none_or(|(t, _, _)| *t <= scrape.timestamp_ms)
+        {
             latest.insert(key, (scrape.timestamp_ms, path, format));
         }
     }

@@ -168,12 +168,12 @@ impl Snapshot {
                     .unwrap_or("");
                 sum_into(&mut self.inflight, kind.to_owned(), v);
             }
-            "apiserver_longrunning_requests" | "apiserver_longrunning_gauge" => {
-                if l.get("verb") == Some("WATCH") {
-                    let idx = usize::from(family == "apiserver_longrunning_gauge");
-                    let key = with_group(&label(l, "resource"), &label(l, "group"));
-                    sum_into(&mut self.watches[idx], key, v);
-                }
+            "apiserver_longrunning_requests" | "apiserver_longrunning_gauge"
+                if l.get("verb") == Some("WATCH") =>
+            {
+                let idx = usize::from(family == "apiserver_longrunning_gauge");
+                let key = with_group(&label(l, "resource"), &label(l, "group"));
+                sum_into(&mut self.watches[idx], key, v);
             }
             "apiserver_registered_watchers" => {
                 let key = with_group(&label(l, "kind"), &label(l, "group"));
