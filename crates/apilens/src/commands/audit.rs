@@ -84,22 +84,22 @@ struct Common {
     #[arg(long)]
     until: Option<String>,
     /// Verbs to keep (`list`, `watch*`, `-get`); repeat or comma-separate.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     verb: Vec<String>,
     /// Users to keep (`system:node:*`, `-system:apiserver`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     user: Vec<String>,
     /// User agents to keep (raw or without version: `kubectl*`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     useragent: Vec<String>,
     /// Resources to keep (`pods`, `deployments.apps`, `-events`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     resource: Vec<String>,
     /// Namespaces to keep.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     namespace: Vec<String>,
     /// Response codes to keep (`429`, `5*`, `-200`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     code: Vec<String>,
     /// Output format: table, json, csv or markdown.
     #[arg(long, default_value = "table")]
