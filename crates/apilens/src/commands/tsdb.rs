@@ -125,10 +125,10 @@ fn open(dir: &std::path::Path) -> anyhow::Result<Db> {
 /// Milliseconds since the epoch from RFC 3339 or (fractional) Unix seconds, as the Prometheus
 /// HTTP API accepts them.
 fn parse_time(s: &str) -> anyhow::Result<i64> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() {
-            return Ok((secs * 1000.0).round() as i64);
-        }
+    if let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+    {
+        return Ok((secs * 1000.0).round() as i64);
     }
     let ts: jiff::Timestamp = s
         .parse()

@@ -148,7 +148,8 @@ fn filter_clamp(v: Val, lo: &[f64], hi: &[f64]) -> Val {
                 .map(|mut s| {
                     // NaN bounds keep the point, as in Prometheus: only max < min drops it.
                     s.points.retain(|&(i, _)| {
-                        hi[i as usize].partial_cmp(&lo[i as usize]) != Some(std::cmp::Ordering::Less)
+                        hi[i as usize].partial_cmp(&lo[i as usize])
+                            != Some(std::cmp::Ordering::Less)
                     });
                     s
                 })
