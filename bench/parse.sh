@@ -52,7 +52,9 @@ measure() { # $1 = label, rest = command; prints "wall cpu rss_kb"
   local label=$1; shift
   local log=$out/time-$label.txt
   /usr/bin/time -f "%e %U %S %M" -o "$log" "$@" >/dev/null 2>&1 || true
-  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$log"
+  # GNU time writes "Command exited with non-zero status N" first when the command fails
+  # (promtool exits 3 on lint findings): the figures are on the last line.
+  tail -n 1 "$log" | awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}'
 }
 
 # Warm the page cache so both read from memory.
