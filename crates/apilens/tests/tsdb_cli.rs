@@ -106,10 +106,10 @@ fn import_then_export_gives_the_samples_back() {
     let lines: Vec<&str> = text.lines().filter(|l| *l != "# EOF").collect();
     assert!(!lines.is_empty());
     assert!(
-        lines.iter().all(
-            |l| l.starts_with("apiserver_flowcontrol_dispatch_r{")
-                && (l.ends_with(" 1700000015.000") || l.ends_with(" 1700000030.000"))
-        ),
+        lines
+            .iter()
+            .all(|l| l.starts_with("apiserver_flowcontrol_dispatch_r{")
+                && (l.ends_with(" 1700000015.000") || l.ends_with(" 1700000030.000"))),
         "{text}"
     );
 }
