@@ -27,9 +27,9 @@ pub struct Fetched {
 impl Target {
     /// Fetches the next scrape: one GET of a live target, or the next file of a replay.
     ///
-    /// `Ok(None)` means a replay target has no scrape left. The whole fetch, connection and body
-    /// included, must finish within `timeout`, and the body (after gzip decoding) may not pass
-    /// `max_body` bytes.
+    /// `Ok(None)` means a replay target has no scrape left (an external target never has one).
+    /// The whole fetch, connection and body included, must finish within `timeout`, and the
+    /// body (after gzip decoding) may not pass `max_body` bytes.
     ///
     /// # Errors
     ///
@@ -44,6 +44,7 @@ impl Target {
     ) -> Result<Option<Fetched>, ScrapeError> {
         let name = self.name();
         match &mut self.kind {
+            TargetKind::External { .. } => Ok(None),
             TargetKind::Replay { scrapes, next } => {
                 let Some(scrape) = scrapes.get(*next).cloned() else {
                     return Ok(None);

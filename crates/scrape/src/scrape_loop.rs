@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::health::{Health, TargetHealth};
+use crate::fetch::Fetched;
 use crate::ingest::{IngestError, SeriesCache, format_of};
 use crate::target::TargetKind;
 use crate::{Batch, ScrapeError, Sink, Target};
@@ -161,6 +162,24 @@ impl ScrapeLoop {
             .ok()
             .and_then(|f| f.timestamp_ms)
             .unwrap_or(now);
+        self.process(fetched, t, duration).await
+    }
+
+    /// Appends a body obtained by other means (an in-process simulator, a file read by the
+    /// caller) as this target's scrape at `fetched.timestamp_ms` (default: now), exactly as a
+    /// fetched one: target labels, staleness of vanished series, `up` and the other synthetic
+    /// series. `duration` is reported as `scrape_duration_seconds`.
+    pub async fn ingest(&mut self, fetched: Fetched, duration: Duration) -> ScrapeReport {
+        let t = fetched.timestamp_ms.unwrap_or_else(now_ms);
+        self.process(Ok(fetched), t, duration).await
+    }
+
+    async fn process(
+        &mut self,
+        fetched: Result<Fetched, ScrapeError>,
+        t: i64,
+        duration: Duration,
+    ) -> ScrapeReport {
         let mut cache = self
             .cache
             .take()

@@ -59,6 +59,12 @@ pub enum TargetKind {
         /// The next one to replay.
         next: usize,
     },
+    /// Fed by its owner through [`crate::ScrapeLoop::ingest`] (an in-process simulator); there
+    /// is nothing to fetch, so a scrape loop running it ends at once.
+    External {
+        /// What produces the bodies, for listings ("simulated replica 0").
+        source: String,
+    },
 }
 
 /// One scrape target.
@@ -144,6 +150,17 @@ impl Target {
         }
     }
 
+    /// A target fed through [`crate::ScrapeLoop::ingest`]; `source` says what produces it.
+    pub fn external(job: &str, instance: &str, source: &str) -> Self {
+        Self {
+            job: job.to_owned(),
+            instance: instance.to_owned(),
+            kind: TargetKind::External {
+                source: source.to_owned(),
+            },
+        }
+    }
+
     /// How messages name the target: `job instance (url)`.
     pub fn name(&self) -> String {
         match &self.kind {
@@ -161,6 +178,7 @@ impl Target {
                 ),
                 None => format!("{} {} (empty replay)", self.job, self.instance),
             },
+            TargetKind::External { source } => format!("{} {} ({source})", self.job, self.instance),
         }
     }
 
@@ -169,6 +187,7 @@ impl Target {
         match &self.kind {
             TargetKind::Http { url, .. } => url.to_string(),
             TargetKind::ApiServer(server) => format!("{}/metrics", server.url()),
+            TargetKind::External { source } => source.clone(),
             TargetKind::Replay { scrapes, next } => scrapes
                 .get(next.saturating_sub(1))
                 .map(|s| s.path.display().to_string())

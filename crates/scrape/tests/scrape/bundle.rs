@@ -105,3 +105,38 @@ fn a_tampered_manifest_is_refused_with_its_path() {
     );
     assert!(replay_targets(&dir.path().join("missing"), "j").is_err());
 }
+
+#[tokio::test]
+async fn external_bodies_are_ingested_like_scrapes_at_their_times() {
+    let target = Target::external("apiserver", "sim-0:6443", "simulated replica 0");
+    assert_eq!(target.source(), "simulated replica 0");
+    let sink = Arc::new(MemorySink::new());
+    let health = Health::new();
+    let mut scrape_loop =
+        ScrapeLoop::new(target, ScrapeOpts::default(), sink.clone(), health.clone());
+    let body = |text: &str| apilens_scrape::Fetched {
+        content_type: None,
+        body: bytes::Bytes::from(text.to_owned()),
+        timestamp_ms: Some(1_000_000),
+    };
+    let first = scrape_loop
+        .ingest(body("a 1\nb 2\n"), Duration::from_millis(3))
+        .await;
+    assert!(first.up);
+    assert_eq!((first.t, first.samples_scraped), (1_000_000, 2));
+    let mut second = body("a 5\n");
+    second.timestamp_ms = Some(1_015_000);
+    let second = scrape_loop.ingest(second, Duration::from_millis(3)).await;
+    assert_eq!(second.stale_markers, 1);
+    let a = series_of(&sink, "a", "instance", "sim-0:6443");
+    assert_eq!(
+        a[0].samples.iter().map(|s| (s.t, s.v)).collect::<Vec<_>>(),
+        [(1_000_000, 1.0), (1_015_000, 5.0)]
+    );
+    let b = series_of(&sink, "b", "job", "apiserver");
+    assert!(is_stale_nan(b[0].samples[1].v));
+    let up = series_of(&sink, "up", "instance", "sim-0:6443");
+    assert_eq!(up[0].samples.len(), 2);
+    // Nothing to fetch: a loop run over an external target ends at once.
+    assert!(scrape_loop.scrape_once().await.finished);
+}
