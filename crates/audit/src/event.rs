@@ -159,22 +159,40 @@ const MAX_DEPTH: u8 = 4;
 /// Decodes one JSON text into requests, calling `emit` for each; returns why it is not an audit
 /// record when it is not one.
 pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Request<'_>)) -> Result<(), String> {
-    decode_depth(text, emit, 0)
+    decode_depth(text, emit, 0, true)
 }
 
-fn decode_depth(text: &str, emit: &mut dyn FnMut(Request<'_>), depth: u8) -> Result<(), String> {
+/// [`decode`] with serde alone, to check the fast scanner against.
+#[cfg(test)]
+pub(crate) fn decode_with_serde(
+    text: &str,
+    emit: &mut dyn FnMut(Request<'_>),
+) -> Result<(), String> {
+    decode_depth(text, emit, 0, false)
+}
+
+fn decode_depth(
+    text: &str,
+    emit: &mut dyn FnMut(Request<'_>),
+    depth: u8,
+    fast: bool,
+) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err("envelopes nested too deep".to_owned());
+    }
+    if fast && let Some(native) = crate::fast::native(text) {
+        emit(native.into_request());
+        return Ok(());
     }
     let mut rec: RawRecord<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if let Some(items) = rec.items.take() {
         for item in items {
-            decode_depth(item.get(), emit, depth + 1)?;
+            decode_depth(item.get(), emit, depth + 1, fast)?;
         }
         return Ok(());
     }
     if let Some(log) = rec.properties.take().and_then(|p| p.log) {
-        return decode_nested(log, emit, depth);
+        return decode_nested(log, emit, depth, fast);
     }
     if let Some(payload) = rec.proto_payload.take() {
         emit(gke_request(
@@ -189,7 +207,7 @@ fn decode_depth(text: &str, emit: &mut dyn FnMut(Request<'_>), depth: u8) -> Res
     if let Some(events) = rec.log_events.take() {
         for ev in events {
             if let Some(msg) = ev.message {
-                decode_depth(msg.trim(), emit, depth + 1)?;
+                decode_depth(msg.trim(), emit, depth + 1, fast)?;
             }
         }
         return Ok(());
@@ -198,7 +216,7 @@ fn decode_depth(text: &str, emit: &mut dyn FnMut(Request<'_>), depth: u8) -> Res
         if let Some(msg) = rec.message.take() {
             let msg = msg.trim();
             if msg.starts_with('{') {
-                return decode_depth(msg, emit, depth + 1);
+                return decode_depth(msg, emit, depth + 1, fast);
             }
             return Err("message field does not hold a JSON audit event".to_owned());
         }
@@ -207,7 +225,7 @@ fn decode_depth(text: &str, emit: &mut dyn FnMut(Request<'_>), depth: u8) -> Res
             _ => Err("not an audit event (no requestURI or verb)".to_owned()),
         };
     }
-    emit(native_request(rec));
+    emit(Native::from_serde(rec).into_request());
     Ok(())
 }
 
@@ -215,67 +233,120 @@ fn decode_nested(
     log: &RawValue,
     emit: &mut dyn FnMut(Request<'_>),
     depth: u8,
+    fast: bool,
 ) -> Result<(), String> {
     let raw = log.get();
     if raw.starts_with('"') {
         let inner: Cow<'_, str> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
-        decode_depth(inner.trim(), emit, depth + 1)
+        decode_depth(inner.trim(), emit, depth + 1, fast)
     } else {
-        decode_depth(raw, emit, depth + 1)
+        decode_depth(raw, emit, depth + 1, fast)
     }
 }
 
-fn native_request(rec: RawRecord<'_>) -> Request<'_> {
-    let stage = Stage::parse(rec.stage.as_deref());
-    let (user, groups) = match rec.user {
-        Some(u) => (u.username.unwrap_or_default(), u.groups),
-        None => (Cow::Borrowed(""), None),
-    };
-    let impersonated = rec.impersonated_user.and_then(|u| u.username);
-    let source_ip = rec
-        .source_ips
-        .and_then(|mut ips| ips.pop())
-        .unwrap_or_default();
-    let (resource, namespace, api_group, subresource) = match rec.object_ref {
-        Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
-        None => (None, None, None, None),
-    };
-    let (code, status_message) = match rec.response_status {
-        Some(s) => (
-            s.code.and_then(|c| u16::try_from(c).ok()),
-            s.message.is_some_and(|m| !m.is_empty()),
-        ),
-        None => (None, false),
-    };
-    let received = rec
-        .request_received_timestamp
-        .as_deref()
-        .map(Cow::Borrowed)
-        .or_else(|| rec.timestamp.and_then(raw_string))
-        .and_then(|t| crate::request::parse_timestamp_us(&t));
-    let stage_ts = match rec.stage_timestamp.as_deref() {
-        Some(ts) => crate::request::parse_timestamp_us(ts),
-        None => None,
-    };
-    Request {
-        audit_id: rec.audit_id.unwrap_or_default(),
-        stage,
-        verb: rec.verb.unwrap_or_default(),
-        user,
-        groups,
-        impersonated_user: impersonated,
-        user_agent: rec.user_agent.unwrap_or_default(),
-        source_ip,
-        request_uri: rec.request_uri.unwrap_or_default(),
-        object_resource: resource,
-        object_namespace: namespace,
-        object_api_group: api_group,
-        object_subresource: subresource,
-        code,
-        status_message,
-        received_us: received,
-        stage_us: stage_ts,
-        annotations: rec.annotations,
+/// The fields of a native audit event, read by serde or by [`crate::fast`].
+#[derive(Default)]
+pub(crate) struct Native<'a> {
+    pub(crate) audit_id: Option<Cow<'a, str>>,
+    pub(crate) stage: Option<Cow<'a, str>>,
+    pub(crate) request_uri: Option<Cow<'a, str>>,
+    pub(crate) verb: Option<Cow<'a, str>>,
+    /// `user.username`.
+    pub(crate) username: Option<Cow<'a, str>>,
+    /// `user.groups`, raw JSON.
+    pub(crate) groups: Option<&'a str>,
+    /// `impersonatedUser.username`.
+    pub(crate) impersonated: Option<Cow<'a, str>>,
+    /// The last entry of `sourceIPs`.
+    pub(crate) source_ip: Option<Cow<'a, str>>,
+    pub(crate) user_agent: Option<Cow<'a, str>>,
+    pub(crate) resource: Option<Cow<'a, str>>,
+    pub(crate) namespace: Option<Cow<'a, str>>,
+    pub(crate) api_group: Option<Cow<'a, str>>,
+    pub(crate) subresource: Option<Cow<'a, str>>,
+    /// `responseStatus.code`.
+    pub(crate) code: Option<i64>,
+    /// `responseStatus.message` is present and non-empty.
+    pub(crate) status_message: bool,
+    /// `requestReceivedTimestamp`.
+    pub(crate) received: Option<Cow<'a, str>>,
+    pub(crate) stage_timestamp: Option<Cow<'a, str>>,
+    /// `timestamp` (old layouts), raw JSON.
+    pub(crate) timestamp: Option<&'a str>,
+    /// `annotations`, raw JSON.
+    pub(crate) annotations: Option<&'a str>,
+}
+
+impl<'a> Native<'a> {
+    fn from_serde(rec: RawRecord<'a>) -> Native<'a> {
+        let (username, groups) = match rec.user {
+            Some(u) => (u.username, u.groups.map(RawValue::get)),
+            None => (None, None),
+        };
+        let (resource, namespace, api_group, subresource) = match rec.object_ref {
+            Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
+            None => (None, None, None, None),
+        };
+        let (code, status_message) = match rec.response_status {
+            Some(s) => (s.code, s.message.is_some_and(|m| !m.is_empty())),
+            None => (None, false),
+        };
+        Native {
+            audit_id: rec.audit_id,
+            stage: rec.stage,
+            request_uri: rec.request_uri,
+            verb: rec.verb,
+            username,
+            groups,
+            impersonated: rec.impersonated_user.and_then(|u| u.username),
+            source_ip: rec.source_ips.and_then(|mut ips| ips.pop()),
+            user_agent: rec.user_agent,
+            resource,
+            namespace,
+            api_group,
+            subresource,
+            code,
+            status_message,
+            received: rec.request_received_timestamp,
+            stage_timestamp: rec.stage_timestamp,
+            timestamp: rec.timestamp.map(RawValue::get),
+            annotations: rec.annotations.map(RawValue::get),
+        }
+    }
+
+    /// The request this event describes.
+    pub(crate) fn into_request(self) -> Request<'a> {
+        let received = match self.received.as_deref() {
+            Some(t) => crate::request::parse_timestamp_us(t),
+            None => self
+                .timestamp
+                .and_then(raw_string)
+                .and_then(|t| crate::request::parse_timestamp_us(&t)),
+        };
+        let stage_us = self
+            .stage_timestamp
+            .as_deref()
+            .and_then(crate::request::parse_timestamp_us);
+        Request {
+            audit_id: self.audit_id.unwrap_or_default(),
+            stage: Stage::parse(self.stage.as_deref()),
+            verb: self.verb.unwrap_or_default(),
+            user: self.username.unwrap_or_default(),
+            groups: self.groups,
+            impersonated_user: self.impersonated,
+            user_agent: self.user_agent.unwrap_or_default(),
+            source_ip: self.source_ip.unwrap_or_default(),
+            request_uri: self.request_uri.unwrap_or_default(),
+            object_resource: self.resource,
+            object_namespace: self.namespace,
+            object_api_group: self.api_group,
+            object_subresource: self.subresource,
+            code: self.code.and_then(|c| u16::try_from(c).ok()),
+            status_message: self.status_message,
+            received_us: received,
+            stage_us,
+            annotations: self.annotations,
+        }
     }
 }
 
@@ -308,6 +379,7 @@ fn gke_request<'a>(
         .unwrap_or_default();
     let code = payload.status.and_then(|s| s.code).map(grpc_to_http);
     let ts = timestamp
+        .map(RawValue::get)
         .and_then(raw_string)
         .and_then(|t| crate::request::parse_timestamp_us(&t));
     let audit_id = operation
@@ -332,13 +404,13 @@ fn gke_request<'a>(
         status_message: false,
         received_us: ts,
         stage_us: None,
-        annotations: labels,
+        annotations: labels.map(RawValue::get),
     }
 }
 
 /// The string inside a raw JSON value, `None` when it is not a string.
-fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str(raw.get()).ok()
+fn raw_string(raw: &str) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw).ok()
 }
 
 fn gke_uri(resource_name: &str) -> String {

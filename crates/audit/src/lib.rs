@@ -49,6 +49,7 @@
 mod client;
 mod error;
 mod event;
+mod fast;
 mod filter;
 mod input;
 mod report;

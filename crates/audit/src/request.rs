@@ -2,7 +2,6 @@
 
 use crate::uri::Shape;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// The audit stage of an event.
@@ -68,8 +67,8 @@ pub struct Request<'a> {
     pub verb: Cow<'a, str>,
     /// `user.username`: who authenticated.
     pub user: Cow<'a, str>,
-    /// `user.groups`, undecoded (decode with [`Request::groups`]).
-    pub groups: Option<&'a RawValue>,
+    /// `user.groups` as raw JSON (decode with [`Request::groups`]).
+    pub groups: Option<&'a str>,
     /// `impersonatedUser.username`, when the request impersonated someone.
     pub impersonated_user: Option<Cow<'a, str>>,
     /// `userAgent` as sent by the client (empty when absent).
@@ -94,8 +93,8 @@ pub struct Request<'a> {
     pub received_us: Option<i64>,
     /// `stageTimestamp` in microseconds since the epoch.
     pub stage_us: Option<i64>,
-    /// `annotations`, undecoded (decode with [`Request::annotations`]).
-    pub annotations: Option<&'a RawValue>,
+    /// `annotations` as raw JSON (decode with [`Request::annotations`]).
+    pub annotations: Option<&'a str>,
 }
 
 /// The annotations the analyses read.
@@ -207,7 +206,7 @@ impl Request<'_> {
     /// `user.groups`, decoded; empty when absent or unreadable.
     pub fn groups(&self) -> Vec<String> {
         self.groups
-            .and_then(|g| serde_json::from_str(g.get()).ok())
+            .and_then(|g| serde_json::from_str(g).ok())
             .unwrap_or_default()
     }
 
@@ -217,7 +216,7 @@ impl Request<'_> {
         let Some(raw) = self.annotations else {
             return Annotations::default();
         };
-        let Ok(a) = serde_json::from_str::<RawAnnotations<'_>>(raw.get()) else {
+        let Ok(a) = serde_json::from_str::<RawAnnotations<'_>>(raw) else {
             return Annotations::default();
         };
         let ms = |v: Option<Cow<'_, str>>| v.as_deref().and_then(parse_go_duration_ms);
@@ -242,7 +241,7 @@ impl Request<'_> {
             stage: self.stage,
             verb: self.verb.into_owned(),
             user: self.user.into_owned(),
-            groups: self.groups.map(|g| g.to_owned()),
+            groups: self.groups.map(Box::from),
             impersonated_user: self.impersonated_user.map(Cow::into_owned),
             user_agent: self.user_agent.into_owned(),
             source_ip: self.source_ip.into_owned(),
@@ -255,7 +254,7 @@ impl Request<'_> {
             status_message: self.status_message,
             received_us: self.received_us,
             stage_us: self.stage_us,
-            annotations: self.annotations.map(|a| a.to_owned()),
+            annotations: self.annotations.map(Box::from),
         }
     }
 }
@@ -267,7 +266,7 @@ pub struct OwnedRequest {
     stage: Stage,
     verb: String,
     user: String,
-    groups: Option<Box<RawValue>>,
+    groups: Option<Box<str>>,
     impersonated_user: Option<String>,
     user_agent: String,
     source_ip: String,
@@ -280,7 +279,7 @@ pub struct OwnedRequest {
     status_message: bool,
     received_us: Option<i64>,
     stage_us: Option<i64>,
-    annotations: Option<Box<RawValue>>,
+    annotations: Option<Box<str>>,
 }
 
 impl OwnedRequest {

@@ -180,7 +180,7 @@ impl View for Lists {
         }
         let etcd = req
             .annotations
-            .is_some_and(|a| a.get().contains("apiserver.latency.k8s.io/etcd"));
+            .is_some_and(|a| a.contains("apiserver.latency.k8s.io/etcd"));
         let stats = self.hh.entry(&self.buf);
         stats.req.add(req);
         if etcd {

@@ -73,7 +73,7 @@ impl View for Slow {
         let Some(ms) = latency_ms(req) else { return };
         let has_total = req
             .annotations
-            .is_some_and(|a| a.get().contains("apiserver.latency.k8s.io/total"));
+            .is_some_and(|a| a.contains("apiserver.latency.k8s.io/total"));
         if ms > ANNOTATION_THRESHOLD_MS {
             self.over_threshold += 1;
             if !has_total {

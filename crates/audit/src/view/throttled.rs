@@ -43,7 +43,7 @@ impl ThrottleCause {
         }
         let decided = req
             .annotations
-            .is_some_and(|a| a.get().contains("authorization.k8s.io/decision"));
+            .is_some_and(|a| a.contains("authorization.k8s.io/decision"));
         if !decided && !req.status_message {
             return ThrottleCause::Apf;
         }
