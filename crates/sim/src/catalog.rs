@@ -6,12 +6,14 @@
 //! test `tests/sim/catalog.rs` regenerates every file and fails when one differs, so the committed
 //! catalog cannot drift from the real data. Only families the simulator drives are kept.
 //!
-//! Two families never appear in the scrapes of idle clusters because their series only exist
-//! after the first event (`apiserver_flowcontrol_rejected_requests_total` and
-//! `apiserver_admission_webhook_admission_duration_seconds`). They are *derived* from their
-//! siblings in the same scrape, which share registration code upstream
+//! Some families never appear in the scrapes of idle clusters because their series only exist
+//! after the first event (`apiserver_flowcontrol_rejected_requests_total`,
+//! `apiserver_admission_webhook_admission_duration_seconds`, and
+//! `apiserver_request_terminations_total` in the 1.23 and 1.24 scrapes). They are *derived*
+//! from their siblings in the same scrape, which share registration code upstream
 //! (`k8s.io/apiserver/pkg/util/flowcontrol/metrics/metrics.go`,
-//! `k8s.io/apiserver/pkg/admission/metrics/metrics.go`): same stability prefix and labels, the
+//! `k8s.io/apiserver/pkg/admission/metrics/metrics.go`,
+//! `k8s.io/apiserver/pkg/endpoints/metrics/metrics.go`): same stability prefix and labels, the
 //! HELP wording of the upstream source, and a `derived` line in the catalog saying so.
 
 use crate::{KubeVersion, SimError};
@@ -110,6 +112,7 @@ pub const APISERVER_FAMILIES: &[&str] = &[
     "apiserver_request_duration_seconds",
     "apiserver_request_sli_duration_seconds",
     "apiserver_request_slo_duration_seconds",
+    "apiserver_request_terminations_total",
     "apiserver_request_total",
     "apiserver_resource_objects",
     "apiserver_response_sizes",
@@ -170,6 +173,19 @@ const REJECTED: &str = "apiserver_flowcontrol_rejected_requests_total";
 const DISPATCHED: &str = "apiserver_flowcontrol_dispatched_requests_total";
 const WEBHOOK: &str = "apiserver_admission_webhook_admission_duration_seconds";
 const ADMISSION_CONTROLLER: &str = "apiserver_admission_controller_admission_duration_seconds";
+const TERMINATIONS: &str = "apiserver_request_terminations_total";
+const REQUESTS: &str = "apiserver_request_total";
+/// Labels of `apiserver_request_terminations_total` in every version that has it (1.16 on).
+const TERMINATION_LABELS: &[&str] = &[
+    "code",
+    "component",
+    "group",
+    "resource",
+    "scope",
+    "subresource",
+    "verb",
+    "version",
+];
 
 macro_rules! embedded {
     ($($file:literal),* $(,)?) => {
@@ -535,6 +551,20 @@ pub fn generate_catalog(
 }
 
 fn derive_families(found: &mut HashMap<String, FamilyDef>, version: &str) {
+    if !found.contains_key(TERMINATIONS)
+        && let Some(r) = found.get(REQUESTS)
+    {
+        let mut f = r.clone();
+        f.name = TERMINATIONS.to_string();
+        // ALPHA in every release, while the request counter went STABLE in 1.22.
+        f.help = "[ALPHA] Number of requests which apiserver terminated in self-defense.".into();
+        f.labels
+            .retain(|l| TERMINATION_LABELS.contains(&l.as_str()));
+        f.derived = Some(format!(
+            "from {REQUESTS} of this scrape (series exist only after the first termination)"
+        ));
+        found.insert(TERMINATIONS.to_string(), f);
+    }
     if !found.contains_key(REJECTED)
         && let Some(d) = found.get(DISPATCHED)
     {

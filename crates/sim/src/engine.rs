@@ -51,6 +51,22 @@ impl ScenarioConfig {
 
 const TICK: f64 = 1.0;
 const WATCH_MEAN_SECONDS: f64 = 450.0;
+/// etcd's request timeout: 5 s plus twice the 1 s election timeout.
+const ETCD_REQUEST_TIMEOUT: f64 = 7.0;
+/// kube-apiserver `--request-timeout` for requests that are not long-running.
+const REQUEST_TIMEOUT: f64 = 60.0;
+
+/// Why a request that was not rejected by APF still failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// etcd did not answer within its request timeout: 500 `etcdserver: request timed out`.
+    EtcdTimedOut,
+    /// A validating webhook with `failurePolicy: Fail` hung until its timeout: 500.
+    WebhookHung,
+    /// The request ran past `--request-timeout`: the timeout filter answers 504 and counts a
+    /// termination.
+    Deadline,
+}
 
 /// One simulated kube-apiserver replica.
 struct Replica {
@@ -96,6 +112,7 @@ struct Pending {
     wait_s: f64,
     queued: f64,
     rejected: Option<&'static str>,
+    failure: Option<Failure>,
     code: u16,
     watch_s: f64,
 }
@@ -451,20 +468,34 @@ impl Simulator {
             }
         }
         self.schedule(&mut rng, &mut pending);
+        for p in &mut pending {
+            let verb = self.scenario.clients[p.client].requests[p.spec].verb;
+            if verb != Verb::Watch && p.rejected.is_none() && p.wait_s + p.exec_s > REQUEST_TIMEOUT
+            {
+                p.failure = Some(Failure::Deadline);
+                p.code = 504;
+            }
+        }
         // Audit draws come from their own stream, so metrics are the same with or without a sink.
         let mut audit_rng = Rng::derive(self.config.seed, 2, tick);
         let mut etcd_read_bytes = 0.0;
         let mut writes: BTreeMap<Resource, f64> = BTreeMap::new();
         for p in &pending {
             let spec = self.client(p.client).requests[p.spec].clone();
-            if p.rejected.is_none() && !p.from_cache {
+            if p.rejected.is_none() && p.failure.is_none() && !p.from_cache {
                 etcd_read_bytes += if spec.verb.is_mutating() {
                     0.0
                 } else {
                     p.bytes.max(p.fetched * spec.resource.info().object_bytes)
                 };
             }
-            if p.rejected.is_none() && spec.verb.is_mutating() {
+            if p.rejected.is_none()
+                && !matches!(
+                    p.failure,
+                    Some(Failure::EtcdTimedOut | Failure::WebhookHung)
+                )
+                && spec.verb.is_mutating()
+            {
                 *writes.entry(spec.resource).or_default() += 1.0;
             }
             self.record(&mut rng, &mut audit_rng, p, &spec);
@@ -569,13 +600,31 @@ impl Simulator {
                     0.0
                 };
         }
-        let decode = if from_cache { 0.0 } else { fetched * 8e-6 };
+        let mut failure = None;
+        if !from_cache && let Some(stalls) = self.scenario.etcd_stalls {
+            let t = (at_us as f64 / 1e6) - self.config.start_unix_ms as f64 / 1000.0;
+            if let Some(left) = stalls.remaining(t) {
+                if left > ETCD_REQUEST_TIMEOUT {
+                    etcd_s = ETCD_REQUEST_TIMEOUT + rng.lognormal(0.002, 0.3);
+                    failure = Some(Failure::EtcdTimedOut);
+                } else {
+                    etcd_s += left;
+                }
+            }
+        }
+        // A request etcd failed decodes and serializes nothing.
+        let served = if failure.is_some() { 0.0 } else { 1.0 };
+        let decode = if from_cache {
+            0.0
+        } else {
+            served * fetched * 8e-6
+        };
         let scan = if from_cache && spec.verb == Verb::List {
             matching * 0.4e-6 + total * 0.05e-6
         } else {
             0.0
         };
-        let serialize = bytes / 250e6;
+        let serialize = served * bytes / 250e6;
         let overhead = rng.lognormal(0.0012, 0.35);
         let webhook_s = match &self.scenario.webhook {
             Some(w)
@@ -583,7 +632,14 @@ impl Simulator {
                     && w.resources.contains(&spec.resource)
                     && spec.subresource.is_empty() =>
             {
-                rng.lognormal(w.median_seconds, 0.35)
+                if rng.chance(w.hang_share) {
+                    failure = Some(Failure::WebhookHung);
+                    // The write never reaches etcd.
+                    etcd_s = 0.0;
+                    w.timeout_seconds + rng.lognormal(0.002, 0.3)
+                } else {
+                    rng.lognormal(w.median_seconds, 0.35)
+                }
             }
             _ => 0.0,
         };
@@ -618,7 +674,14 @@ impl Simulator {
             bytes,
             rep.watchers.get(&spec.resource).copied().unwrap_or(0.0),
         );
+        // APF estimated the work before the request ran; a failed one returns nothing.
+        let (returned, fetched, bytes) = if failure.is_some() {
+            (0.0, 0.0, 0.0)
+        } else {
+            (returned, fetched, bytes)
+        };
         let code = match spec.verb {
+            _ if failure.is_some() => 500,
             Verb::Create => 201,
             Verb::Get if rng.chance(0.004) => 404,
             Verb::Update if rng.chance(0.004) => 409,
@@ -645,6 +708,7 @@ impl Simulator {
             wait_s: 0.0,
             queued: 0.0,
             rejected: None,
+            failure,
             code,
             watch_s: if spec.verb == Verb::Watch {
                 300.0 + 300.0 * rng.f64()
@@ -838,6 +902,9 @@ impl Simulator {
             p.watch_s
         } else if rejected {
             p.wait_s
+        } else if p.failure == Some(Failure::Deadline) {
+            // The timeout filter answers at the deadline; the handler runs on.
+            REQUEST_TIMEOUT
         } else {
             // Final seats are held after the response is sent: no client-visible latency.
             p.wait_s + p.exec_s
@@ -880,8 +947,13 @@ impl Simulator {
             s.observe("apiserver_request_sli_duration_seconds", &req, sli);
             s.observe("apiserver_request_slo_duration_seconds", &req, sli);
         }
-        if matches!(spec.verb, Verb::Get | Verb::List) && !rejected {
+        if matches!(spec.verb, Verb::Get | Verb::List) && !rejected && p.failure.is_none() {
             s.observe("apiserver_response_sizes", &req, p.bytes);
+        }
+        // Requests cut short in self-defence: APF (or max-inflight) rejections and the
+        // timeout filter's 504s.
+        if rejected || p.failure == Some(Failure::Deadline) {
+            s.inc("apiserver_request_terminations_total", &req, 1.0);
         }
         // APF.
         let pl = p.class.priority_level;
@@ -953,7 +1025,9 @@ impl Simulator {
                 } else {
                     ""
                 };
-                if p.from_cache {
+                if p.failure.is_some() {
+                    // Nothing was returned.
+                } else if p.from_cache {
                     let prefix = if info.group.contains('.')
                         && info.group != "discovery.k8s.io"
                         && info.group != "coordination.k8s.io"
@@ -1015,7 +1089,8 @@ impl Simulator {
                     );
                 }
             }
-            if !p.from_cache {
+            let reaches_etcd = !p.from_cache && p.failure != Some(Failure::WebhookHung);
+            if reaches_etcd {
                 let qualified = spec.resource.qualified();
                 let type_label = if version.at_least(1, 26) {
                     qualified.as_str()
@@ -1040,7 +1115,14 @@ impl Simulator {
                     &[
                         ("name", w.name),
                         ("operation", spec.verb.admission_operation()),
-                        ("rejected", "false"),
+                        (
+                            "rejected",
+                            if p.failure == Some(Failure::WebhookHung) {
+                                "true"
+                            } else {
+                                "false"
+                            },
+                        ),
                         ("type", "validating"),
                     ],
                     p.webhook_s,
@@ -1048,8 +1130,9 @@ impl Simulator {
             }
             rep.cpu_seconds += p.exec_s.min(2.0) * 0.15 + p.bytes * 4e-9 + 0.0002;
             // etcd server side.
-            if !p.from_cache {
+            if reaches_etcd {
                 let e = &mut self.etcd;
+                let timed_out = p.failure == Some(Failure::EtcdTimedOut);
                 let (method, mutating) = if spec.verb.is_mutating() {
                     ("Txn", true)
                 } else {
@@ -1063,10 +1146,19 @@ impl Simulator {
                 e.inc("grpc_server_started_total", &grpc, 1.0);
                 e.inc(
                     "grpc_server_handled_total",
-                    &[grpc[0], ("grpc_code", "OK"), grpc[1], grpc[2]],
+                    &[
+                        grpc[0],
+                        ("grpc_code", if timed_out { "Unavailable" } else { "OK" }),
+                        grpc[1],
+                        grpc[2],
+                    ],
                     1.0,
                 );
-                if mutating {
+                if timed_out {
+                    if mutating {
+                        e.inc("etcd_server_proposals_failed_total", &[], 1.0);
+                    }
+                } else if mutating {
                     e.inc("etcd_mvcc_txn_total", &[], 1.0);
                     if spec.verb == Verb::Delete {
                         e.inc("etcd_mvcc_delete_total", &[], 1.0);
@@ -1288,6 +1380,32 @@ impl Simulator {
                         p.name.as_deref().unwrap_or("")
                     )),
                 ),
+                500 | 504 => match p.failure {
+                    // Not a Status from storage: the server wraps the raw error, reason Unknown.
+                    Some(Failure::EtcdTimedOut) => (
+                        Some("Failure"),
+                        None,
+                        Some("etcdserver: request timed out".to_string()),
+                    ),
+                    Some(Failure::WebhookHung) => (
+                        Some("Failure"),
+                        Some("InternalError"),
+                        Some(format!(
+                            "Internal error occurred: failed calling webhook \"{hook}\": failed to call webhook: Post \"https://policy-webhook.acme-system.svc:443/validate?timeout={secs}s\": context deadline exceeded",
+                            hook = self.scenario.webhook.as_ref().map_or("", |w| w.name),
+                            secs = self.scenario.webhook.as_ref().map_or(0.0, |w| w.timeout_seconds),
+                        )),
+                    ),
+                    Some(Failure::Deadline) => (
+                        Some("Failure"),
+                        Some("Timeout"),
+                        Some(
+                            "Timeout: request did not complete within requested timeout - context deadline exceeded"
+                                .to_string(),
+                        ),
+                    ),
+                    None => (None, None, None),
+                },
                 _ => (None, None, None),
             };
             ResponseStatus {
@@ -1680,6 +1798,19 @@ impl Simulator {
                 &[],
                 rng.lognormal(fsync * 2.5, 0.3),
             );
+        }
+        if let Some(stalls) = self.scenario.etcd_stalls {
+            let t = self.tick as f64;
+            if stalls.remaining(t).is_some() && stalls.remaining(t + 1.0).is_none() {
+                // The stalled fsync completes, and the missed heartbeats cost the leader.
+                e.observe("etcd_disk_wal_fsync_duration_seconds", &[], stalls.length_s);
+                e.observe(
+                    "etcd_disk_backend_commit_duration_seconds",
+                    &[],
+                    stalls.length_s,
+                );
+                e.inc("etcd_server_leader_changes_seen_total", &[], 1.0);
+            }
         }
         let watch_grpc = [
             ("grpc_method", "Watch"),

@@ -29,7 +29,7 @@ pub const SCENARIOS: &[ScenarioInfo] = &[
     },
     ScenarioInfo {
         name: "etcd-slow",
-        summary: "etcd's disk is slow (fsync ~100 ms): requests served by etcd slow down, cached reads do not",
+        summary: "etcd's disk is slow (fsync ~100 ms) and stalls for 12 s every 5 min from minute 4: requests served by etcd slow down, cached reads do not, and requests caught in a stall fail with 500 after etcd's 7 s request timeout",
     },
     ScenarioInfo {
         name: "apf-saturation",
@@ -37,7 +37,7 @@ pub const SCENARIOS: &[ScenarioInfo] = &[
     },
     ScenarioInfo {
         name: "webhook-slow",
-        summary: "a validating admission webhook adds ~2.5 s to every write of pods, deployments and configmaps",
+        summary: "a validating admission webhook adds ~2.5 s to every write of pods, deployments and configmaps; 2% of its calls hang until its 10 s timeout and the write fails with 500",
     },
     ScenarioInfo {
         name: "upgrade-skew",
@@ -56,6 +56,34 @@ pub(crate) struct Webhook {
     pub(crate) name: &'static str,
     pub(crate) resources: Vec<Resource>,
     pub(crate) median_seconds: f64,
+    /// Share of calls that hang until the webhook's timeout; with `failurePolicy: Fail` the
+    /// request is answered 500.
+    pub(crate) hang_share: f64,
+    /// The webhook's `timeoutSeconds`.
+    pub(crate) timeout_seconds: f64,
+}
+
+/// Periodic etcd disk stalls: while one lasts, etcd answers nothing; requests that would wait
+/// longer than etcd's request timeout fail with `etcdserver: request timed out`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stalls {
+    /// Simulated second of the first stall.
+    pub(crate) first_s: f64,
+    /// Seconds between stall starts.
+    pub(crate) every_s: f64,
+    /// Length of each stall in seconds.
+    pub(crate) length_s: f64,
+}
+
+impl Stalls {
+    /// Seconds left in the stall at simulated second `t`, when one is under way.
+    pub(crate) fn remaining(&self, t: f64) -> Option<f64> {
+        if t < self.first_s {
+            return None;
+        }
+        let phase = (t - self.first_s) % self.every_s;
+        (phase < self.length_s).then_some(self.length_s - phase)
+    }
 }
 
 /// A scenario made concrete: cluster, clients and faults.
@@ -68,6 +96,8 @@ pub(crate) struct Scenario {
     /// Multiplier of etcd's disk latency (1 = healthy SSD).
     pub(crate) etcd_disk_factor: f64,
     pub(crate) webhook: Option<Webhook>,
+    /// etcd disk stalls, if any.
+    pub(crate) etcd_stalls: Option<Stalls>,
     /// Share of client connections per replica.
     pub(crate) replica_weights: Vec<f64>,
     pub(crate) replica_versions: Vec<KubeVersion>,
@@ -311,6 +341,7 @@ pub(crate) fn build(
         clients: Vec::new(),
         etcd_disk_factor: 1.0,
         webhook: None,
+        etcd_stalls: None,
         replica_weights: vec![1.0; replicas],
         replica_versions: vec![version; replicas],
         progress_notify: true,
@@ -361,6 +392,11 @@ pub(crate) fn build(
         "etcd-slow" => {
             clients = base_clients(nodes, &kube, commit);
             s.etcd_disk_factor = 50.0;
+            s.etcd_stalls = Some(Stalls {
+                first_s: 240.0,
+                every_s: 300.0,
+                length_s: 12.0,
+            });
         }
         "apf-saturation" => {
             clients = base_clients(nodes, &kube, commit);
@@ -384,6 +420,8 @@ pub(crate) fn build(
                 name: "validate.policy.acme.example.com",
                 resources: vec![Resource::Pods, Resource::Deployments, Resource::ConfigMaps],
                 median_seconds: 2.5,
+                hang_share: 0.02,
+                timeout_seconds: 10.0,
             });
         }
         "upgrade-skew" => {

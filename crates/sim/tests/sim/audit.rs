@@ -247,3 +247,42 @@ fn metrics_are_the_same_with_or_without_an_audit_sink() {
     );
     assert_eq!(plain.render_etcd_metrics(), with_sink.render_etcd_metrics());
 }
+
+#[test]
+fn failed_requests_carry_their_status_in_the_audit_log() {
+    // etcd-slow stalls from minute 4: audit the 30 s around it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut sim = crate::common::sim("etcd-slow", "1.34");
+    sim.advance(Duration::from_secs(230)).unwrap();
+    let before = crate::common::all_replicas(&sim);
+    sim.set_audit_sink(Box::new(std::io::BufWriter::new(
+        std::fs::File::create(&path).unwrap(),
+    )));
+    sim.advance(Duration::from_secs(30)).unwrap();
+    let after = crate::common::all_replicas(&sim);
+    drop(sim);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let failed: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["stage"] == "ResponseComplete" && e["responseStatus"]["code"] == 500)
+        .collect();
+    let metric = crate::common::increase(
+        &before,
+        &after,
+        &["apiserver_request_total{", "code=\"500\""],
+    );
+    assert!(metric > 100.0, "{metric} answers 500");
+    assert_eq!(failed.len() as f64, metric);
+    for e in &failed {
+        assert_eq!(e["responseStatus"]["status"], "Failure");
+        assert_eq!(
+            e["responseStatus"]["message"],
+            "etcdserver: request timed out"
+        );
+        // Over 500 ms: the latency annotations say where the time went.
+        let etcd = str_at(e, &["annotations", "apiserver.latency.k8s.io/etcd"]);
+        assert!(etcd.starts_with("7."), "{etcd}");
+    }
+}

@@ -415,3 +415,168 @@ fn upgrade_skew_loads_the_old_replicas() {
         ) == 1.0
     );
 }
+
+#[test]
+fn healthy_fails_and_terminates_nothing() {
+    let (b, a) = run("healthy");
+    assert_eq!(
+        increase(&b, &a, &["apiserver_request_total{", "code=\"5"]),
+        0.0
+    );
+    assert_eq!(total(&a, &["apiserver_request_terminations_total{"]), 0.0);
+}
+
+#[test]
+fn etcd_slow_stalls_fail_the_requests_that_reach_etcd() {
+    // The first stall starts at minute 4 and lasts 12 s: requests that reach etcd in its first
+    // 5 s wait out etcd's 7 s request timeout and fail; cached reads go on.
+    let mut s = sim("etcd-slow", "1.34");
+    let (b, a) = window(&mut s, 200, 120);
+    let failed = increase(&b, &a, &["apiserver_request_total{", "code=\"500\""]);
+    let heartbeats = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_total{",
+            "code=\"500\"",
+            "resource=\"leases\"",
+            "verb=\"PUT\"",
+        ],
+    );
+    assert!(failed > 300.0, "{failed} answers 500");
+    assert!(
+        heartbeats > 0.5 * failed,
+        "{heartbeats} of {failed} are node heartbeats"
+    );
+    let cached_failed = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_total{",
+            "code=\"500\"",
+            "verb=\"LIST\"",
+            "scope=\"namespace\"",
+        ],
+    );
+    assert_eq!(cached_failed, 0.0, "LISTs served from the watch cache fail");
+    // The failed requests waited out etcd's timeout.
+    let lease_seconds = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_request_duration_seconds_sum{",
+            "resource=\"leases\"",
+            "verb=\"PUT\"",
+        ],
+    );
+    assert!(
+        lease_seconds >= 7.0 * heartbeats,
+        "{heartbeats} failed lease PUTs took {lease_seconds} s"
+    );
+    let etcd = s.render_etcd_metrics();
+    let etcd = crate::common::samples(&etcd);
+    assert!(
+        total(
+            &etcd,
+            &["grpc_server_handled_total{", "grpc_code=\"Unavailable\""]
+        ) > 0.0
+    );
+    assert!(total(&etcd, &["etcd_server_proposals_failed_total"]) > 0.0);
+    assert!(total(&etcd, &["etcd_server_leader_changes_seen_total"]) >= 2.0);
+    // etcd failures are not terminations: the handler answers.
+    assert_eq!(
+        increase(
+            &b,
+            &a,
+            &["apiserver_request_terminations_total{", "code=\"500\""]
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn apf_rejections_are_counted_as_terminations() {
+    let (b, a) = run("apf-saturation");
+    let code429 = increase(&b, &a, &["apiserver_request_total{", "code=\"429\""]);
+    let terminated = increase(&b, &a, &["apiserver_request_terminations_total{"]);
+    let terminated429 = increase(
+        &b,
+        &a,
+        &["apiserver_request_terminations_total{", "code=\"429\""],
+    );
+    assert!(code429 > 1_000.0, "{code429} answers 429");
+    assert_eq!(terminated429, code429, "every 429 is a termination");
+    let timeouts = increase(&b, &a, &["apiserver_request_total{", "code=\"504\""]);
+    assert_eq!(terminated, terminated429 + timeouts);
+    assert!(
+        increase(
+            &b,
+            &a,
+            &[
+                "apiserver_request_terminations_total{",
+                "resource=\"widgets\"",
+                "verb=\"LIST\"",
+            ]
+        ) > 0.0
+    );
+}
+
+#[test]
+fn webhook_slow_fails_writes_when_the_webhook_hangs() {
+    let mut s = sim("webhook-slow", "1.34");
+    let (b, a) = window(&mut s, WARMUP, 600);
+    let hooked = |parts: &[&str]| {
+        ["pods", "deployments", "configmaps"]
+            .iter()
+            .map(|r| {
+                let resource = format!("resource=\"{r}\"");
+                let mut all = vec!["apiserver_request_total{", &resource];
+                all.extend_from_slice(parts);
+                ["POST", "PUT", "PATCH", "DELETE"]
+                    .iter()
+                    .map(|v| {
+                        let verb = format!("verb=\"{v}\"");
+                        let mut with_verb = all.clone();
+                        with_verb.push(&verb);
+                        let any = increase(&b, &a, &with_verb);
+                        // The webhook does not see subresources (empty labels are not written).
+                        with_verb.push("subresource=");
+                        any - increase(&b, &a, &with_verb)
+                    })
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+    };
+    let writes = hooked(&[]);
+    let failed = hooked(&["code=\"500\""]);
+    let all_failed = increase(&b, &a, &["apiserver_request_total{", "code=\"500\""]);
+    assert_eq!(failed, all_failed, "only webhooked writes fail");
+    let share = failed / writes;
+    assert!(
+        (0.01..0.04).contains(&share),
+        "{failed} of {writes} writes failed"
+    );
+    let rejected = increase(
+        &b,
+        &a,
+        &[
+            "apiserver_admission_webhook_admission_duration_seconds_count",
+            "rejected=\"true\"",
+        ],
+    );
+    assert_eq!(
+        rejected, failed,
+        "each failed write is a rejected webhook call"
+    );
+    // The calls hang until the 10 s timeout.
+    let hung_mean = mean(
+        &b,
+        &a,
+        "apiserver_admission_webhook_admission_duration_seconds",
+        &["rejected=\"true\""],
+    );
+    assert!(
+        (10.0..10.1).contains(&hung_mean),
+        "hung call mean {hung_mean}"
+    );
+}
