@@ -8,6 +8,7 @@ use crate::input::Input;
 use crate::request::{Request, Stage};
 use crate::sketch::{FxMap, fx_hash};
 use crate::view::View;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -19,14 +20,11 @@ pub const MALFORMED_EXAMPLES: usize = 5;
 /// The largest pretty-printed (multi-line) JSON document read whole.
 const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 
-/// Requests kept per worker while waiting for the final stage of their auditID.
+/// Requests kept while waiting for the final stage of their auditID.
 const PENDING_CAP: usize = 200_000;
 
-/// Bytes of held lines per worker while waiting for final stages.
+/// Bytes of held lines while waiting for final stages.
 const PENDING_BYTES: usize = 64 << 20;
-
-/// Bits in each worker's Bloom filter of final events whose earlier stages were not seen.
-const BLOOM_BITS: usize = 1 << 25;
 
 /// Options of a scan.
 #[derive(Debug, Clone)]
@@ -161,8 +159,11 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// A chunk's place in input order: input index, then chunk number inside the input.
+type ChunkId = (usize, u64);
+
 struct Chunk {
-    input: usize,
+    id: ChunkId,
     first_line: u64,
     data: Vec<u8>,
     len: usize,
@@ -206,11 +207,14 @@ where
     let read_errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let open_error: Mutex<Option<AuditError>> = Mutex::new(None);
 
-    let worker_results: Vec<(V, Summary, Pending)> = std::thread::scope(|s| {
+    let stages = Mutex::new(Stages::new(inputs.len()));
+
+    let worker_results: Vec<(V, Summary)> = std::thread::scope(|s| {
         for _ in 0..readers {
             let chunk_tx = chunk_tx.clone();
             let pool_rx = Arc::clone(&pool_rx);
-            let (next_input, read_errors, open_error) = (&next_input, &read_errors, &open_error);
+            let (next_input, read_errors, open_error, stages) =
+                (&next_input, &read_errors, &open_error, &stages);
             let progress = opts.progress.clone();
             let chunk_bytes = opts.chunk_bytes.max(1024);
             s.spawn(move || {
@@ -218,21 +222,30 @@ where
                     let idx =
                         next_input.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize;
                     let Some(input) = inputs.get(idx) else { break };
-                    let reader = match input.open(progress.clone()) {
-                        Ok(r) => r,
+                    let mut sent = 0;
+                    match input.open(progress.clone()) {
+                        Ok(reader) => {
+                            if let Err(e) = read_input(
+                                idx,
+                                input,
+                                reader,
+                                chunk_bytes,
+                                &chunk_tx,
+                                &pool_rx,
+                                &mut sent,
+                            ) {
+                                read_errors
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push(e);
+                            }
+                        }
                         Err(e) => {
                             let mut slot = open_error.lock().unwrap_or_else(|p| p.into_inner());
                             slot.get_or_insert(e);
-                            continue;
                         }
-                    };
-                    if let Err(e) = read_input(idx, input, reader, chunk_bytes, &chunk_tx, &pool_rx)
-                    {
-                        read_errors
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(e);
                     }
+                    lock(stages).input_done(idx, sent);
                 }
             });
         }
@@ -241,8 +254,10 @@ where
         for _ in 0..threads {
             let chunk_rx = Arc::clone(&chunk_rx);
             let pool_tx = pool_tx.clone();
-            let (names, make_view) = (&names, &make_view);
-            handles.push(s.spawn(move || worker(&chunk_rx, &pool_tx, names, filter, make_view())));
+            let (names, make_view, stages) = (&names, &make_view, &stages);
+            handles.push(
+                s.spawn(move || worker(&chunk_rx, &pool_tx, names, filter, stages, make_view())),
+            );
         }
         drop(pool_tx);
         handles
@@ -255,41 +270,49 @@ where
     }
 
     let mut results = worker_results.into_iter();
-    let (mut view, mut summary, mut pending) = results
+    let (mut view, mut summary) = results
         .next()
-        .unwrap_or_else(|| (make_view(), Summary::default(), Pending::new()));
-    for (v, s, p) in results {
+        .unwrap_or_else(|| (make_view(), Summary::default()));
+    for (v, s) in results {
         view.merge(v);
         summary.merge(s);
-        pending.merge(p);
     }
-    // Requests whose final stage never appeared in the same worker: count them unless a final
-    // event with their auditID was seen elsewhere.
-    for (id, held) in pending.map {
-        if pending.finals.contains(fx_hash(id.as_bytes())) {
-            summary.folded_stages += 1;
-            continue;
-        }
-        // Decode the held line again and count the event of this auditID and stage.
-        let mut counted = false;
-        let _ = decode(&held.text, &mut |req| {
-            if counted || req.audit_id != *id || req.stage != held.stage {
-                return;
-            }
-            counted = true;
-            if filter.matches(&req) {
-                summary.count(&req);
-                view.add(&req);
-            } else {
-                summary.filtered_out += 1;
-            }
-        });
+    let mut stages = stages.into_inner().unwrap_or_else(|p| p.into_inner());
+    summary.folded_stages += stages.folded;
+    summary.dedup_overflow += stages.overflow;
+    // Requests whose final stage never appeared, and any the full table let go: count each from
+    // its last stage seen.
+    let spilled = std::mem::take(&mut stages.spilled);
+    let left = stages.open.into_values();
+    for held in spilled.into_iter().chain(left) {
+        count_held(&held, filter, &mut view, &mut summary);
     }
     summary.inputs = inputs.len();
     summary
         .read_errors
         .extend(read_errors.into_inner().unwrap_or_else(|p| p.into_inner()));
     Ok((view, summary))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Decodes a held line again and counts the event of its auditID and stage.
+fn count_held<V: View>(held: &Held, filter: &Filter, view: &mut V, summary: &mut Summary) {
+    let mut counted = false;
+    let _ = decode(&held.text, &mut |req| {
+        if counted || req.stage != held.stage || fx_hash(req.audit_id.as_bytes()) != held.id_hash {
+            return;
+        }
+        counted = true;
+        if filter.matches(&req) {
+            summary.count(&req);
+            view.add(&req);
+        } else {
+            summary.filtered_out += 1;
+        }
+    });
 }
 
 /// Reads one input into newline-aligned chunks.
@@ -300,6 +323,7 @@ fn read_input(
     chunk_bytes: usize,
     tx: &SyncSender<Chunk>,
     pool: &Mutex<Receiver<Vec<u8>>>,
+    sent: &mut u64,
 ) -> Result<(), String> {
     let name = input.name();
     let mut carry: Vec<u8> = Vec::new();
@@ -333,7 +357,7 @@ fn read_input(
         if first {
             first = false;
             if starts_pretty_document(&buf[..filled]) {
-                return read_whole_document(idx, &name, reader, buf, filled, tx);
+                return read_whole_document(idx, &name, reader, buf, filled, tx, sent);
             }
         }
         let end = if eof {
@@ -352,7 +376,7 @@ fn read_input(
         let lines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
         if end > 0 {
             let chunk = Chunk {
-                input: idx,
+                id: (idx, *sent),
                 first_line: line_no,
                 data: buf,
                 len: end,
@@ -361,6 +385,7 @@ fn read_input(
             if tx.send(chunk).is_err() {
                 return Ok(());
             }
+            *sent += 1;
         }
         line_no += lines;
         if eof {
@@ -392,6 +417,7 @@ fn read_whole_document(
     mut buf: Vec<u8>,
     filled: usize,
     tx: &SyncSender<Chunk>,
+    sent: &mut u64,
 ) -> Result<(), String> {
     buf.truncate(filled);
     let mut limited = reader.take(MAX_DOCUMENT_BYTES + 1);
@@ -406,95 +432,151 @@ fn read_whole_document(
         .to_string());
     }
     let len = buf.len();
-    let _ = tx.send(Chunk {
-        input: idx,
-        first_line: 1,
-        data: buf,
-        len,
-        whole_document: true,
-    });
+    if tx
+        .send(Chunk {
+            id: (idx, *sent),
+            first_line: 1,
+            data: buf,
+            len,
+            whole_document: true,
+        })
+        .is_ok()
+    {
+        *sent += 1;
+    }
     Ok(())
-}
-
-/// Requests seen at a non-final stage, waiting for their final event, plus a Bloom filter of the
-/// final events that arrived without their earlier stages in the same worker.
-struct Pending {
-    map: FxMap<Box<str>, Held>,
-    /// Bytes held in `map`.
-    held_bytes: usize,
-    finals: Bloom,
 }
 
 /// A non-final event kept as its JSON text (one allocation), decoded again only if its final
 /// event never shows up.
 struct Held {
+    /// FxHash of the auditID.
+    id_hash: u64,
     stage: Stage,
     text: Box<str>,
 }
 
-impl Pending {
-    fn new() -> Pending {
-        Pending {
-            map: FxMap::default(),
+/// What a chunk leaves for the others once its own stages are folded: its non-final events
+/// without a final event in the chunk, and the auditID hashes of its final events without an
+/// earlier stage in the chunk.
+struct ChunkStages {
+    open: Vec<Held>,
+    finals: Vec<u64>,
+}
+
+/// Folds the stages of one request that landed in different chunks (and so, often, in different
+/// workers).
+///
+/// Chunks are applied in input order, whatever order the workers finish them in: a chunk's final
+/// events close the requests still open from earlier chunks, then its own open requests join the
+/// table. Only requests that can still be matched are kept (usually those cut by a chunk
+/// boundary, and watches that have not ended), so the table stays small. Requests are matched by
+/// a 64-bit hash of their auditID. An earlier stage logged after its final event (merged logs)
+/// is folded when both are in the same or in adjacent chunks.
+struct Stages {
+    open: FxMap<u64, Held>,
+    held_bytes: usize,
+    /// Finished chunks waiting for an earlier one.
+    waiting: BTreeMap<ChunkId, ChunkStages>,
+    /// The next chunk to apply.
+    next: ChunkId,
+    /// Per input, how many chunks it had, once its reader is done.
+    chunks: Vec<Option<u64>>,
+    folded: u64,
+    overflow: u64,
+    /// Held events let go because the table was full, to be counted as they are.
+    spilled: Vec<Held>,
+    /// The sorted final-event hashes of the last chunk applied, for earlier stages logged just
+    /// after their final event.
+    prev_finals: Vec<u64>,
+}
+
+impl Stages {
+    fn new(inputs: usize) -> Stages {
+        Stages {
+            open: FxMap::default(),
             held_bytes: 0,
-            finals: Bloom::new(),
+            waiting: BTreeMap::new(),
+            next: (0, 0),
+            chunks: vec![None; inputs],
+            folded: 0,
+            overflow: 0,
+            spilled: Vec::new(),
+            prev_finals: Vec::new(),
         }
     }
 
-    fn merge(&mut self, other: Pending) {
-        for (id, held) in other.map {
-            match self.map.get(&id) {
-                Some(mine) if mine.stage >= held.stage => {}
-                _ => {
-                    self.map.insert(id, held);
+    fn chunk_done(&mut self, id: ChunkId, stages: ChunkStages) {
+        self.waiting.insert(id, stages);
+        self.advance();
+    }
+
+    fn input_done(&mut self, input: usize, chunks: u64) {
+        if let Some(slot) = self.chunks.get_mut(input) {
+            *slot = Some(chunks);
+        }
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        while self.next.0 < self.chunks.len() {
+            if self.chunks[self.next.0].is_some_and(|n| self.next.1 >= n) {
+                self.next = (self.next.0 + 1, 0);
+                continue;
+            }
+            let Some(stages) = self.waiting.remove(&self.next) else {
+                break;
+            };
+            self.apply(stages);
+            self.next.1 += 1;
+        }
+    }
+
+    fn apply(&mut self, stages: ChunkStages) {
+        if !self.open.is_empty() {
+            for hash in &stages.finals {
+                if let Some(held) = self.open.remove(hash) {
+                    self.held_bytes -= held.text.len();
+                    self.folded += 1;
                 }
             }
         }
-        self.finals.union(&other.finals);
+        for held in stages.open {
+            if self.prev_finals.binary_search(&held.id_hash).is_ok() {
+                // Its final event came first, at the end of the chunk before.
+                self.folded += 1;
+                continue;
+            }
+            if let Some(existing) = self.open.get_mut(&held.id_hash) {
+                self.folded += 1;
+                if held.stage >= existing.stage {
+                    self.held_bytes = self.held_bytes - existing.text.len() + held.text.len();
+                    *existing = held;
+                }
+                continue;
+            }
+            if self.open.len() >= PENDING_CAP || self.held_bytes + held.text.len() > PENDING_BYTES {
+                self.overflow += 1;
+                self.spilled.push(held);
+                continue;
+            }
+            self.held_bytes += held.text.len();
+            self.open.insert(held.id_hash, held);
+        }
+        self.prev_finals = stages.finals;
     }
 }
 
-struct Bloom(Vec<u64>);
+/// A non-final event waiting inside its chunk: the line is still in the chunk buffer.
+struct LocalHeld {
+    stage: Stage,
+    text: HeldText,
+}
 
-impl Bloom {
-    fn new() -> Bloom {
-        Bloom(Vec::new())
-    }
-
-    /// A blocked Bloom filter: the word from the high bits, three bits inside it from the low
-    /// bits, so an insert touches one cache line.
-    fn word_and_mask(hash: u64) -> (usize, u64) {
-        let word = ((hash >> 32) as usize) % (BLOOM_BITS / 64);
-        let mask =
-            (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63)) | (1u64 << ((hash >> 12) & 63));
-        (word, mask)
-    }
-
-    fn insert(&mut self, hash: u64) {
-        if self.0.is_empty() {
-            self.0 = vec![0; BLOOM_BITS / 64];
-        }
-        let (w, m) = Self::word_and_mask(hash);
-        self.0[w] |= m;
-    }
-
-    fn contains(&self, hash: u64) -> bool {
-        let (w, m) = Self::word_and_mask(hash);
-        !self.0.is_empty() && self.0[w] & m == m
-    }
-
-    fn union(&mut self, other: &Bloom) {
-        if other.0.is_empty() {
-            return;
-        }
-        if self.0.is_empty() {
-            self.0 = other.0.clone();
-            return;
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
-        }
-    }
+enum HeldText {
+    /// Byte range of the line in the chunk.
+    Range(usize, usize),
+    Owned(Box<str>),
 }
 
 fn worker<V: View>(
@@ -502,10 +584,12 @@ fn worker<V: View>(
     pool: &SyncSender<Vec<u8>>,
     names: &[String],
     filter: &Filter,
+    stages: &Mutex<Stages>,
     mut view: V,
-) -> (V, Summary, Pending) {
+) -> (V, Summary) {
     let mut summary = Summary::default();
-    let mut pending = Pending::new();
+    let mut local: FxMap<u64, LocalHeld> = FxMap::default();
+    let fast_filter = filter.is_empty();
     loop {
         let chunk = {
             let Ok(guard) = rx.lock() else { break };
@@ -515,14 +599,54 @@ fn worker<V: View>(
             }
         };
         let data = &chunk.data[..chunk.len];
+        let base = data.as_ptr() as usize;
         summary.bytes += data.len() as u64;
+        let mut finals: Vec<u64> = Vec::new();
         let mut sink = |req: Request<'_>, text: &str, summary: &mut Summary| {
             summary.records += 1;
-            admit(req, text, filter, &mut view, summary, &mut pending);
+            if req.stage.is_final() || req.audit_id.is_empty() {
+                if !req.audit_id.is_empty() {
+                    let hash = fx_hash(req.audit_id.as_bytes());
+                    if local.remove(&hash).is_some() {
+                        summary.folded_stages += 1;
+                    } else {
+                        finals.push(hash);
+                    }
+                }
+                if fast_filter || filter.matches(&req) {
+                    summary.count(&req);
+                    view.add(&req);
+                } else {
+                    summary.filtered_out += 1;
+                }
+                return;
+            }
+            let hash = fx_hash(req.audit_id.as_bytes());
+            let start = (text.as_ptr() as usize).wrapping_sub(base);
+            let text = if start <= data.len() && text.len() <= data.len() - start {
+                HeldText::Range(start, start + text.len())
+            } else {
+                HeldText::Owned(text.into())
+            };
+            let held = LocalHeld {
+                stage: req.stage,
+                text,
+            };
+            match local.get_mut(&hash) {
+                Some(existing) => {
+                    summary.folded_stages += 1;
+                    if req.stage >= existing.stage {
+                        *existing = held;
+                    }
+                }
+                None => {
+                    local.insert(hash, held);
+                }
+            }
         };
         if chunk.whole_document {
             summary.lines += memchr::memchr_iter(b'\n', data).count() as u64 + 1;
-            decode_document(data, chunk.input, names, &mut summary, &mut sink);
+            decode_document(data, chunk.id.0, names, &mut summary, &mut sink);
         } else {
             let mut start = 0;
             let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
@@ -533,70 +657,45 @@ fn worker<V: View>(
                 let line = &data[start..end];
                 start = end + 1;
                 summary.lines += 1;
-                decode_line(line, chunk.input, line_no, names, &mut summary, &mut sink);
+                decode_line(line, chunk.id.0, line_no, names, &mut summary, &mut sink);
             }
+        }
+        // Hand what this chunk could not fold to the table shared by every worker.
+        finals.sort_unstable();
+        finals.dedup();
+        let mut open = Vec::with_capacity(local.len());
+        for (id_hash, held) in local.drain() {
+            if finals.binary_search(&id_hash).is_ok() {
+                // The final event came first in the chunk.
+                summary.folded_stages += 1;
+                continue;
+            }
+            let text = match held.text {
+                HeldText::Range(a, b) => match std::str::from_utf8(&data[a..b]) {
+                    Ok(t) => t.into(),
+                    Err(_) => continue,
+                },
+                HeldText::Owned(t) => t,
+            };
+            open.push(Held {
+                id_hash,
+                stage: held.stage,
+                text,
+            });
+        }
+        let spilled = {
+            let mut st = lock(stages);
+            st.chunk_done(chunk.id, ChunkStages { open, finals });
+            std::mem::take(&mut st.spilled)
+        };
+        for held in &spilled {
+            count_held(held, filter, &mut view, &mut summary);
         }
         if chunk.data.len() <= 64 << 20 {
             let _ = pool.try_send(chunk.data);
         }
     }
-    (view, summary, pending)
-}
-
-/// Counts a request once per auditID, then filters it and feeds the view.
-fn admit<V: View>(
-    req: Request<'_>,
-    text: &str,
-    filter: &Filter,
-    view: &mut V,
-    summary: &mut Summary,
-    pending: &mut Pending,
-) {
-    let count = |req: &Request<'_>, view: &mut V, summary: &mut Summary| {
-        if filter.matches(req) {
-            summary.count(req);
-            view.add(req);
-        } else {
-            summary.filtered_out += 1;
-        }
-    };
-    if req.stage.is_final() || req.audit_id.is_empty() {
-        if !req.audit_id.is_empty() {
-            match pending.map.remove(req.audit_id.as_ref()) {
-                Some(held) => {
-                    pending.held_bytes -= held.text.len();
-                    summary.folded_stages += 1;
-                }
-                None => pending.finals.insert(fx_hash(req.audit_id.as_bytes())),
-            }
-        }
-        count(&req, view, summary);
-        return;
-    }
-    if let Some(existing) = pending.map.get_mut(req.audit_id.as_ref()) {
-        summary.folded_stages += 1;
-        if req.stage >= existing.stage {
-            pending.held_bytes = pending.held_bytes - existing.text.len() + text.len();
-            *existing = Held {
-                stage: req.stage,
-                text: text.into(),
-            };
-        }
-        return;
-    }
-    if pending.map.len() >= PENDING_CAP || pending.held_bytes + text.len() > PENDING_BYTES {
-        summary.dedup_overflow += 1;
-        count(&req, view, summary);
-        return;
-    }
-    pending.held_bytes += text.len();
-    pending.map.insert(
-        req.audit_id.as_ref().into(),
-        Held {
-            stage: req.stage,
-            text: text.into(),
-        },
-    );
+    (view, summary)
 }
 
 fn decode_line(

@@ -990,6 +990,54 @@ fn stages_fold_into_one_request_across_chunks_and_threads() {
 }
 
 #[test]
+fn stages_fold_across_files_and_out_of_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let received = |id: &str| {
+        variant(&[
+            ("/auditID", json!(id)),
+            ("/stage", json!("RequestReceived")),
+            ("/responseStatus", Value::Null),
+        ])
+    };
+    let complete = |id: &str| variant(&[("/auditID", json!(id))]);
+    // A rotated log: requests received at the end of one file complete in the next.
+    let first: Vec<String> = (0..60).map(|i| received(&format!("r-{i}"))).collect();
+    let mut second: Vec<String> = (0..60).map(|i| complete(&format!("r-{i}"))).collect();
+    // A final event logged before its RequestReceived in the same file (merged logs).
+    second.push(complete("late"));
+    second.push(received("late"));
+    // Two requests that never complete, one of them seen at two stages.
+    second.push(received("open-1"));
+    second.push(received("open-2"));
+    second.push(variant(&[
+        ("/auditID", json!("open-2")),
+        ("/stage", json!("ResponseStarted")),
+        ("/responseStatus", Value::Null),
+    ]));
+    let a = write_lines(dir.path(), "audit-1.log", &first);
+    let b = write_lines(dir.path(), "audit-2.log", &second);
+    for (threads, chunk) in [(1, 1 << 20), (2, 1024), (3, 1500)] {
+        let opts = ScanOpts {
+            threads,
+            chunk_bytes: chunk,
+            progress: None,
+        };
+        let (report, summary) = run(
+            &[a.clone(), b.clone()],
+            &FilterSpec::default(),
+            &opts,
+            || Top::new(&[TopKey::Code], 10, 100),
+        );
+        assert_eq!(summary.records, 125, "{threads}/{chunk}");
+        assert_eq!(summary.events, 63, "{threads}/{chunk}");
+        assert_eq!(summary.folded_stages, 62, "{threads}/{chunk}");
+        let c = counts(&report);
+        assert_eq!(c.get("201"), Some(&61), "{threads}/{chunk}");
+        assert_eq!(c.get(""), Some(&2), "{threads}/{chunk}");
+    }
+}
+
+#[test]
 fn parallel_and_sequential_scans_agree() {
     let paths = all_fixtures();
     let one = run(
