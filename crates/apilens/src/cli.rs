@@ -34,6 +34,10 @@ pub(crate) enum Command {
     Sim(crate::commands::sim::Args),
     /// Run a PromQL query against the embedded store or a remote Prometheus-compatible engine.
     Query(crate::commands::query::Args),
+    /// Read every troubleshooter panel over a time range: one screen, a verdict per section.
+    Report(crate::commands::report::Args),
+    /// A simulated cluster with a problem, its dashboard and report: no cluster needed.
+    Demo(crate::commands::demo::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

@@ -7,8 +7,8 @@ use apilens_model::Sample;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::health::{Health, TargetHealth};
 use crate::fetch::Fetched;
+use crate::health::{Health, TargetHealth};
 use crate::ingest::{IngestError, SeriesCache, format_of};
 use crate::target::TargetKind;
 use crate::{Batch, ScrapeError, Sink, Target};

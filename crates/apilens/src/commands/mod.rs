@@ -1,10 +1,12 @@
 //! One module per command; `run` dispatches.
 
 pub(crate) mod audit;
+pub(crate) mod demo;
 pub(crate) mod grafana;
 pub(crate) mod inspect;
 pub(crate) mod query;
 pub(crate) mod record;
+pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod sim;
@@ -25,5 +27,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(args) => rules::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Query(args) => query::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

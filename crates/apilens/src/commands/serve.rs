@@ -287,7 +287,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The HTTP routes: Prometheus-style health and readiness, the scrape targets, the
 /// Prometheus-compatible query API over the store, and the dashboard.
-fn router(health: Health, db: Arc<Db>) -> axum::Router {
+pub(crate) fn router(health: Health, db: Arc<Db>) -> axum::Router {
     use axum::routing::get;
     let state = apilens_web::ApiState {
         queryable: db as Arc<dyn apilens_model::Queryable>,
@@ -313,7 +313,7 @@ fn router(health: Health, db: Arc<Db>) -> axum::Router {
 }
 
 /// Waits for SIGINT or SIGTERM and names it.
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,0 +1,351 @@
+//! `apilens demo`: the simulator, the embedded store, the dashboard and the report together,
+//! with nothing to install and no cluster.
+
+use crate::commands::report::{now_ms, print, print_culprits};
+use crate::commands::serve::{init_logging, parse_duration};
+use anyhow::{Context as _, bail};
+use apilens_promql::{Engine, EngineOpts};
+use apilens_report::{LocalSource, ReportOpts, build_report};
+use apilens_scrape::{
+    Fetched, Health, JOB_APISERVER, JOB_ETCD, ScrapeLoop, ScrapeOpts, Sink, Target,
+};
+use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
+use apilens_tsdb::{Db, DbOptions};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Run a simulated cluster with a problem, store its metrics, serve the dashboard and print the
+/// report. The data is SIMULATED: real metric names and bucket layouts, made-up values.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The problem to simulate: healthy, chatty-daemonset, watch-storm, etcd-slow,
+    /// apf-saturation, webhook-slow or upgrade-skew (`apilens sim --list` explains each).
+    #[arg(long, default_value = "chatty-daemonset", value_name = "NAME")]
+    scenario: String,
+    /// Kubernetes version to imitate.
+    #[arg(long, default_value = "1.34", value_name = "VERSION")]
+    kubernetes_version: String,
+    /// Number of API server replicas.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    replicas: usize,
+    /// Simulated time stored before the report, generated at once (at least 5m).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    history: Duration,
+    /// Seed of the random draws: the same seed gives the same data.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seed: u64,
+    /// Address of the dashboard and query API.
+    #[arg(long, default_value = "127.0.0.1:9797")]
+    listen: SocketAddr,
+    /// Keep the store (and the simulated audit log) in this directory instead of a temporary
+    /// one removed at exit.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    format: String,
+    /// Print the report and exit instead of serving until interrupted.
+    #[arg(long)]
+    exit_after_report: bool,
+}
+
+/// Time between two simulated scrapes, as `apilens serve` scrapes by default.
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Runs `apilens demo`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging();
+    if !SCENARIOS.iter().any(|s| s.name == args.scenario) {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        bail!(
+            "unknown scenario {:?}: choose one of {}",
+            args.scenario,
+            names.join(", ")
+        );
+    }
+    if args.history < Duration::from_secs(300) {
+        bail!("--history must be at least 5m: rates look 5 minutes back");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(demo(args))
+}
+
+/// One simulated scrape target: the loop that stores it and what renders its body.
+struct SimTarget {
+    scrape_loop: ScrapeLoop,
+    /// `Some(i)` for API server replica `i`, `None` for etcd.
+    replica: Option<usize>,
+}
+
+async fn demo(args: Args) -> anyhow::Result<ExitCode> {
+    let (data_dir, _temp) = match &args.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("apilens-demo-")
+                .tempdir()
+                .context("cannot create a temporary store directory")?;
+            (temp.path().to_owned(), Some(temp))
+        }
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (try --listen 127.0.0.1:0)",
+                args.listen
+            )
+        })?;
+    let local = listener.local_addr()?;
+
+    let history_ms = i64::try_from(args.history.as_millis()).unwrap_or(i64::MAX);
+    let interval_ms = SCRAPE_INTERVAL.as_millis() as i64;
+    let now = now_ms() / interval_ms * interval_ms;
+    let config = ScenarioConfig {
+        scenario: args.scenario.clone(),
+        kubernetes_version: KubeVersion::parse(&args.kubernetes_version)?,
+        replicas: args.replicas,
+        seed: args.seed,
+        start_unix_ms: now - history_ms,
+    };
+    let mut sim = Simulator::new(config)?;
+    let audit_path = data_dir.join("audit.log");
+    let mut audit = AuditFile::create(&audit_path)?;
+    sim.set_audit_sink(Box::new(audit.clone()));
+
+    let db = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
+            .await?
+            .with_context(|| format!("cannot open the store in {}", data_dir.display()))?
+    };
+    let db = Arc::new(db);
+    let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
+    let health = Health::new();
+    let opts = ScrapeOpts {
+        interval: SCRAPE_INTERVAL,
+        ..ScrapeOpts::default()
+    };
+    let mut targets: Vec<SimTarget> = (0..sim.replicas())
+        .map(|i| SimTarget {
+            scrape_loop: ScrapeLoop::new(
+                Target::external(
+                    JOB_APISERVER,
+                    &format!("apiserver-{i}.sim:6443"),
+                    &format!("simulated API server replica {i}"),
+                ),
+                opts,
+                Arc::clone(&sink),
+                health.clone(),
+            ),
+            replica: Some(i),
+        })
+        .collect();
+    targets.push(SimTarget {
+        scrape_loop: ScrapeLoop::new(
+            Target::external(JOB_ETCD, "etcd-0.sim:2379", "simulated etcd"),
+            opts,
+            Arc::clone(&sink),
+            health.clone(),
+        ),
+        replica: None,
+    });
+
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "apilens demo: scenario {} on Kubernetes {}, {} API servers (SIMULATED data)",
+        args.scenario, args.kubernetes_version, args.replicas
+    )?;
+    writeln!(
+        err,
+        "storing {} of simulated scrapes every {}s in {} ...",
+        humanize(args.history),
+        SCRAPE_INTERVAL.as_secs(),
+        data_dir.display()
+    )?;
+    drop(err);
+    let started = Instant::now();
+    let mut t = now - history_ms + interval_ms;
+    let mut samples = 0usize;
+    while t <= now {
+        samples += scrape_all(&mut sim, &mut targets, t).await?;
+        t += interval_ms;
+    }
+    tracing::info!(
+        samples,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "history stored"
+    );
+
+    let app = crate::commands::serve::router(health, Arc::clone(&db));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let report = {
+        let db = Arc::clone(&db);
+        let opts = ReportOpts::new(now, args.history.min(Duration::from_secs(3600)));
+        tokio::task::spawn_blocking(move || {
+            let engine = Engine::new(EngineOpts::default());
+            build_report(
+                &LocalSource::new(engine, db.as_ref(), "the demo store"),
+                &opts,
+            )
+        })
+        .await??
+    };
+    print(&report, &args.format)?;
+    audit.flush()?;
+    if args.format == "text" {
+        print_culprits(&report, std::slice::from_ref(&audit_path))?;
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(err)?;
+    writeln!(err, "dashboard:     http://{local}/")?;
+    writeln!(
+        err,
+        "query API:     http://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
+    )?;
+    writeln!(
+        err,
+        "who did it:    apilens audit top --by client {}",
+        audit_path.display()
+    )?;
+    writeln!(
+        err,
+        "the LISTs:     apilens audit lists {}",
+        audit_path.display()
+    )?;
+    drop(err);
+
+    if !args.exit_after_report {
+        if args.data_dir.is_none() {
+            eprintln!("the store is temporary: pass --data-dir DIR to keep it");
+        }
+        eprintln!(
+            "simulating live every {}s; Ctrl-C to stop",
+            SCRAPE_INTERVAL.as_secs()
+        );
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + SCRAPE_INTERVAL,
+            SCRAPE_INTERVAL,
+        );
+        let signal = crate::commands::serve::shutdown_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    scrape_all(&mut sim, &mut targets, now_ms()).await?;
+                    audit.flush()?;
+                }
+                name = &mut signal => {
+                    tracing::info!(signal = name?, "shutting down");
+                    break;
+                }
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    if let Ok(Err(e)) = server.await {
+        tracing::warn!(error = %e, "HTTP server stopped with an error");
+    }
+    drop(targets);
+    drop(sim);
+    drop(sink);
+    close(db, &data_dir).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The simulated audit log, shared between the simulator that writes it and the demo that
+/// flushes it so `apilens audit` can read it while the demo runs.
+#[derive(Clone)]
+struct AuditFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
+
+impl AuditFile {
+    fn create(path: &Path) -> anyhow::Result<Self> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self(Arc::new(std::sync::Mutex::new(
+            std::io::BufWriter::with_capacity(1 << 16, file),
+        ))))
+    }
+}
+
+impl std::io::Write for AuditFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+/// Advances the simulation to `t` and stores one scrape of every target at `t`.
+async fn scrape_all(
+    sim: &mut Simulator,
+    targets: &mut [SimTarget],
+    t: i64,
+) -> anyhow::Result<usize> {
+    let started = Instant::now();
+    sim.advance_to(t)?;
+    let mut appended = 0;
+    for target in targets.iter_mut() {
+        let body = match target.replica {
+            Some(i) => sim.render_metrics(i)?,
+            None => sim.render_etcd_metrics(),
+        };
+        let fetched = Fetched {
+            content_type: None,
+            body: body.into(),
+            timestamp_ms: Some(t),
+        };
+        let report = target.scrape_loop.ingest(fetched, started.elapsed()).await;
+        if let Some(e) = report.error.or(report.store_error) {
+            bail!("{e}");
+        }
+        appended += report.appended;
+    }
+    Ok(appended)
+}
+
+async fn close(db: Arc<Db>, dir: &Path) {
+    match Arc::try_unwrap(db) {
+        Ok(db) => {
+            if let Err(e) = tokio::task::spawn_blocking(move || db.close()).await {
+                tracing::warn!(error = %e, "closing the store failed");
+            }
+        }
+        Err(_) => tracing::warn!(
+            dir = %dir.display(),
+            "store still in use at exit; its WAL holds every stored scrape"
+        ),
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -1,0 +1,622 @@
+//! Running every panel's queries over the range and reading them into sections.
+
+use crate::format::{format_value, legend};
+use crate::model::{Level, PanelSummary, Report, Section, SeriesFigure, TableRow};
+use crate::{QuerySource, ReportError};
+use apilens_model::Labels;
+use apilens_panels::{
+    Alternative, EMERGENT_METRICS, KubeVersion, Panel, Query, RenderOpts, Row, Severity, TableSpec,
+    Visualisation, catalog,
+};
+use apilens_promql::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOpts {
+    /// End of the range, milliseconds since the epoch (usually now).
+    pub end_ms: i64,
+    /// How far back from the end to look.
+    pub range: Duration,
+    /// Label matchers without braces that scope every query (`cluster="prod"`); empty for all.
+    pub selector: String,
+    /// How many series or rows each panel keeps.
+    pub top: usize,
+}
+
+impl ReportOpts {
+    /// The last `range` up to `end_ms`, no selector, five series per panel.
+    pub fn new(end_ms: i64, range: Duration) -> Self {
+        Self {
+            end_ms,
+            range,
+            selector: String::new(),
+            top: 5,
+        }
+    }
+}
+
+/// Utilisation of a limit from which a panel turns to a warning, and to critical.
+const LIMIT_WARNING: f64 = 0.8;
+const LIMIT_CRITICAL: f64 = 1.0;
+
+/// Reads every panel of the catalog (heatmaps excepted: they are pictures) over the range.
+///
+/// The Kubernetes version comes from `kubernetes_build_info`: when every API server reports the
+/// same minor release its queries are used, otherwise each query combines all its alternatives
+/// (as the Grafana export does). A panel whose queries fail keeps the errors and reads as
+/// [`Level::NoData`]; only a source that fails the first query fails the report.
+///
+/// # Errors
+///
+/// [`ReportError::Options`] for an empty range, [`ReportError::Source`] when the source cannot
+/// answer at all.
+pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Report, ReportError> {
+    let range_ms = i64::try_from(opts.range.as_millis()).unwrap_or(i64::MAX);
+    if range_ms < 60_000 {
+        return Err(ReportError::Options(format!(
+            "the range must be at least 1m, got {}s",
+            opts.range.as_secs()
+        )));
+    }
+    let start_ms = opts.end_ms - range_ms;
+    let step_ms = (range_ms / 120).max(15_000) / 1000 * 1000;
+    let window = if step_ms <= 75_000 {
+        "5m".to_owned()
+    } else {
+        format!("{}s", 4 * step_ms / 1000)
+    };
+    let range_text = format!("{}s", range_ms / 1000);
+    let mut ctx = Ctx {
+        source,
+        opts,
+        start_ms,
+        step_ms,
+        render: RenderOpts::new(&opts.selector, &window, &range_text),
+        scraped: false,
+    };
+
+    let build_info = source
+        .instant(
+            &format!(
+                "last_over_time({}[{range_text}])",
+                selector("kubernetes_build_info", &opts.selector)
+            ),
+            opts.end_ms,
+        )
+        .map_err(|message| ReportError::Source {
+            source_name: source.describe(),
+            message,
+        })?;
+    let (kubernetes_versions, query_version) = versions(&build_info);
+    let targets = targets(&ctx, &range_text);
+    ctx.scraped = !targets.is_empty() || !kubernetes_versions.is_empty();
+
+    let sections = Row::ALL
+        .iter()
+        .map(|&row| {
+            catalog()
+                .row(row)
+                .filter(|p| p.visualisation != Visualisation::Heatmap)
+                .map(|p| summarise(&ctx, p, query_version))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>();
+    let sections = grade_explanations(sections)
+        .into_iter()
+        .zip(Row::ALL)
+        .map(|(panels, row)| section(row, panels))
+        .collect();
+    Ok(Report {
+        source: source.describe(),
+        start_ms,
+        end_ms: opts.end_ms,
+        step_ms,
+        kubernetes_versions,
+        query_version: query_version.map(|v| v.to_string()),
+        targets,
+        sections,
+    })
+}
+
+struct Ctx<'a> {
+    source: &'a dyn QuerySource,
+    opts: &'a ReportOpts,
+    start_ms: i64,
+    step_ms: i64,
+    render: RenderOpts,
+    /// Whether anything was scraped in range: only then does a missing emergent metric mean
+    /// "none happened".
+    scraped: bool,
+}
+
+/// `metric{selector}`, or the bare metric for an empty selector.
+fn selector(metric: &str, selector: &str) -> String {
+    if selector.is_empty() {
+        metric.to_owned()
+    } else {
+        format!("{metric}{{{selector}}}")
+    }
+}
+
+/// The distinct `git_version`s, and the one minor release to query with when they agree.
+fn versions(build_info: &Value) -> (Vec<String>, Option<KubeVersion>) {
+    let labels: Vec<&Labels> = match build_info {
+        Value::Vector(v) => v.iter().map(|s| &s.labels).collect(),
+        Value::Matrix(m) => m.iter().map(|s| &s.labels).collect(),
+        _ => Vec::new(),
+    };
+    let git: BTreeSet<String> = labels
+        .iter()
+        .filter_map(|l| l.get("git_version").or_else(|| l.get("gitVersion")))
+        .map(str::to_owned)
+        .collect();
+    let minors: BTreeSet<KubeVersion> = labels
+        .iter()
+        .filter_map(|l| KubeVersion::from_build_info(l))
+        .collect();
+    let one = if minors.len() == 1 {
+        minors.into_iter().next()
+    } else {
+        None
+    };
+    (git.into_iter().collect(), one)
+}
+
+/// Instances per job that were scraped at least once in range.
+fn targets(ctx: &Ctx<'_>, range_text: &str) -> Vec<(String, usize)> {
+    let query = format!(
+        "count by (job) (last_over_time({}[{range_text}]))",
+        selector("up", &ctx.opts.selector)
+    );
+    match ctx.source.instant(&query, ctx.opts.end_ms) {
+        Ok(Value::Vector(v)) => v
+            .iter()
+            .map(|s| {
+                (
+                    s.labels.get("job").unwrap_or("").to_owned(),
+                    s.v.max(0.0) as usize,
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The alternative of `query` for `version`, or every alternative combined.
+fn alternative(query: &Query, version: Option<KubeVersion>) -> Option<Alternative> {
+    match version {
+        Some(v) => query.for_version(v).cloned(),
+        None => Some(Alternative {
+            since: 0,
+            until: None,
+            template: query.combined_template(),
+            labels: Vec::new(),
+        }),
+    }
+}
+
+/// One query's result as labelled value lists.
+struct Evaluated<'q> {
+    query: &'q Query,
+    series: Vec<(Labels, Vec<f64>)>,
+}
+
+fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> PanelSummary {
+    let mut promql = Vec::new();
+    let mut errors = Vec::new();
+    let mut evaluated = Vec::new();
+    let table = panel.visualisation == Visualisation::Table;
+    for query in &panel.queries {
+        let Some(alt) = alternative(query, version) else {
+            continue;
+        };
+        let text = alt.render(&ctx.render);
+        let result = if table {
+            ctx.source.instant(&text, ctx.opts.end_ms)
+        } else {
+            ctx.source
+                .range(&text, ctx.start_ms, ctx.opts.end_ms, ctx.step_ms)
+        };
+        match result {
+            Ok(value) => evaluated.push(Evaluated {
+                query,
+                series: values(value),
+            }),
+            Err(e) => errors.push(format!("{}: {e}", query.id)),
+        }
+        promql.push(text);
+    }
+    let mut summary = PanelSummary {
+        id: panel.id.clone(),
+        title: panel.title.clone(),
+        unit: panel.unit,
+        visualisation: panel.visualisation,
+        level: Level::NoData,
+        headline: String::new(),
+        series: Vec::new(),
+        rows: Vec::new(),
+        promql,
+        errors,
+    };
+    if summary.promql.is_empty() {
+        summary.headline = match version {
+            Some(v) => format!("not exposed by Kubernetes {v}"),
+            None => "no query for this version".to_owned(),
+        };
+        return summary;
+    }
+    match (panel.table.as_ref(), table) {
+        (Some(spec), true) => read_table(ctx, panel, spec, &evaluated, &mut summary),
+        _ => read_series(ctx, panel, &evaluated, &mut summary),
+    }
+    if summary.level == Level::NoData
+        && summary.errors.is_empty()
+        && ctx.scraped
+        && only_emergent(panel, version)
+    {
+        summary.level = Level::Ok;
+        summary.headline = "none in range".to_owned();
+    }
+    if summary.level == Level::NoData && summary.headline.is_empty() {
+        summary.headline = if summary.errors.is_empty() {
+            "no series in range".to_owned()
+        } else {
+            format!("query failed: {}", summary.errors[0])
+        };
+    }
+    summary
+}
+
+/// True when every metric the panel reads appears only after its first event (rejections,
+/// terminations): no series then means none happened, not a missing metric.
+fn only_emergent(panel: &Panel, version: Option<KubeVersion>) -> bool {
+    let mut metrics = panel
+        .queries
+        .iter()
+        .filter_map(|q| alternative(q, version))
+        .flat_map(|alt| alt.metric_names())
+        .peekable();
+    metrics.peek().is_some() && metrics.all(|m| EMERGENT_METRICS.contains(&m.as_str()))
+}
+
+/// Every series of a value with its finite values in order (staleness and gaps dropped).
+fn values(value: Value) -> Vec<(Labels, Vec<f64>)> {
+    match value {
+        Value::Matrix(series) => series
+            .into_iter()
+            .map(|s| {
+                let v = s.samples.iter().map(|p| p.v).filter(|v| v.is_finite());
+                (s.labels, v.collect::<Vec<f64>>())
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect(),
+        Value::Vector(samples) => samples
+            .into_iter()
+            .filter(|s| s.v.is_finite())
+            .map(|s| (s.labels, vec![s.v]))
+            .collect(),
+        Value::Scalar { v, .. } if v.is_finite() => vec![(Labels::default(), vec![v])],
+        _ => Vec::new(),
+    }
+}
+
+fn severity_level(severity: Option<Severity>) -> Level {
+    match severity {
+        Some(Severity::Critical) => Level::Critical,
+        Some(Severity::Warning) => Level::Warning,
+        None => Level::Ok,
+    }
+}
+
+/// The threshold `value` crossed, for the headline.
+fn crossed(panel: &Panel, value: f64) -> Option<f64> {
+    panel
+        .thresholds
+        .iter()
+        .filter(|t| value >= t.value)
+        .map(|t| t.value)
+        .reduce(f64::max)
+}
+
+fn read_series(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    evaluated: &[Evaluated<'_>],
+    summary: &mut PanelSummary,
+) {
+    let by_last = panel.visualisation == Visualisation::Bargauge;
+    let mut figures: Vec<SeriesFigure> = evaluated
+        .iter()
+        .flat_map(|e| {
+            e.series.iter().map(move |(labels, vals)| {
+                let peak = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                SeriesFigure {
+                    query: e.query.id.clone(),
+                    legend: legend(&e.query.legend, labels),
+                    peak,
+                    last: vals.last().copied(),
+                    mean: vals.iter().sum::<f64>() / vals.len() as f64,
+                }
+            })
+        })
+        .collect();
+    if figures.is_empty() {
+        return;
+    }
+    let key = |f: &SeriesFigure| {
+        if by_last {
+            f.last.unwrap_or(f.peak)
+        } else {
+            f.peak
+        }
+    };
+    figures.sort_by(|a, b| key(b).total_cmp(&key(a)));
+
+    let limited = limit_reading(panel, evaluated);
+    let worst = figures
+        .iter()
+        .max_by_key(|f| severity_level(panel.severity_of(key(f))))
+        .cloned();
+    summary.level = Level::Ok;
+    if let Some((level, headline)) = limited {
+        summary.level = level;
+        summary.headline = headline;
+    }
+    if let Some(worst) = worst {
+        let level = severity_level(panel.severity_of(key(&worst)));
+        if level > summary.level || (level == summary.level && summary.headline.is_empty()) {
+            summary.level = level;
+            summary.headline = match crossed(panel, key(&worst)) {
+                Some(t) if level > Level::Ok => format!(
+                    "{} {} {} (threshold {})",
+                    worst.legend,
+                    if by_last { "at" } else { "peaked at" },
+                    format_value(key(&worst), panel.unit),
+                    format_value(t, panel.unit)
+                ),
+                _ => {
+                    let top = &figures[0];
+                    format!(
+                        "{} {} {}",
+                        if by_last { "largest:" } else { "peak:" },
+                        top.legend,
+                        format_value(key(top), panel.unit)
+                    )
+                }
+            };
+        }
+    }
+    figures.truncate(ctx.opts.top);
+    summary.series = figures;
+}
+
+/// Panels whose limits are per series: in-flight requests per kind against 400/200, seats in
+/// use against each server's pool.
+fn limit_reading(panel: &Panel, evaluated: &[Evaluated<'_>]) -> Option<(Level, String)> {
+    let peaks = |id: &str| -> Vec<(&Labels, f64)> {
+        evaluated
+            .iter()
+            .filter(|e| e.query.id == id)
+            .flat_map(|e| e.series.iter())
+            .map(|(l, v)| (l, v.iter().copied().fold(f64::NEG_INFINITY, f64::max)))
+            .collect()
+    };
+    // (what, used, limit)
+    let mut uses: Vec<(String, f64, f64)> = Vec::new();
+    match panel.id.as_str() {
+        "inflight-vs-limit" => {
+            for (labels, peak) in peaks("inflight") {
+                let kind = labels.get("request_kind").unwrap_or("");
+                let Some(limit) = panel
+                    .limits
+                    .iter()
+                    .find(|l| !kind.is_empty() && l.label.starts_with(kind))
+                else {
+                    continue;
+                };
+                uses.push((
+                    format!("{kind} on {}", labels.get("instance").unwrap_or("?")),
+                    peak,
+                    limit.value,
+                ));
+            }
+        }
+        "apf-seats-vs-pool" => {
+            let pools: BTreeMap<String, f64> = peaks("pool")
+                .into_iter()
+                .map(|(l, v)| (l.get("instance").unwrap_or("").to_owned(), v))
+                .collect();
+            for (labels, peak) in peaks("in-use") {
+                let instance = labels.get("instance").unwrap_or("");
+                let Some(&pool) = pools.get(instance) else {
+                    continue;
+                };
+                uses.push((format!("seats on {instance}"), peak, pool));
+            }
+        }
+        _ => return None,
+    }
+    let (what, used, limit) = uses
+        .into_iter()
+        .filter(|(_, _, limit)| *limit > 0.0)
+        .max_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)))?;
+    let share = used / limit;
+    let level = if share >= LIMIT_CRITICAL {
+        Level::Critical
+    } else if share >= LIMIT_WARNING {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    Some((
+        level,
+        format!(
+            "peak {} of {} {what} ({:.0}%)",
+            format_value(used, panel.unit),
+            format_value(limit, panel.unit),
+            share * 100.0
+        ),
+    ))
+}
+
+fn read_table(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    spec: &TableSpec,
+    evaluated: &[Evaluated<'_>],
+    summary: &mut PanelSummary,
+) {
+    let mut rows: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for e in evaluated {
+        for (labels, vals) in &e.series {
+            let key = spec
+                .keys
+                .iter()
+                .filter_map(|k| labels.get(k))
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Some(&v) = vals.last() {
+                rows.entry(key).or_default().push((e.query.id.clone(), v));
+            }
+        }
+    }
+    let column =
+        |values: &[(String, f64)], id: &str| values.iter().find(|(q, _)| q == id).map(|(_, v)| *v);
+    let mut rows: Vec<TableRow> = rows
+        .into_iter()
+        .filter(|(_, values)| column(values, &spec.sort_by).is_some())
+        .map(|(key, values)| TableRow { key, values })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| {
+        let va = column(&a.values, &spec.sort_by).unwrap_or(f64::NEG_INFINITY);
+        let vb = column(&b.values, &spec.sort_by).unwrap_or(f64::NEG_INFINITY);
+        vb.total_cmp(&va)
+    });
+    let violators: Vec<&TableRow> = match &spec.keep_above {
+        Some((id, above)) => rows
+            .iter()
+            .filter(|r| column(&r.values, id).is_some_and(|v| v > *above))
+            .collect(),
+        None => Vec::new(),
+    };
+    let top = &rows[0];
+    let sort_value = column(&top.values, &spec.sort_by).unwrap_or(f64::NAN);
+    let unit_of = |id: &str| {
+        panel
+            .queries
+            .iter()
+            .find(|q| q.id == id)
+            .and_then(|q| q.unit)
+            .unwrap_or(panel.unit)
+    };
+    let describe = |row: &TableRow| {
+        row.values
+            .iter()
+            .map(|(id, v)| format!("{id} {}", format_value(*v, unit_of(id))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    summary.level = severity_level(panel.severity_of(sort_value));
+    summary.headline = format!("{}: {}", top.key, describe(top));
+    if !violators.is_empty() {
+        summary.level = summary.level.max(Level::Warning);
+        summary.headline = format!(
+            "{} over the SLO; worst {}: {}",
+            plural(violators.len(), "call"),
+            violators[0].key,
+            describe(violators[0])
+        );
+    }
+    let mut kept: Vec<TableRow> = rows.iter().take(ctx.opts.top).cloned().collect();
+    for v in violators {
+        if !kept.iter().any(|k| k.key == v.key) {
+            kept.push(v.clone());
+        }
+    }
+    summary.rows = kept;
+}
+
+/// Panels that explain a problem rather than show one, with the panels whose problem they
+/// explain: a high etcd share of a fast API, a costly LIST on an idle APF level or a large
+/// object count on a quick cluster are facts, not findings.
+const EXPLANATIONS: [(&str, &[&str]); 3] = [
+    (
+        "etcd-share-of-latency",
+        &["latency-by-verb", "slowest-calls", "slo-view"],
+    ),
+    (
+        "apf-seat-cost",
+        &[
+            "apf-priority-level-utilisation",
+            "apf-queue-wait",
+            "apf-rejections",
+        ],
+    ),
+    (
+        "object-counts",
+        &["slowest-calls", "slo-view", "list-response-sizes"],
+    ),
+];
+
+/// Downgrades explanatory panels to [`Level::Ok`] when nothing they explain is flagged.
+fn grade_explanations(mut rows: Vec<Vec<PanelSummary>>) -> Vec<Vec<PanelSummary>> {
+    let flagged: BTreeSet<String> = rows
+        .iter()
+        .flatten()
+        .filter(|p| p.level > Level::Ok)
+        .map(|p| p.id.clone())
+        .collect();
+    for panel in rows.iter_mut().flatten() {
+        let Some((_, explained)) = EXPLANATIONS.iter().find(|(id, _)| *id == panel.id) else {
+            continue;
+        };
+        if panel.level > Level::Ok && !explained.iter().any(|id| flagged.contains(*id)) {
+            panel.level = Level::Ok;
+            panel.headline = format!("{} (explains nothing flagged)", panel.headline);
+        }
+    }
+    rows
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn section(row: Row, panels: Vec<PanelSummary>) -> Section {
+    let level = panels
+        .iter()
+        .map(|p| p.level)
+        .max()
+        .unwrap_or(Level::NoData);
+    let flagged: Vec<&PanelSummary> = panels.iter().filter(|p| p.level == level).collect();
+    let verdict = match level {
+        Level::NoData => "no data for this row in range".to_owned(),
+        Level::Ok => "nothing crossed a threshold or a limit".to_owned(),
+        Level::Warning | Level::Critical => {
+            let first = flagged[0];
+            let more = flagged.len() - 1;
+            let mut text = format!("{}: {}", first.title, first.headline);
+            if more > 0 {
+                text.push_str(&format!(" (+{more} more flagged)"));
+            }
+            text
+        }
+    };
+    Section {
+        row,
+        title: row.title().to_owned(),
+        level,
+        verdict,
+        panels,
+    }
+}
