@@ -1,0 +1,198 @@
+//! `apilens demo` and `apilens report` end to end: a simulated problem shows in its section and
+//! its culprit is named; the stored data reads the same afterwards; the live demo serves the
+//! dashboard and the query API and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn apilens(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run apilens")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_arg = data.to_str().unwrap();
+    let out = apilens(&[
+        "demo",
+        "--scenario",
+        "apf-saturation",
+        "--history",
+        "10m",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_arg,
+        "--exit-after-report",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("overall: CRITICAL"), "{stdout}");
+    assert!(
+        stdout.contains("[CRITICAL] API Priority and Fairness"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("APF rejections by reason"), "{stdout}");
+    assert!(stdout.contains("[WHO] clients in the audit log"), "{stdout}");
+    assert!(stdout.lines().count() <= 60, "more than a screen:\n{stdout}");
+    assert!(stderr.contains("dashboard:     http://127.0.0.1:"), "{stderr}");
+    assert!(data.join("audit.log").metadata().unwrap().len() > 0);
+
+    let out = apilens(&[
+        "report", "--data-dir", data_arg, "--since", "10m", "--format", "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sections = json["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 7);
+    let apf = sections
+        .iter()
+        .find(|s| s["row"] == "priority-and-fairness")
+        .unwrap();
+    assert_eq!(apf["level"], "critical", "{apf}");
+    assert_eq!(json["targets"][0], serde_json::json!(["apiserver", 2]));
+
+    let out = apilens(&[
+        "report",
+        "--data-dir",
+        data_arg,
+        "--since",
+        "10m",
+        "--format",
+        "markdown",
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("# apilens report: CRITICAL"));
+
+    let out = apilens(&[
+        "report",
+        "--data-dir",
+        data_arg,
+        "--since",
+        "10m",
+        "--audit-log",
+        data.join("audit.log").to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("(the slowest call)"), "{stdout}");
+}
+
+#[test]
+fn bad_report_and_demo_arguments_say_what_is_wrong() {
+    let out = apilens(&["report", "--data-dir", "/nonexistent/apilens-store"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/apilens-store does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apilens(&["report", "--prometheus", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apilens(&["report", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid duration"));
+    let out = apilens(&["demo", "--scenario", "meltdown"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("choose one of healthy, chatty-daemonset"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apilens(&["demo", "--history", "1m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("at least 5m"));
+}
+
+#[test]
+fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args([
+            "demo",
+            "--scenario",
+            "healthy",
+            "--history",
+            "5m",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut base = None;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("dashboard:") {
+            base = Some(url.trim().trim_end_matches('/').to_owned());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no dashboard line");
+    }
+    let base = base.expect("the demo prints its dashboard URL");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::new();
+    let page = client.get(format!("{base}/")).send().unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().unwrap().contains("<html"));
+    let up: serde_json::Value = client
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", "sum(up)")])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(up["status"], "success", "{up}");
+    assert_eq!(up["data"]["result"][0]["value"][1], "3", "{up}");
+    let targets: serde_json::Value = client
+        .get(format!("{base}/api/v1/targets"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        targets["data"]["activeTargets"].as_array().unwrap().len(),
+        3,
+        "{targets}"
+    );
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // The store closed cleanly and reopens with the scrapes.
+    let out = apilens(&[
+        "query",
+        "count(up)",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
