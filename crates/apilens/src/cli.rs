@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Report(crate::commands::report::Args),
     /// A simulated cluster with a problem, its dashboard and report: no cluster needed.
     Demo(crate::commands::demo::Args),
+    /// Serve the troubleshooter dashboard over a stored directory or a remote engine.
+    Dashboard(crate::commands::dashboard::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

@@ -1,11 +1,13 @@
 //! One module per command; `run` dispatches.
 
 pub(crate) mod audit;
+pub(crate) mod dashboard;
 pub(crate) mod demo;
 pub(crate) mod grafana;
 pub(crate) mod inspect;
 pub(crate) mod query;
 pub(crate) mod record;
+pub(crate) mod remote;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod serve;
@@ -29,5 +31,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => query::run(args),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
     }
 }

@@ -1,8 +1,9 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
+use crate::commands::remote::RemoteArgs;
 use crate::commands::serve::parse_duration;
 use anyhow::{Context as _, bail};
-use apilens_promql::{Engine, EngineOpts, RemoteAuth, RemoteClient, parse_time};
+use apilens_promql::{Engine, EngineOpts, parse_time};
 use apilens_report::{
     LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report, render_json,
     render_markdown, render_text,
@@ -26,16 +27,8 @@ pub(crate) struct Args {
     /// The embedded store directory to read.
     #[arg(long, default_value = "data", conflicts_with = "prometheus")]
     data_dir: PathBuf,
-    /// Query this Prometheus-compatible engine instead of the store; the panel queries are sent
-    /// unchanged.
-    #[arg(long, value_name = "URL")]
-    prometheus: Option<String>,
-    /// Bearer token for `--prometheus`; read from this environment variable.
-    #[arg(long, value_name = "ENV", requires = "prometheus")]
-    bearer_token_env: Option<String>,
-    /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
-    #[arg(long, requires = "prometheus")]
-    basic_user: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Label matchers that scope every query, without braces, e.g. `cluster="prod"`.
     #[arg(long, default_value = "")]
     selector: String,
@@ -66,20 +59,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         selector: args.selector.clone(),
         top: args.top.max(1),
     };
-    let report = if let Some(url) = &args.prometheus {
-        crate::tls::install_crypto_provider();
-        let auth = match (&args.bearer_token_env, &args.basic_user) {
-            (Some(env), _) => RemoteAuth::Bearer(
-                std::env::var(env)
-                    .with_context(|| format!("environment variable {env} is not set"))?,
-            ),
-            (None, Some(user)) => RemoteAuth::Basic {
-                user: user.clone(),
-                password: std::env::var("APILENS_BASIC_PASSWORD").unwrap_or_default(),
-            },
-            (None, None) => RemoteAuth::None,
-        };
-        let client = RemoteClient::new(url, auth, Duration::from_secs(120))?;
+    let report = if let Some(client) = args.remote.client(Duration::from_secs(120))? {
         make(&RemoteSource::new(client), &opts)?
     } else {
         if !args.data_dir.is_dir() {

@@ -1,0 +1,197 @@
+//! `apilens dashboard`: the troubleshooter dashboard over a stored directory or a remote
+//! Prometheus-compatible engine, without scraping anything.
+
+use crate::commands::remote::RemoteArgs;
+use crate::commands::serve::{init_logging, shutdown_signal};
+use anyhow::{Context as _, bail};
+use apilens_promql::{RemoteClient, api_error, parse_duration, parse_time};
+use apilens_scrape::Health;
+use apilens_tsdb::{Db, DbOptions};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Serve the troubleshooter dashboard over an existing store or a remote engine.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The store directory to show (read while nothing else has it open).
+    #[arg(long, default_value = "data", conflicts_with = "prometheus")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Address of the dashboard and its query API.
+    #[arg(long, default_value = "127.0.0.1:9797")]
+    listen: SocketAddr,
+}
+
+/// Runs `apilens dashboard` until SIGINT or SIGTERM.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging();
+    // The remote client blocks: it is built, and finally dropped, outside the async runtime.
+    let client = args.remote.client(Duration::from_secs(120))?.map(Arc::new);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(dashboard(args, client.clone()));
+    drop(runtime);
+    drop(client);
+    result
+}
+
+async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Result<ExitCode> {
+    let (app, what) = match client {
+        Some(client) => {
+            let what = client.base().to_owned();
+            (remote_router(client), what)
+        }
+        None => {
+            if !args.data_dir.is_dir() {
+                bail!(
+                    "store directory {} does not exist (pass --data-dir DIR or --prometheus URL)",
+                    args.data_dir.display()
+                );
+            }
+            let dir = args.data_dir.clone();
+            let db = tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
+                .await?
+                .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+            (
+                crate::commands::serve::router(Health::new(), Arc::new(db)),
+                format!("store {}", args.data_dir.display()),
+            )
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    eprintln!("dashboard: http://{local}/ over {what}; Ctrl-C to stop");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            match shutdown_signal().await {
+                Ok(signal) => tracing::info!(signal, "shutting down"),
+                Err(e) => tracing::warn!(error = %e, "no signal handler; stopping"),
+            }
+        })
+        .await
+        .context("HTTP server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard with `/api/v1/query` and `/api/v1/query_range` forwarded to `client`: the
+/// remote engine evaluates the panel queries unchanged and its answer is passed on as is.
+fn remote_router(client: Arc<RemoteClient>) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/api/v1/query", get(remote_query).post(remote_query))
+        .route(
+            "/api/v1/query_range",
+            get(remote_query_range).post(remote_query_range),
+        )
+        .with_state(client)
+        .merge(apilens_web::dashboard_router())
+        .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))
+        .route("/-/ready", get(|| async { "apilens is Ready.\n" }))
+}
+
+/// Query-string and form parameters, query string first.
+fn params(query: Option<String>, body: &Bytes) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = query
+        .map(|q| form_urlencoded_pairs(q.as_bytes()))
+        .unwrap_or_default();
+    out.extend(form_urlencoded_pairs(body));
+    out
+}
+
+fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    reqwest::Url::parse("http://x/")
+        .map(|mut url| {
+            url.set_query(Some(&String::from_utf8_lossy(bytes)));
+            url.query_pairs().into_owned().collect()
+        })
+        .unwrap_or_default()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn bad(message: String) -> Response {
+    let err = apilens_promql::Error::BadParam(message);
+    respond(Err(err))
+}
+
+fn respond(result: Result<String, apilens_promql::Error>) -> Response {
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(e) => api_error(&e),
+    };
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn time_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, String> {
+    match param(params, name) {
+        None | Some("") => Ok(None),
+        Some(text) => parse_time(text)
+            .map(Some)
+            .map_err(|e| format!("invalid parameter \"{name}\": {e}")),
+    }
+}
+
+async fn remote_query(
+    State(client): State<Arc<RemoteClient>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let params = params(query, &body);
+    let Some(expr) = param(&params, "query").map(str::to_owned) else {
+        return bad("invalid parameter \"query\": missing".to_owned());
+    };
+    let time = match time_param(&params, "time") {
+        Ok(t) => t.unwrap_or_else(crate::commands::report::now_ms),
+        Err(e) => return bad(e),
+    };
+    let result = tokio::task::spawn_blocking(move || client.query_raw(&expr, time)).await;
+    respond(result.unwrap_or_else(|e| Err(apilens_promql::Error::Execution(e.to_string()))))
+}
+
+async fn remote_query_range(
+    State(client): State<Arc<RemoteClient>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let params = params(query, &body);
+    let parsed = (|| {
+        let expr = param(&params, "query").ok_or("invalid parameter \"query\": missing")?;
+        let start = time_param(&params, "start")?.ok_or("invalid parameter \"start\": missing")?;
+        let end = time_param(&params, "end")?.ok_or("invalid parameter \"end\": missing")?;
+        let step = param(&params, "step")
+            .ok_or("invalid parameter \"step\": missing".to_owned())
+            .and_then(|s| {
+                parse_duration(s).map_err(|e| format!("invalid parameter \"step\": {e}"))
+            })?;
+        Ok::<_, String>((expr.to_owned(), start, end, step))
+    })();
+    let (expr, start, end, step) = match parsed {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    let result =
+        tokio::task::spawn_blocking(move || client.query_range_raw(&expr, start, end, step)).await;
+    respond(result.unwrap_or_else(|e| Err(apilens_promql::Error::Execution(e.to_string()))))
+}

@@ -1,0 +1,44 @@
+//! The options that point a command at a remote Prometheus-compatible engine, shared by the
+//! commands that read through one.
+
+use anyhow::Context as _;
+use apilens_promql::{RemoteAuth, RemoteClient};
+use std::time::Duration;
+
+/// `--prometheus URL` and its credentials.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RemoteArgs {
+    /// Read through this Prometheus-compatible engine (Prometheus, Mimir, Thanos,
+    /// VictoriaMetrics, Amazon Managed Prometheus) instead of the embedded store; queries are
+    /// sent unchanged.
+    #[arg(long, value_name = "URL")]
+    pub(crate) prometheus: Option<String>,
+    /// Bearer token for `--prometheus`; read from this environment variable.
+    #[arg(long, value_name = "ENV", requires = "prometheus")]
+    pub(crate) bearer_token_env: Option<String>,
+    /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
+    #[arg(long, requires = "prometheus")]
+    pub(crate) basic_user: Option<String>,
+}
+
+impl RemoteArgs {
+    /// The client for `--prometheus`, or `None` when it is not given.
+    pub(crate) fn client(&self, timeout: Duration) -> anyhow::Result<Option<RemoteClient>> {
+        let Some(url) = &self.prometheus else {
+            return Ok(None);
+        };
+        crate::tls::install_crypto_provider();
+        let auth = match (&self.bearer_token_env, &self.basic_user) {
+            (Some(env), _) => RemoteAuth::Bearer(
+                std::env::var(env)
+                    .with_context(|| format!("environment variable {env} is not set"))?,
+            ),
+            (None, Some(user)) => RemoteAuth::Basic {
+                user: user.clone(),
+                password: std::env::var("APILENS_BASIC_PASSWORD").unwrap_or_default(),
+            },
+            (None, None) => RemoteAuth::None,
+        };
+        Ok(Some(RemoteClient::new(url, auth, timeout)?))
+    }
+}
