@@ -43,13 +43,28 @@ fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store(
         "{stdout}"
     );
     assert!(stdout.contains("APF rejections by reason"), "{stdout}");
-    assert!(stdout.contains("[WHO] clients in the audit log"), "{stdout}");
-    assert!(stdout.lines().count() <= 60, "more than a screen:\n{stdout}");
-    assert!(stderr.contains("dashboard:     http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stdout.contains("[WHO] clients in the audit log"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().count() <= 60,
+        "more than a screen:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("dashboard:     http://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(data.join("audit.log").metadata().unwrap().len() > 0);
 
     let out = apilens(&[
-        "report", "--data-dir", data_arg, "--since", "10m", "--format", "json",
+        "report",
+        "--data-dir",
+        data_arg,
+        "--since",
+        "10m",
+        "--format",
+        "json",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -180,10 +195,7 @@ fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
     );
 
     let pid = child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
