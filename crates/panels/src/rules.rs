@@ -244,13 +244,30 @@ pub fn rule_groups(opts: &RulesOpts) -> Vec<RuleGroup> {
             &[],
         ),
     ];
+    // WATCHes: apiserver_longrunning_gauge up to 1.22, apiserver_longrunning_requests from 1.23;
+    // both joined when the release is not known.
+    let watches = |by: &str| {
+        let sum = |metric: &str| format!("sum by ({by}) ({metric}{{{s}verb=\"WATCH\"}})");
+        match opts.version {
+            Some(v) if v.minor < 23 => sum("apiserver_longrunning_gauge"),
+            Some(_) => sum("apiserver_longrunning_requests"),
+            None => format!(
+                "{} or {}",
+                sum("apiserver_longrunning_requests"),
+                sum("apiserver_longrunning_gauge")
+            ),
+        }
+    };
+    // Each replica against the mean of its own cluster's replicas (the dashboard panel is scoped
+    // to one cluster; a rule sees them all).
+    let per_replica = watches("cluster, instance");
+    let imbalance = format!(
+        "({per_replica}) / on (cluster) group_left () avg by (cluster) ({per_replica}) > 2"
+    );
     let storms = vec![
         record(
             "apilens:apiserver_watches:sum",
-            match opts.version {
-                Some(v) if v.minor < 23 => format!("sum by (cluster, group, resource) (apiserver_longrunning_gauge{{{s}verb=\"WATCH\"}})"),
-                _ => format!("sum by (cluster, group, resource) (apiserver_longrunning_requests{{{s}verb=\"WATCH\"}})"),
-            },
+            watches("cluster, group, resource"),
             &[],
         ),
         alert(
@@ -278,7 +295,7 @@ pub fn rule_groups(opts: &RulesOpts) -> Vec<RuleGroup> {
         ),
         alert(
             "ApilensReplicaImbalance",
-            panel_expr("replica-imbalance", "watches", opts, "5m") + " > 2",
+            imbalance,
             "30m",
             "info",
             &[],

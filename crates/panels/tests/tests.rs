@@ -5,4 +5,5 @@ mod suite {
     mod catalog;
     mod exports;
     mod fixtures;
+    mod prometheus;
 }
