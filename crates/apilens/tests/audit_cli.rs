@@ -137,6 +137,26 @@ fn stdin_and_text_formats() {
 }
 
 #[test]
+fn relative_and_absolute_time_filters() {
+    let dir = fixtures();
+    let dir = dir.to_str().unwrap();
+    // The fixtures were logged between 2017-09-11 and 2025-09-30: all older than an hour, all
+    // younger than 10 years before this test runs (the machine clock is past 2026).
+    let events = |args: &[&str]| {
+        let mut all = vec!["audit", "top"];
+        all.extend(args);
+        all.push(dir);
+        json(&all)["events"].as_u64().unwrap()
+    };
+    assert_eq!(events(&["--since", "1h"]), 0);
+    assert_eq!(events(&["--until", "30m"]), 54);
+    assert_eq!(events(&["--since", "87600h", "--until", "1m"]), 54);
+    // Native events of the audit2rbac demo (2017) and nothing later.
+    assert_eq!(events(&["--until", "2018-01-01T00:00:00Z"]), 37);
+    assert_eq!(events(&["--since", "2018-01-01T00:00:00+00:00"]) + 37, 54);
+}
+
+#[test]
 fn bad_input_names_the_problem() {
     let out = apilens(&["audit", "top", "/nonexistent/audit.log"]);
     assert_eq!(out.status.code(), Some(2));

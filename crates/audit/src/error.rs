@@ -28,6 +28,12 @@ pub enum AuditError {
         /// Why it was rejected.
         why: String,
     },
+    /// A line or document is not an audit record (see [`crate::decode_record`]).
+    #[error("not an audit record: {why}")]
+    Record {
+        /// What is wrong with it.
+        why: String,
+    },
     /// No input was named.
     #[error("no input files (name files, directories, or - for stdin)")]
     NoInput,

@@ -156,6 +156,40 @@ struct RawGkeOperation<'a> {
 /// How deep envelopes may nest (an EventList inside a CloudWatch message, and so on).
 const MAX_DEPTH: u8 = 4;
 
+/// Decodes one JSON record (a native event, an `EventList`, or a CloudWatch, AKS or GKE
+/// envelope) into requests, calling `emit` for each in order, and returns how many there were.
+///
+/// Native events take a scanner that reads only the fields the analyses use; anything else goes
+/// through serde. This is the per-line step of [`crate::scan`], without the de-duplication of
+/// stages.
+///
+/// ```
+/// use apilens_audit::decode_record;
+///
+/// let line = r#"{"kind":"Event","auditID":"a","stage":"ResponseComplete","verb":"list","requestURI":"/api/v1/pods?limit=500","user":{"username":"alice"},"responseStatus":{"code":200}}"#;
+/// let mut users = Vec::new();
+/// assert_eq!(decode_record(line, &mut |req| users.push(req.user.into_owned()))?, 1);
+/// assert_eq!(users, ["alice"]);
+/// assert!(decode_record(r#"{"kind":"Pod"}"#, &mut |_| {}).is_err());
+/// # Ok::<(), apilens_audit::AuditError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`AuditError::Record`] when the text is not JSON or holds no audit event.
+pub fn decode_record(
+    text: &str,
+    emit: &mut dyn FnMut(Request<'_>),
+) -> Result<usize, crate::AuditError> {
+    let mut n = 0;
+    decode(text, &mut |req| {
+        n += 1;
+        emit(req);
+    })
+    .map_err(|why| crate::AuditError::Record { why })?;
+    Ok(n)
+}
+
 /// Decodes one JSON text into requests, calling `emit` for each; returns why it is not an audit
 /// record when it is not one.
 pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Request<'_>)) -> Result<(), String> {

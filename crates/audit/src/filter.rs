@@ -7,9 +7,10 @@ use crate::request::{Request, parse_timestamp_us};
 /// The filters as given on the command line; every list accepts repeated values and commas.
 #[derive(Debug, Clone, Default)]
 pub struct FilterSpec {
-    /// Keep requests received at or after this RFC 3339 time.
+    /// Keep requests received at or after this time: RFC 3339 (`2024-05-01T10:00:00Z`) or a
+    /// duration before now (`2h`, `30m`, `1h30m`, `2d`).
     pub since: Option<String>,
-    /// Keep requests received before this RFC 3339 time.
+    /// Keep requests received before this time, in the same forms as `since`.
     pub until: Option<String>,
     /// Verbs (`list`, `watch`, ...).
     pub verb: Vec<String>,
@@ -39,22 +40,42 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Compiles the filters.
+    /// Compiles the filters; relative times count back from the system clock.
     ///
     /// # Errors
     ///
-    /// [`AuditError::InvalidOption`] when `--since` or `--until` is not an RFC 3339 time.
+    /// [`AuditError::InvalidOption`] when `--since` or `--until` is neither an RFC 3339 time nor
+    /// a duration.
     pub fn new(spec: &FilterSpec) -> Result<Filter, AuditError> {
+        Filter::at(spec, jiff::Timestamp::now().as_microsecond())
+    }
+
+    /// Compiles the filters with relative times (`2h`) counted back from `now_us`, microseconds
+    /// since the epoch.
+    ///
+    /// ```
+    /// use apilens_audit::{Filter, FilterSpec};
+    ///
+    /// let spec = FilterSpec { since: Some("1h30m".into()), ..FilterSpec::default() };
+    /// let now = 1_714_557_600_000_000; // 2024-05-01T10:00:00Z
+    /// assert_eq!(Filter::at(&spec, now)?.since_us(), Some(now - 5_400_000_000));
+    /// # Ok::<(), apilens_audit::AuditError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Filter::new`].
+    pub fn at(spec: &FilterSpec, now_us: i64) -> Result<Filter, AuditError> {
         let time = |option: &'static str,
                     value: &Option<String>|
          -> Result<Option<i64>, AuditError> {
             value
                 .as_deref()
                 .map(|v| {
-                    parse_timestamp_us(v).ok_or_else(|| AuditError::InvalidOption {
+                    parse_time(v, now_us).ok_or_else(|| AuditError::InvalidOption {
                         option,
                         value: v.to_owned(),
-                        why: "expected an RFC 3339 time such as 2024-05-01T10:00:00Z".to_owned(),
+                        why: "expected an RFC 3339 time such as 2024-05-01T10:00:00Z or a duration before now such as 2h, 30m or 1h30m".to_owned(),
                     })
                 })
                 .transpose()
@@ -69,6 +90,16 @@ impl Filter {
             namespace: Patterns::new(&spec.namespace),
             code: Patterns::new(&spec.code),
         })
+    }
+
+    /// The lower time bound (inclusive) in microseconds since the epoch, when set.
+    pub fn since_us(&self) -> Option<i64> {
+        self.since_us
+    }
+
+    /// The upper time bound (exclusive) in microseconds since the epoch, when set.
+    pub fn until_us(&self) -> Option<i64> {
+        self.until_us
     }
 
     /// True when no filter is set.
@@ -127,6 +158,41 @@ impl Filter {
         }
         true
     }
+}
+
+/// An RFC 3339 time, or a duration (`90s`, `30m`, `2h`, `1h30m`, `2d`, `1w`) before `now_us`.
+fn parse_time(text: &str, now_us: i64) -> Option<i64> {
+    let text = text.trim();
+    if let Some(t) = parse_timestamp_us(text) {
+        return Some(t);
+    }
+    let mut rest = text;
+    let mut total_ms = 0.0;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit] {
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 60e3,
+            "h" => 3600e3,
+            "d" => 86_400e3,
+            "w" => 7.0 * 86_400e3,
+            _ => return None,
+        };
+        total_ms += value * factor;
+        rest = &rest[unit..];
+    }
+    if text.is_empty() || !total_ms.is_finite() || total_ms > 1e15 {
+        return None;
+    }
+    Some(now_us - (total_ms * 1000.0) as i64)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -219,7 +285,36 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid --since \"yesterday\": expected an RFC 3339 time such as 2024-05-01T10:00:00Z"
+            "invalid --since \"yesterday\": expected an RFC 3339 time such as 2024-05-01T10:00:00Z or a duration before now such as 2h, 30m or 1h30m"
         );
+        for bad in ["", "2", "h", "2x", "-2h", "1.2.3h"] {
+            assert_eq!(parse_time(bad, 0), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn times_absolute_and_relative() {
+        let now = parse_timestamp_us("2024-05-01T10:00:00Z").unwrap();
+        let at = |t: &str| parse_timestamp_us(t).unwrap();
+        assert_eq!(parse_time("2h", now), Some(at("2024-05-01T08:00:00Z")));
+        assert_eq!(parse_time("30m", now), Some(at("2024-05-01T09:30:00Z")));
+        assert_eq!(parse_time("1h30m", now), Some(at("2024-05-01T08:30:00Z")));
+        assert_eq!(parse_time("90s", now), Some(at("2024-05-01T09:58:30Z")));
+        assert_eq!(parse_time("2d", now), Some(at("2024-04-29T10:00:00Z")));
+        assert_eq!(parse_time("1w", now), Some(at("2024-04-24T10:00:00Z")));
+        assert_eq!(parse_time("1.5h", now), Some(at("2024-05-01T08:30:00Z")));
+        // RFC 3339 wins over the clock, with any offset.
+        assert_eq!(
+            parse_time("2024-05-01T12:00:00+02:00", now),
+            Some(at("2024-05-01T10:00:00Z"))
+        );
+        let spec = FilterSpec {
+            since: Some("2h".into()),
+            until: Some("30m".into()),
+            ..FilterSpec::default()
+        };
+        let f = Filter::at(&spec, now).unwrap();
+        assert_eq!(f.since_us(), Some(at("2024-05-01T08:00:00Z")));
+        assert_eq!(f.until_us(), Some(at("2024-05-01T09:30:00Z")));
     }
 }

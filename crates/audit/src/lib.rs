@@ -63,6 +63,7 @@ mod view;
 pub use crate::{
     client::{client_key, default_flow, normalize_user_agent},
     error::AuditError,
+    event::decode_record,
     filter::{Filter, FilterSpec},
     input::{Input, collect_inputs},
     report::{Cell, Format, Report, Row},

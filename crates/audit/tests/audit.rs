@@ -1038,6 +1038,59 @@ fn stages_fold_across_files_and_out_of_order() {
 }
 
 #[test]
+fn three_stages_fold_wherever_the_chunks_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    // Requests overlap: each one's stages are spread over the next ones' lines.
+    for i in 0..40 {
+        for (j, stage) in ["RequestReceived", "ResponseStarted", "ResponseComplete"]
+            .iter()
+            .enumerate()
+        {
+            let id = i as i64 - j as i64;
+            if id < 0 {
+                continue;
+            }
+            let mut changes = vec![
+                ("/auditID", json!(format!("w-{id}"))),
+                ("/stage", json!(stage)),
+            ];
+            if j < 2 {
+                changes.push(("/responseStatus", Value::Null));
+            }
+            lines.push(variant(&changes));
+        }
+    }
+    let path = write_lines(dir.path(), "stages.log", &lines);
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    // Small chunks map the file in windows; a chunk as large as the file reads it as a stream.
+    let sizes = (1024..6000).step_by(191).chain([len, 1 << 20]);
+    for chunk in sizes {
+        for threads in [1, 2] {
+            let opts = ScanOpts {
+                threads,
+                chunk_bytes: chunk,
+                progress: None,
+            };
+            let (report, summary) = run(
+                std::slice::from_ref(&path),
+                &FilterSpec::default(),
+                &opts,
+                || Top::new(&[TopKey::Code], 10, 100),
+            );
+            let at = format!("{threads} threads, {chunk}-byte chunks");
+            assert_eq!(summary.records, lines.len() as u64, "{at}");
+            assert_eq!(summary.events, 40, "{at}");
+            assert_eq!(summary.folded_stages, lines.len() as u64 - 40, "{at}");
+            // 38 complete; w-38 stopped at ResponseStarted, w-39 at RequestReceived.
+            let c = counts(&report);
+            assert_eq!(c.get("201"), Some(&38), "{at}");
+            assert_eq!(c.get(""), Some(&2), "{at}");
+        }
+    }
+}
+
+#[test]
 fn parallel_and_sequential_scans_agree() {
     let paths = all_fixtures();
     let one = run(

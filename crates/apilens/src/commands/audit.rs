@@ -77,10 +77,11 @@ struct Common {
     /// Audit log files, directories (read recursively) or `-` for stdin; gzip is detected by content.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
-    /// Keep requests received at or after this RFC 3339 time.
+    /// Keep requests received at or after this time: RFC 3339 (2024-05-01T10:00:00Z) or a
+    /// duration before now (2h, 30m, 1h30m, 2d).
     #[arg(long)]
     since: Option<String>,
-    /// Keep requests received before this RFC 3339 time.
+    /// Keep requests received before this time: RFC 3339 or a duration before now.
     #[arg(long)]
     until: Option<String>,
     /// Verbs to keep (`list`, `watch*`, `-get`); repeat or comma-separate.
