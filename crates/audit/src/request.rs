@@ -169,10 +169,13 @@ impl Request<'_> {
         if self.verb == "watch" || self.verb == "proxy" || self.stage == Stage::ResponseStarted {
             return true;
         }
-        let sub = self
-            .object_subresource
-            .as_deref()
-            .unwrap_or_else(|| self.shape().subresource);
+        // An objectRef names the subresource when there is one; only without an objectRef is
+        // the URI parsed.
+        let sub = match (&self.object_subresource, &self.object_resource) {
+            (Some(sub), _) => sub.as_ref(),
+            (None, Some(_)) => "",
+            (None, None) => self.shape().subresource,
+        };
         matches!(sub, "exec" | "attach" | "portforward" | "proxy")
             || (sub == "log" && self.request_uri.contains("follow=true"))
     }

@@ -54,31 +54,50 @@ pub struct Malformed {
     pub count: u64,
     /// The first few, in input order, as `file:line: why`.
     pub examples: Vec<String>,
-    keys: Vec<(usize, u64)>,
+    /// Where the examples are: input, chunk, line inside the chunk (line numbers are known only
+    /// once every chunk before is counted).
+    keys: Vec<(usize, u64, u64)>,
+    /// The examples without their `file:line: ` prefix.
+    why: Vec<String>,
 }
 
 impl Malformed {
-    fn record(&mut self, input: usize, line: u64, message: impl FnOnce() -> String) {
+    fn record(&mut self, key: (usize, u64, u64), why: impl FnOnce() -> String) {
         self.count += 1;
-        let key = (input, line);
         if self.keys.len() < MALFORMED_EXAMPLES || key < *self.keys.last().unwrap_or(&key) {
             let pos = self.keys.partition_point(|k| *k < key);
             self.keys.insert(pos, key);
-            self.examples.insert(pos, message());
+            self.why.insert(pos, why());
             self.keys.truncate(MALFORMED_EXAMPLES);
-            self.examples.truncate(MALFORMED_EXAMPLES);
+            self.why.truncate(MALFORMED_EXAMPLES);
         }
     }
 
     fn merge(&mut self, other: Malformed) {
         self.count += other.count;
-        for (key, msg) in other.keys.into_iter().zip(other.examples) {
+        for (key, why) in other.keys.into_iter().zip(other.why) {
             let pos = self.keys.partition_point(|k| *k < key);
             self.keys.insert(pos, key);
-            self.examples.insert(pos, msg);
+            self.why.insert(pos, why);
         }
         self.keys.truncate(MALFORMED_EXAMPLES);
-        self.examples.truncate(MALFORMED_EXAMPLES);
+        self.why.truncate(MALFORMED_EXAMPLES);
+    }
+
+    /// Writes the examples with file names and line numbers, given the line count of every
+    /// chunk of every input.
+    fn resolve(&mut self, names: &[String], chunk_lines: &[Vec<u64>]) {
+        self.examples = self
+            .keys
+            .iter()
+            .zip(&self.why)
+            .map(|(&(input, chunk, line), why)| {
+                let before: u64 = chunk_lines
+                    .get(input)
+                    .map_or(0, |c| c.iter().take(chunk as usize).sum());
+                format!("{}:{}: {why}", names[input], before + line + 1)
+            })
+            .collect();
     }
 }
 
@@ -164,7 +183,6 @@ type ChunkId = (usize, u64);
 
 struct Chunk {
     id: ChunkId,
-    first_line: u64,
     data: ChunkData,
     whole_document: bool,
 }
@@ -297,10 +315,8 @@ where
         for _ in 0..threads {
             let chunk_rx = Arc::clone(&chunk_rx);
             let pool_tx = pool_tx.clone();
-            let (names, make_view, stages) = (&names, &make_view, &stages);
-            handles.push(
-                s.spawn(move || worker(&chunk_rx, &pool_tx, names, filter, stages, make_view())),
-            );
+            let (make_view, stages) = (&make_view, &stages);
+            handles.push(s.spawn(move || worker(&chunk_rx, &pool_tx, filter, stages, make_view())));
         }
         drop(pool_tx);
         handles
@@ -321,6 +337,7 @@ where
         summary.merge(s);
     }
     let mut stages = stages.into_inner().unwrap_or_else(|p| p.into_inner());
+    summary.malformed.resolve(&names, &stages.chunk_lines);
     summary.folded_stages += stages.folded;
     summary.dedup_overflow += stages.overflow;
     // Requests whose final stage never appeared, and any the full table let go: count each from
@@ -404,7 +421,6 @@ fn read_mapped(
         }
     };
     let mut offset = 0u64;
-    let mut line_no = 1u64;
     while offset < len {
         let rest = usize::try_from(len - offset).unwrap_or(usize::MAX);
         let mut want = (WINDOW_CHUNKS * chunk_bytes).min(rest);
@@ -439,10 +455,8 @@ fn read_mapped(
                     None => end,
                 };
             }
-            let lines = memchr::memchr_iter(b'\n', &window[start..stop]).count() as u64;
             let chunk = Chunk {
                 id: (idx, *sent),
-                first_line: line_no,
                 data: ChunkData::Mapped(Arc::clone(&window), start, stop),
                 whole_document: false,
             };
@@ -453,7 +467,6 @@ fn read_mapped(
             if let Some(p) = progress {
                 p.fetch_add((stop - start) as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            line_no += lines;
             start = stop;
         }
         offset += end as u64;
@@ -473,7 +486,6 @@ fn read_input(
 ) -> Result<(), String> {
     let name = input.name();
     let mut carry: Vec<u8> = Vec::new();
-    let mut line_no: u64 = 1;
     let mut first = true;
     loop {
         let mut buf = pool
@@ -519,11 +531,9 @@ fn read_input(
             }
         };
         carry.extend_from_slice(&buf[end..filled]);
-        let lines = memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
         if end > 0 {
             let chunk = Chunk {
                 id: (idx, *sent),
-                first_line: line_no,
                 data: ChunkData::Owned(buf, end),
                 whole_document: false,
             };
@@ -532,7 +542,6 @@ fn read_input(
             }
             *sent += 1;
         }
-        line_no += lines;
         if eof {
             return Ok(());
         }
@@ -580,7 +589,6 @@ fn read_whole_document(
     if tx
         .send(Chunk {
             id: (idx, *sent),
-            first_line: 1,
             data: ChunkData::Owned(buf, len),
             whole_document: true,
         })
@@ -632,6 +640,8 @@ struct Stages {
     /// The sorted final-event hashes of the last chunk applied, for earlier stages logged just
     /// after their final event.
     prev_finals: Vec<u64>,
+    /// Per input, the line count of each chunk, for line numbers in messages.
+    chunk_lines: Vec<Vec<u64>>,
 }
 
 impl Stages {
@@ -646,10 +656,18 @@ impl Stages {
             overflow: 0,
             spilled: Vec::new(),
             prev_finals: Vec::new(),
+            chunk_lines: vec![Vec::new(); inputs],
         }
     }
 
-    fn chunk_done(&mut self, id: ChunkId, stages: ChunkStages) {
+    fn chunk_done(&mut self, id: ChunkId, stages: ChunkStages, lines: u64) {
+        if let Some(counts) = self.chunk_lines.get_mut(id.0) {
+            let seq = id.1 as usize;
+            if counts.len() <= seq {
+                counts.resize(seq + 1, 0);
+            }
+            counts[seq] = lines;
+        }
         self.waiting.insert(id, stages);
         self.advance();
     }
@@ -725,7 +743,6 @@ enum HeldText {
 fn worker<V: View>(
     rx: &Mutex<Receiver<Chunk>>,
     pool: &SyncSender<Vec<u8>>,
-    names: &[String],
     filter: &Filter,
     stages: &Mutex<Stages>,
     mut view: V,
@@ -787,22 +804,25 @@ fn worker<V: View>(
                 }
             }
         };
+        let mut lines = 0u64;
         if chunk.whole_document {
-            summary.lines += memchr::memchr_iter(b'\n', data).count() as u64 + 1;
-            decode_document(data, chunk.id.0, names, &mut summary, &mut sink);
+            lines = memchr::memchr_iter(b'\n', data).count() as u64 + 1;
+            decode_document(data, chunk.id, &mut summary, &mut sink);
         } else {
             let mut start = 0;
             let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
-            for (line_no, end) in (chunk.first_line..).zip(ends) {
+            for end in ends {
                 if start >= data.len() {
                     break;
                 }
                 let line = &data[start..end];
                 start = end + 1;
-                summary.lines += 1;
-                decode_line(line, chunk.id.0, line_no, names, &mut summary, &mut sink);
+                let key = (chunk.id.0, chunk.id.1, lines);
+                lines += 1;
+                decode_line(line, key, &mut summary, &mut sink);
             }
         }
+        summary.lines += lines;
         // Hand what this chunk could not fold to the table shared by every worker.
         finals.sort_unstable();
         finals.dedup();
@@ -828,7 +848,7 @@ fn worker<V: View>(
         }
         let spilled = {
             let mut st = lock(stages);
-            st.chunk_done(chunk.id, ChunkStages { open, finals });
+            st.chunk_done(chunk.id, ChunkStages { open, finals }, lines);
             std::mem::take(&mut st.spilled)
         };
         for held in &spilled {
@@ -843,11 +863,10 @@ fn worker<V: View>(
     (view, summary)
 }
 
+/// Decodes one line; `key` is its input, chunk and line inside the chunk.
 fn decode_line(
     line: &[u8],
-    input: usize,
-    line_no: u64,
-    names: &[String],
+    key: (usize, u64, u64),
     summary: &mut Summary,
     sink: &mut dyn FnMut(Request<'_>, &str, &mut Summary),
 ) {
@@ -856,13 +875,9 @@ fn decode_line(
         return;
     }
     let bad = |summary: &mut Summary, why: String| {
-        summary.malformed.record(input, line_no, || {
-            format!(
-                "{}:{line_no}: {why} (line starts {:?})",
-                names[input],
-                snippet(line)
-            )
-        });
+        summary
+            .malformed
+            .record(key, || format!("{why} (line starts {:?})", snippet(line)));
     };
     let json = if line[0] == b'{' {
         line
@@ -898,14 +913,13 @@ fn decode_line(
 
 fn decode_document(
     data: &[u8],
-    input: usize,
-    names: &[String],
+    id: ChunkId,
     summary: &mut Summary,
     sink: &mut dyn FnMut(Request<'_>, &str, &mut Summary),
 ) {
     let bad = |summary: &mut Summary, why: String| {
-        summary.malformed.record(input, 1, || {
-            format!("{}:1: {why} (multi-line JSON document)", names[input])
+        summary.malformed.record((id.0, id.1, 0), || {
+            format!("{why} (multi-line JSON document)")
         });
     };
     let text = match std::str::from_utf8(data) {

@@ -90,20 +90,21 @@ impl<V: Stat> HeavyHitters<V> {
 
     /// The statistics of `key`, inserted when missing.
     pub(crate) fn entry(&mut self, key: &str) -> &mut V {
-        if !self.map.contains_key(key) {
-            if self.map.len() >= self.cap * 2 {
-                self.purge();
-            }
-            self.map.insert(
-                key.to_owned(),
-                Tracked {
-                    stat: V::default(),
-                    error: self.floor,
-                },
-            );
+        // One lookup for a key already tracked (the common case); a new key pays a second.
+        if self.map.contains_key(key) {
+            return &mut self.map.get_mut(key).expect("key present").stat;
         }
-        // The key is present: it was just inserted or already there.
-        &mut self.map.get_mut(key).expect("key present").stat
+        if self.map.len() >= self.cap * 2 {
+            self.purge();
+        }
+        &mut self
+            .map
+            .entry(key.to_owned())
+            .or_insert(Tracked {
+                stat: V::default(),
+                error: self.floor,
+            })
+            .stat
     }
 
     /// True when keys were dropped, so counts are lower bounds.
