@@ -92,6 +92,7 @@ fn have_prometheus() -> bool {
 
 /// Starts Prometheus on `port` with the remote-write receiver and waits until it is ready.
 fn start_prometheus(dir: &Path, port: u16) -> Prometheus {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
     let child = Command::new("prometheus")

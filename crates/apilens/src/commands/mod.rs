@@ -8,6 +8,7 @@ pub(crate) mod inspect;
 pub(crate) mod query;
 pub(crate) mod record;
 pub(crate) mod remote;
+pub(crate) mod remote_write;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod serve;

@@ -43,6 +43,14 @@ pub(crate) struct Args {
     /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
     #[arg(long, requires = "prometheus")]
     basic_user: Option<String>,
+    /// Sign requests to `--prometheus` with AWS SigV4 (Amazon Managed Service for
+    /// Prometheus), credentials from the standard AWS sources.
+    #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"])]
+    sigv4: bool,
+    /// AWS region for `--sigv4` (default: read from an
+    /// `aps-workspaces.<region>.amazonaws.com` URL).
+    #[arg(long, value_name = "REGION", requires = "sigv4")]
+    sigv4_region: Option<String>,
     /// Output: `json` is exactly the Prometheus API response body; `table` is one line per
     /// sample.
     #[arg(long, default_value = "table", value_parser = ["json", "table"])]
@@ -72,6 +80,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let body_and_value = if let Some(url) = &args.prometheus {
         let auth = match (&args.bearer_token_env, &args.basic_user) {
+            _ if args.sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(
+                url,
+                args.sigv4_region.as_deref(),
+            )?),
             (Some(env), _) => RemoteAuth::Bearer(
                 std::env::var(env)
                     .with_context(|| format!("environment variable {env} is not set"))?,

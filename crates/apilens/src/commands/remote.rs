@@ -19,6 +19,14 @@ pub(crate) struct RemoteArgs {
     /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
     #[arg(long, requires = "prometheus")]
     pub(crate) basic_user: Option<String>,
+    /// Sign requests to `--prometheus` with AWS SigV4 (Amazon Managed Service for
+    /// Prometheus), credentials from the standard AWS sources.
+    #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"])]
+    pub(crate) sigv4: bool,
+    /// AWS region for `--sigv4` (default: read from an
+    /// `aps-workspaces.<region>.amazonaws.com` URL).
+    #[arg(long, value_name = "REGION", requires = "sigv4")]
+    pub(crate) sigv4_region: Option<String>,
 }
 
 impl RemoteArgs {
@@ -29,6 +37,10 @@ impl RemoteArgs {
         };
         crate::tls::install_crypto_provider();
         let auth = match (&self.bearer_token_env, &self.basic_user) {
+            _ if self.sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(
+                url,
+                self.sigv4_region.as_deref(),
+            )?),
             (Some(env), _) => RemoteAuth::Bearer(
                 std::env::var(env)
                     .with_context(|| format!("environment variable {env} is not set"))?,

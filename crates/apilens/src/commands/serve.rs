@@ -159,6 +159,8 @@ pub(crate) struct Args {
     /// Address of the HTTP server (health, readiness, targets and the query API).
     #[arg(long, default_value = "127.0.0.1:9797")]
     listen: SocketAddr,
+    #[command(flatten)]
+    remote_write: Box<super::remote_write::RemoteWriteArgs>,
 }
 
 /// Parses durations such as `500ms`, `15s`, `1m30s`, `36h`, `7d`, `2w`.
@@ -251,7 +253,8 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     for t in &targets {
         tracing::info!(job = %t.job, instance = %t.instance, source = %t.source(), "target");
     }
-    let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
+    let remote_writer = args.remote_write.start(&args.data_dir)?;
+    let sink = super::remote_write::sink(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
     let scraper = Scraper::start(targets, opts, sink, health.clone());
 
     let app = router(health, Arc::clone(&db));
@@ -269,6 +272,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down");
     scraper.shutdown().await;
+    super::remote_write::stop(remote_writer).await;
     let _ = stop_tx.send(true);
     match server.await {
         Ok(Ok(())) => {}

@@ -1,0 +1,154 @@
+//! `apilens serve --remote-write URL`: the options that forward scraped samples to a
+//! remote-write receiver, and the sink that feeds both the store and the receiver.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter, Tee, WriteAuth};
+use apilens_scrape::Sink;
+use apilens_sigv4::Signer;
+
+/// Remote write: forward every scraped sample to Prometheus, Mimir, Thanos, VictoriaMetrics
+/// or Amazon Managed Service for Prometheus.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RemoteWriteArgs {
+    /// Also send every scraped sample to this remote-write endpoint, e.g.
+    /// `http://prometheus:9090/api/v1/write` or
+    /// `https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/api/v1/remote_write`.
+    /// Samples wait in an on-disk queue while the endpoint is unreachable.
+    #[arg(long, value_name = "URL")]
+    remote_write: Option<String>,
+    /// Directory of the remote-write queue (default: `<data-dir>/remote-write`).
+    #[arg(long, value_name = "DIR", requires = "remote_write")]
+    remote_write_queue_dir: Option<PathBuf>,
+    /// Most bytes the queue keeps on disk (such as `512MiB`, `2GiB` or a number of bytes);
+    /// when full, the oldest unsent samples are dropped with a warning.
+    #[arg(long, value_name = "BYTES", default_value = "512MiB", value_parser = parse_bytes)]
+    remote_write_max_queue_bytes: u64,
+    /// Most samples in one remote-write request.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    remote_write_max_samples_per_send: usize,
+    /// File holding a bearer token for the remote-write endpoint (re-read on every request).
+    #[arg(long, value_name = "PATH", requires = "remote_write", conflicts_with_all = ["remote_write_basic_auth_user", "sigv4"])]
+    remote_write_bearer_token_file: Option<PathBuf>,
+    /// Basic-auth user for the remote-write endpoint.
+    #[arg(long, value_name = "USER", requires_all = ["remote_write", "remote_write_basic_auth_password_file"], conflicts_with = "sigv4")]
+    remote_write_basic_auth_user: Option<String>,
+    /// File holding the basic-auth password (re-read on every request).
+    #[arg(long, value_name = "PATH", requires = "remote_write_basic_auth_user")]
+    remote_write_basic_auth_password_file: Option<PathBuf>,
+    /// Sign remote-write requests with AWS SigV4 (Amazon Managed Service for Prometheus);
+    /// credentials come from the standard AWS sources: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_PROFILE` with `~/.aws/credentials`, web identity (EKS IRSA) or container
+    /// credentials (EKS Pod Identity, ECS).
+    #[arg(long, requires = "remote_write")]
+    sigv4: bool,
+    /// AWS region for `--sigv4` (default: read from an `aps-workspaces.<region>.amazonaws.com`
+    /// URL).
+    #[arg(long, value_name = "REGION", requires = "sigv4")]
+    sigv4_region: Option<String>,
+}
+
+impl RemoteWriteArgs {
+    /// Starts the remote writer when `--remote-write` is given; its queue defaults to
+    /// `<data_dir>/remote-write`.
+    pub(crate) fn start(&self, data_dir: &Path) -> anyhow::Result<Option<Arc<RemoteWriter>>> {
+        let Some(url) = &self.remote_write else {
+            return Ok(None);
+        };
+        let queue_dir = self
+            .remote_write_queue_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("remote-write"));
+        let mut opts = RemoteWriteOpts::new(url, queue_dir.clone());
+        opts.max_queue_bytes = self.remote_write_max_queue_bytes;
+        opts.segment_bytes = (opts.max_queue_bytes / 8).clamp(64 << 10, 16 << 20);
+        opts.max_samples_per_send = self.remote_write_max_samples_per_send.max(1);
+        opts.auth = if self.sigv4 {
+            WriteAuth::SigV4(Signer::for_amp(url, self.sigv4_region.as_deref())?)
+        } else if let Some(file) = &self.remote_write_bearer_token_file {
+            WriteAuth::BearerFile(file.clone())
+        } else if let (Some(user), Some(file)) = (
+            &self.remote_write_basic_auth_user,
+            &self.remote_write_basic_auth_password_file,
+        ) {
+            WriteAuth::Basic {
+                user: user.clone(),
+                password_file: file.clone(),
+            }
+        } else {
+            WriteAuth::None
+        };
+        let shown = url.split(['?', '#']).next().unwrap_or(url);
+        tracing::info!(
+            url = shown,
+            queue_dir = %queue_dir.display(),
+            max_queue_bytes = opts.max_queue_bytes,
+            auth = ?opts.auth,
+            "remote write"
+        );
+        let writer = RemoteWriter::start(opts)
+            .with_context(|| format!("cannot start remote write to {shown}"))?;
+        Ok(Some(Arc::new(writer)))
+    }
+}
+
+/// The store alone, or the store and the remote writer.
+pub(crate) fn sink(store: Arc<dyn Sink>, writer: Option<&Arc<RemoteWriter>>) -> Arc<dyn Sink> {
+    match writer {
+        Some(w) => Arc::new(Tee::new(vec![store, Arc::clone(w) as Arc<dyn Sink>])),
+        None => store,
+    }
+}
+
+/// Stops the remote writer after its request in flight; what is unsent stays queued on disk.
+pub(crate) async fn stop(writer: Option<Arc<RemoteWriter>>) {
+    if let Some(w) = writer {
+        let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
+    }
+}
+
+/// Parses a byte count: a number with an optional unit (`B`, `KB`, `MB`, `GB`, `KiB`, `MiB`,
+/// `GiB`).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: expected e.g. 512MiB, 2GiB or a number of bytes"
+            ));
+        }
+    };
+    n.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&b| b > 0)
+        .ok_or_else(|| {
+            format!("invalid size {text:?}: expected e.g. 512MiB, 2GiB or a number of bytes")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        for bad in ["", "0", "MiB", "1.5GiB", "12TB", "-1"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+}
