@@ -18,8 +18,10 @@
 //! A workload model drives everything: clients (kubelets, controllers, DaemonSets, operators)
 //! issue requests with a verb, resource, scope, rate and query; each request is served from the
 //! watch cache or from etcd according to its query and the server version, costs APF seats,
-//! may queue or be rejected with 429, and lands in the request, APF, storage and etcd metrics
-//! and in the audit log. Counters only grow, histograms are cumulative and consistent, and a
+//! may queue or be rejected with 429, may fail (500 when etcd stalls past its 7 s request
+//! timeout or a webhook hangs, 504 past the 60 s request timeout; 429s and 504s also count as
+//! `apiserver_request_terminations_total`), and lands in the request, APF, storage and etcd
+//! metrics and in the audit log with the same status. Counters only grow, histograms are cumulative and consistent, and a
 //! given seed gives the same output however time is advanced.
 //!
 //! ```
