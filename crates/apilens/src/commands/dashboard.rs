@@ -61,7 +61,12 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
             let dir = args.data_dir.clone();
             let db = tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
                 .await?
-                .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+                .with_context(|| {
+                    format!(
+                        "cannot open the store in {} (when `apilens serve` holds it, its own dashboard is already served)",
+                        args.data_dir.display()
+                    )
+                })?;
             (
                 crate::commands::serve::router(Health::new(), Arc::new(db)),
                 format!("store {}", args.data_dir.display()),

@@ -53,6 +53,14 @@ pub(crate) struct Args {
     exit_after_report: bool,
 }
 
+/// Writes one line on standard error; a closed stderr does not stop the demo.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Time between two simulated scrapes, as `apilens serve` scrapes by default.
 const SCRAPE_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -160,20 +168,18 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         replica: None,
     });
 
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
+    note!(
         "apilens demo: scenario {} on Kubernetes {}, {} API servers (SIMULATED data)",
-        args.scenario, args.kubernetes_version, args.replicas
-    )?;
-    writeln!(
-        err,
+        args.scenario,
+        args.kubernetes_version,
+        args.replicas
+    );
+    note!(
         "storing {} of simulated scrapes every {}s in {} ...",
         humanize(args.history),
         SCRAPE_INTERVAL.as_secs(),
         data_dir.display()
-    )?;
-    drop(err);
+    );
     let started = Instant::now();
     let mut t = now - history_ms + interval_ms;
     let mut samples = 0usize;
@@ -215,30 +221,25 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     if args.format == "text" {
         print_culprits(&report, std::slice::from_ref(&audit_path))?;
     }
-    let mut err = std::io::stderr().lock();
-    writeln!(err)?;
-    writeln!(err, "dashboard:     http://{local}/")?;
-    writeln!(
-        err,
+    note!("");
+    note!("dashboard:     http://{local}/");
+    note!(
         "query API:     http://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
-    )?;
-    writeln!(
-        err,
+    );
+    note!(
         "who did it:    apilens audit top --by client {}",
         audit_path.display()
-    )?;
-    writeln!(
-        err,
+    );
+    note!(
         "the LISTs:     apilens audit lists {}",
         audit_path.display()
-    )?;
-    drop(err);
+    );
 
     if !args.exit_after_report {
         if args.data_dir.is_none() {
-            eprintln!("the store is temporary: pass --data-dir DIR to keep it");
+            note!("the store is temporary: pass --data-dir DIR to keep it");
         }
-        eprintln!(
+        note!(
             "simulating live every {}s; Ctrl-C to stop",
             SCRAPE_INTERVAL.as_secs()
         );

@@ -69,7 +69,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         let db = Db::open(&args.data_dir, DbOptions::default())
-            .with_context(|| format!("opening store {}", args.data_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "opening store {} (when `apilens serve` or `apilens demo` holds it, read through its API instead: --prometheus http://127.0.0.1:9797)",
+                    args.data_dir.display()
+                )
+            })?;
         let name = format!("store {}", args.data_dir.display());
         make(
             &LocalSource::new(Engine::new(EngineOpts::default()), &db, &name),
