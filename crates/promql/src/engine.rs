@@ -6,7 +6,7 @@
 //! functions) are computed step by step over per-series signatures that are computed once.
 
 use crate::error::{Error, Result};
-use crate::value::{InstantSample, Value};
+use crate::value::{Annotations, InstantSample, QueryResult, Value};
 use crate::{aggregate, binary, functions};
 use apilens_model::{
     Labels, MatchOp, Matcher, Queryable, Sample, SelectHints, Series, is_stale_nan,
@@ -88,43 +88,7 @@ impl Engine {
     /// [`Error::Unsupported`] when it cannot be evaluated, [`Error::Timeout`] and
     /// [`Error::TooManySamples`] at the limits, [`Error::Select`] when the store fails.
     pub fn instant_query(&self, q: &dyn Queryable, query: &str, t: i64) -> Result<Value> {
-        let expr = parse(query)?;
-        let steps = Steps {
-            start: t,
-            end: t,
-            step: 1,
-        };
-        let mut ev = Evaluator::new(q, &self.opts, t, t);
-        let val = ev.eval(&expr, steps)?;
-        Ok(match val {
-            Val::Scalar(v) => Value::Scalar { t, v: v[0] },
-            Val::String(s) => Value::String { t, v: s },
-            Val::Vector(series) => Value::Vector(
-                series
-                    .into_iter()
-                    .filter_map(|s| {
-                        s.points.first().map(|&(_, v)| InstantSample {
-                            labels: s.labels,
-                            t,
-                            v,
-                        })
-                    })
-                    .collect(),
-            ),
-            Val::Matrix(m) => {
-                let mut out = Vec::new();
-                for s in &m.series {
-                    let (lo, hi) = m.window(&s.samples, t);
-                    if lo < hi {
-                        out.push(Series {
-                            labels: s.labels.clone(),
-                            samples: s.samples[lo..hi].to_vec(),
-                        });
-                    }
-                }
-                Value::Matrix(out)
-            }
-        })
+        Ok(self.exec(q, &self.prepare_instant(query, t)?)?.value)
     }
 
     /// Evaluates `query` at every step from `start` to `end` inclusive (milliseconds), returning
@@ -143,6 +107,75 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<Value> {
+        Ok(self
+            .exec(q, &self.prepare_range(query, start, end, step)?)?
+            .value)
+    }
+
+    /// As [`Engine::instant_query`], with the warnings and infos of the evaluation.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::instant_query`].
+    pub fn instant_query_annotated(
+        &self,
+        q: &dyn Queryable,
+        query: &str,
+        t: i64,
+    ) -> Result<QueryResult> {
+        self.exec(q, &self.prepare_instant(query, t)?)
+    }
+
+    /// As [`Engine::range_query`], with the warnings and infos of the evaluation.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::range_query`].
+    pub fn range_query_annotated(
+        &self,
+        q: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult> {
+        self.exec(q, &self.prepare_range(query, start, end, step)?)
+    }
+
+    /// Parses an instant query and compiles its label matchers, without touching any store
+    /// (Prometheus's `NewInstantQuery`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parse`] for a query that does not parse or a regular expression that does not
+    /// compile; [`Error::Unsupported`] for `or` inside label matchers.
+    pub fn prepare_instant(&self, query: &str, t: i64) -> Result<PreparedQuery> {
+        PreparedQuery::new(
+            query,
+            Steps {
+                start: t,
+                end: t,
+                step: 1,
+            },
+            true,
+        )
+    }
+
+    /// Parses a range query, checks its parameters and type, and compiles its label matchers,
+    /// without touching any store (Prometheus's `NewRangeQuery`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::prepare_instant`]; also [`Error::BadParam`] for a non-positive step or an
+    /// end before the start, and [`Error::Execution`] for a query whose type is not scalar or
+    /// instant vector.
+    pub fn prepare_range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<PreparedQuery> {
         if step <= 0 {
             return Err(Error::BadParam(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -153,52 +186,172 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        let expr = parse(query)?;
-        match expr.value_type() {
-            parser::value::ValueType::Scalar | parser::value::ValueType::Vector => {}
-            other => {
-                return Err(Error::exec(format!(
-                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                    type_display(other)
-                )));
-            }
+        let p = PreparedQuery::new(query, Steps { start, end, step }, false)?;
+        match p.expr.value_type() {
+            parser::value::ValueType::Scalar | parser::value::ValueType::Vector => Ok(p),
+            other => Err(Error::exec(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                type_display(other)
+            ))),
         }
-        let steps = Steps { start, end, step };
-        let mut ev = Evaluator::new(q, &self.opts, start, end);
-        let val = ev.eval(&expr, steps)?;
-        let mut out = match val {
-            Val::Scalar(v) => vec![Series {
-                labels: Labels::new(),
-                samples: v
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| Sample { t: steps.ts(i), v })
-                    .collect(),
-            }],
-            Val::Vector(series) => series
+    }
+
+    /// Evaluates a prepared query against `q` (Prometheus's `Query.Exec`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Execution`] or [`Error::Unsupported`] when it cannot be evaluated,
+    /// [`Error::Timeout`] and [`Error::TooManySamples`] at the limits, [`Error::Select`] when
+    /// the store fails.
+    pub fn exec(&self, q: &dyn Queryable, p: &PreparedQuery) -> Result<QueryResult> {
+        let steps = p.steps;
+        let mut ev = Evaluator::new(q, &self.opts, p, steps.start, steps.end);
+        let val = ev.eval(&p.expr, steps)?;
+        let value = if p.instant {
+            instant_value(val, steps.start)
+        } else {
+            range_value(val, steps)?
+        };
+        Ok(QueryResult {
+            value,
+            annotations: ev.annotations,
+        })
+    }
+}
+
+fn instant_value(val: Val, t: i64) -> Value {
+    match val {
+        Val::Scalar(v) => Value::Scalar { t, v: v[0] },
+        Val::String(s) => Value::String { t, v: s },
+        Val::Vector(series) => Value::Vector(
+            series
                 .into_iter()
-                .filter(|s| !s.points.is_empty())
-                .map(|s| Series {
-                    labels: s.labels,
-                    samples: s
-                        .points
-                        .iter()
-                        .map(|&(i, v)| Sample {
-                            t: steps.ts(i as usize),
-                            v,
-                        })
-                        .collect(),
+                .filter_map(|s| {
+                    s.points.first().map(|&(_, v)| InstantSample {
+                        labels: s.labels,
+                        t,
+                        v,
+                    })
                 })
                 .collect(),
-            Val::Matrix(_) | Val::String(_) => {
-                return Err(Error::exec(
-                    "range query must return a scalar or an instant vector",
-                ));
+        ),
+        Val::Matrix(m) => {
+            let mut out = Vec::new();
+            for s in &m.series {
+                let (lo, hi) = m.window(&s.samples, t);
+                if lo < hi {
+                    out.push(Series {
+                        labels: s.labels.clone(),
+                        samples: s.samples[lo..hi].to_vec(),
+                    });
+                }
             }
-        };
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(Value::Matrix(out))
+            Value::Matrix(out)
+        }
     }
+}
+
+fn range_value(val: Val, steps: Steps) -> Result<Value> {
+    let mut out = match val {
+        Val::Scalar(v) => vec![Series {
+            labels: Labels::new(),
+            samples: v
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Sample { t: steps.ts(i), v })
+                .collect(),
+        }],
+        Val::Vector(series) => series
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .map(|s| Series {
+                labels: s.labels,
+                samples: s
+                    .points
+                    .iter()
+                    .map(|&(i, v)| Sample {
+                        t: steps.ts(i as usize),
+                        v,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        Val::Matrix(_) | Val::String(_) => {
+            return Err(Error::exec(
+                "range query must return a scalar or an instant vector",
+            ));
+        }
+    };
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Matrix(out))
+}
+
+/// A parsed query with its label matchers compiled and its evaluation times fixed, ready for
+/// [`Engine::exec`]; made by [`Engine::prepare_instant`] or [`Engine::prepare_range`].
+#[derive(Debug)]
+pub struct PreparedQuery {
+    query: String,
+    /// Boxed so that the selectors keep their addresses when the query moves.
+    expr: Box<Expr>,
+    /// Matchers of every selector, keyed by the selector's address inside `expr`.
+    matchers: HashMap<usize, Vec<Matcher>>,
+    steps: Steps,
+    instant: bool,
+}
+
+impl PreparedQuery {
+    fn new(query: &str, steps: Steps, instant: bool) -> Result<Self> {
+        let expr = Box::new(parse(query)?);
+        let mut matchers = HashMap::new();
+        collect_matchers(&expr, &mut matchers)?;
+        Ok(Self {
+            query: query.to_owned(),
+            expr,
+            matchers,
+            steps,
+            instant,
+        })
+    }
+
+    /// The query string as given.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+}
+
+fn selector_key(vs: &VectorSelector) -> usize {
+    vs as *const VectorSelector as usize
+}
+
+fn collect_matchers(e: &Expr, out: &mut HashMap<usize, Vec<Matcher>>) -> Result<()> {
+    match e {
+        Expr::VectorSelector(vs) => {
+            out.insert(selector_key(vs), to_matchers(vs)?);
+        }
+        Expr::MatrixSelector(ms) => {
+            out.insert(selector_key(&ms.vs), to_matchers(&ms.vs)?);
+        }
+        Expr::Aggregate(a) => {
+            collect_matchers(&a.expr, out)?;
+            if let Some(p) = &a.param {
+                collect_matchers(p, out)?;
+            }
+        }
+        Expr::Unary(u) => collect_matchers(&u.expr, out)?,
+        Expr::Binary(b) => {
+            collect_matchers(&b.lhs, out)?;
+            collect_matchers(&b.rhs, out)?;
+        }
+        Expr::Paren(p) => collect_matchers(&p.expr, out)?,
+        Expr::Subquery(s) => collect_matchers(&s.expr, out)?,
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                collect_matchers(a, out)?;
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+    Ok(())
 }
 
 /// Parses a query with promql-parser, mapping its message to [`Error::Parse`].
@@ -283,6 +436,9 @@ pub(crate) enum Val {
 /// Evaluation state of one query.
 pub(crate) struct Evaluator<'a> {
     q: &'a dyn Queryable,
+    prepared: &'a PreparedQuery,
+    /// Warnings and infos collected so far.
+    pub(crate) annotations: Annotations,
     lookback: i64,
     deadline: Instant,
     max_samples: usize,
@@ -293,9 +449,17 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(q: &'a dyn Queryable, opts: &EngineOpts, query_start: i64, query_end: i64) -> Self {
+    fn new(
+        q: &'a dyn Queryable,
+        opts: &EngineOpts,
+        prepared: &'a PreparedQuery,
+        query_start: i64,
+        query_end: i64,
+    ) -> Self {
         Self {
             q,
+            prepared,
+            annotations: Annotations::default(),
             lookback: opts.lookback_delta.as_millis() as i64,
             deadline: Instant::now() + opts.timeout,
             max_samples: opts.max_samples,
@@ -524,8 +688,15 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<Vec<Series>> {
-        let matchers = to_matchers(vs)?;
-        let series = self.q.select(&matchers, mint, maxt, hints)?;
+        let compiled;
+        let matchers = match self.prepared.matchers.get(&selector_key(vs)) {
+            Some(m) => m,
+            None => {
+                compiled = to_matchers(vs)?;
+                &compiled
+            }
+        };
+        let series = self.q.select(matchers, mint, maxt, hints)?;
         let n: usize = series.iter().map(|s| s.samples.len()).sum();
         self.account(n)?;
         self.check_deadline("query execution")?;

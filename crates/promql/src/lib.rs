@@ -35,10 +35,10 @@ mod response;
 mod value;
 
 pub use crate::{
-    engine::{Engine, EngineOpts, parse_series_selector},
+    engine::{Engine, EngineOpts, PreparedQuery, parse_series_selector},
     error::Error,
     memory::MemQueryable,
     remote::{RemoteAuth, RemoteClient, RemoteQueryable},
     response::{api_error, api_response, format_value_table, parse_duration, parse_time},
-    value::{InstantSample, Value},
+    value::{Annotations, InstantSample, QueryResult, Value},
 };

@@ -48,3 +48,43 @@ impl Value {
         }
     }
 }
+
+/// The warnings and infos of an evaluation, as Prometheus's `annotations.Annotations`: each
+/// message once, in the order first raised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// Messages starting `PromQL warning: `: the result may be wrong or incomplete.
+    pub warnings: Vec<String>,
+    /// Messages starting `PromQL info: `: the query may not do what was meant.
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    /// Adds a warning unless the same message is already there.
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    /// Adds an info unless the same message is already there.
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    /// Whether there is neither a warning nor an info.
+    pub fn is_empty(&self) -> bool {
+        self.warnings.is_empty() && self.infos.is_empty()
+    }
+}
+
+/// A query's value with the annotations raised while evaluating it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value.
+    pub value: Value,
+    /// Warnings and infos, as Prometheus's API returns them beside `data`.
+    pub annotations: Annotations,
+}

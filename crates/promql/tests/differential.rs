@@ -3,18 +3,19 @@
 //! The same OpenMetrics dataset (kube-apiserver-like series, 2 hours, 15 s scrapes with
 //! jittered timestamps so that Prometheus 2's closed and 3's left-open windows select the same
 //! samples) is loaded into Prometheus with `promtool tsdb create-blocks-from openmetrics` and
-//! into a [`MemQueryable`]. Every `expr` of the reference dashboards (Grafana variables
-//! substituted) runs as a range query on both: label sets must be identical and values equal
-//! within 1e-9 relative, NaN equal to NaN. With `CI` set a missing `prometheus` fails the test.
+//! into the embedded store with `apilens_tsdb::import_openmetrics` (what `apilens tsdb import`
+//! runs): both engines read persisted blocks. Every `expr` of the reference dashboards (Grafana
+//! variables substituted) runs as a range query on both: label sets must be identical and values
+//! equal within 1e-9 relative, NaN equal to NaN. With `CI` set a missing `prometheus` fails the
+//! test.
+//!
+//! With `APILENS_PROMQL_BENCH` set the test also times every query on both engines (see
+//! [`bench`]); `bench/promql.sh` runs it.
 
-use apilens_model::{Labels, Sample};
-use apilens_promql::{Engine, EngineOpts, MemQueryable, RemoteAuth, RemoteClient, Value};
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use apilens_promql::{Engine, EngineOpts, RemoteAuth, RemoteClient, Value};
+use apilens_tsdb::{Db, DbOptions, import_openmetrics};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const T0: i64 = 1_700_000_000_000;
 
 /// Queries whose results differ between Prometheus 2.42 and 3.x by a known rule, with it.
 const EXPLAINED: &[(&str, &str)] = &[(
@@ -23,284 +24,8 @@ const EXPLAINED: &[(&str, &str)] = &[(
      to the window start at half an interval before applying the counter zero-point limit, 2.42 \
      after it (promql/functions.go extrapolatedRate)",
 )];
-const HOURS: i64 = 2;
-
-/// A tiny deterministic generator (xorshift) so the dataset is the same in every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() % 1_000_000) as f64 / 1_000_000.0
-    }
-}
-
-struct Family {
-    name: &'static str,
-    kind: &'static str,
-    series: Vec<(Labels, Vec<Sample>)>,
-}
-
-fn dataset() -> Vec<Family> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let n = (HOURS * 3600 / 15) as usize;
-    let instances = ["10.0.0.1:6443", "10.0.0.2:6443"];
-    // Scrape times per instance: 15 s apart with up to ±2 s of jitter, never on a whole second.
-    let times: Vec<Vec<i64>> = instances
-        .iter()
-        .map(|_| {
-            (0..n)
-                .map(|i| T0 + i as i64 * 15_000 + (rng.next() % 4000) as i64 - 2000 + 7)
-                .collect()
-        })
-        .collect();
-    let mut families = Vec::new();
-    let base = |name: &str, inst: &str| {
-        vec![
-            ("__name__".to_owned(), name.to_owned()),
-            ("job".into(), "apiserver".into()),
-            ("instance".into(), inst.to_owned()),
-        ]
-    };
-    // Counters with rates that vary, and a counter reset on one series.
-    let mut req = Family {
-        name: "apiserver_request",
-        kind: "counter",
-        series: Vec::new(),
-    };
-    let mut dur_buckets = Family {
-        name: "apiserver_request_duration_seconds",
-        kind: "histogram",
-        series: Vec::new(),
-    };
-    let les = [
-        "0.005", "0.025", "0.1", "0.25", "0.5", "1", "2.5", "10", "60", "+Inf",
-    ];
-    for (ii, inst) in instances.iter().enumerate() {
-        for verb in ["GET", "LIST", "WATCH", "POST"] {
-            for (resource, scope) in [
-                ("pods", "namespace"),
-                ("nodes", "cluster"),
-                ("configmaps", "resource"),
-            ] {
-                for code in ["200", "429", "500"] {
-                    let mut v = 0.0;
-                    let speed = 1.0 + rng.unit() * 20.0 * if code == "200" { 10.0 } else { 0.1 };
-                    let mut samples = Vec::new();
-                    for (i, &t) in times[ii].iter().enumerate() {
-                        v += (speed * (1.0 + (i as f64 / 40.0).sin())).round();
-                        if verb == "POST" && code == "500" && i == n / 2 {
-                            v = 0.0;
-                        }
-                        samples.push(Sample { t, v });
-                    }
-                    let mut l = base("apiserver_request_total", inst);
-                    l.extend([
-                        ("verb".into(), verb.into()),
-                        ("resource".into(), resource.into()),
-                        ("scope".into(), scope.into()),
-                        ("code".into(), code.into()),
-                    ]);
-                    req.series.push((Labels::from_pairs(l), samples));
-                }
-                // Histogram: cumulative buckets, sum and count.
-                let mut counts = vec![0.0; les.len()];
-                let mut sum = 0.0;
-                let mut per_le: Vec<Vec<Sample>> = vec![Vec::new(); les.len()];
-                let (mut sums, mut cnts) = (Vec::new(), Vec::new());
-                for (i, &t) in times[ii].iter().enumerate() {
-                    let obs = 5 + (rng.next() % 20) as usize;
-                    for _ in 0..obs {
-                        let x = rng.unit().powi(3)
-                            * if verb == "LIST" { 20.0 } else { 1.5 }
-                            * (1.0 + (i as f64 / 100.0).cos().abs());
-                        sum += x;
-                        for (k, le) in les.iter().enumerate() {
-                            let b = if *le == "+Inf" {
-                                f64::INFINITY
-                            } else {
-                                le.parse().unwrap()
-                            };
-                            if x <= b {
-                                counts[k] += 1.0;
-                            }
-                        }
-                    }
-                    for k in 0..les.len() {
-                        per_le[k].push(Sample { t, v: counts[k] });
-                    }
-                    sums.push(Sample { t, v: sum });
-                    cnts.push(Sample {
-                        t,
-                        v: counts[les.len() - 1],
-                    });
-                }
-                let extra = |name: &str| {
-                    let mut l = base(name, inst);
-                    l.extend([
-                        ("verb".into(), verb.into()),
-                        ("resource".into(), resource.into()),
-                        ("scope".into(), scope.into()),
-                    ]);
-                    l
-                };
-                for (k, le) in les.iter().enumerate() {
-                    let mut l = extra("apiserver_request_duration_seconds_bucket");
-                    l.push(("le".into(), (*le).into()));
-                    dur_buckets
-                        .series
-                        .push((Labels::from_pairs(l), per_le[k].clone()));
-                }
-                dur_buckets.series.push((
-                    Labels::from_pairs(extra("apiserver_request_duration_seconds_sum")),
-                    sums,
-                ));
-                dur_buckets.series.push((
-                    Labels::from_pairs(extra("apiserver_request_duration_seconds_count")),
-                    cnts,
-                ));
-            }
-        }
-    }
-    families.push(req);
-    families.push(dur_buckets);
-    // Gauges.
-    let mut inflight = Family {
-        name: "apiserver_current_inflight_requests",
-        kind: "gauge",
-        series: Vec::new(),
-    };
-    let mut mem = Family {
-        name: "process_resident_memory_bytes",
-        kind: "gauge",
-        series: Vec::new(),
-    };
-    let mut up = Family {
-        name: "up",
-        kind: "gauge",
-        series: Vec::new(),
-    };
-    for (ii, inst) in instances.iter().enumerate() {
-        for kind in ["mutating", "readOnly"] {
-            let mut l = base("apiserver_current_inflight_requests", inst);
-            l.push(("request_kind".into(), kind.into()));
-            let s = times[ii]
-                .iter()
-                .map(|&t| Sample {
-                    t,
-                    v: (rng.next() % 200) as f64,
-                })
-                .collect();
-            inflight.series.push((Labels::from_pairs(l), s));
-        }
-        let s = times[ii]
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| Sample {
-                t,
-                v: 5e8 + i as f64 * 1e5 + (rng.next() % 1000) as f64,
-            })
-            .collect();
-        mem.series.push((
-            Labels::from_pairs(base("process_resident_memory_bytes", inst)),
-            s,
-        ));
-        let s = times[ii].iter().map(|&t| Sample { t, v: 1.0 }).collect();
-        up.series.push((Labels::from_pairs(base("up", inst)), s));
-    }
-    families.extend([inflight, mem, up]);
-    families
-}
-
-fn openmetrics(families: &[Family]) -> String {
-    let mut out = String::new();
-    for f in families {
-        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
-        for (labels, samples) in &f.series {
-            let name = labels.metric_name().unwrap_or_default();
-            let rest: Vec<String> = labels
-                .iter()
-                .filter(|l| l.name != "__name__")
-                .map(|l| format!("{}=\"{}\"", l.name, l.value))
-                .collect();
-            for s in samples {
-                let _ = writeln!(
-                    out,
-                    "{name}{{{}}} {} {}.{:03}",
-                    rest.join(","),
-                    s.v,
-                    s.t / 1000,
-                    s.t % 1000
-                );
-            }
-        }
-    }
-    out.push_str("# EOF\n");
-    out
-}
-
-/// Every `expr` string of the reference dashboards.
-fn dashboard_exprs() -> Vec<String> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, x) in m {
-                    match (k.as_str(), x) {
-                        ("expr", serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                            out.push(s.clone())
-                        }
-                        _ => walk(x, out),
-                    }
-                }
-            }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                files(&p, out);
-            } else if p.extension().is_some_and(|x| x == "json") {
-                out.push(p);
-            }
-        }
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/anchors/dashboards");
-    let mut paths = Vec::new();
-    files(&root, &mut paths);
-    paths.sort();
-    let mut exprs = Vec::new();
-    for p in paths {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(
-            &std::fs::read_to_string(&p).unwrap_or_default(),
-        ) {
-            walk(&v, &mut exprs);
-        }
-    }
-    let matcher = regex::Regex::new(r#"(\w+)\s*(=~|!~|!=|=)\s*"[^"]*\$[^"]*""#).unwrap();
-    let var = regex::Regex::new(r"\$\{?(\w+)(:\w+)?\}?").unwrap();
-    let mut out: Vec<String> = exprs
-        .into_iter()
-        .map(|e| {
-            let e = matcher.replace_all(&e, r#"$1=~".*""#);
-            var.replace_all(&e, |c: &regex::Captures| match &c[1] {
-                "__rate_interval" | "__interval" | "resolution" | "interval" => "1m".to_owned(),
-                "period" | "__range" => "1h".to_owned(),
-                _ => "1".to_owned(),
-            })
-            .into_owned()
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
+mod dataset;
+use dataset::{HOURS, T0, dashboard_exprs, dataset, openmetrics};
 
 struct Server(Child);
 impl Drop for Server {
@@ -417,14 +142,12 @@ fn dashboard_queries_match_prometheus() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let mut store = MemQueryable::new();
-    for f in &families {
-        for (l, samples) in &f.series {
-            for s in samples {
-                store.append(l, *s);
-            }
-        }
-    }
+    let store = Db::open(&dir.path().join("apilens"), DbOptions::default()).unwrap();
+    let imported = import_openmetrics(&store, &om).unwrap();
+    assert_eq!(
+        imported.series,
+        families.iter().map(|f| f.series.len()).sum::<usize>()
+    );
     let engine = Engine::new(EngineOpts::default());
     let (start, end, step) = (T0 + 20 * 60_000, T0 + HOURS * 3_600_000 - 60_000, 60_000);
     let (mut same, mut both_err, mut non_empty) = (0, 0, 0);
@@ -457,7 +180,7 @@ fn dashboard_queries_match_prometheus() {
         }
     }
     if std::env::var_os("APILENS_PROMQL_BENCH").is_some() {
-        bench(&engine, &store, &client, &exprs, (start, end, step));
+        bench(&engine, &store, &url, &exprs, (start, end, step));
     }
     println!(
         "differential: {} queries, {same} identical ({non_empty} with data), {both_err} rejected by both, {} differ",
@@ -478,57 +201,128 @@ fn dashboard_queries_match_prometheus() {
     );
 }
 
-/// Times every query on both engines (best of 3 range queries each) and prints the per-query
-/// and overall ratio; run by `bench/promql.sh`.
-fn bench(
-    engine: &Engine,
-    store: &MemQueryable,
-    client: &RemoteClient,
-    exprs: &[String],
+/// Prometheus's own execution time of a range query (`stats.timings.execTotalTime` of
+/// `stats=all`: queue, preparation, evaluation and sort, without parsing, JSON or HTTP).
+fn prometheus_exec_time(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    q: &str,
     (start, end, step): (i64, i64, i64),
-) {
-    let best = |f: &mut dyn FnMut() -> bool| {
-        let mut best = Duration::MAX;
-        for _ in 0..3 {
-            let t = Instant::now();
-            if !f() {
-                return None;
-            }
-            best = best.min(t.elapsed());
+) -> Option<Duration> {
+    let secs = |t: i64| format!("{}.{:03}", t / 1000, t % 1000);
+    let body: serde_json::Value = http
+        .get(format!("{url}/api/v1/query_range"))
+        .query(&[
+            ("query", q.to_owned()),
+            ("start", secs(start)),
+            ("end", secs(end)),
+            ("step", secs(step)),
+            ("stats", "all".to_owned()),
+        ])
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    if body["status"] != "success" {
+        return None;
+    }
+    let t = body["data"]["stats"]["timings"]["execTotalTime"].as_f64()?;
+    Some(Duration::from_secs_f64(t))
+}
+
+/// Runs of each query per engine after one warm-up run; the median is reported.
+const BENCH_RUNS: usize = 7;
+
+/// Times every query on both engines over the same data, each engine reading its own persisted
+/// blocks, and prints the per-query and overall ratio; run by `bench/promql.sh`.
+///
+/// Both sides are in-process engine times of the same stages: apilens is [`Engine::exec`] of a
+/// query made by [`Engine::prepare_range`] on the [`Db`] (select, decode, evaluate, sort),
+/// Prometheus is its `execTotalTime` from `stats=all` (the same; parsing, which also compiles
+/// the matchers' regular expressions, is done in `NewRangeQuery` before it). Neither includes
+/// HTTP or JSON. Each query runs once to warm caches, then [`BENCH_RUNS`] times; the median
+/// counts. The overall apilens time with parsing is printed too.
+fn bench(engine: &Engine, store: &Db, url: &str, exprs: &[String], range: (i64, i64, i64)) {
+    let (start, end, step) = range;
+    let http = reqwest::blocking::Client::new();
+    let median = |f: &mut dyn FnMut() -> Option<(Duration, Duration)>| {
+        f()?;
+        let mut times = Vec::with_capacity(BENCH_RUNS);
+        for _ in 0..BENCH_RUNS {
+            times.push(f()?);
         }
-        Some(best)
+        times.sort();
+        Some(times[BENCH_RUNS / 2])
     };
     let (mut total_ours, mut total_theirs) = (Duration::ZERO, Duration::ZERO);
+    let mut total_with_parse = Duration::ZERO;
+    let (mut worst, mut worst_q) = (f64::INFINITY, String::new());
+    let (mut slower, mut n) = (0, 0);
+    let mut heavy = Vec::new();
     println!(
         "{:>10} {:>12} {:>7}  query",
         "apilens", "prometheus", "ratio"
     );
     for q in exprs {
-        let ours = best(&mut || engine.range_query(store, q, start, end, step).is_ok());
-        let theirs = best(&mut || client.query_range_raw(q, start, end, step).is_ok());
-        if let (Some(a), Some(b)) = (ours, theirs) {
-            total_ours += a;
-            total_theirs += b;
-            let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
-            let short: String = q
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .take(90)
-                .collect();
-            println!(
-                "{:>8.2}ms {:>10.2}ms {:>6.2}x  {short}",
-                a.as_secs_f64() * 1e3,
-                b.as_secs_f64() * 1e3,
-                ratio
-            );
+        let ours = median(&mut || {
+            let t = Instant::now();
+            let prepared = engine.prepare_range(q, start, end, step).ok()?;
+            let parsed = t.elapsed();
+            let t = Instant::now();
+            engine.exec(store, &prepared).ok()?;
+            let exec = t.elapsed();
+            Some((exec, parsed + exec))
+        });
+        let theirs = median(&mut || prometheus_exec_time(&http, url, q, range).map(|d| (d, d)));
+        let (Some((a, with_parse)), Some((b, _))) = (ours, theirs) else {
+            continue;
+        };
+        total_with_parse += with_parse;
+        n += 1;
+        total_ours += a;
+        total_theirs += b;
+        let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+        let short: String = q
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(90)
+            .collect();
+        if ratio < 1.0 {
+            slower += 1;
         }
+        if ratio < worst {
+            worst = ratio;
+            worst_q = short.clone();
+        }
+        if q.contains("histogram_quantile") && q.contains("rate(") && q.contains("_bucket") {
+            heavy.push(ratio);
+        }
+        println!(
+            "{:>8.3}ms {:>10.3}ms {:>6.2}x  {short}",
+            a.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3,
+            ratio
+        );
     }
+    heavy.sort_by(f64::total_cmp);
     println!(
-        "overall: apilens {:.1} ms, prometheus {:.1} ms (HTTP included), prometheus/apilens = {:.2}x",
+        "overall: apilens with parsing {:.1} ms, prometheus/apilens = {:.2}x",
+        total_with_parse.as_secs_f64() * 1e3,
+        total_theirs.as_secs_f64() / total_with_parse.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "overall: {n} queries, apilens {:.1} ms, prometheus {:.1} ms, prometheus/apilens = {:.2}x; \
+         apilens slower on {slower}; worst {worst:.2}x ({worst_q})",
         total_ours.as_secs_f64() * 1e3,
         total_theirs.as_secs_f64() * 1e3,
         total_theirs.as_secs_f64() / total_ours.as_secs_f64().max(1e-9)
     );
+    if let (Some(lo), Some(hi)) = (heavy.first(), heavy.last()) {
+        println!(
+            "overall: {} histogram_quantile over rate of _bucket: {lo:.2}x to {hi:.2}x",
+            heavy.len()
+        );
+    }
 }

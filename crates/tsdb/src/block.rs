@@ -19,7 +19,7 @@ use crate::Error;
 use crate::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::index::IndexReader;
 use crate::wal::sync_dir;
-use crate::xor::{XorChunk, decode_chunk};
+use crate::xor::{XorChunk, XorIter};
 use apilens_model::{Labels, Sample};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -366,12 +366,24 @@ fn decode_series_chunks(mut buf: &[u8], mint: i64, maxt: i64) -> Result<Vec<Samp
         if cmax < mint || cmin > maxt {
             continue;
         }
-        out.extend(
-            decode_chunk(bytes)
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|s| s.t >= mint && s.t <= maxt),
-        );
+        // Decode straight into the result: whole chunks as they are, edge chunks cut to
+        // [mint, maxt], stopping at the first sample past maxt.
+        let mut it = XorIter::new(bytes);
+        if let [hi, lo, ..] = bytes {
+            out.reserve(u16::from_be_bytes([*hi, *lo]) as usize);
+        }
+        if cmin >= mint && cmax <= maxt {
+            out.extend(&mut it);
+        } else {
+            out.extend(
+                it.by_ref()
+                    .skip_while(|s| s.t < mint)
+                    .take_while(|s| s.t <= maxt),
+            );
+        }
+        if let Some(e) = it.err() {
+            return Err(format!("chunk: {e}"));
+        }
     }
     Ok(out)
 }

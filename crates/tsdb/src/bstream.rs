@@ -92,6 +92,26 @@ impl<'a> BitReader<'a> {
         if self.pos + nbits as usize > self.bytes.len() * 8 {
             return None;
         }
+        if nbits == 0 {
+            return Some(0);
+        }
+        let first = self.pos / 8;
+        let off = (self.pos % 8) as u32;
+        if off + nbits <= 64 {
+            // One big-endian load of the eight bytes from the current one (zero-padded at the
+            // end of the stream), then one shift each way.
+            let word = match self.bytes.get(first..first + 8) {
+                Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                None => {
+                    let mut buf = [0u8; 8];
+                    let rest = &self.bytes[first..];
+                    buf[..rest.len()].copy_from_slice(rest);
+                    u64::from_be_bytes(buf)
+                }
+            };
+            self.pos += nbits as usize;
+            return Some((word << off) >> (64 - nbits));
+        }
         let mut out = 0u64;
         let mut left = nbits;
         while left > 0 {

@@ -535,12 +535,16 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, Error> {
-        let mut out: BTreeMap<Labels, (Vec<Sample>, usize)> = BTreeMap::new();
+        // Per series: its samples and whether sources overlapped in time (then they need a
+        // sort and a dedup). Blocks are sorted by time and older than the head, so a source usually
+        // goes wholly before or after what is there.
+        let mut out: BTreeMap<Labels, (Vec<Sample>, bool)> = BTreeMap::new();
+        // The head first: on a duplicate timestamp the first source read wins.
         let blocks = {
             let head = read(&self.head);
             let refs = postings_for_matchers(&*head, matchers)?;
             for (labels, samples) in head.read(&refs, mint, maxt)? {
-                out.insert((*labels).clone(), (samples, 1));
+                add_samples(&mut out, (*labels).clone(), samples);
             }
             read(&self.blocks).clone()
         };
@@ -550,21 +554,48 @@ impl Db {
         {
             let ids = postings_for_matchers(&**b, matchers)?;
             for (labels, samples) in b.read(&ids, mint, maxt)? {
-                let e = out.entry(labels).or_default();
-                e.0.extend(samples);
-                e.1 += 1;
+                add_samples(&mut out, labels, samples);
             }
         }
         Ok(out
             .into_iter()
-            .map(|(labels, (mut samples, n_sources))| {
-                if n_sources > 1 {
+            .map(|(labels, (mut samples, overlap))| {
+                if overlap {
                     samples.sort_by_key(|s| s.t);
                     samples.dedup_by_key(|s| s.t);
                 }
                 Series { labels, samples }
             })
             .collect())
+    }
+}
+
+/// Adds one source's samples of a series to a select result, noting when they overlap the
+/// samples already there.
+fn add_samples(
+    out: &mut BTreeMap<Labels, (Vec<Sample>, bool)>,
+    labels: Labels,
+    samples: Vec<Sample>,
+) {
+    match out.entry(labels) {
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert((samples, false));
+        }
+        std::collections::btree_map::Entry::Occupied(mut e) => {
+            let (have, overlap) = e.get_mut();
+            match (have.first(), have.last(), samples.first(), samples.last()) {
+                (Some(hf), _, _, Some(nl)) if nl.t < hf.t => {
+                    let mut joined = samples;
+                    joined.append(have);
+                    *have = joined;
+                }
+                (_, Some(hl), Some(nf), _) if nf.t > hl.t => have.extend(samples),
+                _ => {
+                    *overlap |= !samples.is_empty() && !have.is_empty();
+                    have.extend(samples);
+                }
+            }
+        }
     }
 }
 
