@@ -190,7 +190,9 @@ fn scrapes_reach_prometheus_and_read_back_identically() {
     for (_, s) in &mut second.samples {
         s.v += 1.0;
     }
+    let started = Instant::now();
     writer.append(&first).unwrap();
+    let append = started.elapsed();
     writer.append(&second).unwrap();
     assert!(
         writer.flush(Duration::from_secs(60)),
@@ -198,6 +200,13 @@ fn scrapes_reach_prometheus_and_read_back_identically() {
         writer.stats()
     );
     let stats = writer.stats();
+    println!(
+        "one scrape of {} samples queued in {append:?}; {} samples sent in {} requests in {:?}",
+        first.samples.len(),
+        stats.samples_sent,
+        stats.requests_sent,
+        started.elapsed()
+    );
     let n = first.samples.len() as u64;
     assert!(n > 20_000, "the fixture has {n} samples");
     assert_eq!(stats.samples_sent, 2 * n);
