@@ -26,15 +26,24 @@ cargo build --release -q -p apilens -p apilens-audit --example synth
 apilens=$target/release/apilens
 log=$out/audit-${size_gb}gb.log
 trap 'rm -f "$log" "$out"/audit-*.txt' EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 bytes=$(awk -v g="$size_gb" 'BEGIN{printf "%d", g * 1000000000}')
 "$target/release/examples/synth" "$bytes" 7 >"$log"
 bytes=$(stat -c %s "$log")
 
-measure() { # $1 = label, rest = command; prints "wall cpu rss_kb"
+measure() { # $1 = label, rest = command; prints "wall cpu rss_kb" from GNU time -v
   local label=$1; shift
   local log_t=$out/audit-time-$label.txt
-  /usr/bin/time -f "%e %U %S %M" -o "$log_t" "$@" >"$out/audit-out-$label.txt" 2>/dev/null || true
-  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$log_t"
+  /usr/bin/time -v -o "$log_t" "$@" >"$out/audit-out-$label.txt" 2>/dev/null || true
+  awk -F': ' '
+    /User time \(seconds\)/ { u = $2 }
+    /System time \(seconds\)/ { s = $2 }
+    /Maximum resident set size/ { m = $2 }
+    /Elapsed \(wall clock\) time/ {
+      n = split($2, p, ":"); w = 0
+      for (i = 1; i <= n; i++) w = w * 60 + p[i]
+    }
+    END { printf "%.2f %.2f %d\n", w, u + s, m }' "$log_t"
 }
 
 # Warm the page cache so both read from memory.
@@ -46,6 +55,7 @@ gb=$(awk -v b="$bytes" 'BEGIN{printf "%.2f", b / 1e9}')
 echo "input: $gb GB synthetic audit log, $(wc -l <"$log") lines"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(jq --version)"
 printf "%-28s %8s %8s %12s %12s %10s\n" tool wall_s cpu_s "GB/s(wall)" "GB/s(cpu)" peak_MiB
+# cpu_s is user + sys of the whole process tree; peak_MiB is GNU time's maximum resident set size.
 for row in "apilens audit top|$a_wall|$a_cpu|$a_rss" "jq | sort | uniq -c|$j_wall|$j_cpu|$j_rss"; do
   IFS='|' read -r name wall cpu rss <<<"$row"
   awk -v n="$name" -v w="$wall" -v c="$cpu" -v r="$rss" -v g="$gb" \
@@ -53,7 +63,12 @@ for row in "apilens audit top|$a_wall|$a_cpu|$a_rss" "jq | sort | uniq -c|$j_wal
 done
 awk -v a="$a_cpu" -v j="$j_cpu" -v aw="$a_wall" -v jw="$j_wall" \
   'BEGIN{printf "ratio (jq / apilens): wall %.1fx, cpu %.1fx\n", jw / aw, j / a}'
-echo "(jq's peak is the jq process alone; sort holds every user name of the input)"
+awk -v g="$gb" -v w="$a_wall" -v aw="$a_wall" -v jw="$j_wall" -v r="$a_rss" 'BEGIN{
+  printf "targets: %.2f GB/s wall (>= 1: %s), %.1fx jq wall (>= 10: %s), peak %.1f MiB (< 256: %s)\n",
+    g / w, (g / w >= 1 ? "met" : "NOT met"), jw / aw, (jw / aw >= 10 ? "met" : "NOT met"),
+    r / 1024, (r / 1024 < 256 ? "met" : "NOT met") }'
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(the jq pipeline's peak is its largest process; sort holds every user name of the input)"
 
 # Both must agree on the top users.
 apilens_top=$(tail -n +2 "$out/audit-out-apilens.txt" | cut -d, -f1,2 | sort)
