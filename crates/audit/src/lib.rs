@@ -8,11 +8,15 @@
 //!
 //! - [`collect_inputs`] turns arguments into [`Input`]s: files, directories (recursively), `-` for
 //!   stdin; gzip is detected by its magic bytes.
-//! - [`scan`] reads the inputs in newline-aligned chunks on worker threads, decodes every line
+//! - [`scan`] reads the inputs in newline-aligned chunks on worker threads (large plain files
+//!   are mapped into memory a window at a time, so no byte is copied), decodes every line
 //!   (native `audit.k8s.io` v1/v1beta1 events, old layouts with only `timestamp`, `EventList`s,
 //!   `host {json}` lines, EKS CloudWatch records, AKS diagnostic records, GKE Cloud Audit Log
 //!   entries), keeps one event per request (the final stage, de-duplicated by auditID), applies
 //!   the [`Filter`] and feeds a [`View`]. Malformed lines are counted in [`Summary::malformed`].
+//! - [`decode_record`] is the per-line step on its own. Native events go through a scanner that
+//!   reads only the fields the analyses use and skips (while validating) everything else; the
+//!   envelopes and anything unusual go through serde, which the scanner is tested against.
 //! - [`Request`] is one request, borrowing from its line; [`Shape`] is its `requestURI` parsed
 //!   the way the apiserver does.
 //! - The views: [`Top`], [`Lists`], [`Watches`], [`Throttled`], [`Slow`], [`Timeline`]. Each ends
@@ -43,7 +47,13 @@
 //! a line may be any length, an input is never held whole (except a pretty-printed multi-line
 //! JSON document, which cannot be split), and per-key state is exact up to a cap and a
 //! heavy-hitters sketch beyond it, with latency quantiles from DDSketch; reports say when a figure
-//! is approximate.
+//! is approximate. Stages of one request are folded inside each chunk first, and only requests
+//! still open at a chunk's end (cut by the boundary, or long-running) are kept, in a table shared
+//! by the workers and applied in input order, so memory does not grow with the input.
+//!
+//! Most of an audit line is text no analysis reads (request and response bodies, the RBAC
+//! reason), so the decoder's cost is finding where strings end: 16 bytes per step with SSE2 on
+//! x86_64, 8 with plain integer arithmetic elsewhere.
 #![deny(missing_docs)]
 
 mod client;

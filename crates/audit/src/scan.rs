@@ -214,8 +214,11 @@ const MAP_MIN_CHUNKS: u64 = 2;
 /// Reads every input once and returns the merged view and the summary.
 ///
 /// Inputs are read by up to `threads` reader threads (one input each at a time) and split into
-/// chunks at newlines; `threads` workers decode the chunks. Memory is bounded by the chunk pool,
-/// the per-worker pending-stage tables and the view's own state, whatever the input size.
+/// chunks at newlines; `threads` workers decode the chunks. A plain file of at least two chunks
+/// is mapped into memory one window (four chunks) at a time instead of being copied; gzip,
+/// stdin and small files are read. Memory is bounded by the chunks in flight, the table of
+/// requests still waiting for their final stage and the view's own state, whatever the input
+/// size.
 ///
 /// One event is counted per request: the final stage (ResponseComplete or Panic) when present,
 /// otherwise the last stage seen for the auditID. Two final events with the same auditID are
