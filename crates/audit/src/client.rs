@@ -21,17 +21,21 @@ use crate::request::Request;
 /// );
 /// ```
 pub fn normalize_user_agent(ua: &str) -> String {
+    let mut out = String::new();
+    push_normalized_user_agent(ua, &mut out);
+    out
+}
+
+/// Appends [`normalize_user_agent`] of `ua` to `out` without allocating.
+pub(crate) fn push_normalized_user_agent(ua: &str, out: &mut String) {
     let ua = ua.trim();
     if ua.is_empty() {
-        return "-".to_owned();
+        out.push('-');
+        return;
     }
     let product_end = ua.find(['/', ' ', '(']).unwrap_or(ua.len());
     let product = &ua[..product_end];
-    let mut out = if product.is_empty() {
-        ua.to_owned()
-    } else {
-        product.to_owned()
-    };
+    out.push_str(if product.is_empty() { ua } else { product });
     if let Some(pos) = ua.find(" kubernetes/") {
         let after = &ua[pos + " kubernetes/".len()..];
         // Skip the commit (`06ad960` or `$Format`), keep what follows its slash.
@@ -43,13 +47,21 @@ pub fn normalize_user_agent(ua: &str) -> String {
             }
         }
     }
-    out
 }
 
 /// The client key: the normalised user agent and the user, as `agent (user)`.
 pub fn client_key(req: &Request<'_>) -> String {
-    let user = if req.user.is_empty() { "-" } else { &req.user };
-    format!("{} ({user})", normalize_user_agent(&req.user_agent))
+    let mut out = String::new();
+    push_client_key(req, &mut out);
+    out
+}
+
+/// Appends [`client_key`] of `req` to `out` without allocating.
+pub(crate) fn push_client_key(req: &Request<'_>, out: &mut String) {
+    push_normalized_user_agent(&req.user_agent, out);
+    out.push_str(" (");
+    out.push_str(if req.user.is_empty() { "-" } else { &req.user });
+    out.push(')');
 }
 
 /// The priority level and flow a request most likely used under the default (bootstrap)

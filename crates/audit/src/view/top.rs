@@ -1,7 +1,7 @@
 //! `top --by KEY[,KEY...]`: requests, share, rate, errors, latency and APF seat cost per key.
 
 use super::{KEY_SEP, QUANTILE_NOTE, RequestStats, View};
-use crate::client::{client_key, default_flow, normalize_user_agent};
+use crate::client::{default_flow, push_client_key, push_normalized_user_agent};
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
 use crate::scan::Summary;
@@ -50,8 +50,8 @@ impl TopKey {
     fn write(self, req: &Request<'_>, out: &mut String) {
         match self {
             TopKey::User => out.push_str(&req.user),
-            TopKey::UserAgent => out.push_str(&normalize_user_agent(&req.user_agent)),
-            TopKey::Client => out.push_str(&client_key(req)),
+            TopKey::UserAgent => push_normalized_user_agent(&req.user_agent, out),
+            TopKey::Client => push_client_key(req, out),
             TopKey::Verb => out.push_str(&req.verb),
             TopKey::Resource => out.push_str(&req.resource_key()),
             TopKey::Namespace => out.push_str(&req.namespace()),
