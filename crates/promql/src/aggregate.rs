@@ -75,6 +75,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Steps) ->
                 Some(_) => return Err(Error::exec(format!("{name} needs a scalar parameter"))),
                 None => Vec::new(),
             };
+            if let (Agg::Quantile, Some(p)) = (kind, &agg.param) {
+                crate::functions::invalid_quantile_warning(ev, &q, p);
+            }
             Ok(Val::Vector(simple(kind, &q, input, &agg.modifier, n)))
         }
     }

@@ -489,6 +489,26 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Adds `PromQL warning: {msg}` about the expression `at` (with its position, as
+    /// Prometheus's `annoErr`, when it can be found in the query).
+    pub(crate) fn warn(&mut self, msg: impl std::fmt::Display, at: &Expr) {
+        let m = self.with_position(format!("PromQL warning: {msg}"), at);
+        self.annotations.warn(m);
+    }
+
+    /// Adds `PromQL info: {msg}` about the expression `at`, as [`Evaluator::warn`].
+    pub(crate) fn info(&mut self, msg: impl std::fmt::Display, at: &Expr) {
+        let m = self.with_position(format!("PromQL info: {msg}"), at);
+        self.annotations.info(m);
+    }
+
+    fn with_position(&self, msg: String, at: &Expr) -> String {
+        match position(&self.prepared.query, at) {
+            Some(p) => format!("{msg} ({p})"),
+            None => msg,
+        }
+    }
+
     /// Evaluates `expr` at every step of `steps`.
     pub(crate) fn eval(&mut self, expr: &Expr, steps: Steps) -> Result<Val> {
         self.check_deadline("query execution")?;
@@ -712,6 +732,34 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::At(t)) => Some(system_time_ms(*t)),
         }
     }
+}
+
+/// Where a selector starts in the query, as `line:column` (1-based, columns in bytes), the way
+/// Prometheus's `PositionRange.StartPosInput` prints it. The parser keeps no positions, so this
+/// finds the selector's metric name: only a name that occurs once as a whole word gives one.
+fn position(query: &str, e: &Expr) -> Option<String> {
+    let name = match e {
+        Expr::VectorSelector(vs) => vs.name.as_deref()?,
+        Expr::MatrixSelector(ms) => ms.vs.name.as_deref()?,
+        _ => return None,
+    };
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut found = None;
+    for (i, _) in query.match_indices(name) {
+        let before = query[..i].chars().next_back();
+        let after = query[i + name.len()..].chars().next();
+        if before.is_some_and(ident) || after.is_some_and(ident) {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        found = Some(i);
+    }
+    let pos = found?;
+    let line = 1 + query[..pos].matches('\n').count();
+    let col = pos - query[..pos].rfind('\n').map_or(0, |i| i + 1) + 1;
+    Some(format!("{line}:{col}"))
 }
 
 fn system_time_ms(t: SystemTime) -> i64 {

@@ -39,6 +39,9 @@ pub use crate::{
     error::Error,
     memory::MemQueryable,
     remote::{RemoteAuth, RemoteClient, RemoteQueryable},
-    response::{api_error, api_response, format_value_table, parse_duration, parse_time},
+    response::{
+        api_error, api_response, api_response_annotated, format_value_table, parse_duration,
+        parse_time,
+    },
     value::{Annotations, InstantSample, QueryResult, Value},
 };

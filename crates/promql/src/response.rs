@@ -2,10 +2,11 @@
 //!
 //! Follows Prometheus v3.5.0 `web/api/v1/api.go` and `web/api/v1/json_codec.go`: timestamps are
 //! seconds with up to three decimals (`marshalTimestamp`), values are strings formatted as
-//! `strconv.FormatFloat(v, 'f', -1, 64)`, and strings are escaped as Go's JSON encoder does.
+//! `jsonutil.MarshalFloat` does (Go's shortest form, exponent below 1e-6 and from 1e21 on), and
+//! strings are escaped as Go's JSON encoder does.
 
 use crate::error::Error;
-use crate::value::Value;
+use crate::value::{QueryResult, Value};
 use apilens_model::Labels;
 use std::fmt::Write;
 
@@ -56,6 +57,35 @@ pub fn api_response(value: &Value) -> String {
     out
 }
 
+/// The JSON body of a successful query with its annotations, as Prometheus answers:
+/// [`api_response`] plus `"warnings":[…]` and `"infos":[…]` beside `data`, each left out when
+/// empty.
+pub fn api_response_annotated(result: &QueryResult) -> String {
+    let mut out = api_response(&result.value);
+    let a = &result.annotations;
+    if a.is_empty() {
+        return out;
+    }
+    out.pop();
+    for (key, list) in [("warnings", &a.warnings), ("infos", &a.infos)] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":[");
+        for (i, m) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_string(&mut out, m);
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
 /// The JSON body of a failed request and its HTTP status, as Prometheus answers:
 /// `{"status":"error","errorType":"bad_data","error":"…"}` with 400 for bad data, 422 for
 /// execution errors, 503 for timeouts and unavailable remotes, 500 for internal errors.
@@ -99,9 +129,22 @@ fn timestamp(out: &mut String, t: i64) {
     }
 }
 
-/// A sample value as Prometheus writes it: shortest round-trip decimal, `NaN`, `+Inf`, `-Inf`.
+/// A sample value as Prometheus's JSON writes it (`jsonutil.MarshalFloat`): Go's shortest
+/// round-trip form, fixed-point except below 1e-6 and from 1e21 on, where it is `3.33e-07`,
+/// `1e+22`.
 pub(crate) fn format_value(v: f64) -> String {
-    crate::aggregate::format_go_float(v)
+    let abs = v.abs();
+    if v.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let text = format!("{v:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let (sign, digits) = match exponent.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exponent),
+        };
+        format!("{mantissa}e{sign}{digits:0>2}")
+    } else {
+        crate::aggregate::format_go_float(v)
+    }
 }
 
 /// Writes a label set as a JSON object in label order.
@@ -238,6 +281,24 @@ pub fn format_value_table(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_written_as_prometheus_writes_them() {
+        for (v, text) in [
+            (3.33e-7, "3.33e-07"),
+            (1e22, "1e+22"),
+            (-2.5e-9, "-2.5e-09"),
+            (1.5e300, "1.5e+300"),
+            (1e-6, "0.000001"),
+            (123456.789, "123456.789"),
+            (1e20, "100000000000000000000"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(format_value(v), text, "{v}");
+        }
+    }
     use crate::value::InstantSample;
 
     #[test]

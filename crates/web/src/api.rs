@@ -7,7 +7,8 @@
 
 use apilens_model::{Labels, Matcher, Queryable};
 use apilens_promql::{
-    Engine, Error, api_error, api_response, parse_duration, parse_series_selector, parse_time,
+    Engine, Error, api_error, api_response_annotated, parse_duration, parse_series_selector,
+    parse_time,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -115,9 +116,13 @@ async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) ->
         Ok(t) => t,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || s.engine.instant_query(s.queryable.as_ref(), &expr, t)).await;
+    let res = blocking(move || {
+        s.engine
+            .instant_query_annotated(s.queryable.as_ref(), &expr, t)
+    })
+    .await;
     match res {
-        Ok(v) => json(StatusCode::OK, api_response(&v)),
+        Ok(v) => json(StatusCode::OK, api_response_annotated(&v)),
         Err(e) => error(&e),
     }
 }
@@ -155,11 +160,11 @@ async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Byt
     };
     let res = blocking(move || {
         s.engine
-            .range_query(s.queryable.as_ref(), &expr, start, end, step)
+            .range_query_annotated(s.queryable.as_ref(), &expr, start, end, step)
     })
     .await;
     match res {
-        Ok(v) => json(StatusCode::OK, api_response(&v)),
+        Ok(v) => json(StatusCode::OK, api_response_annotated(&v)),
         Err(e) => error(&e),
     }
 }

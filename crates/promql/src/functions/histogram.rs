@@ -26,6 +26,7 @@ pub(crate) fn histogram_quantile(
 ) -> Result<Val> {
     let q = scalar_arg(ev, q_arg, steps)?;
     let v = vector_arg(ev, v_arg, steps)?;
+    super::invalid_quantile_warning(ev, &q, q_arg);
     // Group every series once: key = labels without `le` (metric name kept, as upstream),
     // output = labels without `le` and the metric name.
     let mut key_index: HashMap<Labels, usize> = HashMap::new();
@@ -33,6 +34,16 @@ pub(crate) fn histogram_quantile(
     let mut member: Vec<Option<(usize, f64)>> = Vec::with_capacity(v.len());
     for s in &v {
         let Some(upper) = s.labels.get("le").and_then(parse_le) else {
+            if !s.points.is_empty() {
+                ev.warn(
+                    format!(
+                        "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                        s.labels.get("le").unwrap_or(""),
+                        s.labels.metric_name().unwrap_or("")
+                    ),
+                    v_arg,
+                );
+            }
             member.push(None);
             continue;
         };
@@ -63,7 +74,13 @@ pub(crate) fn histogram_quantile(
             }
         }
         for &gi in &touched {
-            let value = bucket_quantile(q[i], &mut buckets[gi]);
+            let (value, forced) = bucket_quantile(q[i], &mut buckets[gi]);
+            if forced {
+                ev.info(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\"",
+                    v_arg,
+                );
+            }
             out[gi].points.push((i as u32, value));
             buckets[gi].clear();
         }
@@ -86,16 +103,18 @@ struct Bucket {
     count: f64,
 }
 
-/// `BucketQuantile`: linear interpolation inside the bucket that holds the rank.
-fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
+/// `BucketQuantile`: linear interpolation inside the bucket that holds the rank; also whether
+/// the counts had to be made monotonic.
+fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
+    let mut forced = false;
     if q.is_nan() {
-        return f64::NAN;
+        return (f64::NAN, forced);
     }
     if q < 0.0 {
-        return f64::NEG_INFINITY;
+        return (f64::NEG_INFINITY, forced);
     }
     if q > 1.0 {
-        return f64::INFINITY;
+        return (f64::INFINITY, forced);
     }
     buckets.sort_by(|a, b| {
         a.upper
@@ -103,25 +122,25 @@ fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     if buckets.last().is_none_or(|b| b.upper != f64::INFINITY) {
-        return f64::NAN;
+        return (f64::NAN, forced);
     }
     coalesce(buckets);
-    ensure_monotonic(buckets);
+    forced = ensure_monotonic(buckets);
     if buckets.len() < 2 {
-        return f64::NAN;
+        return (f64::NAN, forced);
     }
     let observations = buckets[buckets.len() - 1].count;
     if observations == 0.0 {
-        return f64::NAN;
+        return (f64::NAN, forced);
     }
     let mut rank = q * observations;
     let last = buckets.len() - 1;
     let b = buckets[..last].partition_point(|x| x.count < rank);
     if b == last {
-        return buckets[last - 1].upper;
+        return (buckets[last - 1].upper, forced);
     }
     if b == 0 && buckets[0].upper <= 0.0 {
-        return buckets[0].upper;
+        return (buckets[0].upper, forced);
     }
     let mut start = 0.0;
     let end = buckets[b].upper;
@@ -131,7 +150,7 @@ fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
         count -= buckets[b - 1].count;
         rank -= buckets[b - 1].count;
     }
-    start + (end - start) * (rank / count)
+    (start + (end - start) * (rank / count), forced)
 }
 
 /// Merges buckets with the same upper bound by adding their counts.
@@ -146,20 +165,28 @@ fn coalesce(buckets: &mut Vec<Bucket>) {
     *buckets = out;
 }
 
-/// Removes decreases of the cumulative counts and differences too small to be real.
-fn ensure_monotonic(buckets: &mut [Bucket]) {
+/// Removes decreases of the cumulative counts and differences too small to be real; says
+/// whether there was a decrease.
+fn ensure_monotonic(buckets: &mut [Bucket]) -> bool {
+    let mut forced = false;
     let mut prev = buckets[0].count;
     for b in buckets.iter_mut().skip(1) {
         let curr = b.count;
         if curr == prev {
             continue;
         }
-        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) || curr < prev {
+        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) {
             b.count = prev;
+            continue;
+        }
+        if curr < prev {
+            b.count = prev;
+            forced = true;
             continue;
         }
         prev = curr;
     }
+    forced
 }
 
 /// `util/almost.Equal`.
@@ -190,15 +217,25 @@ mod tests {
     #[test]
     fn interpolates_within_bucket() {
         let mut v = vec![b(f64::INFINITY, 100.0), b(0.1, 50.0), b(1.0, 100.0)];
-        assert!((bucket_quantile(0.5, &mut v) - 0.1).abs() < 1e-12);
+        assert!((bucket_quantile(0.5, &mut v).0 - 0.1).abs() < 1e-12);
         let mut v = vec![b(0.1, 0.0), b(1.0, 100.0), b(f64::INFINITY, 100.0)];
-        assert!((bucket_quantile(0.5, &mut v) - 0.55).abs() < 1e-12);
+        assert!(!bucket_quantile(0.5, &mut v).1);
+        let mut v = vec![b(0.1, 0.0), b(1.0, 100.0), b(f64::INFINITY, 100.0)];
+        assert!((bucket_quantile(0.5, &mut v).0 - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn decreasing_counts_are_flagged() {
+        let mut v = vec![b(0.1, 60.0), b(1.0, 50.0), b(f64::INFINITY, 100.0)];
+        let (q, forced) = bucket_quantile(0.5, &mut v);
+        assert!(forced);
+        assert!((q - 0.1 * 50.0 / 60.0).abs() < 1e-12, "{q}");
     }
 
     #[test]
     fn missing_inf_bucket_is_nan() {
         let mut v = vec![b(0.1, 1.0), b(1.0, 2.0)];
-        assert!(bucket_quantile(0.5, &mut v).is_nan());
+        assert!(bucket_quantile(0.5, &mut v).0.is_nan());
     }
 
     #[test]

@@ -33,9 +33,23 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, steps: Steps) -> Re
                 "increase" => (true, false),
                 _ => (false, false),
             };
-            range_fn(ev, args[0], steps, true, |w, _t, end, range| {
+            let m = matrix_arg(ev, args[0], steps)?;
+            let rate_of_selector = is_counter && is_matrix_selector(args[0]);
+            let names: Vec<Option<String>> = if rate_of_selector {
+                m.series
+                    .iter()
+                    .map(|s| s.labels.metric_name().map(str::to_owned))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (out, produced) = range_fn_over(ev, m, steps, true, |w, _t, end, range| {
                 rate::extrapolated_rate(w, end - range, end, range, is_counter, is_rate)
-            })
+            })?;
+            if rate_of_selector {
+                non_counter_info(ev, args[0], &names, &produced);
+            }
+            Ok(out)
         }
         "irate" => range_fn(ev, args[0], steps, true, |w, _, _, _| {
             rate::instant_value(w, true)
@@ -68,11 +82,16 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, steps: Steps) -> Re
         "quantile_over_time" => {
             let q = scalar_arg(ev, args[0], steps)?;
             let mut buf = Vec::new();
-            range_fn(ev, args[1], steps, true, |w, t, _, _| {
+            let m = matrix_arg(ev, args[1], steps)?;
+            if !m.series.is_empty() {
+                invalid_quantile_warning(ev, &q, args[0]);
+            }
+            range_fn_over(ev, m, steps, true, |w, t, _, _| {
                 buf.clear();
                 buf.extend(w.iter().map(|s| s.v));
                 Some(over_time::quantile(q[t.1], &mut buf))
             })
+            .map(|(v, _)| v)
         }
         "absent_over_time" => misc::absent_over_time(ev, args[0], steps),
         "absent" => misc::absent(ev, args[0], steps),
@@ -231,9 +250,78 @@ fn range_fn(
     arg: &Expr,
     steps: Steps,
     drop_name: bool,
-    mut f: impl FnMut(&[Sample], (i64, usize), i64, i64) -> Option<f64>,
+    f: impl FnMut(&[Sample], (i64, usize), i64, i64) -> Option<f64>,
 ) -> Result<Val> {
     let m = matrix_arg(ev, arg, steps)?;
+    Ok(range_fn_over(ev, m, steps, drop_name, f)?.0)
+}
+
+/// Prometheus's `InvalidQuantileWarning` for every φ outside [0, 1] (NaN included).
+pub(crate) fn invalid_quantile_warning(ev: &mut Evaluator<'_>, q: &[f64], at: &Expr) {
+    for &x in q {
+        if x.is_nan() || !(0.0..=1.0).contains(&x) {
+            ev.warn(
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    crate::aggregate::format_go_float(x)
+                ),
+                at,
+            );
+        }
+    }
+}
+
+/// Whether `e` is a matrix selector, parentheses aside.
+fn is_matrix_selector(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => is_matrix_selector(&p.expr),
+        Expr::MatrixSelector(_) => true,
+        _ => false,
+    }
+}
+
+/// Prometheus's `PossibleNonCounterInfo`: `rate` or `increase` of a selected series whose name
+/// does not end in `_total`, `_sum`, `_count` or `_bucket` and that gave a value. `names` are the
+/// metric names of the selected series, `produced` whether each gave a value.
+fn non_counter_info(
+    ev: &mut Evaluator<'_>,
+    arg: &Expr,
+    names: &[Option<String>],
+    produced: &[bool],
+) {
+    let at = strip_parens(arg);
+    for (name, _) in names.iter().zip(produced).filter(|(_, p)| **p) {
+        let Some(name) = name else { continue };
+        if !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        {
+            ev.info(
+                format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                ),
+                at,
+            );
+        }
+    }
+}
+
+fn strip_parens(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        e => e,
+    }
+}
+
+/// [`range_fn`] over an evaluated range vector; also says, per input series, whether it gave a
+/// value.
+fn range_fn_over(
+    ev: &mut Evaluator<'_>,
+    m: MatrixArg,
+    steps: Steps,
+    drop_name: bool,
+    mut f: impl FnMut(&[Sample], (i64, usize), i64, i64) -> Option<f64>,
+) -> Result<(Val, Vec<bool>)> {
     let n = steps.len();
     let mut out = Vec::with_capacity(m.series.len());
     let mut produced = 0;
@@ -271,7 +359,8 @@ fn range_fn(
         out.push(StepSeries { labels, points });
     }
     ev.account(produced)?;
+    let gave: Vec<bool> = out.iter().map(|s| !s.points.is_empty()).collect();
     out.retain(|s| !s.points.is_empty());
     check_unique_labels(&out)?;
-    Ok(Val::Vector(out))
+    Ok((Val::Vector(out), gave))
 }
