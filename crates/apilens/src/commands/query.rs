@@ -1,10 +1,10 @@
 //! `apilens query`: run one PromQL query against the embedded store or a remote engine.
 
+use crate::commands::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
 use apilens_model::Queryable;
 use apilens_promql::{
-    Engine, EngineOpts, RemoteAuth, RemoteClient, api_response, format_value_table, parse_duration,
-    parse_time,
+    Engine, EngineOpts, api_response, format_value_table, parse_duration, parse_time,
 };
 use apilens_tsdb::{Db, DbOptions};
 use std::io::Write as _;
@@ -33,24 +33,8 @@ pub(crate) struct Args {
     /// The embedded store directory to read.
     #[arg(long, default_value = "data", conflicts_with = "prometheus")]
     data_dir: PathBuf,
-    /// Send the query unchanged to this Prometheus-compatible engine (Prometheus, Mimir,
-    /// Thanos, VictoriaMetrics) instead of reading the store.
-    #[arg(long, value_name = "URL")]
-    prometheus: Option<String>,
-    /// Bearer token for `--prometheus`; read from this environment variable.
-    #[arg(long, value_name = "ENV", requires = "prometheus")]
-    bearer_token_env: Option<String>,
-    /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
-    #[arg(long, requires = "prometheus")]
-    basic_user: Option<String>,
-    /// Sign requests to `--prometheus` with AWS SigV4 (Amazon Managed Service for
-    /// Prometheus), credentials from the standard AWS sources.
-    #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"])]
-    sigv4: bool,
-    /// AWS region for `--sigv4` (default: read from an
-    /// `aps-workspaces.<region>.amazonaws.com` URL).
-    #[arg(long, value_name = "REGION", requires = "sigv4")]
-    sigv4_region: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Output: `json` is exactly the Prometheus API response body; `table` is one line per
     /// sample.
     #[arg(long, default_value = "table", value_parser = ["json", "table"])]
@@ -78,23 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(t) => parse_time(t).context("--time")?,
         None => now,
     };
-    let body_and_value = if let Some(url) = &args.prometheus {
-        let auth = match (&args.bearer_token_env, &args.basic_user) {
-            _ if args.sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(
-                url,
-                args.sigv4_region.as_deref(),
-            )?),
-            (Some(env), _) => RemoteAuth::Bearer(
-                std::env::var(env)
-                    .with_context(|| format!("environment variable {env} is not set"))?,
-            ),
-            (None, Some(user)) => RemoteAuth::Basic {
-                user: user.clone(),
-                password: std::env::var("APILENS_BASIC_PASSWORD").unwrap_or_default(),
-            },
-            (None, None) => RemoteAuth::None,
-        };
-        let client = RemoteClient::new(url, auth, timeout)?;
+    let body_and_value = if let Some(client) = args.remote.client(timeout)? {
         if args.format == "json" {
             match range {
                 Some((s, e, st)) => (client.query_range_raw(&args.query, s, e, st)?, None),
