@@ -2,93 +2,46 @@
 //! and the panel catalog are served locally, and the query API answers exactly what Prometheus
 //! answers. With `CI` set a missing `prometheus` fails the test.
 
+use apilens_testkit::{
+    KillOnDrop, Prometheus, PrometheusOpts, free_port, peers_available, wait_for,
+};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(bin: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
-    if !have("prometheus") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus is not installed"
-        );
-        println!("note: prometheus missing; remote dashboard test not run");
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Prometheus::start(&PrometheusOpts {
+        config: format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
         ),
-    )
-    .unwrap();
-    let _prometheus = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prometheus = format!("http://127.0.0.1:{port}");
+        port: Some(port),
+        ..PrometheusOpts::new(dir.path())
+    });
+    let prometheus = server.url();
     let http = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = http
-            .get(format!("{prometheus}/api/v1/query"))
-            .query(&[("query", "up")])
-            .send()
-            .ok()
-            .and_then(|r| r.json::<serde_json::Value>().ok())
-            .is_some_and(|v| {
-                v["data"]["result"]
-                    .as_array()
-                    .is_some_and(|r| !r.is_empty())
-            });
-        if ready {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not start on {prometheus}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_for(
+        "prometheus to scrape itself",
+        Duration::from_secs(60),
+        || {
+            http.get(format!("{prometheus}/api/v1/query"))
+                .query(&[("query", "up")])
+                .send()
+                .ok()
+                .and_then(|r| r.json::<serde_json::Value>().ok())
+                .is_some_and(|v| {
+                    v["data"]["result"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty())
+                })
+        },
+    );
     // A few scrapes, so that whole-second steps find samples.
     std::thread::sleep(Duration::from_secs(3));
 
@@ -114,7 +67,7 @@ fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
         .and_then(|l| l.split('/').nth(2))
         .map(|host| format!("http://{host}"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let mut child = Killed(child);
+    let mut child = KillOnDrop(child);
 
     let page = http.get(format!("{apilens}/")).send().unwrap();
     assert!(page.status().is_success());

@@ -6,25 +6,9 @@
 //! window boundary falls on a sample, where Prometheus 2's closed and 3's left-open ranges would
 //! differ. With `CI` set a missing `prometheus` or `promtool` fails the test.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(bin: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use apilens_testkit::{Prometheus, PrometheusOpts, peers_available, wait_for};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn apilens(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_apilens"))
@@ -46,12 +30,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn report_on_prometheus_matches_report_on_the_store() {
-    if !have("prometheus") || !have("promtool") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus/promtool are not installed"
-        );
-        println!("note: prometheus or promtool missing; report differential test not run");
+    if !peers_available(&["prometheus", "promtool"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -95,38 +74,21 @@ fn report_on_prometheus_matches_report_on_the_store() {
         status.success(),
         "promtool create-blocks-from openmetrics failed"
     );
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _prometheus = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", blocks.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--storage.tsdb.retention.time=100y")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let server = Prometheus::start(&PrometheusOpts {
+        tsdb: blocks,
+        ..PrometheusOpts::new(dir.path())
+    });
+    let url = server.url();
+    wait_for(
+        "prometheus to serve the blocks",
+        Duration::from_secs(60),
+        || {
+            Command::new(env!("CARGO_BIN_EXE_apilens"))
+                .args(["query", "count(up)", "--prometheus", &url])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains('3'))
+        },
     );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-        || Command::new(env!("CARGO_BIN_EXE_apilens"))
-            .args(["query", "count(up)", "--prometheus", &url])
-            .output()
-            .map_or(true, |o| !String::from_utf8_lossy(&o.stdout).contains('3'))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not serve the data on {url}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 
     let until = until.to_string();
     let common = [

@@ -1,0 +1,160 @@
+//! Test support shared by the test suites: a real Prometheus started on loopback, the rule for
+//! peers that are missing, free ports, and child processes that stop when dropped.
+//!
+//! Only `[dev-dependencies]` use this crate. It depends on nothing but `std`, so it adds no build
+//! time.
+#![deny(missing_docs)]
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether every program in `programs` runs (`PROGRAM --version`). A missing one fails the
+/// calling test when `CI` is set; otherwise it prints a note and the test should return early.
+pub fn peers_available(programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|program| {
+            !Command::new(program)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {} not installed",
+        missing.join(", ")
+    );
+    println!("note: {} missing; test not run", missing.join(", "));
+    false
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A child process killed and reaped when dropped.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `ready` holds, checking every 200 ms; panics naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The status code of `GET path` on a loopback port, 0 when nothing answers.
+pub fn http_status(port: u16, path: &str) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut head = [0u8; 12];
+    if stream.read_exact(&mut head).is_err() {
+        return 0;
+    }
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// How to start a [`Prometheus`].
+#[derive(Debug, Clone)]
+pub struct PrometheusOpts {
+    /// The configuration file's text.
+    pub config: String,
+    /// The TSDB directory (blocks made by `promtool` may already be there).
+    pub tsdb: PathBuf,
+    /// The port; a free one when `None`.
+    pub port: Option<u16>,
+    /// More flags, such as `--web.enable-remote-write-receiver`.
+    pub args: Vec<String>,
+}
+
+impl PrometheusOpts {
+    /// A 15 s scrape interval, no scrape jobs, the TSDB in `dir/prometheus`, retention long
+    /// enough for any recorded data.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            config: "global:\n  scrape_interval: 15s\n".to_owned(),
+            tsdb: dir.join("prometheus"),
+            port: None,
+            args: vec!["--storage.tsdb.retention.time=100y".to_owned()],
+        }
+    }
+}
+
+/// A real Prometheus server (the Debian `prometheus` package) on loopback, stopped on drop.
+#[derive(Debug)]
+pub struct Prometheus {
+    _child: KillOnDrop,
+    port: u16,
+}
+
+impl Prometheus {
+    /// Writes the configuration next to the TSDB, starts Prometheus and waits (up to 60 s) until
+    /// `/-/ready` answers 200.
+    pub fn start(opts: &PrometheusOpts) -> Prometheus {
+        std::fs::create_dir_all(&opts.tsdb).expect("create the Prometheus TSDB directory");
+        let config = opts.tsdb.with_extension("yml");
+        std::fs::write(&config, &opts.config).expect("write the Prometheus configuration");
+        let port = opts.port.unwrap_or_else(free_port);
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", opts.tsdb.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(&opts.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        let server = Prometheus {
+            _child: KillOnDrop(child),
+            port,
+        };
+        wait_for(
+            &format!("prometheus to be ready on 127.0.0.1:{port}"),
+            Duration::from_secs(60),
+            || http_status(port, "/-/ready") == 200,
+        );
+        server
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
