@@ -21,6 +21,10 @@ const QUERIES: &[(&str, &str)] = &[
         "sum by (verb, code) (rate(apiserver_request_total{job=~\".*\"}[1m]))",
     ),
     (
+        "max_increase_many_matchers",
+        "max(increase(apiserver_request_duration_seconds_bucket{job=~\".*\",subresource!=\"status\",subresource!=\"token\",subresource!=\"scale\",subresource!=\"/healthz\",subresource!=\"binding\",subresource!=\"proxy\",verb!=\"WATCH\"}[1m])) by (le)",
+    ),
+    (
         "empty_selector",
         "go_goroutines{job=~\".*\", instance=~\".*\", cluster=~\".*\"}",
     ),

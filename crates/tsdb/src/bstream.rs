@@ -80,11 +80,38 @@ impl<'a> BitReader<'a> {
         self.pos
     }
 
+    #[cfg(test)]
     pub(crate) fn read_bit(&mut self) -> Option<bool> {
         let byte = *self.bytes.get(self.pos / 8)?;
         let bit = (byte >> (7 - (self.pos % 8))) & 1 == 1;
         self.pos += 1;
         Some(bit)
+    }
+
+    /// Bits left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        (self.bytes.len() * 8).saturating_sub(self.pos)
+    }
+
+    /// The next `nbits` (1 to 56) bits without consuming them, zeros past the end.
+    pub(crate) fn peek_bits(&self, nbits: u32) -> u64 {
+        let first = self.pos / 8;
+        let off = (self.pos % 8) as u32;
+        let rest = self.bytes.get(first..).unwrap_or(&[]);
+        let word = match rest.get(..8) {
+            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            None => {
+                let mut buf = [0u8; 8];
+                buf[..rest.len()].copy_from_slice(rest);
+                u64::from_be_bytes(buf)
+            }
+        };
+        (word << off) >> (64 - nbits)
+    }
+
+    /// Consumes `nbits` bits that [`BitReader::remaining`] says are there.
+    pub(crate) fn skip(&mut self, nbits: usize) {
+        self.pos += nbits;
     }
 
     /// Reads `nbits` (at most 64) bits as an unsigned number.

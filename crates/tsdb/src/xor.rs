@@ -241,14 +241,19 @@ impl<'a> XorIter<'a> {
                 self.read_value()?;
             }
             _ => {
-                let mut d = 0u8;
-                for _ in 0..4 {
-                    d <<= 1;
-                    if !self.br.read_bit().ok_or(TRUNCATED)? {
-                        break;
-                    }
-                    d |= 1;
+                // The delta-of-delta prefix: up to four bits, read in one peek.
+                let p = self.br.peek_bits(4);
+                let (d, len) = match p {
+                    0b0000..=0b0111 => (0b0, 1),
+                    0b1000..=0b1011 => (0b10, 2),
+                    0b1100..=0b1101 => (0b110, 3),
+                    0b1110 => (0b1110, 4),
+                    _ => (0b1111, 4),
+                };
+                if self.br.remaining() < len {
+                    return Err(TRUNCATED);
                 }
+                self.br.skip(len);
                 let dod = match d {
                     0b0 => 0,
                     0b10 => self.read_dod(14)?,
@@ -278,10 +283,20 @@ impl<'a> XorIter<'a> {
 
     fn read_value(&mut self) -> Result<(), &'static str> {
         const TRUNCATED: &str = "truncated bit stream";
-        if !self.br.read_bit().ok_or(TRUNCATED)? {
+        // The control bits: `0` same value, `10` same window, `11` new window.
+        let p = self.br.peek_bits(2);
+        if p < 0b10 {
+            if self.br.remaining() < 1 {
+                return Err(TRUNCATED);
+            }
+            self.br.skip(1);
             return Ok(());
         }
-        let (leading, trailing, mbits) = if !self.br.read_bit().ok_or(TRUNCATED)? {
+        if self.br.remaining() < 2 {
+            return Err(TRUNCATED);
+        }
+        self.br.skip(2);
+        let (leading, trailing, mbits) = if p == 0b10 {
             let mbits = 64u32
                 .checked_sub(self.leading as u32 + self.trailing as u32)
                 .ok_or("bad value window")?;
