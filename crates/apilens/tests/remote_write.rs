@@ -3,12 +3,15 @@
 //! back the same through both query APIs, and samples queued while Prometheus is down arrive
 //! after an apilens restart. With `CI` set a missing `prometheus` fails these tests.
 
+use apilens_testkit::{
+    KillOnDrop, Prometheus, PrometheusOpts, free_port, peers_available, wait_for,
+};
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(
@@ -17,73 +20,22 @@ fn fixture() -> PathBuf {
 }
 
 fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
-fn have_prometheus() -> bool {
-    let ok = Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus is not installed"
-        );
-        println!("note: prometheus missing; test not run");
-    }
-    ok
-}
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn start_prometheus(dir: &Path, addr: SocketAddr) -> Proc {
+/// Prometheus on `addr` with the remote-write receiver; its TSDB survives a restart in `dir`.
+fn start_prometheus(dir: &Path, addr: SocketAddr) -> Prometheus {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    wait_for("prometheus to be ready", 60, || {
-        reqwest::blocking::get(format!("http://{addr}/-/ready"))
-            .is_ok_and(|r| r.status().is_success())
-    });
-    p
+    let mut opts = PrometheusOpts::new(dir);
+    opts.port = Some(addr.port());
+    opts.args
+        .push("--web.enable-remote-write-receiver".to_owned());
+    Prometheus::start(&opts)
 }
 
 /// `apilens serve` replaying the fixture once into `data`, writing to `remote`.
-fn start_serve(data: &Path, listen: SocketAddr, remote: &str) -> Proc {
+fn start_serve(data: &Path, listen: SocketAddr, remote: &str) -> KillOnDrop {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let child = Command::new(env!("CARGO_BIN_EXE_apilens"))
         .arg("serve")
         .arg("--target")
@@ -97,8 +49,8 @@ fn start_serve(data: &Path, listen: SocketAddr, remote: &str) -> Proc {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let p = Proc(child);
-    wait_for("the replay to finish", 60, || {
+    let p = KillOnDrop(child);
+    wait_for("the replay to finish", Duration::from_secs(60), || {
         reqwest::blocking::get(format!("http://{listen}/api/v1/targets"))
             .and_then(|r| r.text())
             .is_ok_and(|t| t.contains(r#""activeTargets":[]"#))
@@ -107,7 +59,7 @@ fn start_serve(data: &Path, listen: SocketAddr, remote: &str) -> Proc {
 }
 
 /// Stops `apilens serve` with SIGTERM; returns its log.
-fn stop(mut p: Proc) -> String {
+fn stop(mut p: KillOnDrop) -> String {
     let status = Command::new("kill")
         .args(["-TERM", &p.0.id().to_string()])
         .status()
@@ -177,7 +129,7 @@ fn now() -> f64 {
 
 #[test]
 fn serve_forwards_what_it_stores_to_prometheus() {
-    if !have_prometheus() {
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -196,10 +148,14 @@ fn serve_forwards_what_it_stores_to_prometheus() {
     let total: usize = ours.values().map(Vec::len).sum();
     assert!(ours.len() > 20_000, "apilens stored {} series", ours.len());
     let mut theirs = BTreeMap::new();
-    wait_for("prometheus to hold every sample", 60, || {
-        theirs = matrix(&prom, q, t);
-        theirs.values().map(Vec::len).sum::<usize>() >= total
-    });
+    wait_for(
+        "prometheus to hold every sample",
+        Duration::from_secs(60),
+        || {
+            theirs = matrix(&prom, q, t);
+            theirs.values().map(Vec::len).sum::<usize>() >= total
+        },
+    );
     assert_eq!(theirs.len(), ours.len());
     for (labels, points) in &ours {
         assert_eq!(theirs.get(labels), Some(points), "{labels}");
@@ -210,7 +166,7 @@ fn serve_forwards_what_it_stores_to_prometheus() {
 
 #[test]
 fn samples_queued_while_prometheus_is_down_arrive_after_a_restart() {
-    if !have_prometheus() {
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -235,11 +191,15 @@ fn samples_queued_while_prometheus_is_down_arrive_after_a_restart() {
     let mut ups = BTreeMap::new();
     // The queue is sent in order: once the staleness markers that end the replay are in,
     // everything before them is too.
-    wait_for("both runs' samples in prometheus", 60, || {
-        ups = matrix(&prom, q, now());
-        ups.values().next().is_some_and(|p| p.len() >= 2)
-            && query(&prom, r#"count({job="apiserver"})"#, now()) == serde_json::json!([])
-    });
+    wait_for(
+        "both runs' samples in prometheus",
+        Duration::from_secs(60),
+        || {
+            ups = matrix(&prom, q, now());
+            ups.values().next().is_some_and(|p| p.len() >= 2)
+                && query(&prom, r#"count({job="apiserver"})"#, now()) == serde_json::json!([])
+        },
+    );
     let points = ups.values().next().unwrap();
     assert!(
         points[0].0 >= first - 1.0 && points[0].0 < points[1].0,
