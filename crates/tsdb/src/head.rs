@@ -2,7 +2,7 @@
 
 use crate::Error;
 use crate::index::IndexReader;
-use crate::xor::{SAMPLES_PER_CHUNK, XorChunk, decode_chunk};
+use crate::xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter};
 use apilens_model::{Labels, Sample};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -72,12 +72,23 @@ impl MemSeries {
     /// Samples in `[mint, maxt]`.
     fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), Error> {
         for c in &self.closed {
-            if c.max_t >= mint && c.min_t <= maxt {
+            if c.max_t < mint || c.min_t > maxt {
+                continue;
+            }
+            // Decode straight into `out`; whole chunks need no per-sample test.
+            let mut it = XorIter::new(&c.bytes);
+            out.reserve(SAMPLES_PER_CHUNK);
+            if c.min_t >= mint && c.max_t <= maxt {
+                out.extend(&mut it);
+            } else {
                 out.extend(
-                    decode_chunk(&c.bytes)?
-                        .into_iter()
-                        .filter(|s| s.t >= mint && s.t <= maxt),
+                    it.by_ref()
+                        .skip_while(|s| s.t < mint)
+                        .take_while(|s| s.t <= maxt),
                 );
+            }
+            if let Some(e) = it.err() {
+                return Err(Error::corrupt("chunk", e));
             }
         }
         if self.open.num_samples() > 0 && self.max_t >= mint && self.open_min_t <= maxt {
