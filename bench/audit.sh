@@ -14,6 +14,9 @@
 # Targets: >= 1 GB/s on 2 cores, >= 10x the jq pipeline, peak memory < 256 MB.
 #
 # Usage: bench/audit.sh [SIZE_GB]     (default 2; fractions such as 0.5 work)
+#        STREAM_GB=10 bench/audit.sh 1
+#   also pipes a STREAM_GB log straight from the generator into `apilens audit top --by user -`
+#   (no disk needed) and prints apilens's peak memory on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_gb=${1:-2}
@@ -81,4 +84,17 @@ if [ "$apilens_top" = "$jq_top" ]; then
   echo "counts agree on the top 5 users"
 else
   echo "COUNTS DIFFER:"; echo "apilens:"; echo "$apilens_top"; echo "jq:"; echo "$jq_top"; exit 1
+fi
+
+if [ -n "${STREAM_GB:-}" ]; then
+  sbytes=$(awk -v g="$STREAM_GB" 'BEGIN{printf "%.0f", g * 1000000000}')
+  "$target/release/examples/synth" "$sbytes" 7 2>/dev/null |
+    /usr/bin/time -v -o "$out/audit-time-stream.txt" "$apilens" audit top --by user - -n 5 --format csv \
+      >"$out/audit-out-stream.txt" 2>/dev/null
+  awk -F': ' -v g="$STREAM_GB" '
+    /Maximum resident set size/ { m = $2 }
+    /User time \(seconds\)/ { u = $2 }
+    /System time \(seconds\)/ { s = $2 }
+    END { printf "stream: %s GB from the generator through stdin: %.1f s of CPU, peak %.1f MiB (< 256: %s)\n",
+      g, u + s, m / 1024, (m / 1024 < 256 ? "met" : "NOT met") }' "$out/audit-time-stream.txt"
 fi
