@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use apilens_model::{Labels, Sample};
 use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter, WriteAuth, decode_write_request};
 use apilens_scrape::{Batch, Sink};
 use apilens_sigv4::{Credentials, CredentialsChain, Signer};
+use apilens_testkit::{Prometheus, PrometheusOpts, free_port, peers_available};
 use apilens_textparse::{Entry, Format, Parser};
 
 fn fixture() -> PathBuf {
@@ -53,81 +54,14 @@ fn opts(url: &str, dir: &Path) -> RemoteWriteOpts {
     o
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have_prometheus() -> bool {
-    let ok = Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus is not installed"
-        );
-        println!("note: prometheus missing; test not run");
-    }
-    ok
-}
-
-/// Starts Prometheus on `port` with the remote-write receiver and waits until it is ready.
+/// Prometheus on `port` with the remote-write receiver; its TSDB survives a restart in `dir`.
 fn start_prometheus(dir: &Path, port: u16) -> Prometheus {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if http
-            .get(format!("{}/-/ready", p.url))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus not ready on {}",
-            p.url
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut opts = PrometheusOpts::new(dir);
+    opts.port = Some(port);
+    opts.args
+        .push("--web.enable-remote-write-receiver".to_owned());
+    Prometheus::start(&opts)
 }
 
 /// Every series of an instant query at `t`, keyed by labels: its value, or for a range
@@ -176,13 +110,13 @@ fn same(a: f64, b: f64) -> bool {
 
 #[test]
 fn scrapes_reach_prometheus_and_read_back_identically() {
-    if !have_prometheus() {
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let prom = start_prometheus(dir.path(), free_port());
     let writer =
-        RemoteWriter::start(opts(&format!("{}/api/v1/write", prom.url), dir.path())).unwrap();
+        RemoteWriter::start(opts(&format!("{}/api/v1/write", prom.url()), dir.path())).unwrap();
     let t1 = now_ms() - 60_000;
     let t2 = t1 + 15_000;
     let first = scrape(t1);
@@ -214,7 +148,7 @@ fn scrapes_reach_prometheus_and_read_back_identically() {
     // At most 2000 samples per request.
     assert!(stats.requests_sent >= 2 * n / 2000, "{stats:?}");
 
-    let theirs = prometheus_series(&prom.url, r#"{job="apiserver"}"#, t2);
+    let theirs = prometheus_series(&prom.url(), r#"{job="apiserver"}"#, t2);
     let ours: BTreeMap<Labels, f64> = second
         .samples
         .iter()
@@ -228,7 +162,7 @@ fn scrapes_reach_prometheus_and_read_back_identically() {
         assert!(same(*v, *got), "{l}: {v} != {got}");
     }
     // The first scrape is there too.
-    let earlier = prometheus_series(&prom.url, r#"{job="apiserver"}"#, t1);
+    let earlier = prometheus_series(&prom.url(), r#"{job="apiserver"}"#, t1);
     assert_eq!(earlier.len(), first.samples.len());
     for (l, s) in &first.samples {
         assert!(same(s.v, earlier[l]), "{l}");
@@ -237,7 +171,7 @@ fn scrapes_reach_prometheus_and_read_back_identically() {
 
 #[test]
 fn queued_while_prometheus_is_down_then_delivered_after_a_restart() {
-    if !have_prometheus() {
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -271,7 +205,7 @@ fn queued_while_prometheus_is_down_then_delivered_after_a_restart() {
         s.samples_sent,
         (first.samples.len() + second.samples.len()) as u64
     );
-    let n = prometheus_series(&prom.url, r#"{job="apiserver"}[1m]"#, t1 + 15_000);
+    let n = prometheus_series(&prom.url(), r#"{job="apiserver"}[1m]"#, t1 + 15_000);
     assert_eq!(n.len(), first.samples.len());
     assert!(
         n.values().all(|c| *c == 2.0),
@@ -286,13 +220,13 @@ fn queued_while_prometheus_is_down_then_delivered_after_a_restart() {
 
 #[test]
 fn a_request_prometheus_refuses_is_dropped_without_blocking_the_queue() {
-    if !have_prometheus() {
+    if !peers_available(&["prometheus"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let prom = start_prometheus(dir.path(), free_port());
     let writer =
-        RemoteWriter::start(opts(&format!("{}/api/v1/write", prom.url), dir.path())).unwrap();
+        RemoteWriter::start(opts(&format!("{}/api/v1/write", prom.url()), dir.path())).unwrap();
     let l = Labels::from_pairs([("__name__", "apilens_test"), ("job", "rw")]);
     let at = |t: i64, v: f64| Batch {
         samples: vec![(l.clone(), Sample { t, v })],
@@ -316,7 +250,7 @@ fn a_request_prometheus_refuses_is_dropped_without_blocking_the_queue() {
     );
     let s = writer.stats();
     assert_eq!((s.samples_sent, s.samples_dropped), (2, 1), "{s:?}");
-    let got = prometheus_series(&prom.url, "apilens_test", t + 15_000);
+    let got = prometheus_series(&prom.url(), "apilens_test", t + 15_000);
     assert_eq!(got.into_values().collect::<Vec<_>>(), [3.0]);
 }
 
