@@ -18,13 +18,14 @@ use apilens_panels::{
     KubeVersion, RenderOpts, RulesOpts, catalog, expr_facts, rule_groups, rules_yaml,
 };
 use apilens_sim::{ScenarioConfig, Simulator};
+use apilens_testkit::{Prometheus, PrometheusOpts, peers_available};
 use apilens_textparse::{Entry, Format, Parser};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SCENARIOS: &[&str] = &[
@@ -59,24 +60,6 @@ const NOT_SIMULATED: &[(&str, &str, &str)] = &[(
     "aborted",
     "apiserver_request_aborts_total counts handlers that panic after the timeout filter answered; no scenario times out mid-response",
 )];
-
-fn have(bin: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Every metric name a panel or rule reads.
 fn wanted_metrics() -> BTreeSet<String> {
@@ -272,12 +255,7 @@ fn scenario_of(labels: &Value) -> String {
 
 #[test]
 fn every_exported_query_and_rule_evaluates_in_prometheus() {
-    if !have("prometheus") || !have("promtool") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus/promtool are not installed"
-        );
-        println!("note: prometheus or promtool missing; rules test not run");
+    if !peers_available(&["prometheus", "promtool"]) {
         return;
     }
     let started = Instant::now();
@@ -332,42 +310,16 @@ fn every_exported_query_and_rule_evaluates_in_prometheus() {
         "promtool check rules: {}",
         String::from_utf8_lossy(&check.stdout)
     );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let server = Prometheus::start(&PrometheusOpts {
+        config: format!(
             "global:\n  scrape_interval: 15s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n",
             rules.display()
         ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+        tsdb,
+        ..PrometheusOpts::new(dir.path())
+    });
+    let port = server.port();
     let loaded = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() && get(port, "/-/ready").0 == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not become ready on 127.0.0.1:{port}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 
     // (a) Every panel query, for 1.34 and for every release at once, over the last 30 minutes.
     let mut problems = Vec::new();
