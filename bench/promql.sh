@@ -5,7 +5,7 @@
 # kube-apiserver-like series, jittered 15 s scrapes), each in its own persisted blocks:
 # `promtool tsdb create-blocks-from openmetrics` for Prometheus, `apilens_tsdb::import_openmetrics`
 # (what `apilens tsdb import` runs) for apilens. Every query runs as a 100-minute range query at
-# a 60 s step: once to warm caches, then 7 times; the median counts. Both figures are in-process
+# a 60 s step: once to warm caches, then 7 times on each engine in turn; the median counts. Both figures are in-process
 # engine times of the same stages, without parsing, HTTP or JSON: apilens `Engine::exec` of a
 # prepared query, Prometheus `stats.timings.execTotalTime` from `stats=all` (its parser, which also
 # compiles the regular expressions, runs before that clock starts). The overall apilens time with

@@ -240,20 +240,11 @@ const BENCH_RUNS: usize = 7;
 /// query made by [`Engine::prepare_range`] on the [`Db`] (select, decode, evaluate, sort),
 /// Prometheus is its `execTotalTime` from `stats=all` (the same; parsing, which also compiles
 /// the matchers' regular expressions, is done in `NewRangeQuery` before it). Neither includes
-/// HTTP or JSON. Each query runs once to warm caches, then [`BENCH_RUNS`] times; the median
-/// counts. The overall apilens time with parsing is printed too.
+/// HTTP or JSON. Each query runs once to warm caches, then [`BENCH_RUNS`] times on each engine
+/// in turn; the median counts. The overall apilens time with parsing is printed too.
 fn bench(engine: &Engine, store: &Db, url: &str, exprs: &[String], range: (i64, i64, i64)) {
     let (start, end, step) = range;
     let http = reqwest::blocking::Client::new();
-    let median = |f: &mut dyn FnMut() -> Option<(Duration, Duration)>| {
-        f()?;
-        let mut times = Vec::with_capacity(BENCH_RUNS);
-        for _ in 0..BENCH_RUNS {
-            times.push(f()?);
-        }
-        times.sort();
-        Some(times[BENCH_RUNS / 2])
-    };
     let (mut total_ours, mut total_theirs) = (Duration::ZERO, Duration::ZERO);
     let mut total_with_parse = Duration::ZERO;
     let (mut worst, mut worst_q) = (f64::INFINITY, String::new());
@@ -264,7 +255,7 @@ fn bench(engine: &Engine, store: &Db, url: &str, exprs: &[String], range: (i64, 
         "apilens", "prometheus", "ratio"
     );
     for q in exprs {
-        let ours = median(&mut || {
+        let ours = || {
             let t = Instant::now();
             let prepared = engine.prepare_range(q, start, end, step).ok()?;
             let parsed = t.elapsed();
@@ -272,11 +263,25 @@ fn bench(engine: &Engine, store: &Db, url: &str, exprs: &[String], range: (i64, 
             engine.exec(store, &prepared).ok()?;
             let exec = t.elapsed();
             Some((exec, parsed + exec))
-        });
-        let theirs = median(&mut || prometheus_exec_time(&http, url, q, range).map(|d| (d, d)));
-        let (Some((a, with_parse)), Some((b, _))) = (ours, theirs) else {
-            continue;
         };
+        let theirs = || prometheus_exec_time(&http, url, q, range);
+        // Warm-up, then the runs of both engines alternate so that load from elsewhere on the
+        // machine falls on both alike.
+        if ours().is_none() || theirs().is_none() {
+            continue;
+        }
+        let (mut a_runs, mut b_runs) = (Vec::new(), Vec::new());
+        for _ in 0..BENCH_RUNS {
+            a_runs.extend(ours());
+            b_runs.extend(theirs());
+        }
+        if a_runs.len() < BENCH_RUNS || b_runs.len() < BENCH_RUNS {
+            continue;
+        }
+        a_runs.sort();
+        b_runs.sort();
+        let (a, with_parse) = a_runs[BENCH_RUNS / 2];
+        let b = b_runs[BENCH_RUNS / 2];
         total_with_parse += with_parse;
         n += 1;
         total_ours += a;
