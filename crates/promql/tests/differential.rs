@@ -13,8 +13,9 @@
 //! [`bench`]); `bench/promql.sh` runs it.
 
 use apilens_promql::{Engine, EngineOpts, RemoteAuth, RemoteClient, Value};
+use apilens_testkit::{Prometheus, PrometheusOpts, peers_available};
 use apilens_tsdb::{Db, DbOptions, import_openmetrics};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Queries whose results differ between Prometheus 2.42 and 3.x by a known rule, with it.
@@ -26,23 +27,6 @@ const EXPLAINED: &[(&str, &str)] = &[(
 )];
 mod dataset;
 use dataset::{HOURS, T0, dashboard_exprs, dataset, openmetrics};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(bin: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
 
 fn equal(a: f64, b: f64) -> bool {
     (a.is_nan() && b.is_nan()) || a == b || ((a - b).abs() / a.abs().max(b.abs())) <= 1e-9
@@ -91,12 +75,7 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
 
 #[test]
 fn dashboard_queries_match_prometheus() {
-    if !have("prometheus") || !have("promtool") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prometheus/promtool are not installed"
-        );
-        println!("note: prometheus or promtool missing; differential test not run");
+    if !peers_available(&["prometheus", "promtool"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -115,33 +94,12 @@ fn dashboard_queries_match_prometheus() {
         st.success(),
         "promtool create-blocks-from openmetrics failed"
     );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
-    let url = format!("http://127.0.0.1:{port}");
+    let server = Prometheus::start(&PrometheusOpts {
+        tsdb,
+        ..PrometheusOpts::new(dir.path())
+    });
+    let url = server.url();
     let client = RemoteClient::new(&url, RemoteAuth::None, Duration::from_secs(60)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.query("1", T0).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not become ready on {url}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
     let store = Db::open(&dir.path().join("apilens"), DbOptions::default()).unwrap();
     let imported = import_openmetrics(&store, &om).unwrap();
     assert_eq!(
