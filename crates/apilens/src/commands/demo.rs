@@ -2,7 +2,7 @@
 //! with nothing to install and no cluster.
 
 use crate::commands::report::{now_ms, print, print_culprits};
-use crate::commands::serve::{init_logging, parse_duration};
+use crate::commands::serve::{HttpServer, close_store, init_logging, parse_duration};
 use anyhow::{Context as _, bail};
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{LocalSource, ReportOpts, build_report};
@@ -194,15 +194,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let app = crate::commands::serve::router(health, Arc::clone(&db));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = HttpServer::spawn(listener, app);
 
     let report = {
         let db = Arc::clone(&db);
@@ -262,14 +254,11 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let _ = stop_tx.send(true);
-    if let Ok(Err(e)) = server.await {
-        tracing::warn!(error = %e, "HTTP server stopped with an error");
-    }
+    server.stop().await;
     drop(targets);
     drop(sim);
     drop(sink);
-    close(db, &data_dir).await;
+    close_store(db).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -324,20 +313,6 @@ async fn scrape_all(
         appended += report.appended;
     }
     Ok(appended)
-}
-
-async fn close(db: Arc<Db>, dir: &Path) {
-    match Arc::try_unwrap(db) {
-        Ok(db) => {
-            if let Err(e) = tokio::task::spawn_blocking(move || db.close()).await {
-                tracing::warn!(error = %e, "closing the store failed");
-            }
-        }
-        Err(_) => tracing::warn!(
-            dir = %dir.display(),
-            "store still in use at exit; its WAL holds every stored scrape"
-        ),
-    }
 }
 
 fn humanize(d: Duration) -> String {

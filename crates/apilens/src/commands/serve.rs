@@ -259,34 +259,61 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
 
     let app = router(health, Arc::clone(&db));
     tracing::info!(listen = %local, data_dir = %args.data_dir.display(), "serving");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = HttpServer::spawn(listener, app);
 
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down");
     scraper.shutdown().await;
     super::remote_write::stop(remote_writer).await;
-    let _ = stop_tx.send(true);
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server stopped with an error"),
-        Err(err) => tracing::warn!(error = %err, "HTTP server task failed"),
-    }
-    match Arc::try_unwrap(db) {
-        Ok(db) => tokio::task::spawn_blocking(move || db.close()).await?,
-        Err(_) => {
-            tracing::warn!("store still in use at shutdown; its WAL holds every committed scrape")
-        }
-    }
+    server.stop().await;
+    close_store(db).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// An HTTP server running on the runtime until [`HttpServer::stop`].
+pub(crate) struct HttpServer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HttpServer {
+    /// Serves `app` on `listener` in the background.
+    pub(crate) fn spawn(listener: tokio::net::TcpListener, app: axum::Router) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        Self { stop, task }
+    }
+
+    /// Finishes the requests in flight and stops; failures are logged.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server stopped with an error"),
+            Err(err) => tracing::warn!(error = %err, "HTTP server task failed"),
+        }
+    }
+}
+
+/// Closes the store when nothing else holds it; otherwise its WAL keeps every committed batch.
+pub(crate) async fn close_store(db: Arc<Db>) {
+    match Arc::try_unwrap(db) {
+        Ok(db) => {
+            if let Err(err) = tokio::task::spawn_blocking(move || db.close()).await {
+                tracing::warn!(error = %err, "closing the store failed");
+            }
+        }
+        Err(_) => {
+            tracing::warn!("store still in use at shutdown; its WAL holds every committed batch")
+        }
+    }
 }
 
 /// The HTTP routes: Prometheus-style health and readiness, the scrape targets, the
