@@ -60,7 +60,9 @@ pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Repor
             opts.range.as_secs()
         )));
     }
-    let start_ms = opts.end_ms - range_ms;
+    let start_ms = opts.end_ms.checked_sub(range_ms).ok_or_else(|| {
+        ReportError::Options(format!("the range ends too early: {} ms", opts.end_ms))
+    })?;
     let step_ms = (range_ms / 120).max(15_000) / 1000 * 1000;
     let window = if step_ms <= 75_000 {
         "5m".to_owned()
@@ -80,8 +82,9 @@ pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Repor
     let build_info = source
         .instant(
             &format!(
-                "last_over_time({}[{range_text}])",
-                selector("kubernetes_build_info", &opts.selector)
+                "last_over_time({}[{range_text}]) and on (instance) group by (instance) (last_over_time({}[{range_text}]))",
+                selector("kubernetes_build_info", &opts.selector),
+                selector("apiserver_current_inflight_requests", &opts.selector)
             ),
             opts.end_ms,
         )
@@ -167,7 +170,7 @@ fn versions(build_info: &Value) -> (Vec<String>, Option<KubeVersion>) {
 /// Instances per job that were scraped at least once in range.
 fn targets(ctx: &Ctx<'_>, range_text: &str) -> Vec<(String, usize)> {
     let query = format!(
-        "count by (job) (last_over_time({}[{range_text}]))",
+        "count by (job) (max_over_time({}[{range_text}]) > 0)",
         selector("up", &ctx.opts.selector)
     );
     match ctx.source.instant(&query, ctx.opts.end_ms) {
@@ -200,7 +203,14 @@ fn alternative(query: &Query, version: Option<KubeVersion>) -> Option<Alternativ
 /// One query's result as labelled value lists.
 struct Evaluated<'q> {
     query: &'q Query,
-    series: Vec<(Labels, Vec<f64>)>,
+    series: Vec<Reduced>,
+}
+
+/// One series: its labels, its finite values in order, and the time of the last one.
+struct Reduced {
+    labels: Labels,
+    values: Vec<f64>,
+    last_t: i64,
 }
 
 fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> PanelSummary {
@@ -254,7 +264,7 @@ fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> Pane
     if summary.level == Level::NoData
         && summary.errors.is_empty()
         && ctx.scraped
-        && only_emergent(panel, version)
+        && metrics_present(ctx, panel, version)
     {
         summary.level = Level::Ok;
         summary.headline = "none in range".to_owned();
@@ -269,35 +279,74 @@ fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> Pane
     summary
 }
 
-/// True when every metric the panel reads appears only after its first event (rejections,
-/// terminations): no series then means none happened, not a missing metric.
-fn only_emergent(panel: &Panel, version: Option<KubeVersion>) -> bool {
-    let mut metrics = panel
+/// True when every metric the panel reads is scraped at the end of the range, those that only appear after
+/// their first event (rejections, terminations) excepted: no series then means nothing
+/// happened (no 429s, no 5xx), not a missing metric.
+fn metrics_present(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> bool {
+    let metrics: BTreeSet<String> = panel
         .queries
         .iter()
         .filter_map(|q| alternative(q, version))
         .flat_map(|alt| alt.metric_names())
-        .peekable();
-    metrics.peek().is_some() && metrics.all(|m| EMERGENT_METRICS.contains(&m.as_str()))
+        .collect();
+    let needed: Vec<&str> = metrics
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !EMERGENT_METRICS.contains(m))
+        .collect();
+    if metrics.is_empty() {
+        return false;
+    }
+    if needed.is_empty() {
+        return true;
+    }
+    let mut matchers = format!("__name__=~\"{}\"", needed.join("|"));
+    if !ctx.opts.selector.is_empty() {
+        matchers.push_str(", ");
+        matchers.push_str(&ctx.opts.selector);
+    }
+    let query = format!("group by (__name__) ({{{matchers}}})");
+    match ctx.source.instant(&query, ctx.opts.end_ms) {
+        Ok(Value::Vector(found)) => {
+            let found: BTreeSet<&str> = found
+                .iter()
+                .filter_map(|s| s.labels.get(apilens_model::METRIC_NAME))
+                .collect();
+            needed.iter().all(|m| found.contains(m))
+        }
+        _ => false,
+    }
 }
 
 /// Every series of a value with its finite values in order (staleness and gaps dropped).
-fn values(value: Value) -> Vec<(Labels, Vec<f64>)> {
+fn values(value: Value) -> Vec<Reduced> {
     match value {
         Value::Matrix(series) => series
             .into_iter()
-            .map(|s| {
-                let v = s.samples.iter().map(|p| p.v).filter(|v| v.is_finite());
-                (s.labels, v.collect::<Vec<f64>>())
+            .filter_map(|s| {
+                let finite: Vec<_> = s.samples.iter().filter(|p| p.v.is_finite()).collect();
+                let last_t = finite.last()?.t;
+                Some(Reduced {
+                    values: finite.iter().map(|p| p.v).collect(),
+                    labels: s.labels,
+                    last_t,
+                })
             })
-            .filter(|(_, v)| !v.is_empty())
             .collect(),
         Value::Vector(samples) => samples
             .into_iter()
             .filter(|s| s.v.is_finite())
-            .map(|s| (s.labels, vec![s.v]))
+            .map(|s| Reduced {
+                labels: s.labels,
+                values: vec![s.v],
+                last_t: s.t,
+            })
             .collect(),
-        Value::Scalar { v, .. } if v.is_finite() => vec![(Labels::default(), vec![v])],
+        Value::Scalar { t, v } if v.is_finite() => vec![Reduced {
+            labels: Labels::default(),
+            values: vec![v],
+            last_t: t,
+        }],
         _ => Vec::new(),
     }
 }
@@ -330,14 +379,16 @@ fn read_series(
     let mut figures: Vec<SeriesFigure> = evaluated
         .iter()
         .flat_map(|e| {
-            e.series.iter().map(move |(labels, vals)| {
-                let peak = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            e.series.iter().map(move |r| {
+                let peak = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                // Only a series still there at the end of the range has a "last" value.
+                let current = ctx.opts.end_ms - r.last_t <= ctx.step_ms;
                 SeriesFigure {
                     query: e.query.id.clone(),
-                    legend: legend(&e.query.legend, labels),
+                    legend: legend(&e.query.legend, &r.labels),
                     peak,
-                    last: vals.last().copied(),
-                    mean: vals.iter().sum::<f64>() / vals.len() as f64,
+                    last: r.values.last().copied().filter(|_| current),
+                    mean: r.values.iter().sum::<f64>() / r.values.len() as f64,
                 }
             })
         })
@@ -355,10 +406,8 @@ fn read_series(
     figures.sort_by(|a, b| key(b).total_cmp(&key(a)));
 
     let limited = limit_reading(panel, evaluated);
-    let worst = figures
-        .iter()
-        .max_by_key(|f| severity_level(panel.severity_of(key(f))))
-        .cloned();
+    // Sorted highest first, and severity grows with the value: the first is the worst.
+    let worst = figures.first().cloned();
     summary.level = Level::Ok;
     if let Some((level, headline)) = limited {
         summary.level = level;
@@ -400,7 +449,10 @@ fn limit_reading(panel: &Panel, evaluated: &[Evaluated<'_>]) -> Option<(Level, S
             .iter()
             .filter(|e| e.query.id == id)
             .flat_map(|e| e.series.iter())
-            .map(|(l, v)| (l, v.iter().copied().fold(f64::NEG_INFINITY, f64::max)))
+            .map(|r| {
+                let peak = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (&r.labels, peak)
+            })
             .collect()
     };
     // (what, used, limit)
@@ -461,6 +513,11 @@ fn limit_reading(panel: &Panel, evaluated: &[Evaluated<'_>]) -> Option<(Level, S
     ))
 }
 
+/// A table row's key labels, name and value.
+type KeyLabels = Vec<(String, String)>;
+/// A table row's values, by query id.
+type Columns = Vec<(String, f64)>;
+
 fn read_table(
     ctx: &Ctx<'_>,
     panel: &Panel,
@@ -468,18 +525,19 @@ fn read_table(
     evaluated: &[Evaluated<'_>],
     summary: &mut PanelSummary,
 ) {
-    let mut rows: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    let mut rows: BTreeMap<KeyLabels, Columns> = BTreeMap::new();
     for e in evaluated {
-        for (labels, vals) in &e.series {
-            let key = spec
+        for r in &e.series {
+            let labels: Vec<(String, String)> = spec
                 .keys
                 .iter()
-                .filter_map(|k| labels.get(k))
-                .filter(|v| !v.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            if let Some(&v) = vals.last() {
-                rows.entry(key).or_default().push((e.query.id.clone(), v));
+                .filter_map(|k| Some((k.clone(), r.labels.get(k)?.to_owned())))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            if let Some(&v) = r.values.last() {
+                rows.entry(labels)
+                    .or_default()
+                    .push((e.query.id.clone(), v));
             }
         }
     }
@@ -488,7 +546,15 @@ fn read_table(
     let mut rows: Vec<TableRow> = rows
         .into_iter()
         .filter(|(_, values)| column(values, &spec.sort_by).is_some())
-        .map(|(key, values)| TableRow { key, values })
+        .map(|(labels, values)| TableRow {
+            key: labels
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            labels,
+            values,
+        })
         .collect();
     if rows.is_empty() {
         return;
@@ -533,7 +599,11 @@ fn read_table(
             describe(violators[0])
         );
     }
-    let mut kept: Vec<TableRow> = rows.iter().take(ctx.opts.top).cloned().collect();
+    let mut kept: Vec<TableRow> = rows
+        .iter()
+        .take(spec.top.min(ctx.opts.top))
+        .cloned()
+        .collect();
     for v in violators {
         if !kept.iter().any(|k| k.key == v.key) {
             kept.push(v.clone());
@@ -546,10 +616,7 @@ fn read_table(
 /// explain: a high etcd share of a fast API, a costly LIST on an idle APF level or a large
 /// object count on a quick cluster are facts, not findings.
 const EXPLANATIONS: [(&str, &[&str]); 3] = [
-    (
-        "etcd-share-of-latency",
-        &["latency-by-verb", "slowest-calls", "slo-view"],
-    ),
+    ("etcd-share-of-latency", &["slowest-calls", "slo-view"]),
     (
         "apf-seat-cost",
         &[

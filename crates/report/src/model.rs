@@ -38,7 +38,8 @@ pub struct SeriesFigure {
     pub legend: String,
     /// The highest value in range.
     pub peak: f64,
-    /// The value at the end of the range, when the series still had one.
+    /// The value at the end of the range; `None` when the series ended more than one step
+    /// before it.
     pub last: Option<f64>,
     /// The mean over the steps that had a value.
     pub mean: f64,
@@ -47,8 +48,10 @@ pub struct SeriesFigure {
 /// One row of a table panel: its key labels and one value per query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableRow {
-    /// The key labels joined with spaces (`LIST pods cluster`).
+    /// The key labels' values joined with spaces (`LIST pods cluster`).
     pub key: String,
+    /// The key labels, name and value, in the table's key order (empty values left out).
+    pub labels: Vec<(String, String)>,
     /// `(query id, value)` pairs, in the panel's query order; missing columns are left out.
     pub values: Vec<(String, f64)>,
 }

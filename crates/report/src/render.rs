@@ -116,7 +116,7 @@ pub fn render_text(report: &Report) -> String {
 }
 
 fn md_escape(text: &str) -> String {
-    text.replace('|', "\\|")
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// The report as Markdown: one heading per section with its verdict and a table of every panel.

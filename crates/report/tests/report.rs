@@ -91,6 +91,17 @@ fn healthy_cluster_reads_ok_everywhere() {
         inflight.headline
     );
     assert!(text.lines().count() <= 50, "not one screen:\n{text}");
+    // No 429 in a healthy cluster reads "none", not "no data": the metric is there.
+    let traffic = section(&report, "Traffic");
+    let throttled = traffic
+        .panels
+        .iter()
+        .find(|p| p.id == "throttled-429")
+        .unwrap();
+    assert_eq!(
+        (throttled.level, throttled.headline.as_str()),
+        (Level::Ok, "none in range")
+    );
 }
 
 #[test]
@@ -152,6 +163,15 @@ fn markdown_and_json_carry_every_panel() {
         slowest.rows[0].key.starts_with("LIST"),
         "{:?}",
         slowest.rows
+    );
+    let labels = &slowest.rows[0].labels;
+    assert!(
+        labels.contains(&("verb".to_owned(), "LIST".to_owned())),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&("resource".to_owned(), "pods".to_owned())),
+        "{labels:?}"
     );
 }
 

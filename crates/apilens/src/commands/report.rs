@@ -38,8 +38,8 @@ pub(crate) struct Args {
     /// Series or rows kept per panel in the JSON form.
     #[arg(long, default_value_t = 5)]
     top: usize,
-    /// Audit log files or directories of the same cluster and time: the report then names the
-    /// clients behind the traffic and behind the slowest call. Repeat for more.
+    /// Audit log files or directories of the same cluster and time: the text report then names
+    /// the clients behind the traffic and behind the slowest call. Repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
     audit_logs: Vec<PathBuf>,
     /// Exit with status 1 when the report reaches this level.
@@ -137,7 +137,7 @@ pub(crate) fn print_culprits(report: &Report, paths: &[PathBuf]) -> anyhow::Resu
     push_rows(&mut out, "all requests", &all, events);
     if let Some((verb, resource)) = slowest_call(report) {
         let spec = FilterSpec {
-            verb: vec![verb.to_lowercase()],
+            verb: vec![audit_verb(&verb)],
             resource: vec![resource.clone()],
             ..FilterSpec::default()
         };
@@ -174,15 +174,33 @@ fn push_rows(out: &mut String, what: &str, report: &apilens_audit::Report, total
     }
 }
 
-/// Verb and resource of the top row of the slowest-calls table (`LIST pods cluster`).
+/// Verb and resource of the top row of the slowest-calls table, as the metrics name them
+/// (`LIST`, `deployments`).
 fn slowest_call(report: &Report) -> Option<(String, String)> {
     let panel = report
         .sections
         .iter()
         .flat_map(|s| &s.panels)
         .find(|p| p.id == "slowest-calls")?;
-    let mut words = panel.rows.first()?.key.split_whitespace();
-    Some((words.next()?.to_owned(), words.next()?.to_owned()))
+    let row = panel.rows.first()?;
+    let label = |name: &str| {
+        row.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    Some((label("verb")?, label("resource")?))
+}
+
+/// The audit-log verb of a metrics verb: the metrics say POST, PUT and APPLY where the audit
+/// log says create, update and patch.
+fn audit_verb(metrics_verb: &str) -> String {
+    match metrics_verb {
+        "POST" => "create".to_owned(),
+        "PUT" => "update".to_owned(),
+        "APPLY" => "patch".to_owned(),
+        other => other.to_lowercase(),
+    }
 }
 
 /// Milliseconds since the epoch, now.
