@@ -131,6 +131,15 @@ fn bad_report_and_demo_arguments_say_what_is_wrong() {
         "{}",
         text(&out.stderr)
     );
+    let full = tempfile::tempdir().unwrap();
+    std::fs::write(full.path().join("keep"), "x").unwrap();
+    let out = apilens(&["demo", "--data-dir", full.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not empty"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = apilens(&["demo", "--history", "1m"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("at least 5m"));

@@ -20,7 +20,8 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// The exposition, decompressed.
     pub body: Bytes,
-    /// The recorded time of a replayed scrape; `None` for live targets.
+    /// The time of the scrape when it is known beforehand (a replayed recording, a body fed
+    /// through `ScrapeLoop::ingest`); `None` for live targets, which are stamped when fetched.
     pub timestamp_ms: Option<i64>,
 }
 

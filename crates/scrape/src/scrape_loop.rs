@@ -166,9 +166,10 @@ impl ScrapeLoop {
     }
 
     /// Appends a body obtained by other means (an in-process simulator, a file read by the
-    /// caller) as this target's scrape at `fetched.timestamp_ms` (default: now), exactly as a
-    /// fetched one: target labels, staleness of vanished series, `up` and the other synthetic
-    /// series. `duration` is reported as `scrape_duration_seconds`.
+    /// caller) as this target's scrape at `fetched.timestamp_ms` (default: now), as a fetched
+    /// one is stored: target labels, the sample limit, staleness of vanished series, `up` and the
+    /// other synthetic series (the body size cap belongs to fetching and is not applied).
+    /// `duration` is reported as `scrape_duration_seconds`.
     pub async fn ingest(&mut self, fetched: Fetched, duration: Duration) -> ScrapeReport {
         let t = fetched.timestamp_ms.unwrap_or_else(now_ms);
         self.process(Ok(fetched), t, duration).await

@@ -91,7 +91,9 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
 }
 
 /// The dashboard with `/api/v1/query` and `/api/v1/query_range` forwarded to `client`: the
-/// remote engine evaluates the panel queries unchanged and its answer is passed on as is.
+/// remote engine evaluates the panel queries unchanged and a successful answer is passed on as
+/// is; a failed one becomes a Prometheus-style error that names the engine and carries its
+/// message.
 fn remote_router(client: Arc<RemoteClient>) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()

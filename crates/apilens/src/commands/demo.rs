@@ -103,6 +103,16 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             (temp.path().to_owned(), Some(temp))
         }
     };
+    // A store from an earlier run holds newer samples than this run's history, which it would
+    // refuse: start from an empty directory.
+    if args.data_dir.is_some()
+        && std::fs::read_dir(&data_dir).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        bail!(
+            "--data-dir {} is not empty: give the demo a new or empty directory",
+            data_dir.display()
+        );
+    }
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -293,10 +303,10 @@ async fn scrape_all(
     targets: &mut [SimTarget],
     t: i64,
 ) -> anyhow::Result<usize> {
-    let started = Instant::now();
     sim.advance_to(t)?;
     let mut appended = 0;
     for target in targets.iter_mut() {
+        let started = Instant::now();
         let body = match target.replica {
             Some(i) => sim.render_metrics(i)?,
             None => sim.render_etcd_metrics(),

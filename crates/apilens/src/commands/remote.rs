@@ -14,7 +14,12 @@ pub(crate) struct RemoteArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) prometheus: Option<String>,
     /// Bearer token for `--prometheus`; read from this environment variable.
-    #[arg(long, value_name = "ENV", requires = "prometheus")]
+    #[arg(
+        long,
+        value_name = "ENV",
+        requires = "prometheus",
+        conflicts_with = "basic_user"
+    )]
     pub(crate) bearer_token_env: Option<String>,
     /// Basic-auth user for `--prometheus`; the password comes from `APILENS_BASIC_PASSWORD`.
     #[arg(long, requires = "prometheus")]
