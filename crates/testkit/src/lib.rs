@@ -136,16 +136,25 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("start prometheus");
-        let server = Prometheus {
-            _child: KillOnDrop(child),
-            port,
-        };
+        let mut child = KillOnDrop(child);
         wait_for(
             &format!("prometheus to be ready on 127.0.0.1:{port}"),
             Duration::from_secs(60),
-            || http_status(port, "/-/ready") == 200,
+            || {
+                if let Ok(Some(status)) = child.0.try_wait() {
+                    panic!("prometheus exited with {status} before it was ready on port {port}");
+                }
+                http_status(port, "/-/ready") == 200
+            },
         );
-        server
+        // Ready, and still ours: another process on the port would have made it exit.
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("prometheus exited with {status}: port {port} was taken");
+        }
+        Prometheus {
+            _child: child,
+            port,
+        }
     }
 
     /// The port it listens on.
