@@ -1,4 +1,5 @@
-//! Where AWS credentials come from: environment, shared files, web identity, containers.
+//! Where AWS credentials come from: environment, shared files, web identity, containers,
+//! instance metadata.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ impl EnvSnapshot {
     }
 
     /// A variable that is set and not empty.
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
             .map(String::as_str)
@@ -140,8 +141,7 @@ impl EnvSnapshot {
     }
 }
 
-/// The credential sources, in the order of the AWS SDKs' default chain (without instance
-/// metadata), with a cache of the last credentials until five minutes before they expire.
+/// The credential sources, in the order of the AWS SDKs' default chain, with a cache of the last credentials until five minutes before they expire.
 /// Cheap to clone; clones share the cache.
 #[derive(Clone)]
 pub struct CredentialsChain {
@@ -195,7 +195,7 @@ impl CredentialsChain {
     }
 
     /// Current credentials: the cached ones while fresh, else resolved again. May block on
-    /// STS or a container endpoint.
+    /// STS, a container endpoint or instance metadata (about a second off EC2).
     ///
     /// # Errors
     ///
@@ -240,6 +240,11 @@ impl CredentialsChain {
         }
         if let Some(c) = self.container_credentials(env)? {
             return Ok((c, "container"));
+        }
+        if let Some(endpoint) = crate::imds::endpoint(env)
+            && let Some(c) = crate::imds::credentials(env, &endpoint)?
+        {
+            return Ok((c, "instance metadata"));
         }
         Err(Error::NoCredentials)
     }
@@ -467,24 +472,37 @@ impl CredentialsChain {
         if !status.is_success() {
             return Err(err(format!("answered {}", status.as_u16())));
         }
-        let v: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| err(format!("invalid JSON: {e}")))?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| err(format!("response without {k}")))
-        };
-        let creds = Credentials::new(
-            field("AccessKeyId")?,
-            field("SecretAccessKey")?,
-            v.get("Token").and_then(|x| x.as_str()),
-        );
-        Ok(Some(match v.get("Expiration").and_then(|x| x.as_str()) {
-            Some(e) => creds.with_expiry(parse_expiry(e).map_err(err)?),
-            None => creds,
-        }))
+        json_document(&body).map(Some).map_err(err)
     }
+}
+
+/// The JSON credentials document of container endpoints and instance metadata:
+/// `AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`, and from instance metadata a
+/// `Code` that is `Success` unless the role cannot be used.
+pub(crate) fn json_document(body: &str) -> Result<Credentials, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    if let Some(code) = v.get("Code").and_then(|c| c.as_str())
+        && code != "Success"
+    {
+        let message = v.get("Message").and_then(|m| m.as_str()).unwrap_or("");
+        return Err(format!("{code} {message}").trim_end().to_owned());
+    }
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("response without {k}"))
+    };
+    let creds = Credentials::new(
+        field("AccessKeyId")?,
+        field("SecretAccessKey")?,
+        v.get("Token").and_then(|x| x.as_str()),
+    );
+    Ok(match v.get("Expiration").and_then(|x| x.as_str()) {
+        Some(e) => creds.with_expiry(parse_expiry(e)?),
+        None => creds,
+    })
 }
 
 fn from_env_vars(env: &EnvSnapshot) -> Result<Option<Credentials>, Error> {

@@ -11,13 +11,17 @@
 //!   `credentials` and `config` files with `AWS_PROFILE`, web identity (EKS IRSA:
 //!   `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN` through STS `AssumeRoleWithWebIdentity`),
 //!   then container credentials (EKS Pod Identity and ECS: `AWS_CONTAINER_CREDENTIALS_FULL_URI`
-//!   or `_RELATIVE_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`). Temporary
-//!   credentials are cached until five minutes before they expire.
+//!   or `_RELATIVE_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`), and last an EC2
+//!   instance profile through the instance metadata service (IMDSv2 session token, IMDSv1
+//!   when tokens are refused; `AWS_EC2_METADATA_DISABLED`, `AWS_EC2_METADATA_V1_DISABLED`,
+//!   `AWS_EC2_METADATA_SERVICE_ENDPOINT(_MODE)` as in the SDKs). Temporary credentials are
+//!   cached until five minutes before they expire.
 //! - [`region_from_url`]: the region of an AMP workspace URL
 //!   (`https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/...`).
 //!
 //! Credentials never appear in logs, errors or `Debug` output. Fetching credentials blocks
-//! (it may call STS or a container endpoint): call it from a thread that may block.
+//! (it may call STS, a container endpoint or instance metadata): call it from a thread that
+//! may block.
 //!
 //! ```
 //! use apilens_sigv4::{Credentials, CredentialsChain, Signer};
@@ -32,6 +36,7 @@
 
 mod credentials;
 mod error;
+mod imds;
 mod signer;
 
 pub use crate::{

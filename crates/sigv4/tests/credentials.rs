@@ -83,10 +83,135 @@ fn environment_variables_first() {
     let e = half.credentials().unwrap_err().to_string();
     assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
     let none = CredentialsChain::from_snapshot(EnvSnapshot::from_pairs(
-        Vec::<(String, String)>::new(),
+        [("AWS_EC2_METADATA_DISABLED", "true")],
         None,
     ));
     assert!(matches!(none.credentials(), Err(Error::NoCredentials)));
+}
+
+/// A port on loopback where nothing listens.
+fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+fn imds_chain(endpoint: &str, extra: &[(&str, &str)]) -> CredentialsChain {
+    let mut vars = vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)];
+    vars.extend_from_slice(extra);
+    CredentialsChain::from_snapshot(EnvSnapshot::from_pairs(vars, None))
+}
+
+#[test]
+fn instance_metadata_with_a_session_token() {
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(6);
+    let (url, seen) = serve(vec![
+        (200, "imds-session-token".into()),
+        (200, "node-role\n".into()),
+        (
+            200,
+            format!(
+                r#"{{"Code":"Success","LastUpdated":"2026-11-28T10:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s","Token":"t","Expiration":"{later}"}}"#
+            ),
+        ),
+    ]);
+    let chain = imds_chain(&format!("{url}/"), &[]);
+    let c = chain.credentials().unwrap();
+    assert_eq!(c.access_key_id(), "ASIAIMDS");
+    assert_eq!(c.session_token(), Some("t"));
+    // Cached until it nears its expiry: no fourth request is served, so a second fetch would fail.
+    assert_eq!(chain.credentials().unwrap().access_key_id(), "ASIAIMDS");
+    let token = seen.recv().unwrap();
+    assert!(
+        token.line.starts_with("PUT /latest/api/token "),
+        "{}",
+        token.line
+    );
+    assert!(token.headers.contains(&(
+        "x-aws-ec2-metadata-token-ttl-seconds".into(),
+        "21600".into()
+    )));
+    for path in [
+        "/latest/meta-data/iam/security-credentials/",
+        "/latest/meta-data/iam/security-credentials/node-role",
+    ] {
+        let get = seen.recv().unwrap();
+        assert_eq!(get.line, format!("GET {path} HTTP/1.1"));
+        assert!(get.headers.contains(&(
+            "x-aws-ec2-metadata-token".into(),
+            "imds-session-token".into()
+        )));
+    }
+}
+
+#[test]
+fn instance_metadata_without_tokens_falls_back_to_v1_unless_disabled() {
+    let (url, seen) = serve(vec![
+        (403, String::new()),
+        (200, "legacy-role".into()),
+        (
+            200,
+            r#"{"Code":"Success","AccessKeyId":"ASIAV1","SecretAccessKey":"s","Token":"t"}"#.into(),
+        ),
+    ]);
+    assert_eq!(
+        imds_chain(&url, &[]).credentials().unwrap().access_key_id(),
+        "ASIAV1"
+    );
+    let _ = seen.recv().unwrap();
+    let get = seen.recv().unwrap();
+    assert!(
+        !get.headers
+            .iter()
+            .any(|(k, _)| k == "x-aws-ec2-metadata-token")
+    );
+
+    let (url, _seen) = serve(vec![(403, String::new())]);
+    let e = imds_chain(&url, &[("AWS_EC2_METADATA_V1_DISABLED", "true")])
+        .credentials()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("instance metadata") && e.contains("403"), "{e}");
+}
+
+#[test]
+fn instance_metadata_absent_or_failing() {
+    // Off EC2 nothing answers: no credentials, quickly.
+    let started = std::time::Instant::now();
+    let e = imds_chain(&dead_url(), &[]).credentials().unwrap_err();
+    assert!(matches!(e, Error::NoCredentials), "{e}");
+    assert!(e.to_string().contains("instance profile"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // An instance without an instance profile, and something that is not a metadata service.
+    for status in [404, 403] {
+        let (url, _seen) = serve(vec![(200, "tok".into()), (status, String::new())]);
+        assert!(matches!(
+            imds_chain(&url, &[]).credentials(),
+            Err(Error::NoCredentials)
+        ));
+    }
+    // A role the instance cannot assume: the service's code, and no secret, in the error.
+    let (url, _seen) = serve(vec![
+        (200, "tok".into()),
+        (200, "node-role".into()),
+        (
+            200,
+            r#"{"Code":"AssumeRoleUnauthorizedAccess","Message":"EC2 cannot assume the role"}"#
+                .into(),
+        ),
+    ]);
+    let e = imds_chain(&url, &[]).credentials().unwrap_err().to_string();
+    assert!(
+        e.contains("role node-role") && e.contains("AssumeRoleUnauthorizedAccess"),
+        "{e}"
+    );
+    assert!(!e.contains("tok\""), "{e}");
+    // Disabled: not even asked.
+    let (url, seen) = serve(vec![(200, "tok".into())]);
+    assert!(matches!(
+        imds_chain(&url, &[("AWS_EC2_METADATA_DISABLED", "true")]).credentials(),
+        Err(Error::NoCredentials)
+    ));
+    assert!(seen.recv_timeout(Duration::from_millis(200)).is_err());
 }
 
 #[test]
