@@ -82,7 +82,7 @@ fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
     }
     let response = request
         .send()
-        .map_err(|e| anyhow::anyhow!("{url}: {}", describe_reqwest(&e)))?;
+        .map_err(|e| anyhow::anyhow!("{url}: {}", apilens_model::error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         bail!("{url}: server answered HTTP {status}");
@@ -97,15 +97,4 @@ fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
         reader: gunzip_if_needed(Box::new(response))?,
         content_type,
     })
-}
-
-/// The innermost cause of a transport error, which is what tells the user what to fix.
-fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg = format!("{msg}: {s}");
-        source = s.source();
-    }
-    msg
 }

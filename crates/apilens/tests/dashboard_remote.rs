@@ -5,9 +5,82 @@
 use apilens_testkit::{
     KillOnDrop, Prometheus, PrometheusOpts, free_port, peers_available, wait_for,
 };
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// `apilens dashboard --prometheus URL` on a free loopback port: its base URL and the process.
+fn start_dashboard(prometheus: &str) -> (String, KillOnDrop) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args([
+            "dashboard",
+            "--prometheus",
+            prometheus,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let apilens = line
+        .strip_prefix("dashboard: ")
+        .and_then(|l| l.split('/').nth(2))
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (apilens, KillOnDrop(child))
+}
+
+/// Answers every request with a proxy's HTML error page.
+fn serve_bad_gateway() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "<html><body>502 Bad Gateway</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// An engine that cannot be reached, or answers with something that is not the Prometheus
+/// API, is a Prometheus-style 503 `unavailable` naming the engine and what it said.
+#[test]
+fn dashboard_over_a_dead_or_foreign_engine_says_which() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    for (engine, says) in [
+        (dead, "Connection refused"),
+        (serve_bad_gateway(), "502 Bad Gateway"),
+    ] {
+        let (apilens, _child) = start_dashboard(&engine);
+        let resp = http
+            .get(format!("{apilens}/api/v1/query"))
+            .query(&[("query", "up")])
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 503);
+        let body: serde_json::Value = resp.json().unwrap();
+        assert_eq!(body["errorType"], "unavailable", "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(&engine) && error.contains(says), "{error}");
+    }
+}
 
 #[test]
 fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
@@ -45,29 +118,7 @@ fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
     // A few scrapes, so that whole-second steps find samples.
     std::thread::sleep(Duration::from_secs(3));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
-        .args([
-            "dashboard",
-            "--prometheus",
-            &prometheus,
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let apilens = line
-        .strip_prefix("dashboard: ")
-        .and_then(|l| l.split('/').nth(2))
-        .map(|host| format!("http://{host}"))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let mut child = KillOnDrop(child);
+    let (apilens, mut child) = start_dashboard(&prometheus);
 
     let page = http.get(format!("{apilens}/")).send().unwrap();
     assert!(page.status().is_success());
@@ -140,19 +191,23 @@ fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
         .unwrap();
     assert_eq!(ours, theirs);
 
-    // A query Prometheus refuses comes back as a Prometheus-style error naming the engine.
-    let bad = http
-        .get(format!("{apilens}/api/v1/query"))
-        .query(&[("query", "sum(")])
+    // A query Prometheus refuses comes back as Prometheus answered it: its status and body.
+    let refused = [("query", "sum("), ("time", end.as_str())];
+    let theirs = http
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&refused)
         .send()
         .unwrap();
-    assert!(!bad.status().is_success());
-    let body: serde_json::Value = bad.json().unwrap();
-    assert_eq!(body["status"], "error");
-    assert!(
-        body["error"].as_str().unwrap().contains(&prometheus),
-        "{body}"
-    );
+    let ours = http
+        .get(format!("{apilens}/api/v1/query"))
+        .query(&refused)
+        .send()
+        .unwrap();
+    assert_eq!(theirs.status().as_u16(), 400);
+    assert_eq!(ours.status(), theirs.status());
+    let ours = ours.text().unwrap();
+    assert_eq!(ours, theirs.text().unwrap());
+    assert!(ours.contains(r#""errorType":"bad_data""#), "{ours}");
     let missing = http
         .get(format!("{apilens}/api/v1/query_range?query=up"))
         .send()

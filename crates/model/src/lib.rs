@@ -9,6 +9,7 @@
 //!   series that own them; [`STALE_NAN`] is Prometheus's staleness marker.
 //! - [`Queryable`]: select series by matchers over a time range. The embedded store and remote
 //!   Prometheus-compatible engines implement it; the PromQL engine consumes it.
+//! - [`error_chain`]: an error and its causes on one line, for messages people read.
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -21,12 +22,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod error_chain;
 mod labels;
 mod matcher;
 mod queryable;
 mod sample;
 
 pub use crate::{
+    error_chain::error_chain,
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
     queryable::{Queryable, SelectError, SelectHints},

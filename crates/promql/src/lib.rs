@@ -38,7 +38,7 @@ pub use crate::{
     engine::{Engine, EngineOpts, PreparedQuery, parse_series_selector},
     error::Error,
     memory::MemQueryable,
-    remote::{RemoteAuth, RemoteClient, RemoteQueryable},
+    remote::{RemoteAnswer, RemoteAuth, RemoteClient, RemoteQueryable},
     response::{
         api_error, api_response, api_response_annotated, format_value_table, parse_duration,
         parse_time,

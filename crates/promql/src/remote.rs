@@ -96,10 +96,8 @@ impl RemoteClient {
     /// [`Error::Remote`] when the engine cannot be reached or answers with an error; the
     /// message carries the remote `errorType` and `error`.
     pub fn query_raw(&self, query: &str, time_ms: i64) -> Result<String, Error> {
-        self.post(
-            "/api/v1/query",
-            &[("query", query.to_owned()), ("time", secs(time_ms))],
-        )
+        self.relay_query(query, time_ms)
+            .and_then(|a| self.success("/api/v1/query", a))
     }
 
     /// Runs a range query and returns the raw response body.
@@ -114,7 +112,37 @@ impl RemoteClient {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<String, Error> {
-        self.post(
+        self.relay_query_range(query, start_ms, end_ms, step_ms)
+            .and_then(|a| self.success("/api/v1/query_range", a))
+    }
+
+    /// Runs an instant query and returns the engine's answer as it came, Prometheus error
+    /// bodies included, for passing it on unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Remote`] when the engine cannot be reached, or answers with a status and a
+    /// body that is not the Prometheus API's (a proxy's error page, say).
+    pub fn relay_query(&self, query: &str, time_ms: i64) -> Result<RemoteAnswer, Error> {
+        self.relay(
+            "/api/v1/query",
+            &[("query", query.to_owned()), ("time", secs(time_ms))],
+        )
+    }
+
+    /// Runs a range query and returns the engine's answer as it came.
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::relay_query`].
+    pub fn relay_query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<RemoteAnswer, Error> {
+        self.relay(
             "/api/v1/query_range",
             &[
                 ("query", query.to_owned()),
@@ -159,7 +187,24 @@ impl RemoteClient {
         }
     }
 
-    fn post(&self, path: &str, form: &[(&str, String)]) -> Result<String, Error> {
+    /// The body of a successful answer, else the remote error naming the engine.
+    fn success(&self, path: &str, answer: RemoteAnswer) -> Result<String, Error> {
+        if answer.is_success() {
+            Ok(answer.body)
+        } else {
+            Err(self.failure(path, &answer))
+        }
+    }
+
+    /// The error for a failed answer: status, and the Prometheus error or the body's start.
+    fn failure(&self, path: &str, answer: &RemoteAnswer) -> Error {
+        let detail = api_error_detail(&answer.body)
+            .unwrap_or_else(|| answer.body.chars().take(200).collect());
+        self.err(path, format!("status {}: {detail}", answer.status))
+    }
+
+    /// Posts a form; a success or a Prometheus API error comes back as it is.
+    fn relay(&self, path: &str, form: &[(&str, String)]) -> Result<RemoteAnswer, Error> {
         let url = format!("{}{path}", self.base);
         let body = form
             .iter()
@@ -184,26 +229,47 @@ impl RemoteClient {
         let req = req.body(body);
         let resp = req
             .send()
-            .map_err(|e| self.err(path, e.without_url().to_string()))?;
-        let status = resp.status();
+            .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
+        let status = resp.status().as_u16();
         let body = resp
             .text()
-            .map_err(|e| self.err(path, e.without_url().to_string()))?;
-        if !status.is_success() {
-            let detail = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    Some(format!(
-                        "{}: {}",
-                        v.get("errorType")?.as_str()?,
-                        v.get("error")?.as_str()?
-                    ))
-                })
-                .unwrap_or_else(|| body.chars().take(200).collect());
-            return Err(self.err(path, format!("status {}: {detail}", status.as_u16())));
+            .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
+        let answer = RemoteAnswer { status, body };
+        if answer.is_success() || api_error_detail(&answer.body).is_some() {
+            Ok(answer)
+        } else {
+            Err(self.failure(path, &answer))
         }
-        Ok(body)
     }
+}
+
+/// An answer of a remote engine: its HTTP status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, unchanged.
+    pub body: String,
+}
+
+impl RemoteAnswer {
+    /// A 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// `errorType: error` of a Prometheus API error body.
+fn api_error_detail(body: &str) -> Option<String> {
+    let v = serde_json::from_str::<serde_json::Value>(body).ok()?;
+    if v.get("status")?.as_str()? != "error" {
+        return None;
+    }
+    Some(format!(
+        "{}: {}",
+        v.get("errorType")?.as_str()?,
+        v.get("error")?.as_str()?
+    ))
 }
 
 /// Percent-encodes a form value (`application/x-www-form-urlencoded`).

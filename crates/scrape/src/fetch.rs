@@ -134,7 +134,7 @@ async fn fetch_http(
     }
     let mut response = request.send().await.map_err(|e| ScrapeError::Request {
         target: name.to_owned(),
-        reason: error_chain(&e),
+        reason: apilens_model::error_chain(&e),
     })?;
     let header = |h: reqwest::header::HeaderName| {
         response
@@ -150,7 +150,7 @@ async fn fetch_http(
     loop {
         let chunk = response.chunk().await.map_err(|e| ScrapeError::Request {
             target: name.to_owned(),
-            reason: format!("reading the body: {}", error_chain(&e)),
+            reason: format!("reading the body: {}", apilens_model::error_chain(&e)),
         })?;
         let Some(chunk) = chunk else { break };
         if buf.len() + chunk.len() > max_body {
@@ -234,24 +234,9 @@ fn kube_error(name: &str, err: KubeError) -> ScrapeError {
         },
         other => ScrapeError::Request {
             target: name.to_owned(),
-            reason: error_chain(&other),
+            reason: apilens_model::error_chain(&other),
         },
     }
-}
-
-/// The error and its sources, `: `-joined, skipping repeats.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 fn read_replay_file(path: &std::path::Path, max_body: usize) -> Result<Bytes, ScrapeError> {

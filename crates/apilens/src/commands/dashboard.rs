@@ -4,7 +4,7 @@
 use crate::commands::remote::RemoteArgs;
 use crate::commands::serve::{init_logging, shutdown_signal};
 use anyhow::{Context as _, bail};
-use apilens_promql::{RemoteClient, api_error, parse_duration, parse_time};
+use apilens_promql::{RemoteAnswer, RemoteClient, api_error, parse_duration, parse_time};
 use apilens_scrape::Health;
 use apilens_tsdb::{Db, DbOptions};
 use axum::body::Bytes;
@@ -151,6 +151,22 @@ fn respond(result: Result<String, apilens_promql::Error>) -> Response {
         .into_response()
 }
 
+/// The engine's answer with its own status, errors included (a query it refuses is its 400
+/// `bad_data`, as Grafana expects); an engine that cannot be reached is a 503 naming it.
+fn relay(
+    result: Result<Result<RemoteAnswer, apilens_promql::Error>, tokio::task::JoinError>,
+) -> Response {
+    match result.unwrap_or_else(|e| Err(apilens_promql::Error::Execution(e.to_string()))) {
+        Ok(answer) => (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.body,
+        )
+            .into_response(),
+        Err(e) => respond(Err(e)),
+    }
+}
+
 fn time_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, String> {
     match param(params, name) {
         None | Some("") => Ok(None),
@@ -173,8 +189,8 @@ async fn remote_query(
         Ok(t) => t.unwrap_or_else(crate::commands::report::now_ms),
         Err(e) => return bad(e),
     };
-    let result = tokio::task::spawn_blocking(move || client.query_raw(&expr, time)).await;
-    respond(result.unwrap_or_else(|e| Err(apilens_promql::Error::Execution(e.to_string()))))
+    let result = tokio::task::spawn_blocking(move || client.relay_query(&expr, time)).await;
+    relay(result)
 }
 
 async fn remote_query_range(
@@ -199,6 +215,7 @@ async fn remote_query_range(
         Err(e) => return bad(e),
     };
     let result =
-        tokio::task::spawn_blocking(move || client.query_range_raw(&expr, start, end, step)).await;
-    respond(result.unwrap_or_else(|e| Err(apilens_promql::Error::Execution(e.to_string()))))
+        tokio::task::spawn_blocking(move || client.relay_query_range(&expr, start, end, step))
+            .await;
+    relay(result)
 }
