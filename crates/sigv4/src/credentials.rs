@@ -133,6 +133,11 @@ impl EnvSnapshot {
             .filter(|v| !v.is_empty())
     }
 
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+    pub(crate) fn region(&self) -> Option<&str> {
+        self.get("AWS_REGION").or(self.get("AWS_DEFAULT_REGION"))
+    }
+
     fn aws_file(&self, var: &str, name: &str) -> Option<PathBuf> {
         match self.get(var) {
             Some(p) => Some(PathBuf::from(p)),
@@ -383,7 +388,7 @@ impl CredentialsChain {
             .or(env.get("AWS_ENDPOINT_URL"))
         {
             Some(e) => e.trim_end_matches('/').to_owned(),
-            None => match env.get("AWS_REGION").or(env.get("AWS_DEFAULT_REGION")) {
+            None => match env.region() {
                 Some(r) if r.starts_with("cn-") => format!("https://sts.{r}.amazonaws.com.cn"),
                 Some(r) => format!("https://sts.{r}.amazonaws.com"),
                 None => "https://sts.amazonaws.com".to_owned(),

@@ -18,11 +18,19 @@ pub enum Error {
     },
     /// No region was given and none could be read from the URL.
     #[error(
-        "no AWS region for {url}: pass --sigv4-region or use an aps-workspaces.<region>.amazonaws.com URL"
+        "no AWS region for {url}: pass --sigv4-region, use an aps-workspaces.<region>.amazonaws.com URL or set AWS_REGION"
     )]
     NoRegion {
         /// The URL without its query string.
         url: String,
+    },
+    /// An Amazon Managed Service for Prometheus workspace id or ARN that cannot be used.
+    #[error("workspace {workspace}: {message}")]
+    Workspace {
+        /// The id or ARN as given.
+        workspace: String,
+        /// What is wrong with it.
+        message: String,
     },
     /// The request could not be signed.
     #[error("cannot sign the request to {url}: {message}")]

@@ -17,7 +17,9 @@
 //!   `AWS_EC2_METADATA_SERVICE_ENDPOINT(_MODE)` as in the SDKs). Temporary credentials are
 //!   cached until five minutes before they expire.
 //! - [`region_from_url`]: the region of an AMP workspace URL
-//!   (`https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/...`).
+//!   (`https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/...`); [`Signer::for_amp`]
+//!   falls back to `AWS_REGION` for URLs without one (VPC endpoints).
+//! - [`amp_workspace_url`]: the URL of a workspace given by id and region, or by ARN.
 //!
 //! Credentials never appear in logs, errors or `Debug` output. Fetching credentials blocks
 //! (it may call STS, a container endpoint or instance metadata): call it from a thread that
@@ -42,5 +44,5 @@ mod signer;
 pub use crate::{
     credentials::{Credentials, CredentialsChain, EnvSnapshot},
     error::Error,
-    signer::{Signer, region_from_url},
+    signer::{Signer, amp_workspace_url, region_from_url},
 };

@@ -6,7 +6,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::credentials::CredentialsChain;
+use crate::credentials::{CredentialsChain, EnvSnapshot};
 use crate::error::Error;
 
 /// Signs requests for one region and service with credentials from a [`CredentialsChain`].
@@ -34,13 +34,13 @@ impl Signer {
     ///
     /// [`Error::NoRegion`] when no region is given and the URL has none.
     pub fn for_amp(url: &str, region: Option<&str>) -> Result<Self, Error> {
-        let region = match region {
-            Some(r) if !r.is_empty() => r.to_owned(),
-            _ => region_from_url(url).ok_or_else(|| Error::NoRegion {
-                url: strip_query(url).to_owned(),
-            })?,
-        };
-        Ok(Self::new(&region, "aps", CredentialsChain::from_env()))
+        let env = EnvSnapshot::from_process();
+        let region = amp_region(url, region, env.region())?;
+        Ok(Self::new(
+            &region,
+            "aps",
+            CredentialsChain::from_snapshot(env),
+        ))
     }
 
     /// The region.
@@ -123,8 +123,87 @@ impl Signer {
     }
 }
 
+/// The region to sign for: the one given, else the URL's, else the environment's.
+fn amp_region(url: &str, region: Option<&str>, env_region: Option<&str>) -> Result<String, Error> {
+    match region {
+        Some(r) if !r.is_empty() => Ok(r.to_owned()),
+        _ => region_from_url(url)
+            .or_else(|| env_region.map(str::to_owned))
+            .ok_or_else(|| Error::NoRegion {
+                url: strip_query(url).to_owned(),
+            }),
+    }
+}
+
 fn strip_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// The base URL of an Amazon Managed Service for Prometheus workspace given by its id
+/// (`ws-…`, in `region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`) or by its ARN
+/// (`arn:aws:aps:<region>:<account>:workspace/ws-…`, which names its region).
+///
+/// # Errors
+///
+/// [`Error::Workspace`] for an id or ARN that cannot be one, or an id without a region.
+pub fn amp_workspace_url(workspace: &str, region: Option<&str>) -> Result<String, Error> {
+    workspace_url(workspace, region, EnvSnapshot::from_process().region())
+}
+
+fn workspace_url(
+    workspace: &str,
+    region: Option<&str>,
+    env_region: Option<&str>,
+) -> Result<String, Error> {
+    let err = |message: &str| Error::Workspace {
+        workspace: workspace.to_owned(),
+        message: message.to_owned(),
+    };
+    let (id, region) = match workspace.strip_prefix("arn:") {
+        Some(arn) => {
+            // partition:service:region:account:workspace/id
+            let parts: Vec<&str> = arn.splitn(5, ':').collect();
+            let [_, "aps", arn_region, _, resource] = parts[..] else {
+                return Err(err("not an ARN of an aps workspace"));
+            };
+            let id = resource
+                .strip_prefix("workspace/")
+                .ok_or_else(|| err("not an ARN of an aps workspace"))?;
+            if let Some(r) = region.filter(|r| !r.is_empty() && *r != arn_region) {
+                return Err(err(&format!("the ARN is in {arn_region}, not {r}")));
+            }
+            (id, arn_region)
+        }
+        None => (
+            workspace,
+            region
+                .filter(|r| !r.is_empty())
+                .or(env_region)
+                .ok_or_else(|| err("no region: pass --sigv4-region or set AWS_REGION"))?,
+        ),
+    };
+    let id_ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let region_ok = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !id_ok {
+        return Err(err("a workspace id has letters, digits and dashes only"));
+    }
+    if !region_ok {
+        return Err(err(&format!("{region:?} is not a region")));
+    }
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!(
+        "https://aps-workspaces.{region}.{domain}/workspaces/{id}"
+    ))
 }
 
 /// The region of an Amazon Managed Service for Prometheus URL such as
@@ -174,10 +253,59 @@ mod tests {
         );
         assert_eq!(region_from_url("http://127.0.0.1:9090/api/v1/write"), None);
         assert_eq!(region_from_url("https://aps-workspaces.example.com/"), None);
+        let amp = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1";
+        assert_eq!(
+            amp_region(amp, Some("us-east-2"), None).unwrap(),
+            "us-east-2"
+        );
+        assert_eq!(
+            amp_region(amp, None, Some("us-east-2")).unwrap(),
+            "eu-west-1"
+        );
+        let vpce = "https://vpce-1.aps-workspaces.eu-west-1.vpce.amazonaws.com/workspaces/ws-1";
+        assert_eq!(
+            amp_region(vpce, None, Some("ap-south-1")).unwrap(),
+            "ap-south-1"
+        );
         assert!(matches!(
-            Signer::for_amp("http://127.0.0.1:9090/api?token=x", None),
+            amp_region("http://127.0.0.1:9090/api?token=x", None, None),
             Err(Error::NoRegion { url }) if url == "http://127.0.0.1:9090/api"
         ));
+    }
+
+    #[test]
+    fn workspace_urls_from_ids_and_arns() {
+        let url = |ws, region, env| workspace_url(ws, region, env);
+        assert_eq!(
+            url("ws-1234abcd-12ab", Some("eu-west-1"), Some("us-east-1")).unwrap(),
+            "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1234abcd-12ab"
+        );
+        assert_eq!(
+            url("ws-1", None, Some("cn-north-1")).unwrap(),
+            "https://aps-workspaces.cn-north-1.amazonaws.com.cn/workspaces/ws-1"
+        );
+        assert_eq!(
+            url(
+                "arn:aws:aps:us-west-2:123456789012:workspace/ws-9",
+                None,
+                Some("eu-west-1")
+            )
+            .unwrap(),
+            "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-9"
+        );
+        let e = |ws, region, env| workspace_url(ws, region, env).unwrap_err().to_string();
+        assert!(e("ws-1", None, None).contains("--sigv4-region"));
+        assert!(e("ws-1/../x", Some("eu-west-1"), None).contains("letters, digits"));
+        assert!(e("arn:aws:s3:::bucket", None, None).contains("not an ARN of an aps workspace"));
+        assert!(
+            e(
+                "arn:aws:aps:us-west-2:1:workspace/ws-9",
+                Some("eu-west-1"),
+                None
+            )
+            .contains("in us-west-2, not eu-west-1")
+        );
+        assert!(e("ws-1", Some("EU WEST"), None).contains("is not a region"));
     }
 
     /// The `get-vanilla` case of the AWS SigV4 test suite, as published in the AWS General

@@ -28,24 +28,33 @@ pub(crate) struct RemoteArgs {
     /// Prometheus), credentials from the standard AWS sources.
     #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"])]
     pub(crate) sigv4: bool,
-    /// AWS region for `--sigv4` (default: read from an
-    /// `aps-workspaces.<region>.amazonaws.com` URL).
-    #[arg(long, value_name = "REGION", requires = "sigv4")]
+    /// Read through this Amazon Managed Service for Prometheus workspace, by id (`ws-…`, in
+    /// `--sigv4-region` or `AWS_REGION`) or ARN: `--prometheus` with the workspace URL and
+    /// `--sigv4`.
+    #[arg(long, value_name = "ID|ARN", conflicts_with_all = ["prometheus", "bearer_token_env", "basic_user"])]
+    pub(crate) amp_workspace: Option<String>,
+    /// AWS region for `--sigv4` and `--amp-workspace` (default: read from an
+    /// `aps-workspaces.<region>.amazonaws.com` URL, else `AWS_REGION`).
+    #[arg(long, value_name = "REGION")]
     pub(crate) sigv4_region: Option<String>,
 }
 
 impl RemoteArgs {
     /// The client for `--prometheus`, or `None` when it is not given.
     pub(crate) fn client(&self, timeout: Duration) -> anyhow::Result<Option<RemoteClient>> {
-        let Some(url) = &self.prometheus else {
-            return Ok(None);
+        let region = self.sigv4_region.as_deref();
+        let (url, sigv4) = match (&self.prometheus, &self.amp_workspace) {
+            (_, Some(ws)) => (apilens_sigv4::amp_workspace_url(ws, region)?, true),
+            (Some(url), None) => (url.clone(), self.sigv4),
+            (None, None) => return Ok(None),
         };
+        if region.is_some() && !sigv4 {
+            anyhow::bail!("--sigv4-region needs --sigv4 or --amp-workspace");
+        }
+        let url = &url;
         crate::tls::install_crypto_provider();
         let auth = match (&self.bearer_token_env, &self.basic_user) {
-            _ if self.sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(
-                url,
-                self.sigv4_region.as_deref(),
-            )?),
+            _ if sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(url, region)?),
             (Some(env), _) => RemoteAuth::Bearer(
                 std::env::var(env)
                     .with_context(|| format!("environment variable {env} is not set"))?,

@@ -40,12 +40,12 @@ pub(crate) struct RemoteWriteArgs {
     remote_write_basic_auth_password_file: Option<PathBuf>,
     /// Sign remote-write requests with AWS SigV4 (Amazon Managed Service for Prometheus);
     /// credentials come from the standard AWS sources: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_PROFILE` with `~/.aws/credentials`, web identity (EKS IRSA) or container
-    /// credentials (EKS Pod Identity, ECS).
+    /// `AWS_PROFILE` with `~/.aws/credentials`, web identity (EKS IRSA), container
+    /// credentials (EKS Pod Identity, ECS) or an EC2 instance profile.
     #[arg(long, requires = "remote_write")]
     sigv4: bool,
     /// AWS region for `--sigv4` (default: read from an `aps-workspaces.<region>.amazonaws.com`
-    /// URL).
+    /// URL, else `AWS_REGION`).
     #[arg(long, value_name = "REGION", requires = "sigv4")]
     sigv4_region: Option<String>,
 }
