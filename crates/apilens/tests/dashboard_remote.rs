@@ -37,8 +37,8 @@ fn start_dashboard(prometheus: &str) -> (String, KillOnDrop) {
     (apilens, KillOnDrop(child))
 }
 
-/// Answers every request with a proxy's HTML error page.
-fn serve_bad_gateway() -> String {
+/// An engine that answers every request with `status`, `content_type` and `body`.
+fn fake_engine(status: &'static str, content_type: &'static str, body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -46,10 +46,9 @@ fn serve_bad_gateway() -> String {
             let Ok(mut stream) = stream else { return };
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
-            let body = "<html><body>502 Bad Gateway</body></html>";
             let _ = write!(
                 stream,
-                "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -58,15 +57,24 @@ fn serve_bad_gateway() -> String {
 }
 
 /// An engine that cannot be reached, or answers with something that is not the Prometheus
-/// API, is a Prometheus-style 503 `unavailable` naming the engine and what it said.
+/// API, is a Prometheus-style 503 `unavailable` naming the engine and what it said; a
+/// Prometheus API error is passed on with its own status and body.
 #[test]
 fn dashboard_over_a_dead_or_foreign_engine_says_which() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::blocking::Client::new();
     let dead = format!("http://127.0.0.1:{}", free_port());
+    let html = "text/html";
     for (engine, says) in [
         (dead, "Connection refused"),
-        (serve_bad_gateway(), "502 Bad Gateway"),
+        (
+            fake_engine("502 Bad Gateway", html, "<html>502 Bad Gateway</html>"),
+            "status 502: <html>502 Bad Gateway</html>",
+        ),
+        (
+            fake_engine("200 OK", html, "<html>Sign in</html>"),
+            "not a Prometheus API answer: <html>Sign in</html>",
+        ),
     ] {
         let (apilens, _child) = start_dashboard(&engine);
         let resp = http
@@ -79,6 +87,27 @@ fn dashboard_over_a_dead_or_foreign_engine_says_which() {
         assert_eq!(body["errorType"], "unavailable", "{body}");
         let error = body["error"].as_str().unwrap();
         assert!(error.contains(&engine) && error.contains(says), "{error}");
+    }
+    let json = "application/json";
+    for (status, body) in [
+        (
+            "422 Unprocessable Entity",
+            r#"{"status":"error","errorType":"execution","error":"vector cannot contain metrics with the same labelset"}"#,
+        ),
+        (
+            "503 Service Unavailable",
+            r#"{"status":"error","errorType":"unavailable","error":"too many concurrent queries"}"#,
+        ),
+    ] {
+        let (apilens, _child) = start_dashboard(&fake_engine(status, json, body));
+        let resp = http
+            .post(format!("{apilens}/api/v1/query_range"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("query=up&start=0&end=60&step=15")
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16().to_string(), status[..3]);
+        assert_eq!(resp.text().unwrap(), body);
     }
 }
 

@@ -44,15 +44,18 @@ fn workspace_flags_are_checked_before_any_request() {
             ]),
             "the ARN is in us-west-2, not eu-west-1",
         );
-        fails_with(
-            &with(&[
+        // A region without --sigv4 or --amp-workspace is a mistake, not silently unused.
+        for alone in [
+            &[
                 "--prometheus",
                 "http://127.0.0.1:9",
                 "--sigv4-region",
                 "eu-west-1",
-            ]),
-            "--sigv4-region needs --sigv4 or --amp-workspace",
-        );
+            ][..],
+            &["--sigv4-region", "eu-west-1"][..],
+        ] {
+            fails_with(&with(alone), "<--sigv4|--amp-workspace <ID|ARN>>");
+        }
         fails_with(
             &with(&[
                 "--amp-workspace",

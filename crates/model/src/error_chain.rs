@@ -5,9 +5,23 @@
 /// says what to fix.
 ///
 /// ```
-/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
-/// let outer = std::io::Error::other(io);
-/// assert_eq!(apilens_model::error_chain(&outer), "Connection refused");
+/// #[derive(Debug)]
+/// struct Request(std::io::Error);
+/// impl std::fmt::Display for Request {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("error sending request")
+///     }
+/// }
+/// impl std::error::Error for Request {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+/// let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+/// assert_eq!(
+///     apilens_model::error_chain(&Request(refused)),
+///     "error sending request: Connection refused"
+/// );
 /// ```
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
@@ -28,18 +42,22 @@ mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
-    #[error("error sending request")]
-    struct Outer(#[source] std::io::Error);
+    #[error("{0}")]
+    struct Repeats(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Inner(#[source] std::io::Error);
 
     #[test]
-    fn causes_follow_the_error() {
-        let e = Outer(std::io::Error::new(
+    fn a_cause_already_shown_is_not_repeated() {
+        let e = Repeats(Inner(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
             "Connection refused (os error 111)",
-        ));
+        )));
         assert_eq!(
             error_chain(&e),
-            "error sending request: Connection refused (os error 111)"
+            "tcp connect error: Connection refused (os error 111)"
         );
     }
 }

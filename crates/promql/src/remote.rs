@@ -235,6 +235,14 @@ impl RemoteClient {
             .text()
             .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
         let answer = RemoteAnswer { status, body };
+        if answer.is_success() && !is_api_body(&answer.body) {
+            // A login page of a proxy in front of the engine, say.
+            let start: String = answer.body.chars().take(200).collect();
+            return Err(self.err(
+                path,
+                format!("status {status} with a body that is not a Prometheus API answer: {start}"),
+            ));
+        }
         if answer.is_success() || api_error_detail(&answer.body).is_some() {
             Ok(answer)
         } else {
@@ -257,6 +265,14 @@ impl RemoteAnswer {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+}
+
+/// True for a body that opens as the Prometheus API's JSON object (`{"status":…`), read from
+/// its start only, so a large answer is not parsed twice.
+fn is_api_body(body: &str) -> bool {
+    let head = body.trim_start().as_bytes();
+    let head = &head[..head.len().min(80)];
+    head.starts_with(b"{") && head.windows(8).any(|w| w == b"\"status\"")
 }
 
 /// `errorType: error` of a Prometheus API error body.

@@ -513,7 +513,7 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
         Ok(r) => r,
         Err(e) => {
             return Outcome::Retry {
-                reason: e.without_url().to_string(),
+                reason: apilens_model::error_chain(&e.without_url()),
                 after: None,
             };
         }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
+use apilens_model::error_chain;
 
 /// Temporary credentials are renewed this long before they expire.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -146,8 +147,9 @@ impl EnvSnapshot {
     }
 }
 
-/// The credential sources, in the order of the AWS SDKs' default chain, with a cache of the last credentials until five minutes before they expire.
-/// Cheap to clone; clones share the cache.
+/// The credential sources, in the order of the AWS SDKs' default chain, with a cache of the
+/// last credentials until five minutes before they expire. Cheap to clone; clones share the
+/// cache.
 #[derive(Clone)]
 pub struct CredentialsChain {
     inner: Arc<Inner>,
@@ -157,6 +159,7 @@ struct Inner {
     source: Source,
     cache: Mutex<Option<Credentials>>,
     http: OnceLock<Result<reqwest::blocking::Client, String>>,
+    imds_http: OnceLock<Result<reqwest::blocking::Client, String>>,
 }
 
 enum Source {
@@ -195,6 +198,7 @@ impl CredentialsChain {
                 source,
                 cache: Mutex::new(None),
                 http: OnceLock::new(),
+                imds_http: OnceLock::new(),
             }),
         }
     }
@@ -247,28 +251,23 @@ impl CredentialsChain {
             return Ok((c, "container"));
         }
         if let Some(endpoint) = crate::imds::endpoint(env)
-            && let Some(c) = crate::imds::credentials(env, &endpoint)?
+            && let Some(c) = crate::imds::credentials(self.imds_http(), env, &endpoint)?
         {
             return Ok((c, "instance metadata"));
         }
         Err(Error::NoCredentials)
     }
 
+    /// The client for STS and container endpoints.
     fn http(&self) -> Result<&reqwest::blocking::Client, String> {
-        static CRYPTO: Once = Once::new();
-        CRYPTO.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        self.inner
-            .http
-            .get_or_init(|| {
-                reqwest::blocking::Client::builder()
-                    .timeout(FETCH_TIMEOUT)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        client(&self.inner.http, || {
+            reqwest::blocking::Client::builder().timeout(FETCH_TIMEOUT)
+        })
+    }
+
+    /// The client for instance metadata: short timeouts, never through a proxy.
+    fn imds_http(&self) -> Result<&reqwest::blocking::Client, String> {
+        client(&self.inner.imds_http, crate::imds::client_builder)
     }
 
     fn profile_credentials(&self, env: &EnvSnapshot) -> Result<Option<Credentials>, Error> {
@@ -412,11 +411,11 @@ impl CredentialsChain {
             .header("accept", "application/xml")
             .body(form)
             .send()
-            .map_err(|e| err(format!("STS {endpoint}: {}", e.without_url())))?;
+            .map_err(|e| err(format!("STS {endpoint}: {}", error_chain(&e.without_url()))))?;
         let status = resp.status();
         let body = resp
             .text()
-            .map_err(|e| err(format!("STS {endpoint}: {}", e.without_url())))?;
+            .map_err(|e| err(format!("STS {endpoint}: {}", error_chain(&e.without_url()))))?;
         if !status.is_success() {
             let code = xml_text(&body, "Code").unwrap_or_default();
             let message = xml_text(&body, "Message").unwrap_or_default();
@@ -471,9 +470,11 @@ impl CredentialsChain {
         if let Some(t) = &token {
             req = req.header("authorization", t);
         }
-        let resp = req.send().map_err(|e| err(e.without_url().to_string()))?;
+        let resp = req.send().map_err(|e| err(error_chain(&e.without_url())))?;
         let status = resp.status();
-        let body = resp.text().map_err(|e| err(e.without_url().to_string()))?;
+        let body = resp
+            .text()
+            .map_err(|e| err(error_chain(&e.without_url())))?;
         if !status.is_success() {
             return Err(err(format!("answered {}", status.as_u16())));
         }
@@ -508,6 +509,20 @@ pub(crate) fn json_document(body: &str) -> Result<Credentials, String> {
         Some(e) => creds.with_expiry(parse_expiry(e)?),
         None => creds,
     })
+}
+
+/// The client in `cell`, built on first use with a TLS crypto provider installed.
+fn client(
+    cell: &OnceLock<Result<reqwest::blocking::Client, String>>,
+    builder: impl FnOnce() -> reqwest::blocking::ClientBuilder,
+) -> Result<&reqwest::blocking::Client, String> {
+    static CRYPTO: Once = Once::new();
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    cell.get_or_init(|| builder().build().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn from_env_vars(env: &EnvSnapshot) -> Result<Option<Credentials>, Error> {

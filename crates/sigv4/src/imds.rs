@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::credentials::{Credentials, EnvSnapshot, json_document};
 use crate::error::Error;
+use apilens_model::error_chain;
 
 /// The IPv4 endpoint of the instance metadata service.
 const IPV4_ENDPOINT: &str = "http://169.254.169.254";
@@ -17,6 +18,14 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 const TOKEN_TTL_SECONDS: &str = "21600";
 /// Where the instance profile's role and credentials are listed.
 const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
+
+/// The client for metadata calls: the SDKs' one-second timeouts, never through a proxy.
+pub(crate) fn client_builder() -> reqwest::blocking::ClientBuilder {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT)
+        .no_proxy()
+}
 
 /// The metadata endpoint this environment points at, or `None` when instance metadata is
 /// turned off with `AWS_EC2_METADATA_DISABLED=true`.
@@ -45,19 +54,17 @@ pub(crate) fn endpoint(env: &EnvSnapshot) -> Option<String> {
 /// # Errors
 ///
 /// [`Error::Source`] when the service answers but its answers cannot be used.
-pub(crate) fn credentials(env: &EnvSnapshot, endpoint: &str) -> Result<Option<Credentials>, Error> {
+pub(crate) fn credentials(
+    http: Result<&reqwest::blocking::Client, String>,
+    env: &EnvSnapshot,
+    endpoint: &str,
+) -> Result<Option<Credentials>, Error> {
     let err = |message: String| Error::Source {
         source_name: format!("instance metadata {endpoint}"),
         message,
     };
-    let http = reqwest::blocking::Client::builder()
-        .connect_timeout(TIMEOUT)
-        .timeout(TIMEOUT)
-        .no_proxy()
-        .build()
-        .map_err(|e| err(e.to_string()))?;
-    let token = match session_token(&http, endpoint, env).map_err(err)? {
-        // Nothing listens there: not an EC2 instance.
+    let http = http.map_err(err)?;
+    let token = match session_token(http, endpoint, env).map_err(err)? {
         Session::Unreachable => return Ok(None),
         Session::Token(t) => Some(t),
         Session::NoToken => None,
@@ -67,19 +74,25 @@ pub(crate) fn credentials(env: &EnvSnapshot, endpoint: &str) -> Result<Option<Cr
         if let Some(t) = &token {
             req = req.header("x-aws-ec2-metadata-token", t);
         }
-        let resp = req.send().map_err(|e| e.without_url().to_string())?;
+        let resp = req.send().map_err(|e| error_chain(&e.without_url()))?;
         let status = resp.status().as_u16();
-        let body = resp.text().map_err(|e| e.without_url().to_string())?;
+        let body = resp.text().map_err(|e| error_chain(&e.without_url()))?;
         Ok::<_, String>((status, body))
     };
-    let (status, roles) = get(CREDENTIALS_PATH).map_err(err)?;
-    if status != 200 {
-        // 404: the instance has no instance profile; anything else: what answers is not an
-        // instance metadata service that serves credentials (a proxy, a firewall). Either
-        // way this source has nothing, as in the AWS SDKs.
-        tracing::debug!(endpoint, status, "no instance profile credentials");
-        return Ok(None);
-    }
+    let roles = match get(CREDENTIALS_PATH) {
+        Ok((200, roles)) => roles,
+        // 404: the instance has no instance profile; another status or no answer: what is
+        // there is not a metadata service that serves credentials (a proxy, a firewall).
+        // Either way this source has nothing, as in the AWS SDKs.
+        Ok((status, _)) => {
+            tracing::debug!(endpoint, status, "no instance profile credentials");
+            return Ok(None);
+        }
+        Err(e) => {
+            tracing::debug!(endpoint, error = e, "no instance profile credentials");
+            return Ok(None);
+        }
+    };
     let Some(role) = roles.lines().map(str::trim).find(|l| !l.is_empty()) else {
         return Ok(None);
     };
@@ -109,19 +122,31 @@ fn session_token(
     endpoint: &str,
     env: &EnvSnapshot,
 ) -> Result<Session, String> {
-    let Ok(resp) = http
-        .put(format!("{endpoint}/latest/api/token"))
-        .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS)
-        .send()
-    else {
-        return Ok(Session::Unreachable);
-    };
     let v1_disabled = env
         .get("AWS_EC2_METADATA_V1_DISABLED")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let resp = match http
+        .put(format!("{endpoint}/latest/api/token"))
+        .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS)
+        .send()
+    {
+        Ok(resp) => resp,
+        // Nothing listens there: not an EC2 instance.
+        Err(e) if e.is_connect() => return Ok(Session::Unreachable),
+        // The token's answer can be lost on its way into a container when the instance's
+        // PUT response hop limit is 1, while token-less calls still work: the SDKs go on
+        // without a token.
+        Err(e) if e.is_timeout() && !v1_disabled => return Ok(Session::NoToken),
+        Err(e) if e.is_timeout() => {
+            return Err(format!(
+                "no answer to the session token request within {TIMEOUT:?}; in a container, raise the instance's metadata PUT response hop limit to 2"
+            ));
+        }
+        Err(_) => return Ok(Session::Unreachable),
+    };
     match resp.status().as_u16() {
         200 => {
-            let token = resp.text().map_err(|e| e.without_url().to_string())?;
+            let token = resp.text().map_err(|e| error_chain(&e.without_url()))?;
             match token.trim() {
                 "" => Err("empty session token".to_owned()),
                 t => Ok(Session::Token(t.to_owned())),

@@ -18,7 +18,7 @@
 //!   cached until five minutes before they expire.
 //! - [`region_from_url`]: the region of an AMP workspace URL
 //!   (`https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/...`); [`Signer::for_amp`]
-//!   falls back to `AWS_REGION` for URLs without one (VPC endpoints).
+//!   falls back to `AWS_REGION` for URLs without one (a proxy in front of AMP).
 //! - [`amp_workspace_url`]: the URL of a workspace given by id and region, or by ARN.
 //!
 //! Credentials never appear in logs, errors or `Debug` output. Fetching credentials blocks

@@ -182,16 +182,20 @@ fn workspace_url(
                 .ok_or_else(|| err("no region: pass --sigv4-region or set AWS_REGION"))?,
         ),
     };
-    let id_ok = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if id.is_empty() {
+        return Err(err("no workspace id"));
+    }
+    let id_ok = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     let region_ok = !region.is_empty()
         && region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
-        return Err(err("a workspace id has letters, digits and dashes only"));
+        return Err(err(
+            "a workspace id has letters, digits, dashes and underscores only",
+        ));
     }
     if !region_ok {
         return Err(err(&format!("{region:?} is not a region")));
@@ -208,24 +212,29 @@ fn workspace_url(
 
 /// The region of an Amazon Managed Service for Prometheus URL such as
 /// `https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-…/api/v1/remote_write`
-/// (also the FIPS and `.com.cn` forms), or `None`.
+/// (also the FIPS, `.com.cn` and VPC endpoint forms), or `None`.
 pub fn region_from_url(url: &str) -> Option<String> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host = rest.split(['/', '?', '#']).next()?;
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(':').next()?;
-    let mut parts = host.split('.');
-    let first = parts.next()?;
-    if !first.starts_with("aps-workspaces") {
-        return None;
-    }
+    // A VPC endpoint's host puts its own label first:
+    // `vpce-….aps-workspaces.<region>.vpce.amazonaws.com`.
+    let mut parts = host
+        .split('.')
+        .skip_while(|label| !label.starts_with("aps-workspaces"))
+        .skip(1);
     let region = parts.next()?;
     let is_region = !region.is_empty()
         && region.contains('-')
         && region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    (is_region && parts.next() == Some("amazonaws")).then(|| region.to_owned())
+    let domain = match parts.next()? {
+        "vpce" => parts.next()?,
+        d => d,
+    };
+    (is_region && domain == "amazonaws").then(|| region.to_owned())
 }
 
 #[cfg(test)]
@@ -262,9 +271,15 @@ mod tests {
             amp_region(amp, None, Some("us-east-2")).unwrap(),
             "eu-west-1"
         );
-        let vpce = "https://vpce-1.aps-workspaces.eu-west-1.vpce.amazonaws.com/workspaces/ws-1";
+        let vpce =
+            "https://vpce-0a1b-2c3d.aps-workspaces.eu-west-1.vpce.amazonaws.com/workspaces/ws-1";
         assert_eq!(
             amp_region(vpce, None, Some("ap-south-1")).unwrap(),
+            "eu-west-1"
+        );
+        let proxy = "https://amp-proxy.internal.example/workspaces/ws-1";
+        assert_eq!(
+            amp_region(proxy, None, Some("ap-south-1")).unwrap(),
             "ap-south-1"
         );
         assert!(matches!(
@@ -296,6 +311,7 @@ mod tests {
         let e = |ws, region, env| workspace_url(ws, region, env).unwrap_err().to_string();
         assert!(e("ws-1", None, None).contains("--sigv4-region"));
         assert!(e("ws-1/../x", Some("eu-west-1"), None).contains("letters, digits"));
+        assert!(e("arn:aws:aps:us-west-2:1:workspace/", None, None).contains("no workspace id"));
         assert!(e("arn:aws:s3:::bucket", None, None).contains("not an ARN of an aps workspace"));
         assert!(
             e(

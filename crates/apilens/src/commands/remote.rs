@@ -26,16 +26,16 @@ pub(crate) struct RemoteArgs {
     pub(crate) basic_user: Option<String>,
     /// Sign requests to `--prometheus` with AWS SigV4 (Amazon Managed Service for
     /// Prometheus), credentials from the standard AWS sources.
-    #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"])]
+    #[arg(long, requires = "prometheus", conflicts_with_all = ["bearer_token_env", "basic_user"], group = "signed")]
     pub(crate) sigv4: bool,
     /// Read through this Amazon Managed Service for Prometheus workspace, by id (`ws-…`, in
     /// `--sigv4-region` or `AWS_REGION`) or ARN: `--prometheus` with the workspace URL and
     /// `--sigv4`.
-    #[arg(long, value_name = "ID|ARN", conflicts_with_all = ["prometheus", "bearer_token_env", "basic_user"])]
+    #[arg(long, value_name = "ID|ARN", conflicts_with_all = ["prometheus", "bearer_token_env", "basic_user"], group = "signed")]
     pub(crate) amp_workspace: Option<String>,
     /// AWS region for `--sigv4` and `--amp-workspace` (default: read from an
     /// `aps-workspaces.<region>.amazonaws.com` URL, else `AWS_REGION`).
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", requires = "signed")]
     pub(crate) sigv4_region: Option<String>,
 }
 
@@ -48,9 +48,6 @@ impl RemoteArgs {
             (Some(url), None) => (url.clone(), self.sigv4),
             (None, None) => return Ok(None),
         };
-        if region.is_some() && !sigv4 {
-            anyhow::bail!("--sigv4-region needs --sigv4 or --amp-workspace");
-        }
         let url = &url;
         crate::tls::install_crypto_provider();
         let auth = match (&self.bearer_token_env, &self.basic_user) {
