@@ -3,10 +3,9 @@
 //! answers. With `CI` set a missing `prometheus` fails the test.
 
 use apilens_testkit::{
-    KillOnDrop, Prometheus, PrometheusOpts, free_port, peers_available, wait_for,
+    KillOnDrop, Prometheus, PrometheusOpts, free_port, peers_available, serve_fixed, wait_for,
 };
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -39,21 +38,7 @@ fn start_dashboard(prometheus: &str) -> (String, KillOnDrop) {
 
 /// An engine that answers every request with `status`, `content_type` and `body`.
 fn fake_engine(status: &'static str, content_type: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    format!("http://{}", serve_fixed(status, content_type, body.into()))
 }
 
 /// An engine that cannot be reached, or answers with something that is not the Prometheus

@@ -188,16 +188,12 @@ fn workspace_url(
     let id_ok = id
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let region_ok = !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
         return Err(err(
             "a workspace id has letters, digits, dashes and underscores only",
         ));
     }
-    if !region_ok {
+    if !is_region_name(region) {
         return Err(err(&format!("{region:?} is not a region")));
     }
     let domain = if region.starts_with("cn-") {
@@ -208,6 +204,14 @@ fn workspace_url(
     Ok(format!(
         "https://aps-workspaces.{region}.{domain}/workspaces/{id}"
     ))
+}
+
+/// True for a name made like a region's: lowercase letters, digits and dashes.
+fn is_region_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The region of an Amazon Managed Service for Prometheus URL such as
@@ -225,11 +229,7 @@ pub fn region_from_url(url: &str) -> Option<String> {
         .skip_while(|label| !label.starts_with("aps-workspaces"))
         .skip(1);
     let region = parts.next()?;
-    let is_region = !region.is_empty()
-        && region.contains('-')
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let is_region = is_region_name(region) && region.contains('-');
     let domain = match parts.next()? {
         "vpce" => parts.next()?,
         d => d,

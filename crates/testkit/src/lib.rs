@@ -1,5 +1,6 @@
 //! Test support shared by the test suites: a real Prometheus started on loopback, the rule for
-//! peers that are missing, free ports, and child processes that stop when dropped.
+//! peers that are missing, free ports, a server that gives one fixed answer, and child
+//! processes that stop when dropped.
 //!
 //! Only `[dev-dependencies]` use this crate. It depends on nothing but `std`, so it adds no build
 //! time.
@@ -44,6 +45,31 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// A plain HTTP server on a loopback port, on its own thread, answering every request with
+/// `status` (such as `200 OK`), `content_type` and `body`; returns its address.
+pub fn serve_fixed(
+    status: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
 }
 
 /// A child process killed and reaped when dropped.

@@ -40,7 +40,7 @@ pub(crate) struct RemoteArgs {
 }
 
 impl RemoteArgs {
-    /// The client for `--prometheus`, or `None` when it is not given.
+    /// The client for `--prometheus` or `--amp-workspace`, or `None` when neither is given.
     pub(crate) fn client(&self, timeout: Duration) -> anyhow::Result<Option<RemoteClient>> {
         let region = self.sigv4_region.as_deref();
         let (url, sigv4) = match (&self.prometheus, &self.amp_workspace) {
@@ -48,10 +48,9 @@ impl RemoteArgs {
             (Some(url), None) => (url.clone(), self.sigv4),
             (None, None) => return Ok(None),
         };
-        let url = &url;
         crate::tls::install_crypto_provider();
         let auth = match (&self.bearer_token_env, &self.basic_user) {
-            _ if sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(url, region)?),
+            _ if sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(&url, region)?),
             (Some(env), _) => RemoteAuth::Bearer(
                 std::env::var(env)
                     .with_context(|| format!("environment variable {env} is not set"))?,
@@ -62,6 +61,6 @@ impl RemoteArgs {
             },
             (None, None) => RemoteAuth::None,
         };
-        Ok(Some(RemoteClient::new(url, auth, timeout)?))
+        Ok(Some(RemoteClient::new(&url, auth, timeout)?))
     }
 }

@@ -1,7 +1,7 @@
 //! `apilens inspect` end to end: the real scrapes of every Kubernetes version, bad input, URLs.
 
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -272,29 +272,15 @@ fn gzip_is_read_by_content_and_stdin_works() {
     assert_eq!(from_stdin["kubernetes_version"], "v1.28.3");
 }
 
-/// Serves one HTTP response per connection: `status` and `body`, then closes.
-fn serve(status: &'static str, body: Vec<u8>, connections: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let mut stream = stream.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
+/// Serves `status` and `body` as a scrape on every connection; its `/metrics` URL.
+fn serve(status: &'static str, body: Vec<u8>) -> String {
+    let addr = apilens_testkit::serve_fixed(status, "text/plain; version=0.0.4", body);
     format!("http://{addr}/metrics")
 }
 
 #[test]
 fn url_is_scraped() {
-    let url = serve("200 OK", std::fs::read(apiserver("1.32.0")).unwrap(), 1);
+    let url = serve("200 OK", std::fs::read(apiserver("1.32.0")).unwrap());
     let out = apilens(&["inspect", &url, "--format", "json"]);
     assert!(
         out.status.success(),
@@ -308,7 +294,7 @@ fn url_is_scraped() {
 
 #[test]
 fn failing_urls_say_which_and_why() {
-    let url = serve("403 Forbidden", b"forbidden".to_vec(), 1);
+    let url = serve("403 Forbidden", b"forbidden".to_vec());
     let out = apilens(&["inspect", &url]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(

@@ -20,24 +20,9 @@ fn fixture() -> Vec<u8> {
     .unwrap()
 }
 
-/// A plain HTTP server on a thread answering every request with `body`.
+/// A plain HTTP server on a thread answering every request with `body` as a scrape.
 fn serve_body(body: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    addr
+    apilens_testkit::serve_fixed("200 OK", "text/plain; version=0.0.4", body)
 }
 
 fn get(addr: SocketAddr, path: &str) -> Option<String> {
