@@ -59,6 +59,12 @@ pub enum Error {
         /// The rejected timestamp.
         t_ms: i64,
     },
+    /// A write (append, import, compaction) on a store opened read-only.
+    #[error("{dir}: the store is open read-only")]
+    ReadOnly {
+        /// The store directory.
+        dir: PathBuf,
+    },
     /// An import file has a line the store cannot take.
     #[error("{path}:{line}: {message}")]
     Import {

@@ -42,19 +42,27 @@
 //! redb: scrapes go to the WAL and the head, which avoids rewriting B-tree pages every scrape.
 #![deny(missing_docs)]
 
+mod appender;
 mod block;
 mod bstream;
+mod check;
+mod compact;
+mod damage;
 mod db;
 mod error;
 mod head;
 mod index;
 mod openmetrics;
+mod recover;
 mod wal;
 mod xor;
 
 pub use crate::{
+    appender::Appender,
     block::BlockMeta,
-    db::{Appender, Db, DbOptions, DbStats, ImportStats},
+    check::{BlockCheck, CheckReport, CheckSummary, SegmentCheck, check_store},
+    damage::{Damage, DamageAction},
+    db::{Db, DbOptions, DbStats, ImportStats},
     error::Error,
     openmetrics::{import_openmetrics, parse_openmetrics, write_openmetrics},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},

@@ -94,6 +94,7 @@ fn real_scrapes_read_back_from_head_blocks_and_after_reopen() {
         let db = Db::open(dir.path(), small_blocks()).unwrap();
         // 160 scrapes of 15 s = 40 minutes: several 10-minute blocks plus a head.
         let expected = ingest(&db, 1500, 160, START);
+        db.compact().unwrap();
         assert!(db.blocks().len() >= 2, "blocks: {:?}", db.blocks());
         assert!(db.stats().head_series > 0);
         assert_same(&select_all(&db, &[]), &expected);
@@ -182,6 +183,7 @@ fn staleness_markers_survive_wal_and_blocks() {
             .unwrap();
             app.commit().unwrap();
         }
+        db.compact().unwrap();
         assert!(!db.blocks().is_empty());
     }
     let db = Db::open(dir.path(), small_blocks()).unwrap();
@@ -294,6 +296,7 @@ fn blocks_are_compacted_and_old_ones_removed_by_retention() {
     let db = Db::open(dir.path(), opts.clone()).unwrap();
     // Two hours of scrapes with 5-minute blocks, merged into 15- and 45-minute blocks.
     let expected = ingest(&db, 200, 480, START);
+    db.compact().unwrap();
     let blocks = db.blocks();
     assert!(blocks.iter().any(|b| b.level >= 2), "{blocks:?}");
     let newest = expected
@@ -343,6 +346,7 @@ fn blocks_are_compacted_and_old_ones_removed_by_retention() {
         },
     )
     .unwrap();
+    db.compact().unwrap();
     let st = db.stats();
     assert!(
         st.block_bytes + st.wal_bytes <= limit || st.blocks == 0,
