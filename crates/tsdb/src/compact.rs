@@ -394,9 +394,13 @@ impl Inner {
     }
 }
 
-/// A millisecond timestamp as RFC 3339, or the number when out of range.
+/// A millisecond timestamp as RFC 3339, or where it lies when out of that range.
 pub(crate) fn time(t_ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(t_ms).map_or_else(|_| format!("{t_ms} ms"), |t| t.to_string())
+    match jiff::Timestamp::from_millisecond(t_ms) {
+        Ok(t) => t.to_string(),
+        Err(_) if t_ms > 0 => "past the year 9999".into(),
+        Err(_) => "before the year -9999".into(),
+    }
 }
 
 fn humanize(d: Duration) -> String {

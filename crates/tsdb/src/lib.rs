@@ -64,6 +64,6 @@ pub use crate::{
     damage::{Damage, DamageAction},
     db::{Db, DbOptions, DbStats, ImportStats},
     error::Error,
-    openmetrics::{import_openmetrics, parse_openmetrics, write_openmetrics},
+    openmetrics::{import_file, import_openmetrics, parse_openmetrics, write_openmetrics},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},
 };
