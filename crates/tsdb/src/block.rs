@@ -99,6 +99,10 @@ pub(crate) struct Block {
     pub(crate) meta: BlockMeta,
     pub(crate) size: u64,
     db: ReadOnlyDatabase,
+    /// Every label name with its values (the keys of the postings table), read and checked
+    /// at open as Prometheus reads its postings offset table: a label pair that damage hid
+    /// from the B-tree is found at open, not silently missing from a query.
+    label_index: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Block {
@@ -121,6 +125,23 @@ fn meta_crc(entries: &BTreeMap<String, i64>) -> i64 {
         crc = crc32c::crc32c_append(crc, &v.to_le_bytes());
     }
     i64::from(crc)
+}
+
+/// Runs a redb operation on a block, turning a panic inside redb into a corruption error that
+/// names the block: redb 4 panics (`unreachable!`) on some damaged B-tree pages instead of
+/// returning an error, and damage on disk must never take the process down.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::corrupt(
+            format!("block {}", path.display()),
+            format!("the file's B-tree is damaged (redb: {why})"),
+        ))
+    })
 }
 
 /// CRC32C over `parts` in order.
@@ -153,6 +174,32 @@ fn push_crc(out: &mut Vec<u8>, key_parts: &[&[u8]], body_from: usize) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
+/// CRC32C over every postings key in order, as the meta's `postings_crc` holds it.
+fn postings_keys_crc(keys: &[(String, String)]) -> i64 {
+    let mut crc = 0u32;
+    for (n, v) in keys {
+        for part in postings_key_parts(n, v) {
+            crc = crc32c::crc32c_append(crc, part);
+        }
+    }
+    i64::from(crc)
+}
+
+/// One meta value, read again (the meta checksum already covers it).
+fn entries_get(db: &ReadOnlyDatabase, path: &Path, key: &str) -> Result<i64, Error> {
+    let txn = db.begin_read().map_err(|e| Error::block(path, e))?;
+    let t = txn.open_table(META).map_err(|e| Error::block(path, e))?;
+    t.get(key)
+        .map_err(|e| Error::block(path, e))?
+        .map(|v| v.value())
+        .ok_or_else(|| {
+            Error::corrupt(
+                format!("block {}", path.display()),
+                format!("meta has no {key}"),
+            )
+        })
+}
+
 fn postings_key_parts<'k>(name: &'k str, value: &'k str) -> [&'k [u8]; 4] {
     [name.as_bytes(), &[0xFF], value.as_bytes(), &[0xFF]]
 }
@@ -160,6 +207,10 @@ fn postings_key_parts<'k>(name: &'k str, value: &'k str) -> [&'k [u8]; 4] {
 impl Block {
     /// Opens a block read-only and checks its meta (and the meta's checksum in format 3).
     pub(crate) fn open(path: &Path) -> Result<Block, Error> {
+        guarded(path, || Block::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Block, Error> {
         let db = ReadOnlyDatabase::open(path).map_err(|e| Error::block(path, e))?;
         let size = std::fs::metadata(path)
             .map_err(|e| Error::io(path, e))?
@@ -201,11 +252,42 @@ impl Block {
                 version,
             }
         };
+        let label_index = {
+            let txn = db.begin_read().map_err(|e| Error::block(path, e))?;
+            let pt = txn
+                .open_table(POSTINGS)
+                .map_err(|e| Error::block(path, e))?;
+            let mut keys: Vec<(String, String)> = Vec::new();
+            for item in pt.iter().map_err(|e| Error::block(path, e))? {
+                let (k, _) = item.map_err(|e| Error::block(path, e))?;
+                let (n, v) = k.value();
+                keys.push((n.to_owned(), v.to_owned()));
+            }
+            if meta.has_checksums() {
+                let want = (
+                    entries_get(&db, path, "postings_count")?,
+                    entries_get(&db, path, "postings_crc")?,
+                );
+                let got = (keys.len() as i64, postings_keys_crc(&keys));
+                if got != want {
+                    return Err(corrupt(format!(
+                        "postings index: {} label pairs with checksum {:08x}, the meta says {} with {:08x}",
+                        got.0, got.1, want.0, want.1
+                    )));
+                }
+            }
+            let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (n, v) in keys {
+                index.entry(n).or_default().push(v);
+            }
+            index
+        };
         Ok(Block {
             path: path.to_path_buf(),
             meta,
             size,
             db,
+            label_index,
         })
     }
 
@@ -251,6 +333,15 @@ impl Block {
 
     /// Reads the series with the given ids and their samples in `[mint, maxt]`.
     pub(crate) fn read(
+        &self,
+        ids: &[u64],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, Error> {
+        guarded(&self.path, || self.read_unguarded(ids, mint, maxt))
+    }
+
+    fn read_unguarded(
         &self,
         ids: &[u64],
         mint: i64,
@@ -324,7 +415,7 @@ impl Block {
     /// sample count.
     pub(crate) fn verify(&self) -> BlockVerify {
         let mut v = BlockVerify::default();
-        if let Err(e) = self.verify_into(&mut v) {
+        if let Err(e) = guarded(&self.path, || self.verify_into(&mut v)) {
             v.problems.push(e.to_string());
         }
         v
@@ -587,6 +678,11 @@ fn write_tmp(
                 ("num_series", num_series),
                 ("num_samples", num_samples),
                 ("level", level),
+                ("postings_count", postings.len() as i64),
+                (
+                    "postings_crc",
+                    postings_keys_crc(&postings.keys().cloned().collect::<Vec<_>>()),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -621,6 +717,10 @@ pub(crate) struct BlockCursor {
 
 impl BlockCursor {
     pub(crate) fn new(block: &Block) -> Result<BlockCursor, Error> {
+        guarded(&block.path, || BlockCursor::new_unguarded(block))
+    }
+
+    fn new_unguarded(block: &Block) -> Result<BlockCursor, Error> {
         let p = &block.path;
         let txn = block.read_txn()?;
         Ok(BlockCursor {
@@ -636,6 +736,11 @@ impl BlockCursor {
 
     /// The next series in label order, with all its samples, every checksum verified.
     pub(crate) fn next_series(&mut self) -> Result<Option<(Labels, Vec<Sample>)>, Error> {
+        let path = self.path.clone();
+        guarded(&path, || self.next_series_unguarded())
+    }
+
+    fn next_series_unguarded(&mut self) -> Result<Option<(Labels, Vec<Sample>)>, Error> {
         let p = &self.path;
         if self.next > self.last {
             return Ok(None);
@@ -882,31 +987,11 @@ fn verify_series_chunks(
 
 impl IndexReader for Block {
     fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>, Error> {
-        let p = &self.path;
-        let txn = self.read_txn()?;
-        let pt = txn.open_table(POSTINGS).map_err(|e| Error::block(p, e))?;
-        let Some(v) = pt.get((name, value)).map_err(|e| Error::block(p, e))? else {
-            return Ok(Vec::new());
-        };
-        self.decode_postings(name, value, v.value())
+        guarded(&self.path, || self.postings_unguarded(name, value))
     }
 
     fn label_values(&self, name: &str) -> Result<Vec<String>, Error> {
-        let p = &self.path;
-        let txn = self.read_txn()?;
-        let pt = txn.open_table(POSTINGS).map_err(|e| Error::block(p, e))?;
-        let mut out = Vec::new();
-        for item in pt.range((name, "")..).map_err(|e| Error::block(p, e))? {
-            let (k, _) = item.map_err(|e| Error::block(p, e))?;
-            let (n, v) = k.value();
-            if n != name {
-                break;
-            }
-            if !name.is_empty() {
-                out.push(v.to_owned());
-            }
-        }
-        Ok(out)
+        guarded(&self.path, || self.label_values_unguarded(name))
     }
 
     fn all_postings(&self) -> Result<Vec<u64>, Error> {
@@ -915,19 +1000,39 @@ impl IndexReader for Block {
 }
 
 impl Block {
-    /// Every label name of the block.
-    pub(crate) fn label_names(&self) -> Result<Vec<String>, Error> {
+    fn postings_unguarded(&self, name: &str, value: &str) -> Result<Vec<u64>, Error> {
+        let known = self
+            .label_index
+            .get(name)
+            .is_some_and(|values| values.binary_search_by(|v| v.as_str().cmp(value)).is_ok());
+        if !known {
+            return Ok(Vec::new());
+        }
         let p = &self.path;
         let txn = self.read_txn()?;
         let pt = txn.open_table(POSTINGS).map_err(|e| Error::block(p, e))?;
-        let mut out: Vec<String> = Vec::new();
-        for item in pt.iter().map_err(|e| Error::block(p, e))? {
-            let (k, _) = item.map_err(|e| Error::block(p, e))?;
-            let (n, _) = k.value();
-            if !n.is_empty() && out.last().map(String::as_str) != Some(n) {
-                out.push(n.to_owned());
-            }
+        let Some(v) = pt.get((name, value)).map_err(|e| Error::block(p, e))? else {
+            return Err(self.corrupt(format!(
+                "postings of {name}=\"{value}\" are listed at open but cannot be found"
+            )));
+        };
+        self.decode_postings(name, value, v.value())
+    }
+
+    fn label_values_unguarded(&self, name: &str) -> Result<Vec<String>, Error> {
+        if name.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        Ok(self.label_index.get(name).cloned().unwrap_or_default())
+    }
+
+    /// Every label name of the block.
+    pub(crate) fn label_names(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .label_index
+            .keys()
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .collect())
     }
 }

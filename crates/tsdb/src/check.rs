@@ -87,6 +87,8 @@ pub struct CheckReport {
     pub segments: Vec<SegmentCheck>,
     /// Damaged WAL segments moved aside earlier (`wal/corrupt-*`).
     pub wal_aside: Vec<PathBuf>,
+    /// Damage that belongs to no file on disk (a WAL segment missing from the sequence).
+    pub missing: Vec<Damage>,
     /// Every block file, oldest first.
     pub blocks: Vec<BlockCheck>,
     /// Blocks moved to `quarantine/` earlier.
@@ -100,6 +102,7 @@ impl CheckReport {
     /// nothing acknowledged, is not damage).
     pub fn damaged(&self) -> bool {
         !self.wal_aside.is_empty()
+            || !self.missing.is_empty()
             || !self.quarantined.is_empty()
             || self
                 .segments
@@ -157,6 +160,11 @@ pub fn check_store(dir: &Path) -> Result<CheckReport, Error> {
             damage: seg_damage,
         });
     }
+    report.missing = damage
+        .iter()
+        .filter(|d| !d.path.exists())
+        .cloned()
+        .collect();
     // Blocks that could not be opened.
     let mut checks: Vec<BlockCheck> = damage
         .iter()

@@ -590,17 +590,17 @@ impl Wal {
         Ok(seq)
     }
 
-    /// Deletes segments that are not the one being written and whose samples are all older
-    /// than `t`.
+    /// Deletes the oldest segments, up to the first that is the one being written or holds a
+    /// sample at or after `t`. Only a prefix is ever deleted, oldest first, so the numbers on
+    /// disk stay contiguous even across a crash, and a gap means a segment was lost.
     pub(crate) fn remove_before(&mut self, t: i64) -> Result<(), Error> {
         let current = self.seq;
-        let gone: Vec<u64> = self
+        let n = self
             .segment_max_t
             .iter()
-            .filter(|(s, max)| *s != current && *max < t)
-            .map(|(s, _)| *s)
-            .collect();
-        for &seq in &gone {
+            .take_while(|(s, max)| *s != current && *max < t)
+            .count();
+        for &(seq, _) in &self.segment_max_t[..n] {
             let path = segment_path(&self.dir, seq);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -609,7 +609,7 @@ impl Wal {
                 _ => {}
             }
         }
-        self.segment_max_t.retain(|(s, _)| !gone.contains(s));
+        self.segment_max_t.drain(..n);
         Ok(())
     }
 }

@@ -248,6 +248,9 @@ fn render_check(r: &CheckReport) -> String {
             }
         }
     }
+    for d in &r.missing {
+        let _ = writeln!(o, "  {}  MISSING: {}", rel(dir, &d.path), d.detail);
+    }
     for p in &r.wal_aside {
         let _ = writeln!(
             o,
