@@ -5,7 +5,6 @@ use crate::Error;
 use crate::block::{Block, BlockMeta};
 use crate::damage::Damage;
 use crate::db::{DbOptions, lock_shared, ms};
-use crate::head::Head;
 use crate::index::IndexReader;
 use crate::recover::{self, QUARANTINE, SegmentInfo};
 use apilens_model::Labels;
@@ -129,18 +128,8 @@ pub fn check_store(dir: &Path) -> Result<CheckReport, Error> {
         dir: dir.to_path_buf(),
         ..CheckReport::default()
     };
-    let mut damage = Vec::new();
-    let blocks = recover::load_blocks(dir, false, &mut damage)?;
     let block_ms = ms(DbOptions::default().block_duration);
-    let mut head = Head::new(
-        block_ms,
-        blocks
-            .iter()
-            .map(|b| b.meta.wal_cut)
-            .max()
-            .unwrap_or(i64::MIN),
-    );
-    let replayed = recover::replay_wal(&dir.join("wal"), &mut head, false, &mut damage)?;
+    let (blocks, head, replayed, damage) = recover::load(dir, block_ms, false)?;
     report.wal_aside = replayed.aside;
     for SegmentInfo {
         path,

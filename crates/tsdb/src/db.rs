@@ -188,17 +188,9 @@ impl Db {
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
         lock_file.try_lock().map_err(|_| in_use(&lock_path))?;
-        let mut damage = Vec::new();
         let block_ms = ms(opts.block_duration).max(1);
-        let blocks = recover::load_blocks(dir, true, &mut damage)?;
-        let min_valid = blocks
-            .iter()
-            .map(|b| b.meta.wal_cut)
-            .max()
-            .unwrap_or(i64::MIN);
-        let mut head = Head::new(block_ms, min_valid);
+        let (blocks, head, replayed, damage) = recover::load(dir, block_ms, true)?;
         let wal_dir = dir.join("wal");
-        let replayed = recover::replay_wal(&wal_dir, &mut head, true, &mut damage)?;
         let snapshot = series_snapshot(&head);
         let wal = Wal::create(
             &wal_dir,
@@ -249,16 +241,8 @@ impl Db {
     pub fn open_read_only(dir: &Path) -> Result<Db, Error> {
         let lock_file = lock_shared(dir)?;
         let opts = DbOptions::default();
-        let mut damage = Vec::new();
         let block_ms = ms(opts.block_duration).max(1);
-        let blocks = recover::load_blocks(dir, false, &mut damage)?;
-        let min_valid = blocks
-            .iter()
-            .map(|b| b.meta.wal_cut)
-            .max()
-            .unwrap_or(i64::MIN);
-        let mut head = Head::new(block_ms, min_valid);
-        recover::replay_wal(&dir.join("wal"), &mut head, false, &mut damage)?;
+        let (blocks, head, _, damage) = recover::load(dir, block_ms, false)?;
         Ok(Db {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),

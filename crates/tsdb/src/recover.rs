@@ -19,6 +19,25 @@ use std::sync::Arc;
 /// Directory of quarantined blocks, beside `blocks/`.
 pub(crate) const QUARANTINE: &str = "quarantine";
 
+/// Everything on disk, loaded: the blocks served, the head replayed from the WAL, what the
+/// replay read, and the damage found.
+pub(crate) type Loaded = (Vec<Arc<Block>>, Head, Replayed, Vec<Damage>);
+
+/// Loads the blocks, then replays the WAL into a head that accepts only samples after the
+/// blocks' WAL cut.
+pub(crate) fn load(dir: &Path, block_ms: i64, writable: bool) -> Result<Loaded, Error> {
+    let mut damage = Vec::new();
+    let blocks = load_blocks(dir, writable, &mut damage)?;
+    let min_valid = blocks
+        .iter()
+        .map(|b| b.meta.wal_cut)
+        .max()
+        .unwrap_or(i64::MIN);
+    let mut head = Head::new(block_ms, min_valid);
+    let replayed = replay_wal(&dir.join("wal"), &mut head, writable, &mut damage)?;
+    Ok((blocks, head, replayed, damage))
+}
+
 /// Opens every block under `dir/blocks`, oldest first. A block that cannot be opened (redb
 /// cannot read it, its meta fails its checksum, its format is unknown) is quarantined.
 pub(crate) fn load_blocks(
@@ -151,35 +170,23 @@ pub(crate) fn replay_wal(
         // is a lost segment (format 1 logs, written before that rule, may have gaps).
         if let Some((prev, 2)) = previous {
             for missing in prev + 1..seq {
-                let d = Damage {
-                    path: wal::segment_path(wal_dir, missing),
-                    offset: None,
-                    detail: format!(
+                damage.push(skipped(
+                    wal::segment_path(wal_dir, missing),
+                    format!(
                         "WAL segment is missing between {prev:08} and {seq:08}: its records are lost (deleted outside apilens?)"
                     ),
-                    lost_records: None,
-                    lost_samples: None,
-                    action: DamageAction::Skipped,
-                    torn_write: false,
-                };
-                tracing::warn!("{d}");
-                damage.push(d);
+                    None,
+                ));
             }
         }
         let scan = match wal::scan_segment(&path) {
             Ok(scan) => scan,
             Err(e) => {
-                let d = Damage {
-                    path: path.clone(),
-                    offset: None,
-                    detail: format!("WAL segment cannot be read ({e}); its records are lost"),
-                    lost_records: None,
-                    lost_samples: None,
-                    action: DamageAction::Skipped,
-                    torn_write: false,
-                };
-                tracing::warn!("{d}");
-                damage.push(d);
+                damage.push(skipped(
+                    path.clone(),
+                    format!("WAL segment cannot be read ({e}); its records are lost"),
+                    None,
+                ));
                 previous = None;
                 out.segments.push(SegmentInfo {
                     path,
@@ -223,25 +230,34 @@ pub(crate) fn replay_wal(
             damage,
         )?;
         if unknown_refs > 0 {
-            let d = Damage {
-                path: path.clone(),
-                offset: None,
-                detail: format!(
+            damage.push(skipped(
+                path.clone(),
+                format!(
                     "{unknown_refs} samples belong to series declared only in an unreadable record and are lost"
                 ),
-                lost_records: None,
-                lost_samples: Some(unknown_refs),
-                action: DamageAction::Skipped,
-                torn_write: false,
-            };
-            tracing::warn!("{d}");
-            damage.push(d);
+                Some(unknown_refs),
+            ));
         }
     }
     for s in head.series.values_mut() {
         s.logged = true;
     }
     Ok(out)
+}
+
+/// Damage that was left as it is, logged as a warning.
+fn skipped(path: PathBuf, detail: String, lost_samples: Option<u64>) -> Damage {
+    let d = Damage {
+        path,
+        offset: None,
+        detail,
+        lost_records: None,
+        lost_samples,
+        action: DamageAction::Skipped,
+        torn_write: false,
+    };
+    tracing::warn!("{d}");
+    d
 }
 
 /// Reports (and on a writable open, repairs) what a segment scan found.

@@ -520,7 +520,14 @@ impl Wal {
             buf: Vec::new(),
             segment_max_t,
         };
-        wal.roll(snapshot)?;
+        if let Err(e) = wal.roll(snapshot) {
+            if wal.seq != seq {
+                return Err(e);
+            }
+            // The segment exists but its first records could not be written (a full disk):
+            // the store opens, and the first commit starts a fresh segment or fails.
+            tracing::warn!(error = %e, "cannot write the new WAL segment; commits retry");
+        }
         Ok(wal)
     }
 
@@ -568,18 +575,21 @@ impl Wal {
     }
 
     /// Starts a new segment that opens with `snapshot` (the live series); returns its number.
+    /// When the file cannot even be created, the current segment stays the one written (and
+    /// no number is skipped); once it exists, it is the current segment even if its header or
+    /// snapshot could not be written, and the next commit starts another.
     pub(crate) fn roll(&mut self, snapshot: &Record) -> Result<u64, Error> {
         let seq = self.seq + 1;
         let path = segment_path(&self.dir, seq);
-        self.file = None;
-        self.seq = seq;
-        self.size = 0;
-        self.segment_max_t.push((seq, i64::MIN));
         let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
+        self.file = None;
+        self.seq = seq;
+        self.size = 0;
+        self.segment_max_t.push((seq, i64::MIN));
         file.write_all(&segment_header())
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io(&path, e))?;
