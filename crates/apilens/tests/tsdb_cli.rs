@@ -295,6 +295,9 @@ fn read_only_commands_skip_a_damaged_wal_record_and_change_nothing() {
     assert!(text.contains("result: DAMAGE FOUND"), "{text}");
     assert!(text.contains(&format!("series: {n_series}")), "{text}");
     assert_eq!(snapshot(&data), before, "tsdb check changed the store");
+    let missing = dir.path().join("missing");
+    let out = apilens(&["tsdb", "check", "--data-dir", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// See: issue 15 (read-only commands work on a read-only directory). As root the store is put

@@ -271,7 +271,7 @@ fn cut_zeroed_and_deleted_wal_segments_cost_only_their_own_records() {
                         "{fault:?} {lost:?}"
                     );
                     // What is lost is the end of the segment.
-                    let last = w.segment_of.iter().filter(|(_, s)| **s == target).last();
+                    let last = w.segment_of.iter().rfind(|(_, s)| **s == target);
                     assert_eq!(lost.last(), last.map(|(t, _)| t), "{fault:?}");
                 }
                 Fault::Zero => assert!(matches!(lost.len(), 1..=2), "{fault:?} {lost:?}"),
@@ -464,6 +464,65 @@ fn a_cut_block_is_quarantined_and_a_deleted_one_costs_only_itself() {
     lost_scrapes(&select(&db, &all()).unwrap(), &expected, |t| b0(t) || b1(t));
     let report = check_store(dir.path()).unwrap();
     assert!(report.damaged() && report.quarantined.len() == 1);
+}
+
+/// A chunk flipped in a block that compaction later merges: the merge quarantines that block
+/// (instead of failing again every minute) and merges the others.
+#[test]
+fn compaction_quarantines_a_damaged_source_and_merges_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut series = replay::load(&fixture(), N_SERIES);
+    let mut rng = replay::Rng::new(5);
+    // 8 hours from a 6-hour boundary, imported as hours 0-4, then 4-8.
+    let start = 1_699_999_200_000 - 7_200_000 * 2;
+    let mut halves: [Samples; 2] = [BTreeMap::new(), BTreeMap::new()];
+    for t in replay::timestamps(start, 8 * 240) {
+        let half = usize::from(t >= start + 4 * 3_600_000);
+        for s in &series {
+            halves[half]
+                .entry(s.labels.clone())
+                .or_default()
+                .push(Sample { t, v: s.value });
+        }
+        replay::step(&mut series, &mut rng);
+    }
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    db.import(halves[0].clone()).unwrap();
+    let first = db.block_paths()[0].clone();
+    let first_meta = db.blocks()[0];
+    let mut file = std::fs::read(&first).unwrap();
+    // Flip one byte in the middle of the first block's chunks region.
+    let (victim, samples) = halves[0].iter().nth(7).unwrap();
+    let mut chunk = XorChunk::new();
+    for s in samples.iter().filter(|s| s.t < first_meta.maxt) {
+        chunk.append(s.t, s.v);
+    }
+    let at = file
+        .windows(chunk.bytes().len())
+        .position(|w| w == chunk.bytes())
+        .expect("chunk found");
+    file[at + 10] ^= 0x10;
+    std::fs::write(&first, &file).unwrap();
+    db.import(halves[1].clone()).unwrap();
+    let damage = db.damage();
+    let d = &only_damage_in(&damage, &first)[0];
+    assert!(d.detail.contains(&victim.to_string()), "{d}");
+    assert!(matches!(d.action, DamageAction::Quarantined(_)), "{d}");
+    assert!(
+        db.blocks().iter().any(|b| b.level == 2),
+        "{:?}",
+        db.blocks()
+    );
+    let mut expected = halves[0].clone();
+    for (l, s) in &halves[1] {
+        expected
+            .entry(l.clone())
+            .or_default()
+            .extend(s.iter().copied());
+    }
+    let in_first = |t: i64| first_meta.mint <= t && t < first_meta.maxt;
+    let lost = lost_scrapes(&select(&db, &all()).unwrap(), &expected, in_first);
+    assert_eq!(lost.len(), 480, "the quarantined block's two hours");
 }
 
 /// A tmpfs mounted for one test, unmounted on drop.
