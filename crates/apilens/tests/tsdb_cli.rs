@@ -146,24 +146,6 @@ fn bad_input_names_file_and_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of =, !=, =~, !~"));
 }
 
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p.clone());
-                out.insert(p, Vec::new());
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// A store of 100 scrapes of 40 real series (4,000 samples) in WAL segments of 8 KiB.
 fn store_with_many_segments(data: &Path) -> (usize, usize) {
     use apilens_model::Labels;
@@ -227,7 +209,7 @@ fn read_only_commands_skip_a_damaged_wal_record_and_change_nothing() {
     let at = bytes.len() - 40;
     bytes[at] ^= 0x08;
     std::fs::write(target, &bytes).unwrap();
-    let before = snapshot(&data);
+    let before = apilens_testkit::dir_snapshot(&data);
     let d = data.to_str().unwrap();
 
     let out = apilens(&[
@@ -273,7 +255,7 @@ fn read_only_commands_skip_a_damaged_wal_record_and_change_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        snapshot(&data),
+        apilens_testkit::dir_snapshot(&data),
         before,
         "a read-only command changed the store"
     );
@@ -294,7 +276,11 @@ fn read_only_commands_skip_a_damaged_wal_record_and_change_nothing() {
     );
     assert!(text.contains("result: DAMAGE FOUND"), "{text}");
     assert!(text.contains(&format!("series: {n_series}")), "{text}");
-    assert_eq!(snapshot(&data), before, "tsdb check changed the store");
+    assert_eq!(
+        apilens_testkit::dir_snapshot(&data),
+        before,
+        "tsdb check changed the store"
+    );
     let missing = dir.path().join("missing");
     let out = apilens(&["tsdb", "check", "--data-dir", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

@@ -128,24 +128,6 @@ fn lost_scrapes(got: &Samples, expected: &Samples, may_lose: impl Fn(i64) -> boo
     missing.into_keys().collect()
 }
 
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p.clone());
-                out.insert(p, Vec::new());
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 fn only_damage_in<'d>(damage: &'d [Damage], path: &Path) -> &'d [Damage] {
     assert!(!damage.is_empty(), "no damage reported");
     for d in damage {
@@ -175,7 +157,7 @@ fn a_flipped_byte_in_a_middle_wal_segment_costs_one_scrape_and_nothing_else() {
     let in_target = |t: i64| w.segment_of[&t] == target;
 
     // Read-only: served minus one scrape, reported, and not one byte on disk changed.
-    let before = snapshot(dir.path());
+    let before = apilens_testkit::dir_snapshot(dir.path());
     {
         let db = Db::open_read_only(dir.path()).unwrap();
         let lost = lost_scrapes(&select(&db, &all()).unwrap(), &w.expected, in_target);
@@ -189,7 +171,7 @@ fn a_flipped_byte_in_a_middle_wal_segment_costs_one_scrape_and_nothing_else() {
         assert!(report.damaged());
     }
     assert_eq!(
-        snapshot(dir.path()),
+        apilens_testkit::dir_snapshot(dir.path()),
         before,
         "a read-only open changed the store"
     );
@@ -689,7 +671,7 @@ fn a_read_only_directory_is_served_whole_and_never_written() {
         std::fs::File::create(dir.join("probe")).is_err(),
         "the directory is really read-only"
     );
-    let before = snapshot(&dir);
+    let before = apilens_testkit::dir_snapshot(&dir);
     let mut expected = imported;
     for (l, s) in w.expected {
         expected.entry(l).or_default().extend(s);
@@ -714,7 +696,7 @@ fn a_read_only_directory_is_served_whole_and_never_written() {
         err.to_string().contains(&dir.display().to_string()),
         "{err}"
     );
-    assert_eq!(snapshot(&dir), before);
+    assert_eq!(apilens_testkit::dir_snapshot(&dir), before);
     if fs.is_none() {
         let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
     }
