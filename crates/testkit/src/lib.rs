@@ -1,6 +1,6 @@
 //! Test support shared by the test suites: a real Prometheus started on loopback, the rule for
-//! peers that are missing, free ports, a server that gives one fixed answer, and child
-//! processes that stop when dropped.
+//! peers that are missing, free ports, a server that gives one fixed answer, child processes
+//! that stop when dropped, and a snapshot of a directory's files.
 //!
 //! Only `[dev-dependencies]` use this crate. It depends on nothing but `std`, so it adds no build
 //! time.
@@ -11,6 +11,30 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Every file and directory under `dir` with its bytes (directories with none), to assert that
+/// something changed nothing on disk.
+///
+/// # Panics
+///
+/// When `dir` cannot be read.
+pub fn dir_snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read the directory") {
+            let p = e.expect("a directory entry").path();
+            if p.is_dir() {
+                stack.push(p.clone());
+                out.insert(p, Vec::new());
+            } else {
+                let bytes = std::fs::read(&p).expect("read a file");
+                out.insert(p, bytes);
+            }
+        }
+    }
+    out
+}
 
 /// Whether every program in `programs` runs (`PROGRAM --version`). A missing one fails the
 /// calling test when `CI` is set; otherwise it prints a note and the test should return early.

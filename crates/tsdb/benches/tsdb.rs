@@ -1,4 +1,5 @@
-//! Criterion benches: chunk encode/decode, ingest through the WAL and head, select latency.
+//! Criterion benches: chunk encode/decode, ingest through the WAL and head, select latency, and
+//! the block paths (reading every sample back from blocks; writing and merging blocks).
 //!
 //! All inputs come from a real kube-apiserver scrape replayed with realistic counter growth
 //! (`examples/common/replay.rs`), the same data `bench/tsdb.sh` measures on disk.
@@ -6,9 +7,10 @@
 #[path = "../examples/common/replay.rs"]
 mod replay;
 
-use apilens_model::{MatchOp, Matcher, Queryable, SelectHints};
+use apilens_model::{Labels, MatchOp, Matcher, Queryable, Sample, SelectHints};
 use apilens_tsdb::{Db, DbOptions, XorChunk, decode_chunk};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -153,5 +155,56 @@ fn select(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunks, ingest, select);
+/// 2,000 series of the replayed scrape over 8 hours (1,920 scrapes, 3.84 M samples).
+fn block_input() -> BTreeMap<Labels, Vec<Sample>> {
+    let mut series = replay::load(&fixture(), 2000);
+    let mut rng = replay::Rng::new(1);
+    let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    for t in replay::timestamps(START, 1920) {
+        for s in &series {
+            out.entry(s.labels.clone())
+                .or_default()
+                .push(Sample { t, v: s.value });
+        }
+        replay::step(&mut series, &mut rng);
+    }
+    out
+}
+
+/// The block paths, where checksums are computed and verified: `write` imports 8 hours into
+/// four 2-hour blocks and merges the first three (what compaction does); `read_all` selects
+/// every sample of the store back from its blocks.
+fn blocks(c: &mut Criterion) {
+    let input = block_input();
+    let n_samples: usize = input.values().map(Vec::len).sum();
+    let mut g = c.benchmark_group("blocks");
+    g.throughput(Throughput::Elements(n_samples as u64));
+    g.sample_size(10);
+    g.bench_function("write", |b| {
+        b.iter_batched(
+            || (tempfile::tempdir().unwrap(), input.clone()),
+            |(dir, input)| {
+                let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+                black_box(db.import(input).unwrap());
+                dir
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    db.import(input).unwrap();
+    let all = [Matcher::new(MatchOp::RegexMatch, "__name__", ".+").unwrap()];
+    g.bench_function("read_all", |b| {
+        b.iter(|| {
+            let got = db
+                .select(&all, i64::MIN, i64::MAX, SelectHints::default())
+                .unwrap();
+            black_box(got.iter().map(|s| s.samples.len()).sum::<usize>())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chunks, ingest, select, blocks);
 criterion_main!(benches);

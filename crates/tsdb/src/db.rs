@@ -1,12 +1,16 @@
-//! The store: WAL, head and blocks behind one handle.
+//! The store: WAL, head and blocks behind one handle, opened for writing or read-only.
 
 use crate::Error;
-use crate::block::{Block, BlockCursor, BlockMeta};
-use crate::head::{Head, range_start};
+use crate::appender::Appender;
+use crate::block::{Block, BlockMeta};
+use crate::compact::Compactor;
+use crate::damage::Damage;
+use crate::head::Head;
 use crate::index::{IndexReader, postings_for_matchers};
-use crate::wal::{Record, Wal};
+use crate::recover;
+use crate::wal::{self, Record, Wal};
 use apilens_model::{Labels, Matcher, Queryable, Sample, SelectError, SelectHints, Series};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -59,72 +63,120 @@ pub struct DbStats {
     pub wal_bytes: u64,
 }
 
-/// What an import wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What an import wrote, dropped, and what retention removed right after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportStats {
     /// Series imported.
     pub series: usize,
-    /// Samples imported (duplicates of a timestamp counted once).
+    /// Samples imported (a repeated timestamp of a series counted once).
     pub samples: usize,
     /// Blocks written.
     pub blocks: usize,
+    /// Samples dropped because their series already had a sample at that timestamp (the first
+    /// value read is kept).
+    pub duplicates: usize,
+    /// Of those, how many had a different value from the one kept.
+    pub conflicting_duplicates: usize,
+    /// The first duplicate: its series and timestamp.
+    pub first_duplicate: Option<(Labels, i64)>,
+    /// Blocks that retention deleted when the import was done (imported or older).
+    pub retention_removed_blocks: usize,
+    /// Samples in those blocks.
+    pub retention_removed_samples: u64,
 }
 
-struct WalState {
-    wal: Wal,
-    /// Newest sample time of each segment.
-    segment_max_t: Vec<(u64, i64)>,
+/// The shared state of an open store; the compaction thread holds it too.
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: DbOptions,
+    pub(crate) block_ms: i64,
+    pub(crate) head: RwLock<Head>,
+    pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    /// `None` on a read-only open.
+    pub(crate) wal: Option<Mutex<Wal>>,
+    pub(crate) compaction: Mutex<()>,
+    pub(crate) damage: Mutex<Vec<Damage>>,
+    _lock: Option<fs::File>,
 }
 
 /// The embedded store. `Send + Sync`: share it as `Arc<Db>`; every method takes `&self`.
 ///
 /// Writes go through an [`Appender`]: one commit is one WAL record, synced to disk before the
 /// samples become visible. Reads go through [`Queryable::select`], which resolves matchers through
-/// the postings of the head and of every block overlapping the range.
+/// the postings of the head and of every block overlapping the range. A writable store persists
+/// and merges blocks and applies retention on a background thread, never on the commit path.
+///
+/// Damage found on disk never stops an open: a bad WAL record is skipped, a bad block is
+/// quarantined (or skipped when read-only), each is logged as a warning and listed by
+/// [`Db::damage`].
 pub struct Db {
-    dir: PathBuf,
-    opts: DbOptions,
-    block_ms: i64,
-    head: RwLock<Head>,
-    blocks: RwLock<Vec<Arc<Block>>>,
-    wal: Mutex<WalState>,
-    compaction: Mutex<()>,
-    _lock: fs::File,
+    pub(crate) inner: Arc<Inner>,
+    compactor: Option<Compactor>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("dir", &self.dir)
-            .field("opts", &self.opts)
+            .field("dir", &self.inner.dir)
+            .field("opts", &self.inner.opts)
+            .field("read_only", &self.inner.wal.is_none())
             .finish()
     }
 }
 
-fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn ms(d: Duration) -> i64 {
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+fn in_use(lock_path: &Path) -> Error {
+    Error::io(
+        lock_path,
+        std::io::Error::other("the store is in use by another process"),
+    )
+}
+
+/// Takes the store's lock shared, for readers (a store without a lock file is not locked).
+pub(crate) fn lock_shared(dir: &Path) -> Result<Option<fs::File>, Error> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::other("not a store directory"),
+        ));
+    }
+    let lock_path = dir.join("lock");
+    match fs::File::open(&lock_path) {
+        Ok(f) => {
+            f.try_lock_shared().map_err(|_| in_use(&lock_path))?;
+            Ok(Some(f))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&lock_path, e)),
+    }
+}
+
 impl Db {
-    /// Opens (or creates) the store in `dir`: loads the blocks, replays the WAL into the head
-    /// (truncating a torn or corrupt tail with a warning), then applies compaction and retention.
+    /// Opens (or creates) the store in `dir` for writing: loads the blocks (quarantining any
+    /// that cannot be read), replays the WAL into the head (skipping damaged records, cutting a
+    /// torn final write), starts a fresh WAL segment, and starts the background thread that
+    /// persists blocks and applies retention.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the directory cannot be used or another process has the store open,
-    /// [`Error::Block`] or [`Error::Corrupt`] when a block cannot be read.
+    /// [`Error::Io`] when the directory cannot be used or another process has the store open.
+    /// Damage in the WAL or in blocks is not an error: see [`Db::damage`].
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Db, Error> {
         let blocks_dir = dir.join("blocks");
         fs::create_dir_all(&blocks_dir).map_err(|e| Error::io(&blocks_dir, e))?;
@@ -135,94 +187,125 @@ impl Db {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
-        lock_file.try_lock().map_err(|_| {
-            Error::io(
-                &lock_path,
-                std::io::Error::other("the store is in use by another process"),
-            )
-        })?;
+        lock_file.try_lock().map_err(|_| in_use(&lock_path))?;
         let block_ms = ms(opts.block_duration).max(1);
-        let mut blocks = Vec::new();
-        for entry in fs::read_dir(&blocks_dir).map_err(|e| Error::io(&blocks_dir, e))? {
-            let path = entry.map_err(|e| Error::io(&blocks_dir, e))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.ends_with(".tmp") {
-                tracing::warn!(file = %path.display(), "removing a block left half-written");
-                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            } else if name.ends_with(".redb") {
-                blocks.push(Arc::new(Block::open(&path)?));
-            }
-        }
-        blocks.sort_by_key(|b| (b.meta.mint, b.meta.maxt));
-        let min_valid = blocks
-            .iter()
-            .map(|b| b.meta.wal_cut)
-            .max()
-            .unwrap_or(i64::MIN);
-        let mut head = Head::new(block_ms, min_valid);
-        let (mut wal, replay) = Wal::open(&dir.join("wal"), opts.wal_segment_bytes)?;
-        let mut ref_map: HashMap<u64, u64> = HashMap::new();
-        let mut n_samples = 0usize;
-        for record in &replay.records {
-            for (r, labels) in &record.series {
-                let actual = head.get_or_create(labels, Some(*r));
-                ref_map.insert(*r, actual);
-            }
-            for (r, t, v) in &record.samples {
-                if let Some(actual) = ref_map.get(r) {
-                    n_samples += usize::from(head.append(*actual, *t, *v));
-                }
-            }
-        }
-        for s in head.series.values_mut() {
-            s.logged = true;
-        }
+        let (blocks, head, replayed, damage) = recover::load(dir, block_ms, true)?;
+        let wal_dir = dir.join("wal");
         let snapshot = series_snapshot(&head);
-        wal.log(&snapshot)?;
-        let mut segment_max_t = replay.segment_max_t;
-        segment_max_t.push((wal.current(), i64::MIN));
+        let wal = Wal::create(
+            &wal_dir,
+            replayed.next_seq,
+            opts.wal_segment_bytes,
+            replayed.segment_max_t,
+            &snapshot,
+        )?;
         tracing::debug!(
             dir = %dir.display(),
             blocks = blocks.len(),
             series = head.num_series(),
-            samples = n_samples,
+            samples = replayed.samples,
             "opened store"
         );
-        let db = Db {
+        let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             opts,
             block_ms,
             head: RwLock::new(head),
             blocks: RwLock::new(blocks),
-            wal: Mutex::new(WalState { wal, segment_max_t }),
+            wal: Some(Mutex::new(wal)),
             compaction: Mutex::new(()),
-            _lock: lock_file,
-        };
-        db.compact()?;
-        Ok(db)
+            damage: Mutex::new(damage),
+            _lock: Some(lock_file),
+        });
+        let compactor = Compactor::start(inner.clone());
+        compactor.notify();
+        Ok(Db {
+            inner,
+            compactor: Some(compactor),
+        })
+    }
+
+    /// Opens the store in `dir` read-only, for commands that only read (`query`, `export`,
+    /// `report`, `dashboard`, `doctor`, `tsdb check`): it never creates, repairs, truncates,
+    /// moves or deletes a file, so it works on a read-only directory or file system. Damage is
+    /// skipped with a warning naming the file, the offset and what was lost ([`Db::damage`]),
+    /// and everything else is served. Appending, importing and compacting return
+    /// [`Error::ReadOnly`].
+    ///
+    /// Several read-only opens may share a store; a writer (`apilens serve`) excludes them, so
+    /// nothing is deleted under a reader.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `dir` is not a directory, cannot be read, or a writer holds the store.
+    pub fn open_read_only(dir: &Path) -> Result<Db, Error> {
+        let lock_file = lock_shared(dir)?;
+        let opts = DbOptions::default();
+        let block_ms = ms(opts.block_duration).max(1);
+        let (blocks, head, _, damage) = recover::load(dir, block_ms, false)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                opts,
+                block_ms,
+                head: RwLock::new(head),
+                blocks: RwLock::new(blocks),
+                wal: None,
+                compaction: Mutex::new(()),
+                damage: Mutex::new(damage),
+                _lock: lock_file,
+            }),
+            compactor: None,
+        })
+    }
+
+    /// Whether the store was opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.wal.is_none()
+    }
+
+    /// Damage found on disk since the store was opened (at open, and by compaction), in the
+    /// order found. Each was also logged as a warning.
+    pub fn damage(&self) -> Vec<Damage> {
+        lock(&self.inner.damage).clone()
     }
 
     /// A batch writer; nothing is visible or durable until [`Appender::commit`].
     pub fn appender(&self) -> Appender<'_> {
-        Appender {
-            db: self,
-            new_series: Vec::new(),
-            new_index: HashMap::new(),
-            samples: Vec::new(),
+        Appender::new(self)
+    }
+
+    /// Asks the background thread to persist and merge blocks and apply retention now.
+    pub(crate) fn wake_compactor(&self) {
+        if let Some(c) = &self.compactor {
+            c.notify();
         }
     }
 
     /// Persists head data older than the newest 1.5 block durations as blocks, merges closed
-    /// block ranges and applies retention. Commits call it; calling it again is cheap.
+    /// block ranges and applies retention, and waits for it. The background thread does this
+    /// on its own; calling it again is cheap.
     ///
     /// # Errors
     ///
-    /// [`Error`] when a block cannot be written or a file cannot be removed.
+    /// [`Error::ReadOnly`] on a read-only store; [`Error`] when a block cannot be written or a
+    /// file cannot be removed.
     pub fn compact(&self) -> Result<(), Error> {
-        let _guard = lock(&self.compaction);
-        self.compact_head()?;
-        self.compact_blocks()?;
-        self.apply_retention()
+        self.inner.writable()?;
+        self.inner.compact()
+    }
+
+    /// Writes series as blocks, one per block-duration range they cover, as Prometheus's
+    /// backfill (`promtool tsdb create-blocks-from`) does; then compacts and applies retention.
+    /// Samples are sorted; of samples that share a series and a timestamp the first is kept and
+    /// the others are counted in [`ImportStats::duplicates`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a read-only store; [`Error`] when a block cannot be written.
+    pub fn import(&self, series: BTreeMap<Labels, Vec<Sample>>) -> Result<ImportStats, Error> {
+        self.inner.writable()?;
+        self.inner.import(series)
     }
 
     /// Every label name in the store, sorted.
@@ -232,8 +315,8 @@ impl Db {
     /// [`Error`] when a block cannot be read.
     pub fn label_names(&self) -> Result<Vec<String>, Error> {
         let (mut names, blocks) = {
-            let head = read(&self.head);
-            (head.label_names(), read(&self.blocks).clone())
+            let head = read(&self.inner.head);
+            (head.label_names(), read(&self.inner.blocks).clone())
         };
         for b in blocks {
             names.extend(b.label_names()?);
@@ -250,8 +333,8 @@ impl Db {
     /// [`Error`] when a block cannot be read.
     pub fn label_values(&self, name: &str) -> Result<Vec<String>, Error> {
         let (mut values, blocks) = {
-            let head = read(&self.head);
-            (head.label_values(name)?, read(&self.blocks).clone())
+            let head = read(&self.inner.head);
+            (head.label_values(name)?, read(&self.inner.blocks).clone())
         };
         for b in blocks {
             values.extend(b.label_values(name)?);
@@ -261,272 +344,63 @@ impl Db {
         Ok(values)
     }
 
-    /// The metadata of every block, oldest first.
+    /// The metadata of every block served, oldest first.
     pub fn blocks(&self) -> Vec<BlockMeta> {
-        read(&self.blocks).iter().map(|b| b.meta).collect()
+        read(&self.inner.blocks).iter().map(|b| b.meta).collect()
+    }
+
+    /// The files of the blocks served, oldest first.
+    pub fn block_paths(&self) -> Vec<PathBuf> {
+        read(&self.inner.blocks)
+            .iter()
+            .map(|b| b.path.clone())
+            .collect()
     }
 
     /// Current sizes.
     pub fn stats(&self) -> DbStats {
         let (head_series, head_chunk_bytes) = {
-            let h = read(&self.head);
+            let h = read(&self.inner.head);
             (h.num_series(), h.chunk_bytes())
         };
-        let blocks = read(&self.blocks);
+        let blocks = read(&self.inner.blocks);
         DbStats {
             head_series,
             head_chunk_bytes,
             blocks: blocks.len(),
             block_samples: blocks.iter().map(|b| b.meta.num_samples as u64).sum(),
             block_bytes: blocks.iter().map(|b| b.size).sum(),
-            wal_bytes: lock(&self.wal).wal.disk_bytes(),
+            wal_bytes: wal::dir_bytes(&self.inner.dir.join("wal")),
         }
     }
 
     /// The store's directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
     }
 
-    /// Closes the store. Every committed batch is already durable, so this only releases the
-    /// directory lock; dropping the handle does the same.
+    /// Closes the store: stops the background thread (after the step it is in) and releases
+    /// the directory lock. Every committed batch is already durable; dropping the handle does
+    /// the same.
     pub fn close(self) {}
+}
 
-    /// Writes series as blocks, one per block-duration range they cover, as Prometheus's
-    /// backfill (`promtool tsdb create-blocks-from`) does; then compacts and applies retention.
-    /// Samples are sorted and duplicate timestamps keep the first value.
-    ///
-    /// # Errors
-    ///
-    /// [`Error`] when a block cannot be written.
-    pub fn import(&self, series: BTreeMap<Labels, Vec<Sample>>) -> Result<ImportStats, Error> {
-        let mut stats = ImportStats::default();
-        let mut ranges: BTreeMap<i64, Vec<(Labels, Vec<Sample>)>> = BTreeMap::new();
-        for (labels, mut samples) in series {
-            samples.sort_by_key(|s| s.t);
-            samples.dedup_by_key(|s| s.t);
-            if samples.is_empty() {
-                continue;
-            }
-            stats.series += 1;
-            stats.samples += samples.len();
-            let mut start = 0;
-            while start < samples.len() {
-                let r = range_start(samples[start].t, self.block_ms);
-                let end = start + samples[start..].partition_point(|s| s.t < r + self.block_ms);
-                ranges
-                    .entry(r)
-                    .or_default()
-                    .push((labels.clone(), samples[start..end].to_vec()));
-                start = end;
-            }
-        }
-        let _guard = lock(&self.compaction);
-        for (start, series) in ranges {
-            let block = Block::write(
-                &self.dir.join("blocks"),
-                start,
-                start + self.block_ms,
-                i64::MIN,
-                1,
-                series.into_iter().map(Ok),
-            )?;
-            let mut blocks = write(&self.blocks);
-            blocks.push(Arc::new(block));
-            blocks.sort_by_key(|b| (b.meta.mint, b.meta.maxt));
-            stats.blocks += 1;
-        }
-        self.compact_blocks()?;
-        self.apply_retention()?;
-        Ok(stats)
-    }
-
-    fn compact_head(&self) -> Result<(), Error> {
-        loop {
-            let Some((mint, maxt)) = read(&self.head).time_range() else {
-                return Ok(());
-            };
-            // Prometheus's rule (`Head.compactable`): keep half a block of slack for late scrapes.
-            if maxt - mint <= self.block_ms / 2 * 3 {
-                return Ok(());
-            }
-            let start = range_start(mint, self.block_ms);
-            let end = start + self.block_ms;
-            let mut order: Vec<(Arc<Labels>, u64)> = {
-                let head = read(&self.head);
-                head.series
-                    .iter()
-                    .map(|(r, s)| (s.labels.clone(), *r))
-                    .collect()
-            };
-            order.sort();
-            let head = &self.head;
-            let series = order.into_iter().filter_map(move |(labels, r)| {
-                match read(head).read(&[r], start, end - 1) {
-                    Ok(mut v) => v.pop().map(|(_, samples)| Ok(((*labels).clone(), samples))),
-                    Err(e) => Some(Err(e)),
-                }
-            });
-            let block = Block::write(&self.dir.join("blocks"), start, end, end, 1, series)?;
-            tracing::debug!(block = %block.path.display(), samples = block.meta.num_samples, "persisted head block");
-            let mut wal = lock(&self.wal);
-            let snapshot = {
-                let mut head = write(&self.head);
-                let mut blocks = write(&self.blocks);
-                blocks.push(Arc::new(block));
-                blocks.sort_by_key(|b| (b.meta.mint, b.meta.maxt));
-                head.truncate(end);
-                series_snapshot(&head)
-            };
-            let seq = wal.wal.roll(&snapshot)?;
-            wal.segment_max_t.push((seq, i64::MIN));
-            let gone: Vec<u64> = wal
-                .segment_max_t
-                .iter()
-                .filter(|(s, t)| *s != seq && *t < end)
-                .map(|(s, _)| *s)
-                .collect();
-            for s in &gone {
-                wal.wal.remove_segment(*s)?;
-            }
-            wal.segment_max_t.retain(|(s, _)| !gone.contains(s));
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(c) = self.compactor.take() {
+            c.stop();
         }
     }
+}
 
-    fn ranges(&self) -> Vec<i64> {
-        let max = self
-            .opts
-            .max_block_duration
-            .map(ms)
-            .unwrap_or_else(|| (ms(self.opts.retention) / 10).min(31 * 24 * 3_600_000))
-            .max(self.block_ms);
-        let mut out = Vec::new();
-        let mut r = self.block_ms.saturating_mul(3);
-        while r <= max {
-            out.push(r);
-            r = r.saturating_mul(3);
+impl Inner {
+    pub(crate) fn writable(&self) -> Result<(), Error> {
+        match self.wal {
+            Some(_) => Ok(()),
+            None => Err(Error::ReadOnly {
+                dir: self.dir.clone(),
+            }),
         }
-        out
-    }
-
-    /// Merges blocks that share a closed range of the next compaction level (or overlap), as
-    /// Prometheus's leveled compactor does with ranges of 3× the block duration per level.
-    fn compact_blocks(&self) -> Result<(), Error> {
-        'again: loop {
-            let blocks = read(&self.blocks).clone();
-            let newest = blocks.iter().map(|b| b.meta.maxt).max().unwrap_or(i64::MIN);
-            for r in self.ranges() {
-                let mut groups: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
-                for b in &blocks {
-                    let start = range_start(b.meta.mint, r);
-                    if b.meta.maxt <= start + r {
-                        groups.entry(start).or_default().push(b.clone());
-                    }
-                }
-                for (start, group) in groups {
-                    if group.len() < 2 || start + r > newest {
-                        continue;
-                    }
-                    self.merge(&group)?;
-                    continue 'again;
-                }
-            }
-            return Ok(());
-        }
-    }
-
-    fn merge(&self, group: &[Arc<Block>]) -> Result<(), Error> {
-        let mut cursors = group
-            .iter()
-            .map(|b| BlockCursor::new(b))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut heads: Vec<Option<(Labels, Vec<Sample>)>> = cursors
-            .iter_mut()
-            .map(BlockCursor::next_series)
-            .collect::<Result<_, _>>()?;
-        let mut failed: Option<Error> = None;
-        let series = std::iter::from_fn(|| {
-            let min = heads.iter().flatten().map(|(l, _)| l).min()?.clone();
-            let mut samples = Vec::new();
-            let mut n_sources = 0;
-            for (i, slot) in heads.iter_mut().enumerate() {
-                if slot.as_ref().is_some_and(|(l, _)| *l == min) {
-                    let (_, s) = slot.take()?;
-                    samples.extend(s);
-                    n_sources += 1;
-                    match cursors[i].next_series() {
-                        Ok(next) => *slot = next,
-                        Err(e) => {
-                            failed = Some(e);
-                            return None;
-                        }
-                    }
-                }
-            }
-            if n_sources > 1 {
-                samples.sort_by_key(|s| s.t);
-                samples.dedup_by_key(|s| s.t);
-            }
-            Some(Ok((min, samples)))
-        });
-        let mint = group.iter().map(|b| b.meta.mint).min().unwrap_or(0);
-        let maxt = group.iter().map(|b| b.meta.maxt).max().unwrap_or(0);
-        let wal_cut = group
-            .iter()
-            .map(|b| b.meta.wal_cut)
-            .max()
-            .unwrap_or(i64::MIN);
-        let level = group.iter().map(|b| b.meta.level).max().unwrap_or(1) + 1;
-        let merged = Block::write(&self.dir.join("blocks"), mint, maxt, wal_cut, level, series)?;
-        if let Some(e) = failed {
-            let _ = fs::remove_file(&merged.path);
-            return Err(e);
-        }
-        tracing::debug!(block = %merged.path.display(), sources = group.len(), "compacted blocks");
-        {
-            let mut blocks = write(&self.blocks);
-            blocks.retain(|b| !group.iter().any(|g| Arc::ptr_eq(b, g)));
-            blocks.push(Arc::new(merged));
-            blocks.sort_by_key(|b| (b.meta.mint, b.meta.maxt));
-        }
-        for b in group {
-            fs::remove_file(&b.path).map_err(|e| Error::io(&b.path, e))?;
-        }
-        Ok(())
-    }
-
-    fn apply_retention(&self) -> Result<(), Error> {
-        let head_max = read(&self.head).time_range().map_or(i64::MIN, |r| r.1);
-        let mut removed = Vec::new();
-        {
-            let mut blocks = write(&self.blocks);
-            let newest = blocks
-                .iter()
-                .map(|b| b.meta.maxt - 1)
-                .fold(head_max, i64::max);
-            let cutoff = newest.saturating_sub(ms(self.opts.retention));
-            blocks.retain(|b| {
-                let keep = b.meta.maxt > cutoff;
-                if !keep {
-                    removed.push(b.clone());
-                }
-                keep
-            });
-            if let Some(max) = self.opts.max_bytes {
-                let wal_bytes = lock(&self.wal).wal.disk_bytes();
-                let mut total: u64 = blocks.iter().map(|b| b.size).sum::<u64>() + wal_bytes;
-                while total > max && !blocks.is_empty() {
-                    let b = blocks.remove(0);
-                    total -= b.size;
-                    removed.push(b);
-                }
-            }
-        }
-        for b in removed {
-            tracing::info!(block = %b.path.display(), mint = b.meta.mint, maxt = b.meta.maxt, "retention removed block");
-            fs::remove_file(&b.path).map_err(|e| Error::io(&b.path, e))?;
-        }
-        Ok(())
     }
 
     fn select_inner(
@@ -599,7 +473,8 @@ fn add_samples(
     }
 }
 
-fn series_snapshot(head: &Head) -> Record {
+/// A record declaring every series of the head: the first record of every WAL segment.
+pub(crate) fn series_snapshot(head: &Head) -> Record {
     let mut series: Vec<(u64, Labels)> = head
         .series
         .iter()
@@ -620,172 +495,8 @@ impl Queryable for Db {
         maxt: i64,
         _hints: SelectHints,
     ) -> Result<Vec<Series>, SelectError> {
-        self.select_inner(matchers, mint, maxt)
+        self.inner
+            .select_inner(matchers, mint, maxt)
             .map_err(|e| SelectError::Storage(e.to_string()))
-    }
-}
-
-enum Key {
-    Ref(u64),
-    New(usize),
-}
-
-/// Collects one batch of samples (one scrape) and commits it atomically.
-#[derive(Debug)]
-pub struct Appender<'a> {
-    db: &'a Db,
-    new_series: Vec<Labels>,
-    new_index: HashMap<Labels, usize>,
-    samples: Vec<(Key, i64, f64)>,
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Key::Ref(r) => write!(f, "ref {r}"),
-            Key::New(i) => write!(f, "new {i}"),
-        }
-    }
-}
-
-impl Appender<'_> {
-    /// Adds a sample to the batch.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::EmptyLabels`] for an empty label set, [`Error::OutOfBounds`] when `t_ms` falls
-    /// before the head's range (that time is already persisted in a block),
-    /// [`Error::OutOfOrder`] when the series already has a newer sample or a different value at
-    /// the same time. Resending the newest sample with the same value is accepted and ignored,
-    /// as in Prometheus.
-    pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) -> Result<(), Error> {
-        if labels.is_empty() {
-            return Err(Error::EmptyLabels { t_ms });
-        }
-        let head = read(&self.db.head);
-        if t_ms < head.min_valid_t {
-            return Err(Error::OutOfBounds {
-                series: labels.to_string(),
-                t_ms,
-                min_valid_ms: head.min_valid_t,
-            });
-        }
-        if let Some(r) = head.get_ref(labels) {
-            if let Some(s) = head.series.get(&r) {
-                if t_ms < s.max_t || (t_ms == s.max_t && v.to_bits() != s.last_v) {
-                    return Err(Error::OutOfOrder {
-                        series: labels.to_string(),
-                        t_ms,
-                        last_ms: s.max_t,
-                    });
-                }
-                if t_ms == s.max_t {
-                    return Ok(());
-                }
-            }
-            self.samples.push((Key::Ref(r), t_ms, v));
-            return Ok(());
-        }
-        drop(head);
-        let idx = match self.new_index.get(labels) {
-            Some(i) => *i,
-            None => {
-                self.new_series.push(labels.clone());
-                self.new_index
-                    .insert(labels.clone(), self.new_series.len() - 1);
-                self.new_series.len() - 1
-            }
-        };
-        self.samples.push((Key::New(idx), t_ms, v));
-        Ok(())
-    }
-
-    /// Number of samples in the batch.
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    /// Whether the batch is empty.
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    /// Writes the batch as one WAL record, syncs it to disk, then makes the samples visible.
-    /// Samples that another commit overtook in the meantime (not newer than their series' last
-    /// sample) are dropped, identically on WAL replay. When the head spans more than 1.5 block
-    /// durations, the commit that notices persists the oldest block range and applies retention
-    /// before returning (unless another commit is already doing so): call it from a blocking
-    /// context (`tokio::task::spawn_blocking`) in async code.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] when the WAL cannot be written; the batch is then not applied.
-    pub fn commit(self) -> Result<(), Error> {
-        if self.samples.is_empty() {
-            return Ok(());
-        }
-        let db = self.db;
-        {
-            let mut wal = lock(&db.wal);
-            let mut record = Record::default();
-            let new_refs: Vec<u64> = {
-                let mut head = write(&db.head);
-                let new_refs: Vec<u64> = self
-                    .new_series
-                    .iter()
-                    .map(|l| head.get_or_create(l, None))
-                    .collect();
-                let mut declared = std::collections::HashSet::new();
-                record.samples.reserve(self.samples.len());
-                for (key, t, v) in &self.samples {
-                    let r = match key {
-                        Key::Ref(r) => *r,
-                        Key::New(i) => new_refs[*i],
-                    };
-                    if let Some(s) = head.series.get(&r)
-                        && !s.logged
-                        && declared.insert(r)
-                    {
-                        record.series.push((r, (*s.labels).clone()));
-                    }
-                    record.samples.push((r, *t, *v));
-                }
-                new_refs
-            };
-            let _ = new_refs;
-            wal.wal.log(&record)?;
-            let max_t = record.samples.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
-            if let Some(last) = wal.segment_max_t.last_mut() {
-                last.1 = last.1.max(max_t);
-            }
-            {
-                let mut head = write(&db.head);
-                for (r, _) in &record.series {
-                    if let Some(s) = head.series.get_mut(r) {
-                        s.logged = true;
-                    }
-                }
-                for (r, t, v) in &record.samples {
-                    head.append(*r, *t, *v);
-                }
-            }
-            if wal.wal.needs_roll() {
-                let snapshot = series_snapshot(&read(&db.head));
-                let seq = wal.wal.roll(&snapshot)?;
-                wal.segment_max_t.push((seq, i64::MIN));
-            }
-        }
-        let due = {
-            let head = read(&db.head);
-            head.time_range()
-                .is_some_and(|(mint, maxt)| maxt - mint > db.block_ms / 2 * 3)
-        };
-        // One compaction at a time; commits that find one running go on without waiting.
-        if due && let Ok(_guard) = db.compaction.try_lock() {
-            db.compact_head()?;
-            db.compact_blocks()?;
-            db.apply_retention()?;
-        }
-        Ok(())
     }
 }

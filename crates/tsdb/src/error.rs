@@ -59,13 +59,21 @@ pub enum Error {
         /// The rejected timestamp.
         t_ms: i64,
     },
+    /// A write (append, import, compaction) on a store opened read-only.
+    #[error("{dir}: the store is open read-only")]
+    ReadOnly {
+        /// The store directory.
+        dir: PathBuf,
+    },
     /// An import file has a line the store cannot take.
-    #[error("{path}:{line}: {message}")]
+    #[error("{}:{line}{}: {message}", path.display(), column.map(|c| format!(":{c}")).unwrap_or_default())]
     Import {
         /// The import file.
         path: PathBuf,
         /// Line number, from 1.
         line: usize,
+        /// Byte column, from 1, when known.
+        column: Option<usize>,
         /// What was wrong.
         message: String,
     },

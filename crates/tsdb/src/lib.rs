@@ -2,10 +2,15 @@
 //!
 //! # Brief overview
 //!
-//! - [`Db`] opens a directory, replays the WAL and serves reads and writes; it is `Send + Sync`
-//!   and implements [`apilens_model::Queryable`], so the PromQL engine reads it directly.
+//! - [`Db::open`] opens a directory for writing, replays the WAL and serves reads and writes;
+//!   [`Db::open_read_only`] serves reads and never changes a file. `Db` is `Send + Sync` and
+//!   implements [`apilens_model::Queryable`], so the PromQL engine reads it directly.
 //! - [`Appender`] collects one scrape; [`Appender::commit`] writes it to the WAL as one
 //!   checksummed record, syncs it, then makes it visible.
+//! - Damage on disk never stops an open and never becomes a changed value: a bad WAL record is
+//!   skipped, a bad block is quarantined, a bad chunk is an error naming block and series; each
+//!   is a [`Damage`] in [`Db::damage`] and a warning in the log. [`check_store`] verifies
+//!   everything.
 //! - [`XorChunk`] is Prometheus's XOR chunk encoding, bit for bit (delta-of-delta timestamps,
 //!   Gorilla XOR values); staleness markers round-trip.
 //! - Closed time ranges become immutable blocks, one `redb` file each, merged by a leveled
@@ -14,9 +19,13 @@
 //!   text that `promtool tsdb create-blocks-from openmetrics` reads.
 //!
 //! ```text
-//! dir/lock             held while open (one process per store)
-//! dir/wal/00000001 …   WAL segments: length, CRC32, record (series + samples of one commit)
-//! dir/blocks/*.redb    one block per closed range: meta, series, postings, chunks
+//! dir/lock               held while open: exclusively by a writer, shared by readers
+//! dir/wal/00000001 …     WAL segments: magic, version, then records of length, sample count,
+//!                        CRC32C of the payload, CRC32C of the header, payload (one commit each)
+//! dir/wal/corrupt-*      damaged segments moved aside (their readable records were rewritten)
+//! dir/blocks/*.redb      one block per closed range: meta, symbols, series, postings, chunks,
+//!                        every value with a CRC32C
+//! dir/quarantine/*.redb  blocks that could not be read, no longer served
 //! ```
 //!
 //! ```
@@ -42,20 +51,28 @@
 //! redb: scrapes go to the WAL and the head, which avoids rewriting B-tree pages every scrape.
 #![deny(missing_docs)]
 
+mod appender;
 mod block;
 mod bstream;
+mod check;
+mod compact;
+mod damage;
 mod db;
 mod error;
 mod head;
 mod index;
 mod openmetrics;
+mod recover;
 mod wal;
 mod xor;
 
 pub use crate::{
+    appender::Appender,
     block::BlockMeta,
-    db::{Appender, Db, DbOptions, DbStats, ImportStats},
+    check::{BlockCheck, CheckReport, CheckSummary, SegmentCheck, check_store},
+    damage::{Damage, DamageAction},
+    db::{Db, DbOptions, DbStats, ImportStats},
     error::Error,
-    openmetrics::{import_openmetrics, parse_openmetrics, write_openmetrics},
+    openmetrics::{import_file, import_openmetrics, parse_openmetrics, write_openmetrics},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},
 };

@@ -94,6 +94,7 @@ fn real_scrapes_read_back_from_head_blocks_and_after_reopen() {
         let db = Db::open(dir.path(), small_blocks()).unwrap();
         // 160 scrapes of 15 s = 40 minutes: several 10-minute blocks plus a head.
         let expected = ingest(&db, 1500, 160, START);
+        db.compact().unwrap();
         assert!(db.blocks().len() >= 2, "blocks: {:?}", db.blocks());
         assert!(db.stats().head_series > 0);
         assert_same(&select_all(&db, &[]), &expected);
@@ -182,6 +183,7 @@ fn staleness_markers_survive_wal_and_blocks() {
             .unwrap();
             app.commit().unwrap();
         }
+        db.compact().unwrap();
         assert!(!db.blocks().is_empty());
     }
     let db = Db::open(dir.path(), small_blocks()).unwrap();
@@ -294,6 +296,7 @@ fn blocks_are_compacted_and_old_ones_removed_by_retention() {
     let db = Db::open(dir.path(), opts.clone()).unwrap();
     // Two hours of scrapes with 5-minute blocks, merged into 15- and 45-minute blocks.
     let expected = ingest(&db, 200, 480, START);
+    db.compact().unwrap();
     let blocks = db.blocks();
     assert!(blocks.iter().any(|b| b.level >= 2), "{blocks:?}");
     let newest = expected
@@ -343,6 +346,7 @@ fn blocks_are_compacted_and_old_ones_removed_by_retention() {
         },
     )
     .unwrap();
+    db.compact().unwrap();
     let st = db.stats();
     assert!(
         st.block_bytes + st.wal_bytes <= limit || st.blocks == 0,
@@ -480,4 +484,64 @@ fn promtool_accepts_the_export() {
     }
     let want: usize = expected.values().map(Vec::len).sum::<usize>() + 1;
     assert_eq!(num_samples, want as u64);
+}
+
+/// A store written before checksums (block format 2, WAL segment format 1) still opens, reads
+/// back exactly, and `check_store` says its block is unchecked rather than damaged.
+#[test]
+fn stores_written_before_checksums_still_read_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/format2-store");
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["blocks", "wal"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut expected: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    for k in 0..3i64 {
+        let l = Labels::from_pairs([("__name__", "old_block_total"), ("k", &k.to_string())]);
+        let s = (0..8).map(|i| Sample {
+            t: START + i * 15_000,
+            v: (k * 100 + i) as f64,
+        });
+        expected.insert(l, s.collect());
+    }
+    for k in 0..2i64 {
+        let l = Labels::from_pairs([("__name__", "old_wal"), ("k", &k.to_string())]);
+        let s = (0..4).map(|i| Sample {
+            t: 1_700_010_000_000 + i * 15_000,
+            v: (k * 10 + i) as f64,
+        });
+        expected.insert(l, s.collect());
+    }
+    let report = apilens_tsdb::check_store(dir.path()).unwrap();
+    assert!(!report.damaged(), "{report:?}");
+    let meta = report.blocks[0].meta.unwrap();
+    assert_eq!((meta.version, meta.has_checksums()), (2, false));
+    assert_eq!(report.blocks[0].samples, 24);
+    assert_eq!(report.segments[0].version, 1);
+    {
+        let db = Db::open_read_only(dir.path()).unwrap();
+        assert_same(&select_all(&db, &[]), &expected);
+    }
+    let up = Labels::from_pairs([("__name__", "up")]);
+    {
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        assert_eq!(db.damage(), []);
+        assert_same(&select_all(&db, &[]), &expected);
+        let mut app = db.appender();
+        app.append(&up, 1_700_020_000_000, 1.0).unwrap();
+        app.commit().unwrap();
+    }
+    expected.insert(
+        up,
+        vec![Sample {
+            t: 1_700_020_000_000,
+            v: 1.0,
+        }],
+    );
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    assert_same(&select_all(&db, &[]), &expected);
 }

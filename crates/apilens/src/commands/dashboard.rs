@@ -6,7 +6,7 @@ use crate::commands::serve::{init_logging, shutdown_signal};
 use anyhow::{Context as _, bail};
 use apilens_promql::{RemoteAnswer, RemoteClient, api_error, parse_duration, parse_time};
 use apilens_scrape::Health;
-use apilens_tsdb::{Db, DbOptions};
+use apilens_tsdb::Db;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Serve the troubleshooter dashboard over an existing store or a remote engine.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The store directory to show (read while nothing else has it open).
+    /// The store directory to show, opened read-only (while no `apilens serve` writes it).
     #[arg(long, default_value = "data", conflicts_with = "prometheus")]
     data_dir: PathBuf,
     #[command(flatten)]
@@ -59,7 +59,7 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
                 );
             }
             let dir = args.data_dir.clone();
-            let db = tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
+            let db = tokio::task::spawn_blocking(move || Db::open_read_only(&dir))
                 .await?
                 .with_context(|| {
                     format!(

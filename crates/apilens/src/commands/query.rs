@@ -6,7 +6,7 @@ use apilens_model::Queryable;
 use apilens_promql::{
     Engine, EngineOpts, api_response, format_value_table, parse_duration, parse_time,
 };
-use apilens_tsdb::{Db, DbOptions};
+use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,7 +79,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if !args.data_dir.is_dir() {
             bail!("store directory {} does not exist", args.data_dir.display());
         }
-        let db = Db::open(&args.data_dir, DbOptions::default())
+        crate::commands::serve::init_logging();
+        let db = Db::open_read_only(&args.data_dir)
             .with_context(|| format!("opening store {}", args.data_dir.display()))?;
         let engine = Engine::new(EngineOpts {
             timeout,

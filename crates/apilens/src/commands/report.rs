@@ -8,7 +8,7 @@ use apilens_report::{
     LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report, render_json,
     render_markdown, render_text,
 };
-use apilens_tsdb::{Db, DbOptions};
+use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,7 +68,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.data_dir.display()
             );
         }
-        let db = Db::open(&args.data_dir, DbOptions::default())
+        crate::commands::serve::init_logging();
+        let db = Db::open_read_only(&args.data_dir)
             .with_context(|| {
                 format!(
                     "opening store {} (when `apilens serve` or `apilens demo` holds it, read through its API instead: --prometheus http://127.0.0.1:9797)",
