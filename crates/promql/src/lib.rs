@@ -25,6 +25,7 @@
 
 mod aggregate;
 mod binary;
+mod depth;
 mod engine;
 mod error;
 mod functions;
@@ -35,7 +36,8 @@ mod response;
 mod value;
 
 pub use crate::{
-    engine::{Engine, EngineOpts, PreparedQuery, parse_series_selector},
+    depth::{MAX_QUERY_DEPTH, QUERY_STACK_SIZE, with_query_stack},
+    engine::{Engine, EngineOpts, ExecControl, PreparedQuery, parse_series_selector},
     error::Error,
     memory::MemQueryable,
     remote::{RemoteAnswer, RemoteAuth, RemoteClient, RemoteQueryable},

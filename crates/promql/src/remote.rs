@@ -199,7 +199,7 @@ impl RemoteClient {
     /// The error for a failed answer: status, and the Prometheus error or the body's start.
     fn failure(&self, path: &str, answer: &RemoteAnswer) -> Error {
         let detail = api_error_detail(&answer.body)
-            .unwrap_or_else(|| answer.body.chars().take(200).collect());
+            .unwrap_or_else(|| apilens_model::body_excerpt(answer.body.as_bytes(), &[]));
         self.err(path, format!("status {}: {detail}", answer.status))
     }
 
@@ -213,14 +213,23 @@ impl RemoteClient {
             .join("&");
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
         let mut req = self.http.post(&url).header(CONTENT_TYPE.0, CONTENT_TYPE.1);
+        // What was sent that an error body must not show.
+        let mut sent: Vec<String> = Vec::new();
         req = match &self.auth {
             RemoteAuth::None => req,
-            RemoteAuth::Bearer(token) => req.bearer_auth(token),
-            RemoteAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            RemoteAuth::Bearer(token) => {
+                sent.push(token.clone());
+                req.bearer_auth(token)
+            }
+            RemoteAuth::Basic { user, password } => {
+                sent.push(password.clone());
+                req.basic_auth(user, Some(password))
+            }
             RemoteAuth::SigV4(signer) => {
                 let headers = signer
                     .sign("POST", &url, &[CONTENT_TYPE], body.as_bytes())
                     .map_err(|e| self.err(path, e.to_string()))?;
+                sent.extend(apilens_sigv4::credential_values(&headers));
                 headers
                     .into_iter()
                     .fold(req, |req, (k, v)| req.header(k, v))
@@ -234,10 +243,15 @@ impl RemoteClient {
         let body = resp
             .text()
             .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
-        let answer = RemoteAnswer { status, body };
+        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
+        let mut answer = RemoteAnswer { status, body };
+        if !answer.is_success() {
+            // Relayed to the dashboard as it is: never with a credential echoed by a proxy.
+            answer.body = apilens_model::redact(&answer.body, &sent);
+        }
         if answer.is_success() && !is_api_body(&answer.body) {
             // A login page of a proxy in front of the engine, say.
-            let start: String = answer.body.chars().take(200).collect();
+            let start = apilens_model::body_excerpt(answer.body.as_bytes(), &sent);
             return Err(self.err(
                 path,
                 format!("status {status} with a body that is not a Prometheus API answer: {start}"),
