@@ -12,7 +12,8 @@
 //! - [`RemoteClient`] sends a query string unchanged to a Prometheus-compatible
 //!   `/api/v1/query(_range)` (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed
 //!   Service for Prometheus).
-//! - [`promqltest`] runs Prometheus's `promqltest` files against the engine.
+//! - [`promqltest`] runs Prometheus's `promqltest` files against the engine; [`fuzz`] is the
+//!   harness the fuzz target and a stable test share.
 //!
 //! # Prometheus compatibility
 //!
@@ -29,6 +30,7 @@ mod depth;
 mod engine;
 mod error;
 mod functions;
+pub mod fuzz;
 mod memory;
 pub mod promqltest;
 mod remote;
