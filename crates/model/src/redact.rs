@@ -75,18 +75,29 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
         }
     }
     credential_shapes()
-        .replace_all(&out, |c: &regex::Captures<'_>| match c.get(1) {
-            Some(scheme) => format!("{} {REDACTED}", scheme.as_str()),
-            None => REDACTED.to_owned(),
+        .replace_all(&out, |c: &regex::Captures<'_>| match (c.get(1), c.get(2)) {
+            // "Basic authentication required" stays; "Basic dXNlcjpwYXNz" does not.
+            (Some(scheme), Some(token)) if looks_like_credential(token.as_str()) => {
+                format!("{} {REDACTED}", scheme.as_str())
+            }
+            (Some(_), _) => c[0].to_owned(),
+            _ => REDACTED.to_owned(),
         })
         .into_owned()
+}
+
+/// A token with a digit, a symbol, or both cases of letters: not an English word.
+fn looks_like_credential(token: &str) -> bool {
+    token.bytes().any(|b| !b.is_ascii_alphabetic())
+        || (token.bytes().any(|b| b.is_ascii_uppercase())
+            && token.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 fn credential_shapes() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(concat!(
-            r"(?i:\b(bearer|basic))\s+[A-Za-z0-9._~+/=-]{3,}",
+            r"(?i:\b(bearer|basic))\s+([A-Za-z0-9._~+/=-]{3,})",
             r"|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
             r"|\bk8s-aws-v1\.[A-Za-z0-9_-]+",
             r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
@@ -121,6 +132,12 @@ mod tests {
             e,
             "token=<redacted> basic <redacted> key=<redacted> eks=<redacted> pw=<redacted>"
         );
+    }
+
+    #[test]
+    fn words_after_basic_or_bearer_are_not_credentials() {
+        let text = "401 Basic authentication required; Bearer token missing";
+        assert_eq!(redact(text, &[]), text);
     }
 
     #[test]

@@ -517,6 +517,81 @@ mod tests {
         assert_eq!(secs(-1500), "-1.500");
     }
 
+    /// A proxy that answers every request with `status` and a page quoting the request head.
+    fn echoing_proxy(status: u16) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let page = format!("<html><pre>denied:\n{head}</pre></html>");
+                let _ = write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            }
+        });
+        base
+    }
+
+    /// See: issue 15 ("Secrets"): the relay errors of `dashboard --prometheus` carried the body.
+    #[test]
+    fn relayed_errors_never_show_the_credentials_sent() {
+        let base = echoing_proxy(403);
+        let bearer = RemoteClient::new(
+            &base,
+            RemoteAuth::Bearer("tok3n-0123456789-secret".into()),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let err = bearer.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(err.contains("status 403"), "{err}");
+        assert!(!err.contains("tok3n"), "{err}");
+        let chain = apilens_sigv4::CredentialsChain::fixed(apilens_sigv4::Credentials::new(
+            "ASIAEXAMPLEKEYID0001",
+            "secret",
+            Some("session-token-value"),
+        ));
+        let signer = apilens_sigv4::Signer::new("eu-west-1", "aps", chain);
+        let sigv4 =
+            RemoteClient::new(&base, RemoteAuth::SigV4(signer), Duration::from_secs(10)).unwrap();
+        let err = sigv4.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(!err.contains("session-token"), "{err}");
+        assert!(!err.contains("ASIAEXAMPLE"), "{err}");
+        // A page behind a 200 (a login page) is cut and scrubbed the same way.
+        let base = echoing_proxy(200);
+        let basic = RemoteClient::new(
+            &base,
+            RemoteAuth::Basic {
+                user: "u".into(),
+                password: "pa55word-very-secret".into(),
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let err = basic.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(err.contains("not a Prometheus API answer"), "{err}");
+        assert!(!err.contains("dTpwYTU1"), "{err}");
+        assert!(!err.chars().any(char::is_control), "{err:?}");
+    }
+
     /// A query signed with SigV4 reaches the server with the AWS headers, and the signature
     /// covers the form body.
     #[test]

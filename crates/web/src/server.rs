@@ -174,10 +174,10 @@ impl AsyncWrite for Lingering {
             if this.drained >= LINGER_BYTES {
                 return Poll::Ready(Ok(()));
             }
-            if let Some(sleep) = this.linger.as_mut() {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ok(()));
-                }
+            if let Some(sleep) = this.linger.as_mut()
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(()));
             }
             let mut buf = ReadBuf::new(&mut scratch);
             match Pin::new(&mut this.stream).poll_read(cx, &mut buf) {

@@ -210,13 +210,13 @@ fn tls_config(
         (false, true) => return Err(field_err("cert_file", "missing cert_file (or cert)".into())),
         (true, true) => {}
     }
-    if let Some(sans) = &raw.client_allowed_sans {
-        if !sans.is_empty() {
-            return Err(field_err(
-                "client_allowed_sans",
-                "not supported by apilens; restrict clients with client_ca_file".into(),
-            ));
-        }
+    if let Some(sans) = &raw.client_allowed_sans
+        && !sans.is_empty()
+    {
+        return Err(field_err(
+            "client_allowed_sans",
+            "not supported by apilens; restrict clients with client_ca_file".into(),
+        ));
     }
     let certs: Vec<CertificateDer<'static>> = match (&raw.cert_file, &raw.cert) {
         (Some(f), _) => {
