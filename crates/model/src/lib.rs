@@ -10,6 +10,8 @@
 //! - [`Queryable`]: select series by matchers over a time range. The embedded store and remote
 //!   Prometheus-compatible engines implement it; the PromQL engine consumes it.
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
+//! - [`body_excerpt`] and [`redact`]: what a remote body may show in a log or an API answer,
+//!   short, printable and without credentials.
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -26,6 +28,7 @@ mod error_chain;
 mod labels;
 mod matcher;
 mod queryable;
+mod redact;
 mod sample;
 
 pub use crate::{
@@ -33,5 +36,6 @@ pub use crate::{
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
     queryable::{Queryable, SelectError, SelectHints},
+    redact::{EXCERPT_CHARS, REDACTED, body_excerpt, redact},
     sample::{STALE_NAN, Sample, Series, is_stale_nan},
 };

@@ -32,6 +32,10 @@ pub struct SelectHints {
     pub step_ms: i64,
     /// Range of the enclosing range selector in milliseconds, 0 for plain vector selectors.
     pub range_ms: i64,
+    /// The most samples the caller can still hold: a store may stop reading and fail with
+    /// [`SelectError::TooManySamples`] once it would return more, instead of loading them all
+    /// first. `None` for no limit.
+    pub sample_limit: Option<usize>,
 }
 
 /// A source of series: select by matchers over an inclusive time range `[mint, maxt]` in

@@ -14,6 +14,8 @@ use apilens_model::{
 use promql_parser::label::MatchOp as ParserMatchOp;
 use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Options of the [`Engine`], as Prometheus's `EngineOpts`.
@@ -24,7 +26,9 @@ pub struct EngineOpts {
     pub lookback_delta: Duration,
     /// The longest a query may run (`--query.timeout`, 2 minutes by default).
     pub timeout: Duration,
-    /// The most samples a query may load or produce (`--query.max-samples`, 50 million).
+    /// The most samples a query may hold in memory at once, loaded and produced together
+    /// (`--query.max-samples`, 50 million). Counted before each allocation that can grow with
+    /// the number of steps, so a query stops at the cap instead of after passing it.
     pub max_samples: usize,
     /// The step of subqueries that do not name one (the global evaluation interval, 1 minute).
     pub default_subquery_step: Duration,
@@ -39,6 +43,20 @@ impl Default for EngineOpts {
             default_subquery_step: Duration::from_secs(60),
         }
     }
+}
+
+/// What one execution may use beside the engine's own options: a request's shorter timeout,
+/// its smaller samples cap, and a flag that cancels it.
+#[derive(Debug, Clone, Default)]
+pub struct ExecControl {
+    /// A timeout shorter than the engine's (the API's `timeout=` parameter); the engine's own
+    /// timeout stays the upper bound.
+    pub timeout: Option<Duration>,
+    /// A samples cap smaller than the engine's.
+    pub max_samples: Option<usize>,
+    /// Set to stop the query (its client went away); checked as often as the deadline. The
+    /// query then fails with [`Error::Canceled`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// The PromQL engine: parses a query and evaluates it against any [`Queryable`].
@@ -78,6 +96,10 @@ impl Engine {
     /// The options in force.
     pub fn opts(&self) -> &EngineOpts {
         &self.opts
+    }
+
+    fn default_step(&self) -> i64 {
+        (self.opts.default_subquery_step.as_millis() as i64).max(1)
     }
 
     /// Evaluates `query` at one instant `t` (milliseconds since the epoch).
@@ -158,6 +180,7 @@ impl Engine {
                 step: 1,
             },
             true,
+            self.default_step(),
         )
     }
 
@@ -186,7 +209,12 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        let p = PreparedQuery::new(query, Steps { start, end, step }, false)?;
+        let p = PreparedQuery::new(
+            query,
+            Steps { start, end, step },
+            false,
+            self.default_step(),
+        )?;
         match p.expr.value_type() {
             parser::value::ValueType::Scalar | parser::value::ValueType::Vector => Ok(p),
             other => Err(Error::exec(format!(
@@ -204,8 +232,30 @@ impl Engine {
     /// [`Error::Timeout`] and [`Error::TooManySamples`] at the limits, [`Error::Select`] when
     /// the store fails.
     pub fn exec(&self, q: &dyn Queryable, p: &PreparedQuery) -> Result<QueryResult> {
+        self.exec_with(q, p, &ExecControl::default())
+    }
+
+    /// As [`Engine::exec`], within the limits of `ctl` (the tighter of its limits and the
+    /// engine's apply).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::exec`]; also [`Error::Canceled`] once `ctl.cancel` is set.
+    pub fn exec_with(
+        &self,
+        q: &dyn Queryable,
+        p: &PreparedQuery,
+        ctl: &ExecControl,
+    ) -> Result<QueryResult> {
         let steps = p.steps;
         let mut ev = Evaluator::new(q, &self.opts, p, steps.start, steps.end);
+        if let Some(t) = ctl.timeout {
+            ev.deadline = ev.deadline.min(Instant::now() + t);
+        }
+        if let Some(m) = ctl.max_samples {
+            ev.max_samples = ev.max_samples.min(m);
+        }
+        ev.cancel = ctl.cancel.clone();
         let val = ev.eval(&p.expr, steps)?;
         let value = if p.instant {
             instant_value(val, steps.start)
@@ -297,10 +347,11 @@ pub struct PreparedQuery {
     matchers: HashMap<usize, Vec<Matcher>>,
     steps: Steps,
     instant: bool,
+    default_step: i64,
 }
 
 impl PreparedQuery {
-    fn new(query: &str, steps: Steps, instant: bool) -> Result<Self> {
+    fn new(query: &str, steps: Steps, instant: bool, default_step: i64) -> Result<Self> {
         let expr = Box::new(parse(query)?);
         let mut matchers = HashMap::new();
         collect_matchers(&expr, &mut matchers)?;
@@ -310,12 +361,70 @@ impl PreparedQuery {
             matchers,
             steps,
             instant,
+            default_step,
         })
     }
 
     /// The query string as given.
     pub fn query(&self) -> &str {
         &self.query
+    }
+
+    /// How many steps the query evaluates for each series it selects, summed over its
+    /// selectors and literals, with every subquery's inner steps: a cost estimate that needs no
+    /// store (an instant `up` is 1; `max_over_time(m[1h:1ms])` is 3.6 million). Multiplied by
+    /// the series selected, it bounds the samples the query produces.
+    pub fn steps_per_series(&self) -> u64 {
+        let s = self.steps;
+        steps_cost(&self.expr, s.start, s.end, s.step, self.default_step)
+    }
+}
+
+/// [`PreparedQuery::steps_per_series`] of `e` evaluated from `first` to `last` by `step`.
+fn steps_cost(e: &Expr, first: i64, last: i64, step: i64, default_step: i64) -> u64 {
+    let n = if last < first {
+        0
+    } else {
+        let n = (i128::from(last) - i128::from(first)) / i128::from(step.max(1)) + 1;
+        u64::try_from(n).unwrap_or(u64::MAX)
+    };
+    let sub = |e: &Expr| steps_cost(e, first, last, step, default_step);
+    match e {
+        Expr::VectorSelector(_)
+        | Expr::MatrixSelector(_)
+        | Expr::NumberLiteral(_)
+        | Expr::StringLiteral(_)
+        | Expr::Extension(_) => n,
+        Expr::Paren(p) => sub(&p.expr),
+        Expr::Unary(u) => sub(&u.expr),
+        Expr::Binary(b) => sub(&b.lhs).saturating_add(sub(&b.rhs)),
+        Expr::Aggregate(a) => sub(&a.expr).saturating_add(a.param.as_deref().map_or(0, sub)),
+        Expr::Call(c) => c
+            .args
+            .args
+            .iter()
+            .fold(0u64, |acc, a| acc.saturating_add(sub(a))),
+        Expr::Subquery(sq) => {
+            let inner_step = sq
+                .step
+                .map(|s| s.as_millis() as i64)
+                .filter(|&s| s > 0)
+                .unwrap_or(default_step);
+            let offset = offset_ms(&sq.offset);
+            let range = sq.range.as_millis() as i64;
+            let (first, last) = match &sq.at {
+                Some(_) => (last, last),
+                None => (first, last),
+            };
+            let inner_first = first.saturating_sub(offset).saturating_sub(range);
+            steps_cost(
+                &sq.expr,
+                inner_first,
+                last.saturating_sub(offset),
+                inner_step,
+                default_step,
+            )
+        }
     }
 }
 
@@ -354,8 +463,10 @@ fn collect_matchers(e: &Expr, out: &mut HashMap<usize, Vec<Matcher>>) -> Result<
     Ok(())
 }
 
-/// Parses a query with promql-parser, mapping its message to [`Error::Parse`].
+/// Parses a query with promql-parser, mapping its message to [`Error::Parse`]; a query nested
+/// deeper than [`crate::MAX_QUERY_DEPTH`] is refused before the parser sees it.
 pub(crate) fn parse(query: &str) -> Result<Expr> {
+    crate::depth::check_depth(query, crate::MAX_QUERY_DEPTH)?;
     parser::parse(query).map_err(Error::Parse)
 }
 
@@ -433,6 +544,18 @@ pub(crate) enum Val {
     String(String),
 }
 
+impl Val {
+    /// How many samples the value holds, as the samples cap counts them.
+    fn samples(&self) -> usize {
+        match self {
+            Val::Scalar(v) => v.len(),
+            Val::Vector(series) => series.iter().map(|s| s.points.len()).sum(),
+            Val::Matrix(m) => m.series.iter().map(|s| s.samples.len()).sum(),
+            Val::String(_) => 0,
+        }
+    }
+}
+
 /// Evaluation state of one query.
 pub(crate) struct Evaluator<'a> {
     q: &'a dyn Queryable,
@@ -441,8 +564,13 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) annotations: Annotations,
     lookback: i64,
     deadline: Instant,
+    cancel: Option<Arc<AtomicBool>>,
     max_samples: usize,
-    loaded: usize,
+    /// Samples held now: every value alive on the evaluation stack plus what the node being
+    /// evaluated has produced so far (Prometheus's `currentSamples`).
+    current: usize,
+    /// The most held at once (Prometheus's `peakSamples`).
+    peak: usize,
     default_step: i64,
     query_start: i64,
     query_end: i64,
@@ -462,16 +590,26 @@ impl<'a> Evaluator<'a> {
             annotations: Annotations::default(),
             lookback: opts.lookback_delta.as_millis() as i64,
             deadline: Instant::now() + opts.timeout,
+            cancel: None,
             max_samples: opts.max_samples,
-            loaded: 0,
+            current: 0,
+            peak: 0,
             default_step: (opts.default_subquery_step.as_millis() as i64).max(1),
             query_start,
             query_end,
         }
     }
 
-    /// Fails with [`Error::Timeout`] once the deadline has passed.
+    /// Fails with [`Error::Timeout`] once the deadline has passed, and with
+    /// [`Error::Canceled`] once the query was canceled.
     pub(crate) fn check_deadline(&self, stage: &'static str) -> Result<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::Canceled(stage));
+        }
         if Instant::now() > self.deadline {
             Err(Error::Timeout(stage))
         } else {
@@ -479,14 +617,25 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Counts `n` more samples held by the query against the limit.
+    /// Counts `n` more samples held by the query against the cap, before they are allocated;
+    /// also checks the deadline, so every loop that produces samples stops in time.
     pub(crate) fn account(&mut self, n: usize) -> Result<()> {
-        self.loaded += n;
-        if self.loaded > self.max_samples {
-            Err(Error::TooManySamples("query execution"))
-        } else {
-            Ok(())
+        self.current = self.current.saturating_add(n);
+        if self.current > self.max_samples {
+            return Err(Error::TooManySamples("query execution"));
         }
+        self.peak = self.peak.max(self.current);
+        self.check_deadline("query execution")
+    }
+
+    /// Gives back samples counted by [`Evaluator::account`] that were not used or are freed.
+    pub(crate) fn release(&mut self, n: usize) {
+        self.current = self.current.saturating_sub(n);
+    }
+
+    /// The most samples the query can still take.
+    fn samples_left(&self) -> usize {
+        self.max_samples.saturating_sub(self.current)
     }
 
     /// Adds `PromQL warning: {msg}` about the expression `at` (with its position, as
@@ -510,10 +659,25 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates `expr` at every step of `steps`.
+    ///
+    /// On return the samples held are those held before plus the value's: the operands the
+    /// node consumed are freed, and an output that passes the cap (an operator whose output is
+    /// bounded by its operands) fails here.
     pub(crate) fn eval(&mut self, expr: &Expr, steps: Steps) -> Result<Val> {
         self.check_deadline("query execution")?;
+        let before = self.current;
+        let val = self.eval_node(expr, steps)?;
+        self.current = before;
+        self.account(val.samples())?;
+        Ok(val)
+    }
+
+    fn eval_node(&mut self, expr: &Expr, steps: Steps) -> Result<Val> {
         match expr {
-            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; steps.len()])),
+            Expr::NumberLiteral(n) => {
+                self.account(steps.len())?;
+                Ok(Val::Scalar(vec![n.val; steps.len()]))
+            }
             Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr, steps),
             Expr::Unary(u) => match self.eval(&u.expr, steps)? {
@@ -548,6 +712,7 @@ impl<'a> Evaluator<'a> {
                 let hints = SelectHints {
                     step_ms: steps.step,
                     range_ms: range,
+                    sample_limit: Some(self.samples_left()),
                 };
                 let mut series = self.select(&ms.vs, mint, maxt, hints)?;
                 for s in &mut series {
@@ -594,6 +759,11 @@ impl<'a> Evaluator<'a> {
             end: last - offset,
             step,
         };
+        // Every series of the inner expression can have a value at each inner step: a
+        // subquery whose steps alone pass the cap fails before evaluating anything.
+        if inner.len() > self.samples_left() {
+            return Err(Error::TooManySamples("subquery evaluation"));
+        }
         let mut series = Vec::new();
         if inner.len() > 0 {
             match self.eval(&sq.expr, inner)? {
@@ -602,6 +772,10 @@ impl<'a> Evaluator<'a> {
                         if s.points.is_empty() {
                             continue;
                         }
+                        // The copy is counted before it is made; the points it replaces are
+                        // freed at the end of this iteration.
+                        self.account(s.points.len())?;
+                        let freed = s.points.len();
                         series.push(Series {
                             labels: s.labels,
                             samples: s
@@ -613,6 +787,7 @@ impl<'a> Evaluator<'a> {
                                 })
                                 .collect(),
                         });
+                        self.release(freed);
                     }
                 }
                 Val::Scalar(v) => series.push(Series {
@@ -658,12 +833,15 @@ impl<'a> Evaluator<'a> {
         let hints = SelectHints {
             step_ms: steps.step,
             range_ms: 0,
+            sample_limit: Some(self.samples_left()),
         };
         let series = self.select(vs, mint, maxt, hints)?;
         let n = steps.len();
         let mut out = Vec::with_capacity(series.len());
-        let mut produced = 0usize;
         for s in series {
+            // A series can have a value at every step: count that before producing any, then
+            // give back what it did not use.
+            self.account(n)?;
             let mut points = Vec::new();
             let mut idx = 0usize;
             for i in 0..n {
@@ -689,7 +867,7 @@ impl<'a> Evaluator<'a> {
                 };
                 points.push((i as u32, v));
             }
-            produced += points.len();
+            self.release(n - points.len());
             if !points.is_empty() {
                 out.push(StepSeries {
                     labels: s.labels,
@@ -697,7 +875,6 @@ impl<'a> Evaluator<'a> {
                 });
             }
         }
-        self.account(produced)?;
         Ok(out)
     }
 
@@ -716,10 +893,17 @@ impl<'a> Evaluator<'a> {
                 &compiled
             }
         };
-        let series = self.q.select(matchers, mint, maxt, hints)?;
+        let series = self
+            .q
+            .select(matchers, mint, maxt, hints)
+            .map_err(|e| match e {
+                apilens_model::SelectError::TooManySamples { .. } => {
+                    Error::TooManySamples("query execution")
+                }
+                e => Error::Select(e),
+            })?;
         let n: usize = series.iter().map(|s| s.samples.len()).sum();
         self.account(n)?;
-        self.check_deadline("query execution")?;
         Ok(series)
     }
 

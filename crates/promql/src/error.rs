@@ -22,6 +22,13 @@ pub enum Error {
     /// The query ran past its timeout.
     #[error("query timed out in {0}")]
     Timeout(&'static str),
+    /// The query was stopped before it finished (its client went away).
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
+    /// The server is too busy to run the query now: every query thread is taken and the
+    /// queue is full, or the query waited in the queue past its limit.
+    #[error("{0}")]
+    Busy(String),
     /// The query would hold more samples in memory than allowed.
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(&'static str),
@@ -49,6 +56,8 @@ impl Error {
             Error::Parse(_) | Error::BadParam(_) => "bad_data",
             Error::Execution(_) | Error::Unsupported(_) | Error::TooManySamples(_) => "execution",
             Error::Timeout(_) => "timeout",
+            Error::Canceled(_) => "canceled",
+            Error::Busy(_) => "unavailable",
             Error::Select(SelectError::TooManySamples { .. }) => "execution",
             Error::Select(_) => "internal",
             Error::Remote { .. } => "unavailable",

@@ -12,7 +12,8 @@
 //! - [`RemoteClient`] sends a query string unchanged to a Prometheus-compatible
 //!   `/api/v1/query(_range)` (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed
 //!   Service for Prometheus).
-//! - [`promqltest`] runs Prometheus's `promqltest` files against the engine.
+//! - [`promqltest`] runs Prometheus's `promqltest` files against the engine; [`fuzz`] is the
+//!   harness the fuzz target and a stable test share.
 //!
 //! # Prometheus compatibility
 //!
@@ -25,9 +26,11 @@
 
 mod aggregate;
 mod binary;
+mod depth;
 mod engine;
 mod error;
 mod functions;
+pub mod fuzz;
 mod memory;
 pub mod promqltest;
 mod remote;
@@ -35,7 +38,8 @@ mod response;
 mod value;
 
 pub use crate::{
-    engine::{Engine, EngineOpts, PreparedQuery, parse_series_selector},
+    depth::{MAX_QUERY_DEPTH, QUERY_STACK_SIZE, with_query_stack},
+    engine::{Engine, EngineOpts, ExecControl, PreparedQuery, parse_series_selector},
     error::Error,
     memory::MemQueryable,
     remote::{RemoteAnswer, RemoteAuth, RemoteClient, RemoteQueryable},

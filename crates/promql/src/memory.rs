@@ -55,8 +55,10 @@ impl Queryable for MemQueryable {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        _hints: SelectHints,
+        hints: SelectHints,
     ) -> Result<Vec<Series>, SelectError> {
+        let limit = hints.sample_limit.unwrap_or(usize::MAX);
+        let mut taken = 0usize;
         let mut out = Vec::new();
         for (labels, samples) in &self.series {
             if !matchers
@@ -68,6 +70,10 @@ impl Queryable for MemQueryable {
             let lo = samples.partition_point(|s| s.t < mint);
             let hi = samples.partition_point(|s| s.t <= maxt);
             if lo < hi {
+                taken += hi - lo;
+                if taken > limit {
+                    return Err(SelectError::TooManySamples { limit });
+                }
                 out.push(Series {
                     labels: labels.clone(),
                     samples: samples[lo..hi].to_vec(),

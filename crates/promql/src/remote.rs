@@ -199,7 +199,7 @@ impl RemoteClient {
     /// The error for a failed answer: status, and the Prometheus error or the body's start.
     fn failure(&self, path: &str, answer: &RemoteAnswer) -> Error {
         let detail = api_error_detail(&answer.body)
-            .unwrap_or_else(|| answer.body.chars().take(200).collect());
+            .unwrap_or_else(|| apilens_model::body_excerpt(answer.body.as_bytes(), &[]));
         self.err(path, format!("status {}: {detail}", answer.status))
     }
 
@@ -213,14 +213,23 @@ impl RemoteClient {
             .join("&");
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
         let mut req = self.http.post(&url).header(CONTENT_TYPE.0, CONTENT_TYPE.1);
+        // What was sent that an error body must not show.
+        let mut sent: Vec<String> = Vec::new();
         req = match &self.auth {
             RemoteAuth::None => req,
-            RemoteAuth::Bearer(token) => req.bearer_auth(token),
-            RemoteAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            RemoteAuth::Bearer(token) => {
+                sent.push(token.clone());
+                req.bearer_auth(token)
+            }
+            RemoteAuth::Basic { user, password } => {
+                sent.push(password.clone());
+                req.basic_auth(user, Some(password))
+            }
             RemoteAuth::SigV4(signer) => {
                 let headers = signer
                     .sign("POST", &url, &[CONTENT_TYPE], body.as_bytes())
                     .map_err(|e| self.err(path, e.to_string()))?;
+                sent.extend(apilens_sigv4::credential_values(&headers));
                 headers
                     .into_iter()
                     .fold(req, |req, (k, v)| req.header(k, v))
@@ -234,10 +243,15 @@ impl RemoteClient {
         let body = resp
             .text()
             .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
-        let answer = RemoteAnswer { status, body };
+        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
+        let mut answer = RemoteAnswer { status, body };
+        if !answer.is_success() {
+            // Relayed to the dashboard as it is: never with a credential echoed by a proxy.
+            answer.body = apilens_model::redact(&answer.body, &sent);
+        }
         if answer.is_success() && !is_api_body(&answer.body) {
             // A login page of a proxy in front of the engine, say.
-            let start: String = answer.body.chars().take(200).collect();
+            let start = apilens_model::body_excerpt(answer.body.as_bytes(), &sent);
             return Err(self.err(
                 path,
                 format!("status {status} with a body that is not a Prometheus API answer: {start}"),
@@ -501,6 +515,81 @@ mod tests {
         ];
         assert_eq!(selector(&m), r#"{__name__="up",job=~"a\"b"}"#);
         assert_eq!(secs(-1500), "-1.500");
+    }
+
+    /// A proxy that answers every request with `status` and a page quoting the request head.
+    fn echoing_proxy(status: u16) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let page = format!("<html><pre>denied:\n{head}</pre></html>");
+                let _ = write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            }
+        });
+        base
+    }
+
+    /// See: issue 15 ("Secrets"): the relay errors of `dashboard --prometheus` carried the body.
+    #[test]
+    fn relayed_errors_never_show_the_credentials_sent() {
+        let base = echoing_proxy(403);
+        let bearer = RemoteClient::new(
+            &base,
+            RemoteAuth::Bearer("tok3n-0123456789-secret".into()),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let err = bearer.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(err.contains("status 403"), "{err}");
+        assert!(!err.contains("tok3n"), "{err}");
+        let chain = apilens_sigv4::CredentialsChain::fixed(apilens_sigv4::Credentials::new(
+            "ASIAEXAMPLEKEYID0001",
+            "secret",
+            Some("session-token-value"),
+        ));
+        let signer = apilens_sigv4::Signer::new("eu-west-1", "aps", chain);
+        let sigv4 =
+            RemoteClient::new(&base, RemoteAuth::SigV4(signer), Duration::from_secs(10)).unwrap();
+        let err = sigv4.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(!err.contains("session-token"), "{err}");
+        assert!(!err.contains("ASIAEXAMPLE"), "{err}");
+        // A page behind a 200 (a login page) is cut and scrubbed the same way.
+        let base = echoing_proxy(200);
+        let basic = RemoteClient::new(
+            &base,
+            RemoteAuth::Basic {
+                user: "u".into(),
+                password: "pa55word-very-secret".into(),
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let err = basic.relay_query("up", 1000).unwrap_err().to_string();
+        assert!(err.contains("not a Prometheus API answer"), "{err}");
+        assert!(!err.contains("dTpwYTU1"), "{err}");
+        assert!(!err.chars().any(char::is_control), "{err:?}");
     }
 
     /// A query signed with SigV4 reaches the server with the AWS headers, and the signature

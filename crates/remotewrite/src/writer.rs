@@ -466,6 +466,8 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
     for (k, v) in HEADERS {
         req = req.header(k, v);
     }
+    // What was sent that a receiver's error body must not show.
+    let mut sent: Vec<String> = Vec::new();
     let secret = |path: &PathBuf, what: &str| {
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
@@ -474,7 +476,11 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
     req = match &opts.auth {
         WriteAuth::None => req,
         WriteAuth::BearerFile(path) => match secret(path, "bearer token") {
-            Ok(t) => req.bearer_auth(t),
+            Ok(t) => {
+                let req = req.bearer_auth(&t);
+                sent.push(t);
+                req
+            }
             Err(reason) => {
                 return Outcome::Retry {
                     reason,
@@ -486,7 +492,11 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
             user,
             password_file,
         } => match secret(password_file, "password") {
-            Ok(p) => req.basic_auth(user, Some(p)),
+            Ok(p) => {
+                let req = req.basic_auth(user, Some(&p));
+                sent.push(p);
+                req
+            }
             Err(reason) => {
                 return Outcome::Retry {
                     reason,
@@ -496,6 +506,7 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
         },
         WriteAuth::SigV4(signer) => match signer.sign("POST", &opts.url, &HEADERS, body) {
             Ok(headers) => {
+                sent.extend(apilens_sigv4::credential_values(&headers));
                 for (k, v) in headers {
                     req = req.header(k, v);
                 }
@@ -527,7 +538,11 @@ fn send_once(http: &reqwest::blocking::Client, opts: &RemoteWriteOpts, body: &[u
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let text: String = resp.text().unwrap_or_default().chars().take(200).collect();
+    // Only the start of the body is read, and it is shown without the credentials sent.
+    let mut head = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(resp, 4096), &mut head);
+    let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
+    let text = apilens_model::body_excerpt(&head, &sent);
     if status.as_u16() == 429 || status.is_server_error() {
         Outcome::Retry {
             reason: format!("status {}: {}", status.as_u16(), text.trim()),

@@ -78,7 +78,15 @@ impl Target {
                         .get("/metrics", max_body)
                         .await
                         .map_err(|e| kube_error(&name, e))?;
-                    check_status(&name, res.status, res.retry_after.as_deref(), &res.body)?;
+                    // The kubeconfig's credentials stay inside the client: only credential
+                    // shapes can be scrubbed from this body.
+                    check_status(
+                        &name,
+                        res.status,
+                        res.retry_after.as_deref(),
+                        &res.body,
+                        &[],
+                    )?;
                     Ok(Fetched {
                         content_type: res.content_type,
                         body: res.body,
@@ -114,6 +122,7 @@ async fn fetch_http(
     let mut request = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, ACCEPT);
+    let mut token_sent = String::new();
     if let Some(path) = bearer_token_file {
         let token = tokio::fs::read_to_string(path)
             .await
@@ -131,6 +140,7 @@ async fn fetch_http(
             })?;
         value.set_sensitive(true);
         request = request.header(reqwest::header::AUTHORIZATION, value);
+        token_sent = token.trim().to_owned();
     }
     let mut response = request.send().await.map_err(|e| ScrapeError::Request {
         target: name.to_owned(),
@@ -166,7 +176,7 @@ async fn fetch_http(
         }
     }
     let body = buf.freeze();
-    check_status(name, status, retry_after.as_deref(), &body)?;
+    check_status(name, status, retry_after.as_deref(), &body, &[&token_sent])?;
     Ok(Fetched {
         content_type,
         body,
@@ -174,12 +184,15 @@ async fn fetch_http(
     })
 }
 
-/// Turns a non-2xx answer into its error.
+/// Turns a non-2xx answer into its error; the body shows as a short printable excerpt without
+/// `secrets` (the credentials sent) or anything shaped like a credential, since the message
+/// reaches WARN logs and the unauthenticated `/api/v1/targets`.
 fn check_status(
     name: &str,
     status: u16,
     retry_after: Option<&str>,
     body: &[u8],
+    secrets: &[&str],
 ) -> Result<(), ScrapeError> {
     if (200..300).contains(&status) {
         return Ok(());
@@ -191,8 +204,7 @@ fn check_status(
             retry_after_ms: retry_after.and_then(|v| parse_retry_after(v, now_ms)),
         });
     }
-    let cut = body.len().min(200);
-    let start = String::from_utf8_lossy(&body[..cut]).trim().to_owned();
+    let start = apilens_model::body_excerpt(body, secrets);
     let message = match status {
         401 => "unauthorized: the bearer token or client certificate was refused".to_owned(),
         403 => format!(

@@ -216,10 +216,11 @@ impl ScrapeLoop {
                             }
                         }
                         Err(IngestError::Parse { position, message }) => {
+                            // The parser quotes the body, which may carry a credential.
                             report.error = Some(ScrapeError::Parse {
                                 target: name.clone(),
                                 position,
-                                message,
+                                message: apilens_model::body_excerpt(message.as_bytes(), &[]),
                             });
                         }
                         Err(IngestError::TooManySamples { count }) => {

@@ -44,5 +44,5 @@ mod signer;
 pub use crate::{
     credentials::{Credentials, CredentialsChain, EnvSnapshot},
     error::Error,
-    signer::{Signer, amp_workspace_url, region_from_url},
+    signer::{Signer, amp_workspace_url, credential_values, region_from_url},
 };

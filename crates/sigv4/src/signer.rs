@@ -123,6 +123,28 @@ impl Signer {
     }
 }
 
+/// The values in headers made by [`Signer::sign`] that identify or authenticate the caller: the
+/// access key id and the signature of `authorization`, and the session token. A body that echoes
+/// the request must not show them.
+pub fn credential_values(headers: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("x-amz-security-token") {
+            out.push(value.clone());
+        } else if name.eq_ignore_ascii_case("authorization") {
+            for part in value.split([' ', ',']) {
+                if let Some(c) = part.strip_prefix("Credential=") {
+                    out.extend(c.split('/').next().map(str::to_owned));
+                } else if let Some(sig) = part.strip_prefix("Signature=") {
+                    out.push(sig.to_owned());
+                }
+            }
+        }
+    }
+    out.retain(|v| !v.is_empty());
+    out
+}
+
 /// The region to sign for: the one given, else the URL's, else the environment's.
 fn amp_region(url: &str, region: Option<&str>, env_region: Option<&str>) -> Result<String, Error> {
     match region {

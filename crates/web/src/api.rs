@@ -3,13 +3,12 @@
 //! Follows Prometheus v3.5.0 `web/api/v1/api.go`: parameters come from the query string and,
 //! for POST, from an `application/x-www-form-urlencoded` body; `time` defaults to now, series
 //! and label endpoints default to all time; errors are `{"status":"error","errorType":…,
-//! "error":…}` with 400 for bad parameters, 422 for evaluation errors, 503 for timeouts.
+//! "error":…}` with 400 for bad parameters, 422 for evaluation errors, 503 for timeouts and
+//! when every query thread is busy. Queries run on the [`QueryPool`], never on the runtime.
 
+use crate::pool::{PoolOpts, QueryJob, QueryPool, QuerySpec};
 use apilens_model::{Labels, Matcher, Queryable};
-use apilens_promql::{
-    Engine, Error, api_error, api_response_annotated, parse_duration, parse_series_selector,
-    parse_time,
-};
+use apilens_promql::{Engine, Error, api_error, parse_duration, parse_series_selector, parse_time};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -19,13 +18,59 @@ use axum::routing::get;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// What the API reads: a store (embedded or remote) and the engine options.
+/// What the API reads: a store (embedded or remote), the engine options and the query threads.
 #[derive(Clone)]
 pub struct ApiState {
     /// The series source.
     pub queryable: Arc<dyn Queryable>,
     /// The engine, with its timeout and sample limit.
     pub engine: Engine,
+    /// The threads queries run on.
+    pub pool: Arc<QueryPool>,
+}
+
+impl ApiState {
+    /// The state of a server over `queryable`, starting its query threads.
+    pub fn new(queryable: Arc<dyn Queryable>, engine: Engine, pool: PoolOpts) -> Self {
+        Self {
+            queryable,
+            engine,
+            pool: Arc::new(QueryPool::start(pool)),
+        }
+    }
+
+    /// The timeout of one request: its `timeout` parameter (a duration or seconds), capped by
+    /// the engine's.
+    fn timeout(&self, p: &Params) -> Result<std::time::Duration, Error> {
+        let cap = self.engine.opts().timeout;
+        match p.get("timeout") {
+            None | Some("") => Ok(cap),
+            Some(s) => {
+                let ms = parse_duration(s)
+                    .map_err(|e| Error::BadParam(format!("invalid parameter \"timeout\": {e}")))?;
+                if ms <= 0 {
+                    return Err(Error::BadParam(
+                        "invalid parameter \"timeout\": must be positive".into(),
+                    ));
+                }
+                Ok(cap.min(std::time::Duration::from_millis(ms as u64)))
+            }
+        }
+    }
+
+    async fn run(&self, spec: QuerySpec, timeout: std::time::Duration) -> Response {
+        let job = QueryJob {
+            engine: self.engine.clone(),
+            queryable: Arc::clone(&self.queryable),
+            spec,
+            timeout,
+        };
+        let (status, body) = self.pool.run_query(job).await;
+        json(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        )
+    }
 }
 
 /// The router of the Prometheus-compatible API, to be merged into the server's router.
@@ -97,14 +142,6 @@ fn error(err: &Error) -> Response {
     )
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::Execution(format!("query task failed: {e}"))))
-}
-
 async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
     let Some(expr) = p.get("query").map(str::to_owned) else {
@@ -112,19 +149,14 @@ async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) ->
             "invalid parameter \"query\": missing".into(),
         ));
     };
-    let t = match p.time("time", now_ms()) {
-        Ok(t) => t,
+    let (t, timeout) = match p
+        .time("time", now_ms())
+        .and_then(|t| Ok((t, s.timeout(&p)?)))
+    {
+        Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || {
-        s.engine
-            .instant_query_annotated(s.queryable.as_ref(), &expr, t)
-    })
-    .await;
-    match res {
-        Ok(v) => json(StatusCode::OK, api_response_annotated(&v)),
-        Err(e) => error(&e),
-    }
+    s.run(QuerySpec::Instant { query: expr, t }, timeout).await
 }
 
 async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
@@ -147,26 +179,24 @@ async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Byt
                 parse_duration(s)
                     .map_err(|e| Error::BadParam(format!("invalid parameter \"step\": {e}")))
             })?;
-        if step > 0 && (end - start) / step > 11_000 {
+        if step > 0 && (i128::from(end) - i128::from(start)) / i128::from(step) > 11_000 {
             return Err(Error::BadParam(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        Ok((expr.to_owned(), start, end, step))
+        Ok((expr.to_owned(), start, end, step, s.timeout(&p)?))
     })();
-    let (expr, start, end, step) = match parsed {
+    let (query, start, end, step, timeout) = match parsed {
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || {
-        s.engine
-            .range_query_annotated(s.queryable.as_ref(), &expr, start, end, step)
-    })
-    .await;
-    match res {
-        Ok(v) => json(StatusCode::OK, api_response_annotated(&v)),
-        Err(e) => error(&e),
-    }
+    let spec = QuerySpec::Range {
+        query,
+        start,
+        end,
+        step,
+    };
+    s.run(spec, timeout).await
 }
 
 /// The matcher sets of `match[]`, the start and the end (all time by default).
@@ -220,7 +250,11 @@ async fn series(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || select_labels(s.queryable.as_ref(), &sets, start, end)).await;
+    let q = Arc::clone(&s.queryable);
+    let res = s
+        .pool
+        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
+        .await;
     match res {
         Ok(set) => {
             let items: Vec<serde_json::Value> = set
@@ -251,7 +285,11 @@ async fn labels(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || select_labels(s.queryable.as_ref(), &sets, start, end)).await;
+    let q = Arc::clone(&s.queryable);
+    let res = s
+        .pool
+        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
+        .await;
     match res {
         Ok(set) => {
             let names: BTreeSet<&str> = set
@@ -274,7 +312,11 @@ async fn label_values(
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let res = blocking(move || select_labels(s.queryable.as_ref(), &sets, start, end)).await;
+    let q = Arc::clone(&s.queryable);
+    let res = s
+        .pool
+        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
+        .await;
     match res {
         Ok(set) => {
             let values: BTreeSet<&str> = set.iter().filter_map(|l| l.get(&name)).collect();

@@ -6,14 +6,28 @@
 //!   `/api/v1/labels`, `/api/v1/label/{name}/values`, `/api/v1/metadata` and
 //!   `/api/v1/status/buildinfo`, GET and POST form, with the JSON bodies, error bodies and
 //!   status codes Prometheus returns, so Grafana's Prometheus data source works unchanged.
-//! - [`ApiState`] holds the [`apilens_model::Queryable`] to read and the
-//!   [`apilens_promql::Engine`]; queries run on the blocking pool.
+//! - [`ApiState`] holds the [`apilens_model::Queryable`] to read, the
+//!   [`apilens_promql::Engine`] and the [`QueryPool`]: queries run on its threads (a fast lane
+//!   and a bounded heavy lane), never on the async runtime.
+//! - [`serve`] runs a router over plain HTTP or TLS ([`WebConfig`], the exporter-toolkit
+//!   `--web.config.file`), answering oversized requests with 414/431 instead of dropping them;
+//!   [`AccessPolicy`] refuses cross-site and DNS-rebinding requests and checks basic auth.
 #![deny(missing_docs)]
 
 mod api;
 mod dashboard;
+mod error;
+mod guard;
+mod pool;
+mod server;
+mod web_config;
 
 pub use crate::{
     api::{ApiState, api_router},
     dashboard::{dashboard_router, panels_json},
+    error::WebError,
+    guard::AccessPolicy,
+    pool::{FAST_MAX_SAMPLES, FAST_MAX_STEPS, FAST_TIMEOUT, PoolOpts, QueryPool},
+    server::{MAX_HEAD_BYTES, exposure_warning, serve},
+    web_config::WebConfig,
 };

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
+use std::time::Duration;
 use tower::ServiceExt;
 
 fn state() -> ApiState {
@@ -27,10 +28,11 @@ fn state() -> ApiState {
             );
         }
     }
-    ApiState {
-        queryable: Arc::new(store),
-        engine: Engine::new(EngineOpts::default()),
-    }
+    ApiState::new(
+        Arc::new(store),
+        Engine::new(EngineOpts::default()),
+        apilens_web::PoolOpts::default(),
+    )
 }
 
 async fn call(req: Request<Body>) -> (StatusCode, String) {
@@ -115,4 +117,119 @@ async fn series_labels_and_values() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, body) = call(get("/api/v1/status/buildinfo")).await;
     assert!(body.contains(r#""version":"3.5.0""#));
+}
+
+// ---- limits: deep queries, timeouts, the query threads -----------------------------------
+// See: issue 15 ("No request can crash it").
+
+fn form(uri: &str, body: String) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// Only what a query string must escape, as a browser sends it: `(` and `)` stay.
+fn encode(q: &str) -> String {
+    q.replace('+', "%2B")
+}
+
+#[tokio::test]
+async fn deep_queries_are_bad_data_by_get_and_post() {
+    let sum = vec!["up"; 3000].join("+");
+    let parens = format!("{}up{}", "(".repeat(10_000), ")".repeat(10_000));
+    let abs = format!("{}up{}", "abs(".repeat(10_000), ")".repeat(10_000));
+    for q in [sum, parens, abs] {
+        let (status, body) =
+            call(get(&format!("/api/v1/query?query={}&time=300", encode(&q)))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains(r#""errorType":"bad_data""#), "{body}");
+        assert!(body.contains("expression nested too deeply"), "{body}");
+        let (status, body) = call(form(
+            "/api/v1/query_range",
+            format!("query={}&start=0&end=60&step=15", encode(&q)),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_timeout_parameter_is_honoured_and_checked() {
+    let (status, body) = call(get(
+        "/api/v1/query?query=max_over_time(apiserver_request_total%5B1h:1ms%5D)&time=300&timeout=20ms",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains(r#""errorType":"timeout""#), "{body}");
+    let (status, body) = call(get("/api/v1/query?query=up&timeout=soon")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains(r#"invalid parameter \"timeout\""#), "{body}");
+    let (status, _) = call(get("/api/v1/query?query=up&timeout=1s")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heavy_queries_queue_past_the_limit_get_503_and_up_keeps_answering() {
+    let store = state().queryable;
+    let engine = Engine::new(EngineOpts {
+        max_samples: 10_000_000,
+        ..EngineOpts::default()
+    });
+    let state = ApiState::new(
+        store,
+        engine,
+        apilens_web::PoolOpts {
+            max_concurrency: 1,
+            max_queue: 1,
+            queue_timeout: Duration::from_secs(60),
+        },
+    );
+    let app = api_router(state);
+    let heavy =
+        "/api/v1/query?query=count(max_over_time(apiserver_request_total%5B1h:1ms%5D))&time=3600";
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let app = app.clone();
+        let done = Arc::clone(&done);
+        tasks.push(tokio::spawn(async move {
+            let resp = app.oneshot(get(heavy)).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The cheap query runs in the fast lane while the heavy one holds the only heavy thread.
+    let resp = app
+        .clone()
+        .oneshot(get(
+            "/api/v1/query?query=count(apiserver_request_total)&time=300",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst) < 4,
+        "up waited for every heavy query"
+    );
+    let mut statuses = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(body.contains(r#""errorType":"unavailable""#), "{body}");
+            assert!(body.contains("too many queries"), "{body}");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        statuses.push(status);
+    }
+    // One running, one waiting, the two others refused at once.
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert_eq!(refused, 2, "{statuses:?}");
 }

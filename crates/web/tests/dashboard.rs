@@ -72,10 +72,11 @@ fn simulate(scenario: &str, minutes: u64, end_unix_ms: i64) -> MemQueryable {
 }
 
 fn serve(data: MemQueryable) -> String {
-    let state = ApiState {
-        queryable: Arc::new(data),
-        engine: Engine::new(EngineOpts::default()),
-    };
+    let state = ApiState::new(
+        Arc::new(data),
+        Engine::new(EngineOpts::default()),
+        apilens_web::PoolOpts::default(),
+    );
     let app: Router = api_router(state).merge(dashboard_router());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

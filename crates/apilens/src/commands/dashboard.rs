@@ -3,6 +3,7 @@
 
 use crate::commands::remote::RemoteArgs;
 use crate::commands::serve::{init_logging, shutdown_signal};
+use crate::commands::web_server::{QueryLimitArgs, WebArgs};
 use anyhow::{Context as _, bail};
 use apilens_promql::{RemoteAnswer, RemoteClient, api_error, parse_duration, parse_time};
 use apilens_scrape::Health;
@@ -28,6 +29,10 @@ pub(crate) struct Args {
     /// Address of the dashboard and its query API.
     #[arg(long, default_value = "127.0.0.1:9797")]
     listen: SocketAddr,
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    limits: QueryLimitArgs,
 }
 
 /// Runs `apilens dashboard` until SIGINT or SIGTERM.
@@ -46,6 +51,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Result<ExitCode> {
+    let web = args.web.load(args.listen)?;
     let (app, what) = match client {
         Some(client) => {
             let what = client.base().to_owned();
@@ -68,7 +74,7 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
                     )
                 })?;
             (
-                crate::commands::serve::router(Health::new(), Arc::new(db)),
+                crate::commands::serve::router(Health::new(), Arc::new(db), &args.limits),
                 format!("store {}", args.data_dir.display()),
             )
         }
@@ -77,16 +83,17 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    eprintln!("dashboard: http://{local}/ over {what}; Ctrl-C to stop");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            match shutdown_signal().await {
-                Ok(signal) => tracing::info!(signal, "shutting down"),
-                Err(e) => tracing::warn!(error = %e, "no signal handler; stopping"),
-            }
-        })
-        .await
-        .context("HTTP server failed")?;
+    eprintln!(
+        "dashboard: {}://{local}/ over {what}; Ctrl-C to stop",
+        web.scheme()
+    );
+    web.serve(listener, app, async {
+        match shutdown_signal().await {
+            Ok(signal) => tracing::info!(signal, "shutting down"),
+            Err(e) => tracing::warn!(error = %e, "no signal handler; stopping"),
+        }
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

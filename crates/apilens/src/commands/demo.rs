@@ -51,6 +51,10 @@ pub(crate) struct Args {
     /// Print the report and exit instead of serving until interrupted.
     #[arg(long)]
     exit_after_report: bool,
+    #[command(flatten)]
+    web: crate::commands::web_server::WebArgs,
+    #[command(flatten)]
+    limits: crate::commands::web_server::QueryLimitArgs,
 }
 
 /// Writes one line on standard error; a closed stderr does not stop the demo.
@@ -115,6 +119,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let web = args.web.load(args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -203,8 +208,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         "history stored"
     );
 
-    let app = crate::commands::serve::router(health, Arc::clone(&db));
-    let server = HttpServer::spawn(listener, app);
+    let app = crate::commands::serve::router(health, Arc::clone(&db), &args.limits);
+    let scheme = web.scheme();
+    let server = HttpServer::spawn(listener, app, web);
 
     let report = {
         let db = Arc::clone(&db);
@@ -224,9 +230,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         print_culprits(&report, std::slice::from_ref(&audit_path))?;
     }
     note!("");
-    note!("dashboard:     http://{local}/");
+    note!("dashboard:     {scheme}://{local}/");
     note!(
-        "query API:     http://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
+        "query API:     {scheme}://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
     );
     note!(
         "who did it:    apilens audit top --by client {}",

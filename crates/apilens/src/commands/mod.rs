@@ -14,6 +14,7 @@ pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod tsdb;
+pub(crate) mod web_server;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;

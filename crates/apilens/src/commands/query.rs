@@ -87,10 +87,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..EngineOpts::default()
         });
         let q: &dyn Queryable = &db;
-        let value = match range {
+        // Parsed and evaluated on a thread whose stack fits the deepest query accepted.
+        let value = apilens_promql::with_query_stack(|| match range {
             Some((s, e, st)) => engine.range_query(q, &args.query, s, e, st),
             None => engine.instant_query(q, &args.query, time),
-        }
+        })
         .with_context(|| format!("query {:?}", args.query))?;
         (api_response(&value), Some(value))
     };

@@ -15,6 +15,8 @@ use apilens_scrape::{
 };
 use apilens_tsdb::{Db, DbOptions};
 
+use crate::commands::web_server::{QueryLimitArgs, Web, WebArgs};
+
 /// Where to scrape from; shared by `serve` and `record`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct TargetArgs {
@@ -160,6 +162,10 @@ pub(crate) struct Args {
     #[arg(long, default_value = "127.0.0.1:9797")]
     listen: SocketAddr,
     #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    limits: QueryLimitArgs,
+    #[command(flatten)]
     remote_write: Box<super::remote_write::RemoteWriteArgs>,
 }
 
@@ -227,6 +233,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     if args.scrape_interval.is_zero() {
         bail!("--scrape-interval must be positive");
     }
+    let web = args.web.load(args.listen)?;
     let targets = args.targets.build().await?;
     let db_opts = DbOptions {
         retention: args.retention,
@@ -257,9 +264,9 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let sink = super::remote_write::sink(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
     let scraper = Scraper::start(targets, opts, sink, health.clone());
 
-    let app = router(health, Arc::clone(&db));
-    tracing::info!(listen = %local, data_dir = %args.data_dir.display(), "serving");
-    let server = HttpServer::spawn(listener, app);
+    let app = router(health, Arc::clone(&db), &args.limits);
+    tracing::info!(listen = %local, scheme = web.scheme(), data_dir = %args.data_dir.display(), "serving");
+    let server = HttpServer::spawn(listener, app, web);
 
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down");
@@ -274,19 +281,18 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
 /// An HTTP server running on the runtime until [`HttpServer::stop`].
 pub(crate) struct HttpServer {
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl HttpServer {
-    /// Serves `app` on `listener` in the background.
-    pub(crate) fn spawn(listener: tokio::net::TcpListener, app: axum::Router) -> Self {
+    /// Serves `app` on `listener` in the background, under the rules of `web`.
+    pub(crate) fn spawn(listener: tokio::net::TcpListener, app: axum::Router, web: Web) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
+            web.serve(listener, app, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
         });
         Self { stop, task }
     }
@@ -317,13 +323,15 @@ pub(crate) async fn close_store(db: Arc<Db>) {
 }
 
 /// The HTTP routes: Prometheus-style health and readiness, the scrape targets, the
-/// Prometheus-compatible query API over the store, and the dashboard.
-pub(crate) fn router(health: Health, db: Arc<Db>) -> axum::Router {
+/// Prometheus-compatible query API over the store (on its own query threads, within
+/// `limits`), and the dashboard.
+pub(crate) fn router(health: Health, db: Arc<Db>, limits: &QueryLimitArgs) -> axum::Router {
     use axum::routing::get;
-    let state = apilens_web::ApiState {
-        queryable: db as Arc<dyn apilens_model::Queryable>,
-        engine: apilens_promql::Engine::new(apilens_promql::EngineOpts::default()),
-    };
+    let state = apilens_web::ApiState::new(
+        db as Arc<dyn apilens_model::Queryable>,
+        apilens_promql::Engine::new(limits.engine_opts()),
+        limits.pool_opts(),
+    );
     axum::Router::new()
         .merge(apilens_web::api_router(state))
         .merge(apilens_web::dashboard_router())

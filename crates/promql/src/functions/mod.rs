@@ -324,8 +324,9 @@ fn range_fn_over(
 ) -> Result<(Val, Vec<bool>)> {
     let n = steps.len();
     let mut out = Vec::with_capacity(m.series.len());
-    let mut produced = 0;
     for s in &m.series {
+        // Counted before producing, as for a selector: a value at every step at most.
+        ev.account(n)?;
         let mut points = Vec::new();
         let (mut lo, mut hi) = (0usize, 0usize);
         for i in 0..n {
@@ -350,7 +351,7 @@ fn range_fn_over(
                 points.push((i as u32, v));
             }
         }
-        produced += points.len();
+        ev.release(n - points.len());
         let labels = if drop_name {
             s.labels.without_metric_name()
         } else {
@@ -358,7 +359,6 @@ fn range_fn_over(
         };
         out.push(StepSeries { labels, points });
     }
-    ev.account(produced)?;
     let gave: Vec<bool> = out.iter().map(|s| !s.points.is_empty()).collect();
     out.retain(|s| !s.points.is_empty());
     check_unique_labels(&out)?;

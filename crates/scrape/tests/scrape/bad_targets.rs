@@ -240,3 +240,73 @@ async fn a_100_mb_body_stops_at_the_size_cap() {
         "{err}"
     );
 }
+
+/// A target that answers every scrape with HTTP 500 and a body quoting the request's
+/// `Authorization` header back, as some proxies' debug pages do.
+fn echoing_target() -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut auth = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    auth = line.trim_end().to_owned();
+                }
+            }
+            let body = format!(
+                "upstream refused\r\n\trequest headers: {auth}\u{7}\n{}",
+                "padding ".repeat(100)
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// See: issue 15 ("Secrets"): the body went whole into WARN logs and `/api/v1/targets`.
+#[tokio::test]
+async fn an_error_body_echoing_the_token_shows_a_short_printable_excerpt_without_it() {
+    let addr = echoing_target();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let token = "not-a-jwt-but-a-secret-0123456789";
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let target = Target::http(
+        "echo",
+        &format!("http://{addr}/metrics"),
+        &HttpOpts {
+            bearer_token_file: Some(token_file),
+            ..HttpOpts::default()
+        },
+    )
+    .unwrap();
+    let health = Health::new();
+    let mut scrape_loop =
+        ScrapeLoop::new(target, opts(), Arc::new(MemorySink::new()), health.clone());
+    let report = scrape_loop.scrape_once().await;
+    let err = report.error.unwrap().to_string();
+    assert!(!err.contains(token), "{err}");
+    assert!(!err.contains(&token[..12]), "{err}");
+    assert!(
+        err.contains(
+            "HTTP 500: upstream refused request headers: authorization: Bearer <redacted>"
+        ),
+        "{err}"
+    );
+    assert!(!err.chars().any(char::is_control), "{err:?}");
+    assert!(err.len() < 400, "{err}");
+    let last_error = &health.snapshot()[0].last_error;
+    assert_eq!(last_error, &err);
+}

@@ -1,0 +1,116 @@
+//! The flags and set-up shared by every command that serves the query API (`serve`,
+//! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
+
+use crate::commands::serve::parse_duration;
+use anyhow::Context as _;
+use apilens_promql::EngineOpts;
+use apilens_web::{AccessPolicy, PoolOpts, WebConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Who may reach the server and how.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct WebArgs {
+    /// TLS and basic auth, in the Prometheus exporter-toolkit web configuration format
+    /// (`tls_server_config`, `basic_auth_users` with bcrypt hashes, `http_server_config`);
+    /// checked at start-up.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// An origin whose pages may call the API from a browser, such as
+    /// `https://grafana.example.com` (`*` for any). Repeat for more. Pages of other origins
+    /// are refused.
+    #[arg(long = "web.allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// A host name browsers may use to reach this server, besides IP addresses and
+    /// `localhost` (`*` for any). Repeat for more. Other names are refused as DNS rebinding.
+    #[arg(long = "web.allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+}
+
+/// Limits of the query API.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct QueryLimitArgs {
+    /// Longest a query may run; a request's `timeout` parameter can only shorten it.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    query_timeout: Duration,
+    /// Most samples one query may hold in memory at once (about 16 to 24 bytes each).
+    #[arg(long, default_value_t = 10_000_000, value_name = "N")]
+    query_max_samples: usize,
+    /// Heavy queries evaluated at once; cheap ones have their own threads.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    query_max_concurrency: usize,
+    /// Heavy queries that may wait for a thread; more are answered 503.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    query_max_queue: usize,
+    /// Longest a query may wait for a thread before it is answered 503.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    query_queue_timeout: Duration,
+}
+
+impl QueryLimitArgs {
+    /// The engine options these limits give.
+    pub(crate) fn engine_opts(&self) -> EngineOpts {
+        EngineOpts {
+            timeout: self.query_timeout,
+            max_samples: self.query_max_samples,
+            ..EngineOpts::default()
+        }
+    }
+
+    /// The query threads these limits give.
+    pub(crate) fn pool_opts(&self) -> PoolOpts {
+        PoolOpts {
+            max_concurrency: self.query_max_concurrency,
+            max_queue: self.query_max_queue,
+            queue_timeout: self.query_queue_timeout,
+        }
+    }
+}
+
+/// The checked web set-up of one server.
+#[derive(Debug, Clone)]
+pub(crate) struct Web {
+    config: WebConfig,
+    policy: AccessPolicy,
+}
+
+impl WebArgs {
+    /// Reads the web configuration and builds the access rules; prints the warning of a
+    /// server that listens beyond loopback unprotected.
+    pub(crate) fn load(&self, listen: SocketAddr) -> anyhow::Result<Web> {
+        let config = match &self.web_config_file {
+            Some(path) => WebConfig::load(path)?,
+            None => WebConfig::default(),
+        };
+        let policy = AccessPolicy::new(&config, &self.allowed_hosts, &self.allowed_origins)?;
+        if let Some(warning) = apilens_web::exposure_warning(listen, &config) {
+            eprintln!("{warning}");
+        }
+        Ok(Web { config, policy })
+    }
+}
+
+impl Web {
+    /// `http` or `https`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Serves `app` under these rules until `stop` completes.
+    pub(crate) async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        stop: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let app = self.policy.clone().apply(app);
+        apilens_web::serve(listener, app, self.config.tls.clone(), stop)
+            .await
+            .context("HTTP server failed")
+    }
+}
