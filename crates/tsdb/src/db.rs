@@ -140,6 +140,29 @@ pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// How long an open waits for a lock held by someone else before it gives up. A process that is
+/// exiting, or a child forked by this one that has not yet called `exec`, holds the lock for
+/// milliseconds; a running apilens holds it for good.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Calls `try_lock` until it succeeds or [`LOCK_WAIT`] has passed.
+fn lock_with_wait(
+    lock_path: &Path,
+    try_lock: impl Fn() -> Result<(), fs::TryLockError>,
+) -> Result<(), Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(lock_path, e)),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(in_use(lock_path)),
+        }
+    }
+}
+
 fn in_use(lock_path: &Path) -> Error {
     Error::io(
         lock_path,
@@ -159,7 +182,7 @@ pub(crate) fn lock_shared(dir: &Path) -> Result<Option<fs::File>, Error> {
     let lock_path = dir.join("lock");
     match fs::File::open(&lock_path) {
         Ok(f) => {
-            f.try_lock_shared().map_err(|_| in_use(&lock_path))?;
+            lock_with_wait(&lock_path, || f.try_lock_shared())?;
             Ok(Some(f))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -187,7 +210,7 @@ impl Db {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
-        lock_file.try_lock().map_err(|_| in_use(&lock_path))?;
+        lock_with_wait(&lock_path, || lock_file.try_lock())?;
         let block_ms = ms(opts.block_duration).max(1);
         let (blocks, head, replayed, damage) = recover::load(dir, block_ms, true)?;
         let wal_dir = dir.join("wal");
