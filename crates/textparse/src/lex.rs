@@ -146,6 +146,39 @@ pub(crate) fn unescape(content: &[u8], escaped: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The bytes of a quoted name or label value with its escapes decoded (`\\`, `\"`, `\n`; any
+/// other escaped byte keeps its backslash), without allocating: for comparing two spellings.
+pub(crate) fn unescaped_bytes(content: &[u8], escaped: bool) -> impl Iterator<Item = u8> + '_ {
+    let mut i = 0;
+    let mut pending = None;
+    std::iter::from_fn(move || {
+        if let Some(b) = pending.take() {
+            return Some(b);
+        }
+        let b = *content.get(i)?;
+        i += 1;
+        if !escaped || b != b'\\' {
+            return Some(b);
+        }
+        match content.get(i) {
+            Some(&next @ (b'\\' | b'"')) => {
+                i += 1;
+                Some(next)
+            }
+            Some(b'n') => {
+                i += 1;
+                Some(b'\n')
+            }
+            Some(&other) => {
+                i += 1;
+                pending = Some(other);
+                Some(b'\\')
+            }
+            None => Some(b'\\'),
+        }
+    })
+}
+
 /// Decodes HELP text escapes: `\\` and `\n` (the text format does not escape quotes there).
 pub(crate) fn unescape_help(text: &str) -> Cow<'_, str> {
     if !text.contains('\\') {
@@ -171,39 +204,60 @@ pub(crate) fn unescape_help(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Parses a sample value as Go's `strconv.ParseFloat` does for the text formats: decimal and
-/// exponent forms, `NaN`, `Inf`, `+Inf`, `-Inf` (case-insensitive), with a fast path for the
-/// small non-negative integers that dominate counter and bucket lines.
+/// Why a number token is not a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FloatError {
+    /// Not a number in Go's float syntax.
+    Syntax,
+    /// A well-formed number beyond the range of a 64-bit float, such as `1e999999`.
+    Range,
+}
+
+/// Parses a sample value as Prometheus does: Go's `strconv.ParseFloat` without the forms Go 1.13
+/// added (`textparse.parseFloat` rejects `p`, `P` and `_`, so no hexadecimal floats or digit
+/// separators).
+///
+/// Accepted: decimal and exponent forms (`1`, `-0.5`, `.5`, `5.`, `1e+3`), `NaN` (unsigned) and
+/// `Inf`/`Infinity` with an optional sign, all case-insensitive. A number that overflows is
+/// [`FloatError::Range`], as Go's `ErrRange`; one that underflows reads as 0 (or a subnormal),
+/// as in Go. The small non-negative integers that dominate counter and bucket lines take a fast
+/// path.
 #[inline]
-pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(s: &[u8]) -> Result<f64, FloatError> {
     if !s.is_empty() && s.len() <= 15 && s.iter().all(u8::is_ascii_digit) {
         let mut n: u64 = 0;
         for &b in s {
             n = n * 10 + u64::from(b - b'0');
         }
         // Exact: every integer below 2^53 is representable.
-        return Some(n as f64);
+        return Ok(n as f64);
     }
-    let text = std::str::from_utf8(s).ok()?;
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let text = std::str::from_utf8(s).map_err(|_| FloatError::Syntax)?;
+    let signed = text.starts_with(['+', '-']);
+    let unsigned = if signed { &text[1..] } else { text };
     if unsigned.starts_with(['n', 'N', 'i', 'I']) {
-        let negative = text.starts_with('-');
-        return if unsigned.eq_ignore_ascii_case("nan") {
-            Some(f64::NAN)
+        // Go takes a sign before Inf and Infinity, never before NaN.
+        return if unsigned.eq_ignore_ascii_case("nan") && !signed {
+            Ok(f64::NAN)
         } else if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
         {
-            Some(if negative {
+            Ok(if text.starts_with('-') {
                 f64::NEG_INFINITY
             } else {
                 f64::INFINITY
             })
         } else {
-            None
+            Err(FloatError::Syntax)
         };
     }
-    // Rust accepts forms Go rejects ("1." is fine in both; "." and "e5" fail in both). Reject
-    // hexadecimal and underscores, which Rust's parser does not accept anyway.
-    text.parse::<f64>().ok()
+    // Rust's grammar is Go's decimal grammar ("1." and ".5" in both; ".", "e5" and "1e" in
+    // neither); hexadecimal and `_` fail in Rust as Prometheus wants. Only overflow differs: Rust
+    // rounds it to infinity where Go reports ErrRange.
+    match text.parse::<f64>() {
+        Ok(v) if v.is_infinite() => Err(FloatError::Range),
+        Ok(v) => Ok(v),
+        Err(_) => Err(FloatError::Syntax),
+    }
 }
 
 /// Parses a millisecond timestamp of the Prometheus text format (a signed integer).
@@ -218,18 +272,32 @@ mod tests {
 
     #[test]
     fn floats_follow_go_parse_float() {
-        assert_eq!(parse_float(b"42"), Some(42.0));
-        assert_eq!(parse_float(b"1.5e3"), Some(1500.0));
-        assert_eq!(parse_float(b"-0.25"), Some(-0.25));
-        assert_eq!(parse_float(b"+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_float(b"-Inf"), Some(f64::NEG_INFINITY));
-        assert!(parse_float(b"NaN").is_some_and(f64::is_nan));
-        assert_eq!(parse_float(b"1e"), None);
-        assert_eq!(parse_float(b""), None);
-        assert_eq!(parse_float(b"0x10"), None);
+        assert_eq!(parse_float(b"42"), Ok(42.0));
+        assert_eq!(parse_float(b"1.5e3"), Ok(1500.0));
+        assert_eq!(parse_float(b"-0.25"), Ok(-0.25));
+        assert_eq!(parse_float(b".5"), Ok(0.5));
+        assert_eq!(parse_float(b"5."), Ok(5.0));
+        assert_eq!(parse_float(b"+Inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_float(b"-Inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float(b"-infinity"), Ok(f64::NEG_INFINITY));
+        assert!(parse_float(b"NaN").is_ok_and(f64::is_nan));
+        assert!(parse_float(b"nan").is_ok_and(f64::is_nan));
+        assert_eq!(parse_float(b"+NaN"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"-nan"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"infin"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e+"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b""), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"0x10"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"0x1p3"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1_000"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e308"), Ok(1e308));
+        assert_eq!(parse_float(b"1e309"), Err(FloatError::Range));
+        assert_eq!(parse_float(b"-1e999999"), Err(FloatError::Range));
+        assert_eq!(parse_float(b"1e-400"), Ok(0.0));
         assert_eq!(
             parse_float(b"12345678901234567890"),
-            Some(12345678901234567890.0)
+            Ok(12345678901234567890.0)
         );
     }
 
@@ -238,5 +306,13 @@ mod tests {
         assert_eq!(unescape(br#"a\\b\"c\nd"#, true), "a\\b\"c\nd");
         assert_eq!(unescape(br"x\ty", true), "x\\ty");
         assert_eq!(unescape_help(r"line\nnext \\ done"), "line\nnext \\ done");
+        for (raw, escaped) in [
+            (&br#"a\\b\"c\nd"#[..], true),
+            (br"x\ty", true),
+            (br"plain", false),
+        ] {
+            let want = unescape(raw, escaped).into_owned().into_bytes();
+            assert_eq!(unescaped_bytes(raw, escaped).collect::<Vec<u8>>(), want);
+        }
     }
 }
