@@ -48,8 +48,13 @@ pub(crate) enum Meta {
 pub(crate) struct FamilyState {
     rules: FamilyRules,
     families: HashMap<Box<[u8]>, Lines>,
-    last_sample: Vec<u8>,
+    /// The last few sample names, most recent first: a histogram's `_bucket`, `_sum` and
+    /// `_count` alternate, and are looked up once each, not at every change.
+    recent: [Vec<u8>; RECENT],
 }
+
+/// Sample names remembered without a lookup.
+const RECENT: usize = 4;
 
 impl FamilyState {
     pub(crate) fn new(rules: FamilyRules) -> FamilyState {
@@ -62,11 +67,22 @@ impl FamilyState {
     /// Notes a sample named `name` (decoded) on `line`.
     #[inline]
     pub(crate) fn sample(&mut self, name: &[u8], line: usize) {
-        if self.rules == FamilyRules::Scrape || self.last_sample == name {
+        if self.rules == FamilyRules::Scrape || self.recent[0] == name {
             return;
         }
-        self.last_sample.clear();
-        self.last_sample.extend_from_slice(name);
+        self.remember(name, line);
+    }
+
+    /// A sample name that is not the last one: seen lately, or looked up.
+    fn remember(&mut self, name: &[u8], line: usize) {
+        if let Some(i) = self.recent.iter().position(|r| r == name) {
+            self.recent[..=i].rotate_right(1);
+            return;
+        }
+        // The oldest buffer is reused for this name: no allocation once they have grown.
+        self.recent.rotate_right(1);
+        self.recent[0].clear();
+        self.recent[0].extend_from_slice(name);
         match self.families.get_mut(name) {
             Some(lines) if lines.first_sample == 0 => lines.first_sample = line,
             Some(_) => {}

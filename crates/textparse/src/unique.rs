@@ -1,4 +1,5 @@
-//! The rule that no label name repeats inside one pair of braces, checked without allocating.
+//! The rule that no label name repeats inside one pair of braces, checked without allocating
+//! (up to 64 labels; a longer label set allocates its names once).
 //!
 //! Prometheus rejects such a series when it is appended (`label name "a" is not unique` from
 //! `tsdb/head_append.go`, after `model/labels`' `HasDuplicateLabelNames`), and
@@ -6,10 +7,7 @@
 //! name, so it is rejected too.
 
 use crate::lex::unescaped_bytes;
-
-/// Names compared from a fixed array; a longer label set compares the rest by scanning the
-/// names already read again, which is slower but still allocates nothing.
-const INLINE: usize = 16;
+use std::collections::HashSet;
 
 /// A label name as it stands in the line: its content (quotes removed, escapes still encoded).
 #[derive(Debug, Clone, Copy)]
@@ -37,53 +35,87 @@ impl NameSpan {
     }
 
     /// Whether the name is `__name__`.
+    #[inline(always)]
     pub(crate) fn is_metric_name_label(&self, line: &[u8]) -> bool {
+        if !self.escaped {
+            return self.bytes(line) == b"__name__";
+        }
         unescaped_bytes(self.bytes(line), self.escaped).eq(b"__name__".iter().copied())
     }
 }
 
+/// Label sets longer than this are checked with a hash set of their names (one allocation per
+/// name, for such a sample only), so a line of a million labels costs linear time, not the
+/// quadratic rescans of the filter.
+const LARGE: usize = 64;
+
 /// The label names met so far inside one `{...}`.
+///
+/// The common case costs a few instructions per label and no memory: a 64-bit filter keyed on
+/// each name's length and first byte says when a name cannot have been seen (equal names have
+/// equal keys). Only a hit compares the name with the earlier ones, found again by scanning the
+/// block; a name with an escape makes every later name take that path, comparing decoded names.
 pub(crate) struct NameSet {
-    inline: [NameSpan; INLINE],
+    filter: u64,
     n: usize,
+    generic: bool,
+    /// The decoded names of a label set longer than [`LARGE`].
+    large: Option<HashSet<Vec<u8>>>,
 }
 
 impl NameSet {
     pub(crate) fn new() -> NameSet {
         NameSet {
-            inline: [NameSpan {
-                start: 0,
-                len: 0,
-                escaped: false,
-            }; INLINE],
+            filter: 0,
             n: 0,
+            generic: false,
+            large: None,
         }
     }
 
     /// Records `name`; false when an equal name came before it. `earlier` yields the names
-    /// before it again, for label sets longer than the inline array.
+    /// of the block again, in order.
+    #[inline(always)]
     pub(crate) fn insert<I: Iterator<Item = NameSpan>>(
         &mut self,
         line: &[u8],
         name: NameSpan,
         earlier: impl FnOnce() -> I,
     ) -> bool {
-        let kept = self.n.min(INLINE);
-        if self.inline[..kept].iter().any(|n| n.same_as(&name, line)) {
+        if self.n >= LARGE {
+            return self.insert_large(line, name, earlier);
+        }
+        self.generic |= name.escaped;
+        let key = ((name.len as u64) << 8) | u64::from(line[name.start]);
+        let bit = 1u64 << (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+        if (self.generic || self.filter & bit != 0) && seen(line, name, earlier(), self.n) {
             return false;
         }
-        if self.n >= INLINE
-            && earlier()
-                .skip(INLINE)
-                .take(self.n - INLINE)
-                .any(|n| n.same_as(&name, line))
-        {
-            return false;
-        }
-        if self.n < INLINE {
-            self.inline[self.n] = name;
-        }
+        self.filter |= bit;
         self.n += 1;
         true
     }
+
+    /// [`NameSet::insert`] past [`LARGE`] names: a hash set of decoded names.
+    #[cold]
+    fn insert_large<I: Iterator<Item = NameSpan>>(
+        &mut self,
+        line: &[u8],
+        name: NameSpan,
+        earlier: impl FnOnce() -> I,
+    ) -> bool {
+        let decoded = |n: &NameSpan| unescaped_bytes(n.bytes(line), n.escaped).collect::<Vec<u8>>();
+        let n = self.n;
+        let set = self
+            .large
+            .get_or_insert_with(|| earlier().take(n).map(|e| decoded(&e)).collect());
+        self.n += 1;
+        set.insert(decoded(&name))
+    }
+}
+
+/// Whether `name` equals one of the `n` names `earlier` yields first.
+#[inline(never)]
+fn seen(line: &[u8], name: NameSpan, earlier: impl Iterator<Item = NameSpan>, n: usize) -> bool {
+    earlier.take(n).any(|e| e.same_as(&name, line))
 }

@@ -409,3 +409,30 @@ fn metadata_rules_hold_across_the_chunks_of_a_stream() {
         )]
     );
 }
+
+#[test]
+fn a_line_of_many_labels_is_checked_in_linear_time() {
+    // 200,000 distinct names: rescanning the block for each would take minutes.
+    let names: Vec<String> = (0..200_000).map(|i| format!("l{i}=\"\"")).collect();
+    let ok = format!("x{{{}}} 1\n", names.join(","));
+    assert_eq!(first_error(&ok, Format::PrometheusText), "no error");
+    let dup = format!(
+        "x{{{},l7=\"\",\"l\\\\q\"=\"\",\"l\\\\q\"=\"\"}} 1\n",
+        names.join(",")
+    );
+    let column = ok.len() - 4 + 2;
+    assert_eq!(
+        first_error(&dup, Format::PrometheusText),
+        format!("1:{column}: label name \"l7\" is not unique")
+    );
+    // Past the first names the quoted, escaped spellings are compared decoded too.
+    let escaped = format!(
+        "x{{{},\"l\\\\q\"=\"\",\"l\\\\q\"=\"\"}} 1\n",
+        names.join(",")
+    );
+    let column = ok.len() - 4 + 2 + 10;
+    assert_eq!(
+        first_error(&escaped, Format::PrometheusText),
+        format!("1:{column}: label name \"l\\\\\\\\q\" is not unique")
+    );
+}
