@@ -8,6 +8,8 @@
 # input shows whether memory grows with input size.
 #
 # Usage: bench/parse.sh [SIZE_MB]     (default 100)
+#        APILENS=/path/to/apilens bench/parse.sh   measures that binary instead of building one
+#        (to compare two builds on the same input)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-100}
@@ -40,8 +42,12 @@ with open(path, "wb") as out:
 PY
 }
 
-cargo build --release -q -p apilens
-apilens=target/release/apilens
+if [ -n "${APILENS:-}" ]; then
+  apilens=$APILENS
+else
+  cargo build --release -q -p apilens
+  apilens=target/release/apilens
+fi
 big=$out/parse-${size_mb}mb.txt
 small=$out/parse-$((size_mb / 4))mb.txt
 [ -f "$big" ] || build_input "$size_mb" "$big"

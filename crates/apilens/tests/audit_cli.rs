@@ -201,3 +201,174 @@ fn bad_input_names_the_problem() {
         )
     );
 }
+
+/// Runs `apilens` under GNU time; returns its output and its peak resident memory in KiB.
+fn apilens_peak(args: &[&str], stdin: Stdio) -> (Output, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("time.txt");
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_apilens"))
+        .args(args)
+        .stdin(stdin)
+        .output()
+        .expect("run apilens under /usr/bin/time");
+    let text = std::fs::read_to_string(&log).unwrap();
+    // GNU time writes "Command exited with non-zero status N" first when the command fails.
+    let kib = text.lines().last().unwrap().trim().parse().unwrap();
+    (out, kib)
+}
+
+/// The peak resident memory allowed for a scan with two threads, whatever the input: the
+/// binary itself, the chunks in flight and the longest line's buffers.
+const PEAK_KIB: u64 = 160 << 10;
+
+#[test]
+fn endless_lines_stay_in_bounded_memory() {
+    // See: issue 15, "a 2 GB-of-zeros gzip (9.4 MB) took 6.3 GB of memory and exited 0;
+    // /dev/zero grew without end".
+    if !apilens_testkit::peers_available(&["/usr/bin/time"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 2 GiB of zeros as 128 copies of one 16 MiB gzip member (members concatenate): 2 MB.
+    let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    member.write_all(&vec![0u8; 16 << 20]).unwrap();
+    let member = member.finish().unwrap();
+    let gz = dir.path().join("zeros.gz");
+    std::fs::write(&gz, member.repeat(128)).unwrap();
+    // A sparse 1 GiB file of zeros: large and plain, so it is read through memory maps.
+    let sparse = dir.path().join("zeros.log");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    for path in [&gz, &sparse] {
+        let name = path.to_str().unwrap();
+        one_endless_line(name, Stdio::null());
+    }
+    // /dev/zero through a pipe, 1 GiB of it.
+    let mut head = Command::new("head")
+        .args(["-c", "1073741824", "/dev/zero"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    one_endless_line("-", Stdio::from(head.stdout.take().unwrap()));
+    assert!(head.wait().unwrap().success());
+}
+
+/// `apilens audit top` over `source`, one line of zeros without end: one malformed line, exit 0,
+/// peak memory under the bound.
+fn one_endless_line(source: &str, stdin: Stdio) {
+    let (out, kib) = apilens_peak(
+        &["audit", "top", "--threads", "2", "--format", "json", source],
+        stdin,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["lines"].as_u64(), doc["events"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(doc["malformed"]["count"], 1);
+    assert_eq!(
+        doc["malformed"]["examples"][0],
+        format!("{source}:1: line longer than 16777216 bytes")
+    );
+    assert!(kib < PEAK_KIB, "{source}: peak {} MiB", kib >> 10);
+}
+
+#[test]
+fn the_line_limit_is_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let good =
+        std::fs::read_to_string(fixtures().join("falco-k8s_audit-create_secret.json")).unwrap();
+    let good = good.trim();
+    assert!(good.len() > 512 && good.len() < 1024);
+    std::fs::write(&path, format!("{good}\n{}\n{good}\n", "y".repeat(5000))).unwrap();
+    let file = path.to_str().unwrap();
+    let doc = json(&["audit", "top", "--max-line-bytes", "1KiB", file]);
+    assert_eq!(doc["events"], 2);
+    assert_eq!(
+        doc["malformed"]["examples"][0],
+        format!("{file}:2: line longer than 1024 bytes")
+    );
+    let doc = json(&["audit", "top", "--max-line-bytes", "512", file]);
+    assert_eq!(doc["events"], 0);
+    assert_eq!(doc["malformed"]["count"], 3);
+    let out = apilens(&["audit", "top", "--max-line-bytes", "lots", file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid size \"lots\""));
+}
+
+#[test]
+fn a_truncated_gzip_is_a_partial_result_and_exits_2() {
+    // See: issue 15, "a gzip truncated halfway counted 0 of 990 recoverable lines, printed the
+    // read error on stdout and exited 0".
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(fixtures().join("falco-k8s_audit-create_secret.json")).unwrap();
+    let text: String = (0..990)
+        .map(|i| good.trim().replace("55a81824", &format!("{i:08}")) + "\n")
+        .collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    let gz = enc.finish().unwrap();
+    let path = dir.path().join("audit.log.gz");
+    std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
+    let mut recovered = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz[..gz.len() / 2]),
+        &mut recovered,
+    );
+    let complete = recovered.iter().filter(|&&b| b == b'\n').count();
+    assert!(complete > 300, "{complete}");
+    let file = path.to_str().unwrap();
+
+    let out = apilens(&["audit", "top", file]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.starts_with("PARTIAL RESULT: 1 input could not be read to the end"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{complete} requests counted")),
+        "{stdout}"
+    );
+    let want = format!(
+        "error: {file}: read failed after {} bytes of decompressed data ({} bytes of the gzip file read): ",
+        recovered.len(),
+        gz.len() / 2
+    );
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: the result is partial: it covers what was read before the errors above\n"
+        ),
+        "{stderr}"
+    );
+    for (format, head) in [
+        ("json", "{"),
+        ("csv", "# partial: 1 input"),
+        ("markdown", "**Partial result:** 1 input"),
+    ] {
+        let out = apilens(&["audit", "top", "--format", format, file]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with(head), "{format}: {stdout}");
+        if format == "json" {
+            let doc: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(doc["partial"], true);
+            assert_eq!(doc["events"], complete);
+        }
+    }
+}

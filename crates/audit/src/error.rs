@@ -37,9 +37,10 @@ pub enum AuditError {
     /// No input was named.
     #[error("no input files (name files, directories, or - for stdin)")]
     NoInput,
-    /// A pretty-printed document is larger than the limit for whole-document input.
+    /// A pretty-printed document, read whole, is larger than the line limit
+    /// (`ScanOpts::max_line_bytes`).
     #[error(
-        "{path}: multi-line JSON document larger than {limit} bytes (write one event per line instead)"
+        "{path}: multi-line JSON document larger than the line limit of {limit} bytes (write one event per line instead)"
     )]
     DocumentTooLarge {
         /// The input that failed.

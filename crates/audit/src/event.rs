@@ -7,6 +7,7 @@
 //! (`protoPayload`). Everything is parsed into one borrowed struct so the common case, a native
 //! event, costs a single pass with no allocation for unescaped strings.
 
+use crate::plausible::{self, Stamp};
 use crate::request::{Request, Stage};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -156,12 +157,26 @@ struct RawGkeOperation<'a> {
 /// How deep envelopes may nest (an EventList inside a CloudWatch message, and so on).
 const MAX_DEPTH: u8 = 4;
 
+/// One thing read from a record: a request, or an item of an envelope that is not one.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // handed by value to a callback once per event, never stored: boxing would allocate per event
+pub(crate) enum Decoded<'a> {
+    /// A request.
+    Request(Request<'a>),
+    /// An item of an `EventList` or of a CloudWatch batch that is malformed, as
+    /// `items[3]: why` (nested envelopes name each level). The other items are still read.
+    BadItem(String),
+}
+
 /// Decodes one JSON record (a native event, an `EventList`, or a CloudWatch, AKS or GKE
 /// envelope) into requests, calling `emit` for each in order, and returns how many there were.
 ///
 /// Native events take a scanner that reads only the fields the analyses use; anything else goes
 /// through serde. This is the per-line step of [`crate::scan`], without the de-duplication of
-/// stages.
+/// stages. An event whose timestamps cannot be real (before 2014, a day in the future, a
+/// latency no request can have: see `plausible.rs`) is malformed, not a request. An item of an
+/// envelope that is malformed does not stop the others: every good item is emitted, then the
+/// error names the bad ones (`items[3]: ...`).
 ///
 /// ```
 /// use apilens_audit::decode_record;
@@ -176,23 +191,33 @@ const MAX_DEPTH: u8 = 4;
 ///
 /// # Errors
 ///
-/// [`AuditError::Record`] when the text is not JSON or holds no audit event.
+/// [`AuditError::Record`] when the text is not JSON or holds no audit event, or when an item of
+/// it is malformed (after the good items were emitted).
 pub fn decode_record(
     text: &str,
     emit: &mut dyn FnMut(Request<'_>),
 ) -> Result<usize, crate::AuditError> {
     let mut n = 0;
-    decode(text, &mut |req| {
-        n += 1;
-        emit(req);
+    let mut bad = Vec::new();
+    decode(text, &mut |item| match item {
+        Decoded::Request(req) => {
+            n += 1;
+            emit(req);
+        }
+        Decoded::BadItem(why) => bad.push(why),
     })
     .map_err(|why| crate::AuditError::Record { why })?;
+    if !bad.is_empty() {
+        return Err(crate::AuditError::Record {
+            why: bad.join("; "),
+        });
+    }
     Ok(n)
 }
 
-/// Decodes one JSON text into requests, calling `emit` for each; returns why it is not an audit
-/// record when it is not one.
-pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Request<'_>)) -> Result<(), String> {
+/// Decodes one JSON text into requests and bad envelope items, calling `emit` for each in
+/// order; returns why it is not an audit record when it is not one at all.
+pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Decoded<'_>)) -> Result<(), String> {
     decode_depth(text, emit, 0, true)
 }
 
@@ -200,14 +225,34 @@ pub(crate) fn decode(text: &str, emit: &mut dyn FnMut(Request<'_>)) -> Result<()
 #[cfg(test)]
 pub(crate) fn decode_with_serde(
     text: &str,
-    emit: &mut dyn FnMut(Request<'_>),
+    emit: &mut dyn FnMut(Decoded<'_>),
 ) -> Result<(), String> {
     decode_depth(text, emit, 0, false)
 }
 
+/// Decodes each item of an envelope on its own: a bad item is emitted as
+/// [`Decoded::BadItem`] naming `field[index]`, and the next items are still read.
+fn decode_items<'t>(
+    items: impl Iterator<Item = (usize, &'t str)>,
+    field: &str,
+    emit: &mut dyn FnMut(Decoded<'_>),
+    depth: u8,
+    fast: bool,
+) {
+    for (index, item) in items {
+        let mut named = |d: Decoded<'_>| match d {
+            Decoded::BadItem(why) => emit(Decoded::BadItem(format!("{field}[{index}]: {why}"))),
+            ok => emit(ok),
+        };
+        if let Err(why) = decode_depth(item, &mut named, depth + 1, fast) {
+            emit(Decoded::BadItem(format!("{field}[{index}]: {why}")));
+        }
+    }
+}
+
 fn decode_depth(
     text: &str,
-    emit: &mut dyn FnMut(Request<'_>),
+    emit: &mut dyn FnMut(Decoded<'_>),
     depth: u8,
     fast: bool,
 ) -> Result<(), String> {
@@ -215,35 +260,39 @@ fn decode_depth(
         return Err("envelopes nested too deep".to_owned());
     }
     if fast && let Some(native) = crate::fast::native(text) {
-        emit(native.into_request());
+        emit(Decoded::Request(native.into_request()?));
         return Ok(());
     }
     let mut rec: RawRecord<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if let Some(items) = rec.items.take() {
-        for item in items {
-            decode_depth(item.get(), emit, depth + 1, fast)?;
-        }
+        decode_items(
+            items.iter().map(|i| i.get()).enumerate(),
+            "items",
+            emit,
+            depth,
+            fast,
+        );
         return Ok(());
     }
     if let Some(log) = rec.properties.take().and_then(|p| p.log) {
         return decode_nested(log, emit, depth, fast);
     }
     if let Some(payload) = rec.proto_payload.take() {
-        emit(gke_request(
+        emit(Decoded::Request(gke_request(
             payload,
             rec.timestamp,
             rec.labels,
             rec.operation,
             rec.insert_id,
-        ));
+        )?));
         return Ok(());
     }
     if let Some(events) = rec.log_events.take() {
-        for ev in events {
-            if let Some(msg) = ev.message {
-                decode_depth(msg.trim(), emit, depth + 1, fast)?;
-            }
-        }
+        let messages = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ev)| ev.message.as_deref().map(|m| (i, m.trim())));
+        decode_items(messages, "logEvents", emit, depth, fast);
         return Ok(());
     }
     if rec.request_uri.is_none() && rec.verb.is_none() {
@@ -259,13 +308,13 @@ fn decode_depth(
             _ => Err("not an audit event (no requestURI or verb)".to_owned()),
         };
     }
-    emit(Native::from_serde(rec).into_request());
+    emit(Decoded::Request(Native::from_serde(rec).into_request()?));
     Ok(())
 }
 
 fn decode_nested(
     log: &RawValue,
-    emit: &mut dyn FnMut(Request<'_>),
+    emit: &mut dyn FnMut(Decoded<'_>),
     depth: u8,
     fast: bool,
 ) -> Result<(), String> {
@@ -348,20 +397,17 @@ impl<'a> Native<'a> {
         }
     }
 
-    /// The request this event describes.
-    pub(crate) fn into_request(self) -> Request<'a> {
-        let received = match self.received.as_deref() {
-            Some(t) => crate::request::parse_timestamp_us(t),
-            None => self
-                .timestamp
-                .and_then(raw_string)
-                .and_then(|t| crate::request::parse_timestamp_us(&t)),
+    /// The request this event describes, or why its timestamps cannot be real (see
+    /// `plausible.rs`).
+    pub(crate) fn into_request(self) -> Result<Request<'a>, String> {
+        let old_layout = self.timestamp.and_then(raw_string);
+        let (received, received_field) = match (self.received.as_deref(), old_layout.as_deref()) {
+            (Some(t), _) => (Stamp::read(Some(t)), "requestReceivedTimestamp"),
+            (None, Some(t)) => (Stamp::read(Some(t)), "timestamp"),
+            (None, None) => (Stamp::Absent, "requestReceivedTimestamp"),
         };
-        let stage_us = self
-            .stage_timestamp
-            .as_deref()
-            .and_then(crate::request::parse_timestamp_us);
-        Request {
+        let stage = Stamp::read(self.stage_timestamp.as_deref());
+        let req = Request {
             audit_id: self.audit_id.unwrap_or_default(),
             stage: Stage::parse(self.stage.as_deref()),
             verb: self.verb.unwrap_or_default(),
@@ -377,10 +423,12 @@ impl<'a> Native<'a> {
             object_subresource: self.subresource,
             code: self.code.and_then(|c| u16::try_from(c).ok()),
             status_message: self.status_message,
-            received_us: received,
-            stage_us,
+            received_us: received.us(),
+            stage_us: stage.us(),
             annotations: self.annotations,
-        }
+        };
+        plausible::check(&req, received, received_field, stage)?;
+        Ok(req)
     }
 }
 
@@ -395,7 +443,7 @@ fn gke_request<'a>(
     labels: Option<&'a RawValue>,
     operation: Option<RawGkeOperation<'a>>,
     insert_id: Option<Cow<'a, str>>,
-) -> Request<'a> {
+) -> Result<Request<'a>, String> {
     let method = payload.method_name.unwrap_or_default();
     let verb = method.rsplit('.').next().unwrap_or_default().to_owned();
     let resource_name = payload.resource_name.unwrap_or_default();
@@ -412,15 +460,13 @@ fn gke_request<'a>(
         .and_then(|a| a.principal_email)
         .unwrap_or_default();
     let code = payload.status.and_then(|s| s.code).map(grpc_to_http);
-    let ts = timestamp
-        .map(RawValue::get)
-        .and_then(raw_string)
-        .and_then(|t| crate::request::parse_timestamp_us(&t));
+    let ts_text = timestamp.map(RawValue::get).and_then(raw_string);
+    let ts = Stamp::read(ts_text.as_deref());
     let audit_id = operation
         .and_then(|o| o.id)
         .or(insert_id)
         .unwrap_or_default();
-    Request {
+    let req = Request {
         audit_id,
         stage: Stage::ResponseComplete,
         verb: Cow::Owned(verb),
@@ -436,10 +482,12 @@ fn gke_request<'a>(
         object_subresource: None,
         code,
         status_message: false,
-        received_us: ts,
+        received_us: ts.us(),
         stage_us: None,
         annotations: labels.map(RawValue::get),
-    }
+    };
+    plausible::check(&req, ts, "timestamp", Stamp::Absent)?;
+    Ok(req)
 }
 
 /// The string inside a raw JSON value, `None` when it is not a string.

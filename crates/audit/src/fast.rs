@@ -603,18 +603,30 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::decode_with_serde;
+    use crate::event::{Decoded, decode_with_serde};
+    use crate::request::Request;
 
-    /// The fast reading of `text`, or `None` when it leaves the line to serde.
+    /// The fast reading of `text` (a request, or why its times are impossible), or `None` when
+    /// it leaves the line to serde.
     fn fast(text: &str) -> Option<String> {
         native(text).map(|n| format!("{:?}", n.into_request()))
     }
 
-    /// Serde's reading: `Some` with one request, `None` for an error or another count.
+    /// Serde's reading in the same shape: `Some` with one request or the error that makes the
+    /// line malformed, `None` for another count of items.
     fn serde(text: &str) -> Option<String> {
         let mut out = Vec::new();
-        decode_with_serde(text, &mut |r| out.push(format!("{r:?}"))).ok()?;
-        (out.len() == 1).then(|| out.remove(0))
+        let res = decode_with_serde(text, &mut |d| {
+            let item: Result<Request<'_>, String> = match d {
+                Decoded::Request(r) => Ok(r),
+                Decoded::BadItem(why) => Err(why),
+            };
+            out.push(format!("{item:?}"));
+        });
+        match res {
+            Ok(()) => (out.len() == 1).then(|| out.remove(0)),
+            Err(why) => Some(format!("{:?}", Err::<Request<'_>, String>(why))),
+        }
     }
 
     fn fixture_lines() -> Vec<String> {
@@ -676,12 +688,62 @@ mod tests {
             r#"{"verb":"get","responseStatus":{"code":70000,"message":"m"},"timestamp":"2017-09-11T19:55:05Z"}"#,
             r#"{"verb":"get","impersonatedUser":{"username":"bob"},"objectRef":{"resource":"pods","subresource":"exec","namespace":"ns","apiGroup":""}}"#,
             "{\"verb\":\"get\",\t\"x\":\r1}",
+            // Long-running requests may last for hours.
+            r#"{"verb":"watch","requestURI":"/api/v1/pods?watch=1","requestReceivedTimestamp":"2024-05-01T10:00:00Z","stageTimestamp":"2024-05-01T15:00:00Z"}"#,
+            r#"{"verb":"create","requestURI":"/api/v1/namespaces/a/pods/b/exec","objectRef":{"resource":"pods","subresource":"exec"},"requestReceivedTimestamp":"2024-05-01T10:00:00Z","stageTimestamp":"2024-05-01T15:00:00Z"}"#,
         ];
         for case in cases {
             let got = fast(case);
             assert!(got.is_some(), "not handled: {case}");
+            assert!(
+                got.as_deref().is_some_and(|g| g.starts_with("Ok(")),
+                "{got:?}"
+            );
             assert_eq!(got, serde(case), "{case}");
         }
+    }
+
+    #[test]
+    fn impossible_times_are_refused_alike() {
+        // See: issue 15, "an event stamped 0001-01-01 pushed p50 to 83 s".
+        let cases = [
+            (
+                r#"{"verb":"get","requestURI":"/x","requestReceivedTimestamp":"0001-01-01T00:00:00Z","stageTimestamp":"2024-05-01T10:00:00Z"}"#,
+                "requestReceivedTimestamp 0001-01-01T00:00:00Z is before 2014, older than Kubernetes: not a real time",
+            ),
+            (
+                r#"{"verb":"get","requestURI":"/x","timestamp":"1970-01-01T00:00:00Z"}"#,
+                "timestamp 1970-01-01T00:00:00Z is before 2014, older than Kubernetes: not a real time",
+            ),
+            (
+                r#"{"verb":"get","requestURI":"/x","requestReceivedTimestamp":"2024-05-01T10:00:00Z","stageTimestamp":"9999-01-01T00:00:00Z"}"#,
+                "stageTimestamp 9999-01-01T00:00:00Z is more than a day after this machine's clock",
+            ),
+            (
+                r#"{"verb":"get","requestURI":"/x","requestReceivedTimestamp":"2024-05-01T10:00:05Z","stageTimestamp":"2024-05-01T10:00:00Z"}"#,
+                "stageTimestamp is 5.000 s before requestReceivedTimestamp",
+            ),
+            (
+                r#"{"verb":"list","requestURI":"/api/v1/pods","requestReceivedTimestamp":"2024-05-01T10:00:00Z","stageTimestamp":"2024-05-01T12:30:00Z"}"#,
+                "latency of 2.5 h (stageTimestamp - requestReceivedTimestamp) is longer than any list request that is not long-running can take",
+            ),
+            (
+                r#"{"verb":"get","requestURI":"/x","requestReceivedTimestamp":"yesterday"}"#,
+                "requestReceivedTimestamp \"yesterday\" is not an RFC 3339 time",
+            ),
+        ];
+        for (case, why) in cases {
+            let got = fast(case);
+            assert_eq!(
+                got,
+                Some(format!("{:?}", Err::<Request<'_>, String>(why.to_owned()))),
+                "{case}"
+            );
+            assert_eq!(got, serde(case), "{case}");
+        }
+        // Half a second of clock disorder between the two stamps is tolerated.
+        let jitter = r#"{"verb":"get","requestURI":"/x","requestReceivedTimestamp":"2024-05-01T10:00:00.5Z","stageTimestamp":"2024-05-01T10:00:00Z"}"#;
+        assert!(fast(jitter).is_some_and(|g| g.starts_with("Ok(")));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::error::AuditError;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,9 @@ impl Input {
     /// (whatever the file name). `read_bytes` counts the bytes read from the underlying file or
     /// stream, for progress.
     ///
+    /// A pipe, a FIFO or stdin reads like a file: the magic bytes are read with a loop over short
+    /// reads (a pipe may hand over one byte first) and put back in front of the stream.
+    ///
     /// # Errors
     ///
     /// [`AuditError::Io`] when the file cannot be opened or its first bytes cannot be read.
@@ -45,39 +48,93 @@ impl Input {
         &self,
         read_bytes: Option<Arc<AtomicU64>>,
     ) -> Result<Box<dyn Read + Send>, AuditError> {
+        self.open_counted(read_bytes).map(|o| o.reader)
+    }
+
+    /// [`Input::open`], also returning how many bytes of the file itself have been read (the
+    /// compressed bytes of gzip), for error messages.
+    pub(crate) fn open_counted(
+        &self,
+        read_bytes: Option<Arc<AtomicU64>>,
+    ) -> Result<Opened, AuditError> {
+        let raw: Box<dyn Read + Send> = match self {
+            Input::Path(p) => Box::new(File::open(p).map_err(|error| AuditError::Io {
+                path: p.clone(),
+                error,
+            })?),
+            Input::Stdin => Box::new(std::io::stdin()),
+        };
+        self.wrap(raw, read_bytes)
+    }
+
+    /// Reads an already opened stream of this input (gzip undone), so a FIFO or pipe is opened
+    /// once only: a second open of a FIFO waits for a writer that has already come and gone.
+    pub(crate) fn wrap(
+        &self,
+        raw: Box<dyn Read + Send>,
+        read_bytes: Option<Arc<AtomicU64>>,
+    ) -> Result<Opened, AuditError> {
         let io = |error| AuditError::Io {
             path: PathBuf::from(self.name()),
             error,
         };
-        let raw: Box<dyn Read + Send> = match self {
-            Input::Path(p) => Box::new(File::open(p).map_err(io)?),
-            Input::Stdin => Box::new(std::io::stdin()),
-        };
-        let counted = CountingReader {
+        let file_bytes = Arc::new(AtomicU64::new(0));
+        let mut counted = CountingReader {
             inner: raw,
-            counter: read_bytes,
+            progress: read_bytes,
+            file_bytes: Arc::clone(&file_bytes),
         };
-        let mut buffered = BufReader::with_capacity(1 << 16, counted);
-        let head = buffered.fill_buf().map_err(io)?;
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Ok(Box::new(MultiGzDecoder::new(buffered)))
-        } else {
-            Ok(Box::new(buffered))
+        let mut magic = [0u8; 2];
+        let mut n = 0;
+        while n < magic.len() {
+            match counted.read(&mut magic[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e)),
+            }
         }
+        let whole = std::io::Cursor::new(magic).take(n as u64).chain(counted);
+        let gzip = magic[..n] == [0x1f, 0x8b];
+        let reader: Box<dyn Read + Send> = if gzip {
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+                1 << 16,
+                whole,
+            )))
+        } else {
+            Box::new(whole)
+        };
+        Ok(Opened {
+            reader,
+            file_bytes,
+            gzip,
+        })
     }
+}
+
+/// An opened input.
+pub(crate) struct Opened {
+    /// The content, gzip undone.
+    pub(crate) reader: Box<dyn Read + Send>,
+    /// Bytes read from the file or stream itself so far.
+    pub(crate) file_bytes: Arc<AtomicU64>,
+    /// Whether the content is gzip.
+    pub(crate) gzip: bool,
 }
 
 struct CountingReader {
     inner: Box<dyn Read + Send>,
-    counter: Option<Arc<AtomicU64>>,
+    progress: Option<Arc<AtomicU64>>,
+    file_bytes: Arc<AtomicU64>,
 }
 
 impl Read for CountingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(c) = &self.counter {
+        if let Some(c) = &self.progress {
             c.fetch_add(n as u64, Ordering::Relaxed);
         }
+        self.file_bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }

@@ -62,6 +62,8 @@ mod event;
 mod fast;
 mod filter;
 mod input;
+mod plausible;
+mod read;
 mod report;
 mod request;
 mod scan;
@@ -80,7 +82,7 @@ pub use crate::{
     request::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,
     },
-    scan::{MALFORMED_EXAMPLES, Malformed, ScanOpts, Summary, scan},
+    scan::{DEFAULT_MAX_LINE_BYTES, MALFORMED_EXAMPLES, Malformed, ScanOpts, Summary, scan},
     synth::{SynthOpts, SynthStats, write_synthetic},
     uri::{ListParams, Shape},
     view::{

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 pub enum Format {
     /// An aligned text table with notes below.
     Table,
-    /// One JSON object: `view`, `events`, `malformed`, `rows` (each with `key` and `count`), notes.
+    /// One JSON object: `view`, `events`, `malformed`, `partial`, `rows` (each with `key` and
+    /// `count`), notes.
     Json,
-    /// RFC 4180 CSV with a header row; notes are left out.
+    /// RFC 4180 CSV with a header row; notes are left out. A partial result starts with one
+    /// `# partial: ...` line.
     Csv,
     /// A Markdown table with notes as a list.
     Markdown,
@@ -111,13 +113,24 @@ impl Report {
         self.rows.iter().find(|r| r.key == key)
     }
 
-    /// Renders the report with the scan summary.
+    /// Renders the report with the scan summary. A partial result (an input failed part-way,
+    /// [`Summary::is_partial`]) says so first in every format.
     pub fn render(&self, summary: &Summary, format: Format) -> String {
+        let partial = partial_note(summary);
         match format {
             Format::Json => self.render_json(summary),
-            Format::Csv => self.render_csv(),
-            Format::Markdown => self.render_markdown(summary),
-            Format::Table => self.render_table(summary),
+            Format::Csv => prefixed(
+                partial.map(|p| format!("# partial: {p}\n")),
+                self.render_csv(),
+            ),
+            Format::Markdown => prefixed(
+                partial.map(|p| format!("**Partial result:** {p}\n\n")),
+                self.render_markdown(summary),
+            ),
+            Format::Table => prefixed(
+                partial.map(|p| format!("PARTIAL RESULT: {p}\n\n")),
+                self.render_table(summary),
+            ),
         }
     }
 
@@ -288,6 +301,7 @@ impl Report {
             "filtered_out": summary.filtered_out,
             "malformed": {"count": summary.malformed.count, "examples": summary.malformed.examples},
             "read_errors": summary.read_errors,
+            "partial": summary.is_partial(),
             "approximate": self.approximate,
             "notes": self.notes,
             "rows": rows,
@@ -295,5 +309,27 @@ impl Report {
         let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
         s.push('\n');
         s
+    }
+}
+
+/// What a partial result covers, or `None` for a whole one.
+fn partial_note(summary: &Summary) -> Option<String> {
+    summary.is_partial().then(|| {
+        let n = summary.read_errors.len();
+        format!(
+            "{n} input{} could not be read to the end; the figures cover what was read before the error ({})",
+            if n == 1 { "" } else { "s" },
+            summary.read_errors.join("; ")
+        )
+    })
+}
+
+fn prefixed(head: Option<String>, body: String) -> String {
+    match head {
+        Some(mut head) => {
+            head.push_str(&body);
+            head
+        }
+        None => body,
     }
 }

@@ -2,14 +2,14 @@
 //! worker threads, keep one event per request, filter, and feed a [`View`].
 
 use crate::error::AuditError;
-use crate::event::decode;
+use crate::event::{Decoded, decode};
 use crate::filter::Filter;
 use crate::input::Input;
+use crate::read::{Chunk, ChunkData, ChunkId, Mapped, Sender, read_input, read_mapped};
 use crate::request::{Request, Stage};
 use crate::sketch::{FxMap, fx_hash};
 use crate::view::View;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 /// How many malformed lines are reported in full.
 pub const MALFORMED_EXAMPLES: usize = 5;
 
-/// The largest pretty-printed (multi-line) JSON document read whole.
-const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+/// The longest line read by default: 16 MiB, as `apilens inspect` reads scrapes.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 /// Requests kept while waiting for the final stage of their auditID.
 const PENDING_CAP: usize = 200_000;
@@ -33,6 +33,11 @@ pub struct ScanOpts {
     pub threads: usize,
     /// Target chunk size in bytes; chunks end at a newline, so a longer line makes a longer chunk.
     pub chunk_bytes: usize,
+    /// The longest line read, in bytes without its newline ([`DEFAULT_MAX_LINE_BYTES`] by
+    /// default). A longer line is counted as malformed (`file:line: line longer than N bytes`)
+    /// and skipped to its newline without being held, in every reading path; a multi-line JSON
+    /// document, read whole, is held to the same limit.
+    pub max_line_bytes: usize,
     /// Counter of input bytes read so far (compressed bytes for gzip), for a progress display.
     pub progress: Option<Arc<AtomicU64>>,
 }
@@ -42,15 +47,18 @@ impl Default for ScanOpts {
         ScanOpts {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 4 << 20,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             progress: None,
         }
     }
 }
 
-/// Lines that were not audit records, reported beside the result.
+/// Lines (and items of envelopes such as an `EventList`) that were not audit records, reported
+/// beside the result: unreadable JSON, another kind of object, impossible timestamps, lines
+/// longer than the limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Malformed {
-    /// How many lines were malformed.
+    /// How many lines or items were malformed.
     pub count: u64,
     /// The first few, in input order, as `file:line: why`.
     pub examples: Vec<String>,
@@ -65,7 +73,8 @@ impl Malformed {
     fn record(&mut self, key: (usize, u64, u64), why: impl FnOnce() -> String) {
         self.count += 1;
         if self.keys.len() < MALFORMED_EXAMPLES || key < *self.keys.last().unwrap_or(&key) {
-            let pos = self.keys.partition_point(|k| *k < key);
+            // After the equal keys: several bad items of one line keep their order.
+            let pos = self.keys.partition_point(|k| *k <= key);
             self.keys.insert(pos, key);
             self.why.insert(pos, why());
             self.keys.truncate(MALFORMED_EXAMPLES);
@@ -76,7 +85,7 @@ impl Malformed {
     fn merge(&mut self, other: Malformed) {
         self.count += other.count;
         for (key, why) in other.keys.into_iter().zip(other.why) {
-            let pos = self.keys.partition_point(|k| *k < key);
+            let pos = self.keys.partition_point(|k| *k <= key);
             self.keys.insert(pos, key);
             self.why.insert(pos, why);
         }
@@ -122,7 +131,9 @@ pub struct Summary {
     pub dedup_overflow: u64,
     /// Malformed lines.
     pub malformed: Malformed,
-    /// Inputs that failed part-way, as `file: error`.
+    /// Inputs that failed part-way, as `file: read failed at byte N: error`, in input order.
+    /// The result then covers only what was read before each failure: see
+    /// [`Summary::is_partial`].
     pub read_errors: Vec<String>,
     /// Earliest `requestReceivedTimestamp` of a counted request, in µs since the epoch.
     pub first_us: Option<i64>,
@@ -131,6 +142,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// True when an input failed part-way, so the figures cover only part of the input. Every
+    /// rendering says so, and `apilens audit` exits non-zero.
+    pub fn is_partial(&self) -> bool {
+        !self.read_errors.is_empty()
+    }
+
     /// The span between the first and last counted request, in seconds (0 when unknown).
     pub fn span_seconds(&self) -> f64 {
         match (self.first_us, self.last_us) {
@@ -178,47 +195,15 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// A chunk's place in input order: input index, then chunk number inside the input.
-type ChunkId = (usize, u64);
-
-struct Chunk {
-    id: ChunkId,
-    data: ChunkData,
-    whole_document: bool,
-}
-
-enum ChunkData {
-    /// A buffer from the pool; the chunk is its first `len` bytes.
-    Owned(Vec<u8>, usize),
-    /// A byte range of a mapped window of a file.
-    Mapped(Arc<memmap2::Mmap>, usize, usize),
-}
-
-impl ChunkData {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            ChunkData::Owned(buf, len) => &buf[..*len],
-            ChunkData::Mapped(map, a, b) => &map[*a..*b],
-        }
-    }
-}
-
-/// Chunks per mapped window of a file: the window is small enough that the mapped pages (which
-/// count in the resident set) stay well under the memory target, large enough that mapping costs
-/// nothing (16 MiB with the default 4 MiB chunks).
-const WINDOW_CHUNKS: usize = 4;
-
-/// Files of fewer chunks than this are read, not mapped.
-const MAP_MIN_CHUNKS: u64 = 2;
-
 /// Reads every input once and returns the merged view and the summary.
 ///
 /// Inputs are read by up to `threads` reader threads (one input each at a time) and split into
 /// chunks at newlines; `threads` workers decode the chunks. A plain file of at least two chunks
 /// is mapped into memory one window (four chunks) at a time instead of being copied; gzip,
-/// stdin and small files are read. Memory is bounded by the chunks in flight, the table of
-/// requests still waiting for their final stage and the view's own state, whatever the input
-/// size.
+/// stdin, pipes and small files are read. Memory is bounded by the chunks in flight (each at
+/// most the chunk size or about twice [`ScanOpts::max_line_bytes`]: a longer line is skipped
+/// unread), the table of requests still waiting for their final stage and the view's own state,
+/// whatever the input size and content.
 ///
 /// One event is counted per request: the final stage (ResponseComplete or Panic) when present,
 /// otherwise the last stage seen for the auditID. Two final events with the same auditID are
@@ -227,7 +212,8 @@ const MAP_MIN_CHUNKS: u64 = 2;
 /// # Errors
 ///
 /// [`AuditError::Io`] when an input cannot be opened at all; failures part-way through an input
-/// are listed in [`Summary::read_errors`] and the other inputs are still read.
+/// are listed in [`Summary::read_errors`] (every complete line before the failure is counted)
+/// and the other inputs are still read.
 pub fn scan<V, F>(
     inputs: &[Input],
     filter: &Filter,
@@ -248,7 +234,7 @@ where
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
     let pool_rx = Arc::new(Mutex::new(pool_rx));
     let next_input = AtomicU64::new(0);
-    let read_errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let read_errors: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let open_error: Mutex<Option<AuditError>> = Mutex::new(None);
 
     let stages = Mutex::new(Stages::new(inputs.len()));
@@ -261,55 +247,57 @@ where
                 (&next_input, &read_errors, &open_error, &stages);
             let progress = opts.progress.clone();
             let chunk_bytes = opts.chunk_bytes.max(1024);
+            let max_line = opts.max_line_bytes.max(1);
             s.spawn(move || {
                 loop {
                     let idx =
                         next_input.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize;
                     let Some(input) = inputs.get(idx) else { break };
-                    let mut sent = 0;
-                    let mapped = read_mapped(
+                    let mut out = Sender {
                         idx,
-                        input,
+                        name: input.name(),
                         chunk_bytes,
-                        &chunk_tx,
-                        progress.as_deref(),
-                        &mut sent,
-                    );
-                    match mapped {
-                        Mapped::Done => {
-                            lock(stages).input_done(idx, sent);
-                            continue;
-                        }
-                        Mapped::Failed(e) => {
-                            lock(read_errors).push(e);
-                            lock(stages).input_done(idx, sent);
-                            continue;
-                        }
-                        Mapped::NotMappable => {}
-                    }
-                    match input.open(progress.clone()) {
-                        Ok(reader) => {
-                            if let Err(e) = read_input(
-                                idx,
-                                input,
-                                reader,
-                                chunk_bytes,
-                                &chunk_tx,
-                                &pool_rx,
-                                &mut sent,
-                            ) {
-                                read_errors
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .push(e);
+                        max_line,
+                        tx: &chunk_tx,
+                        sent: 0,
+                    };
+                    // Each input is opened once: the same handle is mapped or streamed.
+                    let raw: Box<dyn std::io::Read + Send> = match input {
+                        Input::Path(path) => match std::fs::File::open(path) {
+                            Ok(file) => match read_mapped(&mut out, &file, progress.as_deref()) {
+                                Mapped::Done => {
+                                    lock(stages).input_done(idx, out.sent);
+                                    continue;
+                                }
+                                Mapped::Failed(e) => {
+                                    lock(read_errors).push((idx, e));
+                                    lock(stages).input_done(idx, out.sent);
+                                    continue;
+                                }
+                                Mapped::NotMappable => Box::new(file),
+                            },
+                            Err(error) => {
+                                lock(open_error).get_or_insert(AuditError::Io {
+                                    path: path.clone(),
+                                    error,
+                                });
+                                lock(stages).input_done(idx, out.sent);
+                                continue;
+                            }
+                        },
+                        Input::Stdin => Box::new(std::io::stdin()),
+                    };
+                    match input.wrap(raw, progress.clone()) {
+                        Ok(opened) => {
+                            if let Err(e) = read_input(&mut out, opened, &pool_rx) {
+                                lock(read_errors).push((idx, e));
                             }
                         }
                         Err(e) => {
-                            let mut slot = open_error.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(e);
+                            lock(open_error).get_or_insert(e);
                         }
                     }
-                    lock(stages).input_done(idx, sent);
+                    lock(stages).input_done(idx, out.sent);
                 }
             });
         }
@@ -319,7 +307,13 @@ where
             let chunk_rx = Arc::clone(&chunk_rx);
             let pool_tx = pool_tx.clone();
             let (make_view, stages) = (&make_view, &stages);
-            handles.push(s.spawn(move || worker(&chunk_rx, &pool_tx, filter, stages, make_view())));
+            let limits = Limits {
+                max_line: opts.max_line_bytes.max(1),
+                pooled: opts.chunk_bytes.max(1024) * 2,
+            };
+            handles.push(
+                s.spawn(move || worker(&chunk_rx, &pool_tx, filter, stages, limits, make_view())),
+            );
         }
         drop(pool_tx);
         handles
@@ -351,9 +345,11 @@ where
         count_held(&held, filter, &mut view, &mut summary);
     }
     summary.inputs = inputs.len();
+    let mut read_errors = read_errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    read_errors.sort_by_key(|(idx, _)| *idx);
     summary
         .read_errors
-        .extend(read_errors.into_inner().unwrap_or_else(|p| p.into_inner()));
+        .extend(read_errors.into_iter().map(|(_, e)| e));
     Ok((view, summary))
 }
 
@@ -364,7 +360,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Decodes a held line again and counts the event of its auditID and stage.
 fn count_held<V: View>(held: &Held, filter: &Filter, view: &mut V, summary: &mut Summary) {
     let mut counted = false;
-    let _ = decode(&held.text, &mut |req| {
+    let _ = decode(&held.text, &mut |item| {
+        let Decoded::Request(req) = item else { return };
         if counted || req.stage != held.stage || fx_hash(req.audit_id.as_bytes()) != held.id_hash {
             return;
         }
@@ -376,230 +373,6 @@ fn count_held<V: View>(held: &Held, filter: &Filter, view: &mut V, summary: &mut
             summary.filtered_out += 1;
         }
     });
-}
-
-enum Mapped {
-    /// The whole input was sent as mapped chunks.
-    Done,
-    /// Not a large plain file of JSON lines: read it as a stream.
-    NotMappable,
-    /// The input failed part-way, as `file: error`.
-    Failed(String),
-}
-
-/// Sends a large, plain (not gzip), line-oriented file as newline-aligned ranges of windows
-/// mapped into memory one after the other, so no byte is copied. The workers share each window
-/// and it is unmapped when its last chunk is done.
-///
-/// A file truncated while it is being read would fault; the apiserver rotates its log by
-/// renaming, never by truncating, and a renamed file stays mapped intact.
-fn read_mapped(
-    idx: usize,
-    input: &Input,
-    chunk_bytes: usize,
-    tx: &SyncSender<Chunk>,
-    progress: Option<&AtomicU64>,
-    sent: &mut u64,
-) -> Mapped {
-    let Input::Path(path) = input else {
-        return Mapped::NotMappable;
-    };
-    let Ok(file) = std::fs::File::open(path) else {
-        return Mapped::NotMappable;
-    };
-    let len = match file.metadata() {
-        Ok(m) if m.is_file() && m.len() >= MAP_MIN_CHUNKS * chunk_bytes as u64 => m.len(),
-        _ => return Mapped::NotMappable,
-    };
-    let name = input.name();
-    let map = |offset: u64, bytes: usize| {
-        // SAFETY: the mapping is read-only and private to this scan. Its pages stay valid while
-        // the file exists, renamed or not; only truncation by another process underneath the
-        // scan could invalidate them (see above).
-        unsafe {
-            memmap2::MmapOptions::new()
-                .offset(offset)
-                .len(bytes)
-                .map(&file)
-        }
-    };
-    let mut offset = 0u64;
-    while offset < len {
-        let rest = usize::try_from(len - offset).unwrap_or(usize::MAX);
-        let mut want = (WINDOW_CHUNKS * chunk_bytes).min(rest);
-        let (window, end) = loop {
-            let window = match map(offset, want) {
-                Ok(m) => m,
-                Err(_) if offset == 0 => return Mapped::NotMappable,
-                Err(e) => return Mapped::Failed(format!("{name}: {e}")),
-            };
-            if offset == 0 {
-                if window.starts_with(&[0x1f, 0x8b]) || starts_pretty_document(&window) {
-                    return Mapped::NotMappable;
-                }
-                let _ = window.advise(memmap2::Advice::Sequential);
-            }
-            if want == rest {
-                break (window, want);
-            }
-            match memchr::memrchr(b'\n', &window) {
-                Some(pos) => break (window, pos + 1),
-                // One line longer than the window: map more of it.
-                None => want = want.saturating_mul(2).min(rest),
-            }
-        };
-        let window = Arc::new(window);
-        let mut start = 0;
-        while start < end {
-            let mut stop = (start + chunk_bytes).min(end);
-            if stop < end {
-                stop = match memchr::memchr(b'\n', &window[stop..end]) {
-                    Some(pos) => stop + pos + 1,
-                    None => end,
-                };
-            }
-            let chunk = Chunk {
-                id: (idx, *sent),
-                data: ChunkData::Mapped(Arc::clone(&window), start, stop),
-                whole_document: false,
-            };
-            if tx.send(chunk).is_err() {
-                return Mapped::Done;
-            }
-            *sent += 1;
-            if let Some(p) = progress {
-                p.fetch_add((stop - start) as u64, std::sync::atomic::Ordering::Relaxed);
-            }
-            start = stop;
-        }
-        offset += end as u64;
-    }
-    Mapped::Done
-}
-
-/// Reads one input into newline-aligned chunks.
-fn read_input(
-    idx: usize,
-    input: &Input,
-    mut reader: Box<dyn Read + Send>,
-    chunk_bytes: usize,
-    tx: &SyncSender<Chunk>,
-    pool: &Mutex<Receiver<Vec<u8>>>,
-    sent: &mut u64,
-) -> Result<(), String> {
-    let name = input.name();
-    let mut carry: Vec<u8> = Vec::new();
-    let mut first = true;
-    loop {
-        let mut buf = pool
-            .lock()
-            .ok()
-            .and_then(|rx| rx.try_recv().ok())
-            .unwrap_or_default();
-        let want = chunk_bytes.max(carry.len() * 2);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        buf[..carry.len()].copy_from_slice(&carry);
-        let mut filled = carry.len();
-        carry.clear();
-        let mut eof = false;
-        while filled < buf.len() {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("{name}: {e}")),
-            }
-        }
-        if first {
-            first = false;
-            if starts_pretty_document(&buf[..filled]) {
-                return read_whole_document(idx, &name, reader, buf, filled, tx, sent);
-            }
-        }
-        let end = if eof {
-            filled
-        } else {
-            match memchr::memrchr(b'\n', &buf[..filled]) {
-                Some(pos) => pos + 1,
-                None => {
-                    // One line longer than the buffer: keep reading it.
-                    carry.extend_from_slice(&buf[..filled]);
-                    continue;
-                }
-            }
-        };
-        carry.extend_from_slice(&buf[end..filled]);
-        if end > 0 {
-            let chunk = Chunk {
-                id: (idx, *sent),
-                data: ChunkData::Owned(buf, end),
-                whole_document: false,
-            };
-            if tx.send(chunk).is_err() {
-                return Ok(());
-            }
-            *sent += 1;
-        }
-        if eof {
-            return Ok(());
-        }
-    }
-}
-
-/// True when the input starts with a JSON document spread over several lines (a pretty-printed
-/// `EventList`, or the output of `aws logs filter-log-events`): its first non-blank line is a
-/// lone `{` or starts a `[` array.
-fn starts_pretty_document(head: &[u8]) -> bool {
-    let first_line = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.trim_ascii())
-        .find(|l| !l.is_empty());
-    match first_line {
-        Some(l) => {
-            l == b"{" || l.first() == Some(&b'[') || (l.first() == Some(&b'{') && l.ends_with(b"["))
-        }
-        None => false,
-    }
-}
-
-fn read_whole_document(
-    idx: usize,
-    name: &str,
-    reader: Box<dyn Read + Send>,
-    mut buf: Vec<u8>,
-    filled: usize,
-    tx: &SyncSender<Chunk>,
-    sent: &mut u64,
-) -> Result<(), String> {
-    buf.truncate(filled);
-    let mut limited = reader.take(MAX_DOCUMENT_BYTES + 1);
-    limited
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{name}: {e}"))?;
-    if buf.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(AuditError::DocumentTooLarge {
-            path: name.into(),
-            limit: MAX_DOCUMENT_BYTES,
-        }
-        .to_string());
-    }
-    let len = buf.len();
-    if tx
-        .send(Chunk {
-            id: (idx, *sent),
-            data: ChunkData::Owned(buf, len),
-            whole_document: true,
-        })
-        .is_ok()
-    {
-        *sent += 1;
-    }
-    Ok(())
 }
 
 /// A non-final event kept as its JSON text (one allocation), decoded again only if its final
@@ -743,11 +516,22 @@ enum HeldText {
     Owned(Box<str>),
 }
 
+/// What a worker needs to know of the scan's options.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// The longest line decoded; a longer one is malformed.
+    max_line: usize,
+    /// The largest buffer handed back to the readers for reuse; a bigger one (it held a long
+    /// line) is freed.
+    pooled: usize,
+}
+
 fn worker<V: View>(
     rx: &Mutex<Receiver<Chunk>>,
     pool: &SyncSender<Vec<u8>>,
     filter: &Filter,
     stages: &Mutex<Stages>,
+    limits: Limits,
     mut view: V,
 ) -> (V, Summary) {
     let mut summary = Summary::default();
@@ -808,7 +592,13 @@ fn worker<V: View>(
             }
         };
         let mut lines = 0u64;
-        if chunk.whole_document {
+        if let ChunkData::Skipped(bytes) = chunk.data {
+            lines = 1;
+            summary.bytes += bytes;
+            summary.malformed.record((chunk.id.0, chunk.id.1, 0), || {
+                format!("line longer than {} bytes", limits.max_line)
+            });
+        } else if chunk.whole_document {
             lines = memchr::memchr_iter(b'\n', data).count() as u64 + 1;
             decode_document(data, chunk.id, &mut summary, &mut sink);
         } else {
@@ -822,6 +612,12 @@ fn worker<V: View>(
                 start = end + 1;
                 let key = (chunk.id.0, chunk.id.1, lines);
                 lines += 1;
+                if line.len() > limits.max_line {
+                    summary.malformed.record(key, || {
+                        format!("line longer than {} bytes", limits.max_line)
+                    });
+                    continue;
+                }
                 decode_line(line, key, &mut summary, &mut sink);
             }
         }
@@ -858,7 +654,7 @@ fn worker<V: View>(
             count_held(held, filter, &mut view, &mut summary);
         }
         if let ChunkData::Owned(buf, _) = chunk.data
-            && buf.len() <= 64 << 20
+            && buf.len() <= limits.pooled
         {
             let _ = pool.try_send(buf);
         }
@@ -902,15 +698,13 @@ fn decode_line(
         Ok(t) => t,
         Err(e) => return bad(summary, format!("invalid UTF-8: {e}")),
     };
-    let mut emitted = false;
-    let res = decode(text, &mut |req| {
-        emitted = true;
-        sink(req, text, summary);
+    // An empty EventList or log batch emits nothing: nothing to count, nothing wrong.
+    let res = decode(text, &mut |item| match item {
+        Decoded::Request(req) => sink(req, text, summary),
+        Decoded::BadItem(why) => summary.malformed.record(key, || why),
     });
     if let Err(why) = res {
         bad(summary, why);
-    } else if !emitted {
-        // An empty EventList or log batch: nothing to count, nothing wrong.
     }
 }
 
@@ -934,13 +728,23 @@ fn decode_document(
             Ok(items) => items,
             Err(e) => return bad(summary, e.to_string()),
         };
-        for item in items {
-            if let Err(why) = decode(item.get(), &mut |req| sink(req, item.get(), summary)) {
-                bad(summary, why);
+        for (index, item) in items.iter().enumerate() {
+            let res = decode(item.get(), &mut |d| match d {
+                Decoded::Request(req) => sink(req, item.get(), summary),
+                Decoded::BadItem(why) => bad(summary, format!("[{index}]: {why}")),
+            });
+            if let Err(why) = res {
+                bad(summary, format!("[{index}]: {why}"));
             }
         }
-    } else if let Err(why) = decode(text, &mut |req| sink(req, text, summary)) {
-        bad(summary, why);
+    } else {
+        let res = decode(text, &mut |d| match d {
+            Decoded::Request(req) => sink(req, text, summary),
+            Decoded::BadItem(why) => bad(summary, why),
+        });
+        if let Err(why) = res {
+            bad(summary, why);
+        }
     }
 }
 

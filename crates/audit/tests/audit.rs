@@ -35,6 +35,7 @@ fn check<V: View, F: Fn() -> V + Sync>(paths: &[PathBuf], make: F) -> (Report, S
             threads: 2,
             chunk_bytes: 4096,
             progress: None,
+            ..ScanOpts::default()
         },
         make,
     )
@@ -973,6 +974,7 @@ fn stages_fold_into_one_request_across_chunks_and_threads() {
             threads,
             chunk_bytes: chunk,
             progress: None,
+            ..ScanOpts::default()
         };
         let (report, summary) = run(
             std::slice::from_ref(&path),
@@ -1021,6 +1023,7 @@ fn stages_fold_across_files_and_out_of_order() {
             threads,
             chunk_bytes: chunk,
             progress: None,
+            ..ScanOpts::default()
         };
         let (report, summary) = run(
             &[a.clone(), b.clone()],
@@ -1071,6 +1074,7 @@ fn three_stages_fold_wherever_the_chunks_end() {
                 threads,
                 chunk_bytes: chunk,
                 progress: None,
+                ..ScanOpts::default()
             };
             let (report, summary) = run(
                 std::slice::from_ref(&path),
@@ -1100,6 +1104,7 @@ fn parallel_and_sequential_scans_agree() {
             threads: 1,
             chunk_bytes: 1 << 20,
             progress: None,
+            ..ScanOpts::default()
         },
         || {
             Top::new(
@@ -1116,6 +1121,7 @@ fn parallel_and_sequential_scans_agree() {
             threads: 4,
             chunk_bytes: 1024,
             progress: None,
+            ..ScanOpts::default()
         },
         || {
             Top::new(
@@ -1148,4 +1154,350 @@ fn formats_render_the_same_rows() {
     let table = report.render(&summary, Format::Table);
     assert!(table.starts_with("VERB  COUNT  SHARE_PCT"));
     assert!(table.contains("37 requests counted from 37 audit events in 37 lines"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded and honest input: truncation, bad items, impossible times, the line limit, pipes
+
+/// `n` events of one user with distinct auditIDs, padded to about `pad` bytes each.
+fn numbered_events(n: usize, pad: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            variant(&[
+                ("/auditID", json!(format!("ev-{i:06}"))),
+                ("/annotations/pad", json!("p".repeat(pad))),
+            ])
+        })
+        .collect()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn a_truncated_gzip_counts_every_complete_line_and_is_marked_partial() {
+    // See: issue 15, "a gzip truncated halfway counted 0 of 990 recoverable lines".
+    let dir = tempfile::tempdir().unwrap();
+    let lines = numbered_events(990, 400);
+    let text = lines.join("\n") + "\n";
+    let gz = gzip(text.as_bytes());
+    let path = dir.path().join("audit.log.gz");
+    std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
+    // What can be recovered, counted independently: the complete lines a decoder gives before
+    // it fails.
+    let mut recovered = Vec::new();
+    let err = std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz[..gz.len() / 2]),
+        &mut recovered,
+    );
+    assert!(err.is_err());
+    let complete = recovered.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert!(complete > 300, "{complete}");
+
+    let (report, summary) = check(std::slice::from_ref(&path), || {
+        Top::new(&[TopKey::User], 10, 100)
+    });
+    assert_eq!(summary.events, complete);
+    assert_eq!(summary.malformed.count, 0);
+    assert!(summary.is_partial());
+    let name = path.display().to_string();
+    assert_eq!(summary.read_errors.len(), 1);
+    let want = format!(
+        "{name}: read failed after {} bytes of decompressed data ({} bytes of the gzip file read): ",
+        recovered.len(),
+        gz.len() / 2
+    );
+    assert!(
+        summary.read_errors[0].starts_with(&want),
+        "{}",
+        summary.read_errors[0]
+    );
+    // Every format says the result is partial.
+    let table = report.render(&summary, Format::Table);
+    assert!(
+        table.starts_with("PARTIAL RESULT: 1 input could not be read to the end"),
+        "{table}"
+    );
+    let md = report.render(&summary, Format::Markdown);
+    assert!(md.starts_with("**Partial result:** 1 input"), "{md}");
+    let csv = report.render(&summary, Format::Csv);
+    assert!(csv.starts_with("# partial: 1 input"), "{csv}");
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("user,count,share_pct,rate_per_s,errors,p50_ms,p99_ms,seat_s")
+    );
+    let doc: Value = serde_json::from_str(&report.render(&summary, Format::Json)).unwrap();
+    assert_eq!(doc["partial"], true);
+    assert_eq!(doc["events"], complete);
+    // A whole input is not partial.
+    let whole = write_lines(dir.path(), "whole.log", &lines);
+    let (report, summary) = check(&[whole], || Top::new(&[TopKey::User], 10, 100));
+    assert_eq!(summary.events, 990);
+    assert!(!summary.is_partial());
+    let doc: Value = serde_json::from_str(&report.render(&summary, Format::Json)).unwrap();
+    assert_eq!(doc["partial"], false);
+    assert!(!report.render(&summary, Format::Csv).starts_with('#'));
+}
+
+#[test]
+fn a_bad_item_of_an_envelope_is_skipped_and_counted() {
+    // See: issue 15, "an EventList with one bad item dropped every item after it".
+    let dir = tempfile::tempdir().unwrap();
+    let mut items: Vec<Value> = numbered_events(10, 0)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    items[3]["verb"] = json!(17);
+    items[6]["requestReceivedTimestamp"] = json!("0001-01-01T00:00:00Z");
+    let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items});
+    let batch = json!({"messageType": "DATA_MESSAGE", "logEvents": [
+        {"id": "1", "message": serde_json::to_string(&items[0]).unwrap()},
+        {"id": "2", "message": "{\"kind\":\"Pod\"}"},
+        {"id": "3", "message": serde_json::to_string(&items[1]).unwrap()},
+    ]});
+    let one_line = write_lines(dir.path(), "list.json", &[list.to_string()]);
+    let (_, summary) = top_users(std::slice::from_ref(&one_line));
+    assert_eq!(summary.events, 8);
+    assert_eq!(summary.malformed.count, 2);
+    let name = one_line.display().to_string();
+    assert!(
+        summary.malformed.examples[0].starts_with(&format!(
+            "{name}:1: items[3]: invalid type: integer `17`, expected a string"
+        )),
+        "{:?}",
+        summary.malformed.examples
+    );
+    assert_eq!(
+        summary.malformed.examples[1],
+        format!(
+            "{name}:1: items[6]: requestReceivedTimestamp 0001-01-01T00:00:00Z is before 2014, older than Kubernetes: not a real time"
+        )
+    );
+    // Pretty-printed over many lines: the same, read as one document.
+    let pretty = write_lines(
+        dir.path(),
+        "list-pretty.json",
+        &[serde_json::to_string_pretty(&list).unwrap()],
+    );
+    let (_, summary) = top_users(&[pretty]);
+    assert_eq!((summary.events, summary.malformed.count), (8, 2));
+    // A CloudWatch batch with a bad message keeps the others.
+    let batch = write_lines(dir.path(), "batch.json", &[batch.to_string()]);
+    let (_, summary) = top_users(std::slice::from_ref(&batch));
+    assert_eq!((summary.events, summary.malformed.count), (2, 1));
+    assert_eq!(
+        summary.malformed.examples[0],
+        format!(
+            "{}:1: logEvents[1]: not an audit event (kind Pod)",
+            batch.display()
+        )
+    );
+}
+
+#[test]
+fn impossible_timestamps_are_malformed_not_data() {
+    // See: issue 15, "an event stamped 0001-01-01 pushed p50 to 83 s and seat-seconds to 6e10".
+    let dir = tempfile::tempdir().unwrap();
+    let at = |ms: u64| format!("2024-05-01T10:00:00.{:06}Z", ms * 1000);
+    let mut lines: Vec<String> = (1..=100u64)
+        .map(|ms| {
+            variant(&[
+                ("/auditID", json!(format!("ok-{ms}"))),
+                ("/requestReceivedTimestamp", json!(at(0))),
+                ("/stageTimestamp", json!(at(ms))),
+            ])
+        })
+        .collect();
+    let bad = [
+        ("/requestReceivedTimestamp", json!("0001-01-01T00:00:00Z")),
+        ("/stageTimestamp", json!("9999-12-31T00:00:00Z")),
+        ("/requestReceivedTimestamp", json!("not a time")),
+    ];
+    for (i, (field, value)) in bad.iter().enumerate() {
+        lines.insert(
+            20 * (i + 1),
+            variant(&[
+                ("/auditID", json!(format!("bad-{i}"))),
+                (field, value.clone()),
+            ]),
+        );
+    }
+    // A create that took two hours cannot be real either.
+    lines.push(variant(&[
+        ("/auditID", json!("slow")),
+        ("/requestReceivedTimestamp", json!("2024-05-01T08:00:00Z")),
+        ("/stageTimestamp", json!("2024-05-01T10:00:00Z")),
+    ]));
+    let path = write_lines(dir.path(), "times.log", &lines);
+    let (report, summary) = check(std::slice::from_ref(&path), || {
+        Top::new(&[TopKey::User], 10, 100)
+    });
+    assert_eq!(summary.events, 100);
+    assert_eq!(summary.malformed.count, 4);
+    let name = path.display().to_string();
+    assert!(
+        summary.malformed.examples[0].starts_with(&format!(
+            "{name}:21: requestReceivedTimestamp 0001-01-01T00:00:00Z is before 2014, older than Kubernetes: not a real time (line starts "
+        )),
+        "{:?}",
+        summary.malformed.examples
+    );
+    assert!(
+        summary.malformed.examples[1].starts_with(&format!(
+            "{name}:41: stageTimestamp 9999-12-31T00:00:00Z is more than a day after this machine's clock"
+        )),
+        "{:?}",
+        summary.malformed.examples
+    );
+    assert!(summary.malformed.examples[2].starts_with(&format!(
+        "{name}:61: requestReceivedTimestamp \"not a time\" is not an RFC 3339 time"
+    )));
+    assert!(summary.malformed.examples[3].starts_with(&format!(
+        "{name}:104: latency of 2.0 h (stageTimestamp - requestReceivedTimestamp) is longer than any create request that is not long-running can take"
+    )));
+    // The figures are those of the 100 real requests: latencies 1..100 ms.
+    let row = report.row("minikube-user").unwrap();
+    let num = |c: &str| match report.cell(row, c) {
+        Some(Cell::Float(v, _)) => *v,
+        other => panic!("{c}: {other:?}"),
+    };
+    assert!((num("p50_ms") - 50.0).abs() <= 1.5, "{}", num("p50_ms"));
+    assert!((num("p99_ms") - 99.0).abs() <= 2.0, "{}", num("p99_ms"));
+    // One seat (a create) times the sum of the latencies: 5.05 s.
+    assert!((num("seat_s") - 5.05).abs() < 0.1, "{}", num("seat_s"));
+    assert!((summary.span_seconds() - 0.0).abs() < 1e-9);
+}
+
+#[test]
+fn lines_longer_than_the_limit_are_malformed_and_skipped_on_every_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = |i: usize| variant(&[("/auditID", json!(format!("g-{i}")))]);
+    let long_event = variant(&[
+        ("/auditID", json!("long-but-allowed")),
+        ("/annotations/pad", json!("p".repeat(6000))),
+    ]);
+    let lines = [
+        good(0),
+        "x".repeat(25_000),
+        good(1),
+        long_event,
+        good(2),
+        "{".repeat(12_000),
+    ];
+    let text = lines.join("\n"); // no newline after the last, over-long line
+    let plain = dir.path().join("long.log");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = dir.path().join("long.log.gz");
+    std::fs::write(&gz, gzip(text.as_bytes())).unwrap();
+    for path in [&plain, &gz] {
+        for chunk in [1024, 3000, 1 << 20] {
+            let opts = ScanOpts {
+                threads: 2,
+                chunk_bytes: chunk,
+                max_line_bytes: 10_000,
+                ..ScanOpts::default()
+            };
+            let (_, summary) = run(
+                std::slice::from_ref(path),
+                &FilterSpec::default(),
+                &opts,
+                || Top::new(&[TopKey::User], 10, 100),
+            );
+            let name = path.display().to_string();
+            let at = format!("{name} chunk {chunk}");
+            assert_eq!(summary.events, 4, "{at}");
+            assert_eq!(summary.lines, 6, "{at}");
+            assert_eq!(summary.bytes, text.len() as u64, "{at}: every byte is read");
+            assert_eq!(
+                summary.malformed.examples,
+                [
+                    format!("{name}:2: line longer than 10000 bytes"),
+                    format!("{name}:6: line longer than 10000 bytes"),
+                ],
+                "{at}"
+            );
+        }
+    }
+    // A multi-line document is held to the same limit.
+    let pretty = serde_json::to_string_pretty(&json!({"kind": "EventList", "items": lines[..3].iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect::<Vec<_>>()})).unwrap();
+    let doc = write_lines(dir.path(), "doc.json", std::slice::from_ref(&pretty));
+    let opts = ScanOpts {
+        max_line_bytes: pretty.len() - 1,
+        ..ScanOpts::default()
+    };
+    let (_, summary) = run(
+        std::slice::from_ref(&doc),
+        &FilterSpec::default(),
+        &opts,
+        || Top::new(&[TopKey::User], 10, 100),
+    );
+    assert_eq!(summary.events, 0);
+    assert_eq!(
+        summary.read_errors,
+        [format!(
+            "{}: multi-line JSON document larger than the line limit of {} bytes (write one event per line instead)",
+            doc.display(),
+            pretty.len() - 1
+        )]
+    );
+    let opts = ScanOpts {
+        max_line_bytes: pretty.len() + 1,
+        ..ScanOpts::default()
+    };
+    let (_, summary) = run(&[doc], &FilterSpec::default(), &opts, || {
+        Top::new(&[TopKey::User], 10, 100)
+    });
+    assert_eq!((summary.events, summary.read_errors.len()), (2, 0));
+}
+
+/// Writes `data` into a new FIFO in `dir` from a thread, `step` bytes per write, and returns
+/// its path (the writer blocks until a reader opens it).
+fn slow_fifo(
+    dir: &Path,
+    name: &str,
+    data: Vec<u8>,
+    step: usize,
+) -> (PathBuf, std::thread::JoinHandle<()>) {
+    let path = dir.join(name);
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let writer_path = path.clone();
+    let writer = std::thread::spawn(move || {
+        let mut fifo = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .expect("open fifo");
+        for piece in data.chunks(step) {
+            fifo.write_all(piece).expect("write fifo");
+            fifo.flush().expect("flush fifo");
+        }
+    });
+    (path, writer)
+}
+
+#[test]
+fn a_fifo_fed_in_small_writes_reads_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures_dir().join("liggitt-audit2rbac-demo.log");
+    let (want, _) = top_users(std::slice::from_ref(&src));
+    let text = std::fs::read(&src).unwrap();
+    // Plain and gzip, one byte first then small pieces: the gzip magic spans two reads.
+    for (name, data, step) in [
+        ("plain.fifo", text.clone(), 7),
+        ("gzip.fifo", gzip(&text), 1),
+        ("gzip-13.fifo", gzip(&text), 13),
+    ] {
+        let (path, writer) = slow_fifo(dir.path(), name, data, step);
+        let (got, summary) = top_users(&[path]);
+        writer.join().unwrap();
+        assert_eq!(got, want, "{name}");
+        assert_eq!(summary.events, 37, "{name}");
+        assert_eq!(summary.malformed.count, 0, "{name}");
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use apilens_model::{Labels, STALE_NAN, Sample};
-use apilens_textparse::{Entry, Format, Parser, SeriesEntry};
+use apilens_textparse::{Entry, FamilyRules, Format, Parser, SeriesEntry};
 
 /// One scrape's samples, appended to the store as one batch.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,7 +92,9 @@ impl SeriesCache {
         out: &mut Vec<(Labels, Sample)>,
     ) -> Result<IngestStats, IngestError> {
         let mut entries = Vec::new();
-        for entry in Parser::new(body, format) {
+        // As Prometheus's scrape loop: a repeated TYPE or HELP line does not fail the scrape (the
+        // line rules, such as a label name given twice, still do).
+        for entry in Parser::new(body, format).family_rules(FamilyRules::Scrape) {
             match entry {
                 Ok(Entry::Series(s)) => entries.push(s),
                 Ok(Entry::Eof) => break,
@@ -256,6 +258,41 @@ mod tests {
         ));
         assert_eq!(cache.stale_all(3, &mut out), 2);
         assert!(out.iter().all(|(_, s)| is_stale_nan(s.v) && s.t == 3));
+    }
+
+    #[test]
+    fn what_prometheus_refuses_fails_the_scrape_and_what_it_keeps_is_stored() {
+        // See: issue 15, parser strictness. Before, `x{a="b",a="c"}` was stored as `{a="c"}`
+        // and `1e999999` as +Inf.
+        let mut cache = SeriesCache::new("j", "i:1");
+        let mut out = Vec::new();
+        for (body, position, message) in [
+            (
+                &b"ok 1\nx{a=\"b\",a=\"c\"} 1\n"[..],
+                "2:9",
+                "label name \"a\" is not unique",
+            ),
+            (
+                b"x 1e999999\n",
+                "1:3",
+                "value \"1e999999\" is out of the range of a 64-bit float",
+            ),
+        ] {
+            let err = cache
+                .ingest(body, Format::PrometheusText, 1, 10, &mut out)
+                .unwrap_err();
+            assert!(
+                matches!(&err, IngestError::Parse { position: p, message: m } if p == position && m == message),
+                "{err:?}"
+            );
+            assert!(out.is_empty());
+        }
+        // A repeated TYPE or HELP line is accepted, as Prometheus's scrape loop accepts it.
+        let body = b"# TYPE x counter\n# HELP x a\nx 1\n# TYPE x counter\n# HELP x b\n";
+        let stats = cache
+            .ingest(body, Format::PrometheusText, 1, 10, &mut out)
+            .unwrap();
+        assert_eq!(stats.added, 1);
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl Builder {
 
 /// Parses an `le` or `quantile` label value as a number (`"+Inf"`, `"1"`, `"1.0"`, `"1e3"`).
 fn parse_bound(text: &str) -> Option<f64> {
-    crate::lex::parse_float(text.trim().as_bytes())
+    crate::lex::parse_float(text.trim().as_bytes()).ok()
 }
 
 /// Assembles families from entries pushed one at a time, for input read in chunks

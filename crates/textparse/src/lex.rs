@@ -92,14 +92,30 @@ pub(crate) enum QuotedError {
 /// Scans the quoted string that `s` starts inside of (just past the opening `"`): finds the
 /// closing quote, skipping `\` escapes, and checks the content is UTF-8.
 ///
-/// A plain byte loop: label values are short, and for them it beats `memchr`'s set-up cost.
+/// Eight bytes at a time while no quote or backslash is in sight (most label values hold
+/// neither), then byte by byte around one: cheaper than `memchr`'s set-up on short values.
 #[inline]
 pub(crate) fn scan_quoted(s: &[u8]) -> Result<Quoted, QuotedError> {
     let mut i = 0;
     let mut escaped = false;
     let mut non_ascii = false;
-    while i < s.len() {
-        let b = s[i];
+    loop {
+        while let Some(word) = s.get(i..i + 8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            let w = u64::from_le_bytes(bytes);
+            // Over-approximates for bytes after the match, which only costs a UTF-8 check.
+            non_ascii |= w & HIGH_BITS != 0;
+            let special = quote_or_backslash(w);
+            if special != 0 {
+                i += (special.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = s.get(i) else {
+            return Err(QuotedError::Unterminated);
+        };
         if b == b'"' {
             if non_ascii && let Err(e) = std::str::from_utf8(&s[..i]) {
                 return Err(QuotedError::InvalidUtf8(e.valid_up_to()));
@@ -114,7 +130,19 @@ pub(crate) fn scan_quoted(s: &[u8]) -> Result<Quoted, QuotedError> {
         non_ascii |= b >= 0x80;
         i += 1;
     }
-    Err(QuotedError::Unterminated)
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that is `"` or `\`. The lowest set bit is exact (higher ones
+/// may be spurious after a match, and are never looked at): the classic test for a zero byte,
+/// on `w` with each byte xored with the one looked for.
+#[inline(always)]
+fn quote_or_backslash(w: u64) -> u64 {
+    let q = w ^ (LOW_BITS * u64::from(b'"'));
+    let b = w ^ (LOW_BITS * u64::from(b'\\'));
+    ((q.wrapping_sub(LOW_BITS) & !q) | (b.wrapping_sub(LOW_BITS) & !b)) & HIGH_BITS
 }
 
 /// Decodes the escapes of a quoted label value or name: `\\`, `\"` and `\n`. Any other escaped
@@ -146,6 +174,39 @@ pub(crate) fn unescape(content: &[u8], escaped: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The bytes of a quoted name or label value with its escapes decoded (`\\`, `\"`, `\n`; any
+/// other escaped byte keeps its backslash), without allocating: for comparing two spellings.
+pub(crate) fn unescaped_bytes(content: &[u8], escaped: bool) -> impl Iterator<Item = u8> + '_ {
+    let mut i = 0;
+    let mut pending = None;
+    std::iter::from_fn(move || {
+        if let Some(b) = pending.take() {
+            return Some(b);
+        }
+        let b = *content.get(i)?;
+        i += 1;
+        if !escaped || b != b'\\' {
+            return Some(b);
+        }
+        match content.get(i) {
+            Some(&next @ (b'\\' | b'"')) => {
+                i += 1;
+                Some(next)
+            }
+            Some(b'n') => {
+                i += 1;
+                Some(b'\n')
+            }
+            Some(&other) => {
+                i += 1;
+                pending = Some(other);
+                Some(b'\\')
+            }
+            None => Some(b'\\'),
+        }
+    })
+}
+
 /// Decodes HELP text escapes: `\\` and `\n` (the text format does not escape quotes there).
 pub(crate) fn unescape_help(text: &str) -> Cow<'_, str> {
     if !text.contains('\\') {
@@ -171,39 +232,60 @@ pub(crate) fn unescape_help(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Parses a sample value as Go's `strconv.ParseFloat` does for the text formats: decimal and
-/// exponent forms, `NaN`, `Inf`, `+Inf`, `-Inf` (case-insensitive), with a fast path for the
-/// small non-negative integers that dominate counter and bucket lines.
+/// Why a number token is not a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FloatError {
+    /// Not a number in Go's float syntax.
+    Syntax,
+    /// A well-formed number beyond the range of a 64-bit float, such as `1e999999`.
+    Range,
+}
+
+/// Parses a sample value as Prometheus does: Go's `strconv.ParseFloat` without the forms Go 1.13
+/// added (`textparse.parseFloat` rejects `p`, `P` and `_`, so no hexadecimal floats or digit
+/// separators).
+///
+/// Accepted: decimal and exponent forms (`1`, `-0.5`, `.5`, `5.`, `1e+3`), `NaN` (unsigned) and
+/// `Inf`/`Infinity` with an optional sign, all case-insensitive. A number that overflows is
+/// [`FloatError::Range`], as Go's `ErrRange`; one that underflows reads as 0 (or a subnormal),
+/// as in Go. The small non-negative integers that dominate counter and bucket lines take a fast
+/// path.
 #[inline]
-pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(s: &[u8]) -> Result<f64, FloatError> {
     if !s.is_empty() && s.len() <= 15 && s.iter().all(u8::is_ascii_digit) {
         let mut n: u64 = 0;
         for &b in s {
             n = n * 10 + u64::from(b - b'0');
         }
         // Exact: every integer below 2^53 is representable.
-        return Some(n as f64);
+        return Ok(n as f64);
     }
-    let text = std::str::from_utf8(s).ok()?;
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let text = std::str::from_utf8(s).map_err(|_| FloatError::Syntax)?;
+    let signed = text.starts_with(['+', '-']);
+    let unsigned = if signed { &text[1..] } else { text };
     if unsigned.starts_with(['n', 'N', 'i', 'I']) {
-        let negative = text.starts_with('-');
-        return if unsigned.eq_ignore_ascii_case("nan") {
-            Some(f64::NAN)
+        // Go takes a sign before Inf and Infinity, never before NaN.
+        return if unsigned.eq_ignore_ascii_case("nan") && !signed {
+            Ok(f64::NAN)
         } else if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
         {
-            Some(if negative {
+            Ok(if text.starts_with('-') {
                 f64::NEG_INFINITY
             } else {
                 f64::INFINITY
             })
         } else {
-            None
+            Err(FloatError::Syntax)
         };
     }
-    // Rust accepts forms Go rejects ("1." is fine in both; "." and "e5" fail in both). Reject
-    // hexadecimal and underscores, which Rust's parser does not accept anyway.
-    text.parse::<f64>().ok()
+    // Rust's grammar is Go's decimal grammar ("1." and ".5" in both; ".", "e5" and "1e" in
+    // neither); hexadecimal and `_` fail in Rust as Prometheus wants. Only overflow differs: Rust
+    // rounds it to infinity where Go reports ErrRange.
+    match text.parse::<f64>() {
+        Ok(v) if v.is_infinite() => Err(FloatError::Range),
+        Ok(v) => Ok(v),
+        Err(_) => Err(FloatError::Syntax),
+    }
 }
 
 /// Parses a millisecond timestamp of the Prometheus text format (a signed integer).
@@ -218,19 +300,81 @@ mod tests {
 
     #[test]
     fn floats_follow_go_parse_float() {
-        assert_eq!(parse_float(b"42"), Some(42.0));
-        assert_eq!(parse_float(b"1.5e3"), Some(1500.0));
-        assert_eq!(parse_float(b"-0.25"), Some(-0.25));
-        assert_eq!(parse_float(b"+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_float(b"-Inf"), Some(f64::NEG_INFINITY));
-        assert!(parse_float(b"NaN").is_some_and(f64::is_nan));
-        assert_eq!(parse_float(b"1e"), None);
-        assert_eq!(parse_float(b""), None);
-        assert_eq!(parse_float(b"0x10"), None);
+        assert_eq!(parse_float(b"42"), Ok(42.0));
+        assert_eq!(parse_float(b"1.5e3"), Ok(1500.0));
+        assert_eq!(parse_float(b"-0.25"), Ok(-0.25));
+        assert_eq!(parse_float(b".5"), Ok(0.5));
+        assert_eq!(parse_float(b"5."), Ok(5.0));
+        assert_eq!(parse_float(b"+Inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_float(b"-Inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float(b"-infinity"), Ok(f64::NEG_INFINITY));
+        assert!(parse_float(b"NaN").is_ok_and(f64::is_nan));
+        assert!(parse_float(b"nan").is_ok_and(f64::is_nan));
+        assert_eq!(parse_float(b"+NaN"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"-nan"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"infin"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e+"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b""), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"0x10"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"0x1p3"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1_000"), Err(FloatError::Syntax));
+        assert_eq!(parse_float(b"1e308"), Ok(1e308));
+        assert_eq!(parse_float(b"1e309"), Err(FloatError::Range));
+        assert_eq!(parse_float(b"-1e999999"), Err(FloatError::Range));
+        assert_eq!(parse_float(b"1e-400"), Ok(0.0));
         assert_eq!(
             parse_float(b"12345678901234567890"),
-            Some(12345678901234567890.0)
+            Ok(12345678901234567890.0)
         );
+    }
+
+    #[test]
+    fn quoted_strings_end_where_a_byte_loop_says() {
+        // Every position of the closing quote and of an escape, around the 8-byte steps.
+        fn byte_loop(s: &[u8]) -> Option<(usize, bool)> {
+            let (mut i, mut escaped) = (0, false);
+            while i < s.len() {
+                match s[i] {
+                    b'"' => return Some((i, escaped)),
+                    b'\\' => {
+                        escaped = true;
+                        i += 2;
+                    }
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        let cycle: Vec<char> = "ab\u{e9}c ~z\u{1F600}".chars().collect();
+        let mut checked = 0;
+        for len in 0..40 {
+            for special in [None, Some('"'), Some('\\')] {
+                for at in 0..len.max(1) {
+                    let mut chars: Vec<char> = (0..len).map(|k| cycle[k % cycle.len()]).collect();
+                    if let Some(c) = special
+                        && at < len
+                    {
+                        chars[at] = c;
+                    }
+                    let mut s = chars.into_iter().collect::<String>().into_bytes();
+                    s.extend_from_slice(b"x\"tail\"");
+                    let want = byte_loop(&s);
+                    assert!(want.is_some());
+                    let got = scan_quoted(&s).ok().map(|q| (q.len, q.escaped));
+                    assert_eq!(got, want, "{s:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
+        // Invalid UTF-8 is found wherever it stands.
+        for at in 0..20 {
+            let mut s = vec![b'a'; 20];
+            s[at] = 0xff;
+            s.push(b'"');
+            assert!(matches!(scan_quoted(&s), Err(QuotedError::InvalidUtf8(p)) if p == at));
+        }
     }
 
     #[test]
@@ -238,5 +382,13 @@ mod tests {
         assert_eq!(unescape(br#"a\\b\"c\nd"#, true), "a\\b\"c\nd");
         assert_eq!(unescape(br"x\ty", true), "x\\ty");
         assert_eq!(unescape_help(r"line\nnext \\ done"), "line\nnext \\ done");
+        for (raw, escaped) in [
+            (&br#"a\\b\"c\nd"#[..], true),
+            (br"x\ty", true),
+            (br"plain", false),
+        ] {
+            let want = unescape(raw, escaped).into_owned().into_bytes();
+            assert_eq!(unescaped_bytes(raw, escaped).collect::<Vec<u8>>(), want);
+        }
     }
 }

@@ -15,6 +15,11 @@
 //! Every error carries the line and column and says what was expected. No input makes the parser
 //! panic: it is fuzzed (`fuzz/`) and property-tested against the encoder.
 //!
+//! The parser is as strict as Prometheus: what it accepts, Prometheus stores, and what Prometheus
+//! or `promtool check metrics` rejects (a label name given twice, a value out of the range of a
+//! 64-bit float, a second TYPE line for a family) is an error here too (see [`Parser`] and
+//! [`FamilyRules`]).
+//!
 //! ```
 //! use apilens_textparse::{Entry, Format, Parser};
 //!
@@ -35,7 +40,9 @@ mod error;
 mod format;
 mod lex;
 mod parser;
+mod rules;
 mod stream;
+mod unique;
 
 pub mod encode;
 pub mod families;
@@ -45,5 +52,6 @@ pub use crate::{
     error::ParseError,
     format::Format,
     parser::Parser,
+    rules::FamilyRules,
     stream::{MAX_LINE, StreamError, StreamStats, parse_reader},
 };

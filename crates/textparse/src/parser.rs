@@ -4,9 +4,11 @@ use crate::entry::{Entry, Exemplar, MetricType, SeriesEntry};
 use crate::error::{ParseError, found};
 use crate::format::Format;
 use crate::lex::{
-    QuotedError, is_label_char, is_label_start, is_name_char, is_name_start, parse_float,
-    parse_int, scan_ident, scan_quoted, skip_blank, unescape, unescape_help,
+    FloatError, QuotedError, is_label_char, is_label_start, is_name_char, is_name_start,
+    parse_float, parse_int, scan_ident, scan_quoted, skip_blank, unescape, unescape_help,
 };
+use crate::rules::{FamilyRules, FamilyState, Meta};
+use crate::unique::{NameSet, NameSpan};
 use memchr::memchr;
 use std::borrow::Cow;
 
@@ -22,6 +24,13 @@ use std::borrow::Cow;
 /// Follows `model/textparse/promparse.go` and `openmetricsparse.go` of Prometheus 3: label values
 /// decode `\\`, `\"` and `\n`; values accept Go's float syntax including `NaN` and `±Inf`;
 /// UTF-8 metric names may be quoted inside the braces (`{"my.metric", a="b"}`).
+///
+/// It also rejects what Prometheus rejects after parsing, so that a series it yields is one
+/// Prometheus would store: a label name given twice (`x{a="b",a="c"}`, or `__name__` as a
+/// label), an empty quoted name, and a value out of the range of a 64-bit float (`1e999999`,
+/// Go's `ErrRange`). With [`FamilyRules::Exposition`] (the default) it also applies the rules
+/// across lines that `promtool check metrics` applies: one TYPE, HELP and UNIT line per family,
+/// and no TYPE after the family's samples.
 #[derive(Debug, Clone)]
 pub struct Parser<'a> {
     input: &'a [u8],
@@ -31,6 +40,7 @@ pub struct Parser<'a> {
     state: State,
     last_chunk: bool,
     saw_eof: bool,
+    families: FamilyState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +51,7 @@ enum State {
 }
 
 impl<'a> Parser<'a> {
-    /// A parser over `input` in the given format.
+    /// A parser over `input` in the given format, with [`FamilyRules::Exposition`].
     pub fn new(input: &'a [u8], format: Format) -> Self {
         Self {
             input,
@@ -51,17 +61,27 @@ impl<'a> Parser<'a> {
             state: State::Running,
             last_chunk: true,
             saw_eof: false,
+            families: FamilyState::default(),
         }
     }
 
+    /// The same parser with other rules across lines (before the first entry is read).
+    #[must_use]
+    pub fn family_rules(mut self, rules: FamilyRules) -> Self {
+        self.families = FamilyState::new(rules);
+        self
+    }
+
     /// A parser over one chunk of a larger input that is read piece by piece: `input` holds
-    /// whole lines only, `lines_before` lines came before it, and `last_chunk` says whether the
-    /// input ends here (only then is a missing OpenMetrics `# EOF` an error).
-    pub fn for_chunk(
+    /// whole lines only, `lines_before` lines came before it, `last_chunk` says whether the
+    /// input ends here (only then is a missing OpenMetrics `# EOF` an error), and `families` is
+    /// what the parser of the previous chunk remembered ([`Parser::into_families`]).
+    pub(crate) fn for_chunk(
         input: &'a [u8],
         format: Format,
         lines_before: usize,
         last_chunk: bool,
+        families: FamilyState,
     ) -> Self {
         Self {
             input,
@@ -71,7 +91,13 @@ impl<'a> Parser<'a> {
             state: State::Running,
             last_chunk,
             saw_eof: false,
+            families,
         }
+    }
+
+    /// What the parser remembers across lines, for the parser of the next chunk.
+    pub(crate) fn into_families(self) -> FamilyState {
+        self.families
     }
 
     /// Whether an OpenMetrics `# EOF` has been read.
@@ -98,7 +124,7 @@ impl<'a> Parser<'a> {
         ParseError::new(self.line, column, message)
     }
 
-    fn parse_line(&self, line: &'a [u8]) -> Result<Option<Entry<'a>>, ParseError> {
+    fn parse_line(&mut self, line: &'a [u8]) -> Result<Option<Entry<'a>>, ParseError> {
         if skip_blank(line) == line.len() {
             return match self.format {
                 Format::PrometheusText => Ok(None),
@@ -111,7 +137,7 @@ impl<'a> Parser<'a> {
         self.parse_series(line).map(|s| Some(Entry::Series(s)))
     }
 
-    fn parse_meta(&self, line: &'a [u8]) -> Result<Entry<'a>, ParseError> {
+    fn parse_meta(&mut self, line: &'a [u8]) -> Result<Entry<'a>, ParseError> {
         let comment = || -> Result<Entry<'a>, ParseError> {
             match self.format {
                 Format::PrometheusText => Ok(Entry::Comment(
@@ -160,6 +186,7 @@ impl<'a> Parser<'a> {
             ));
         }
         i += after_word;
+        let name_column = i + 1;
         let (name, name_end) = self.parse_family_name(line, i)?;
         let rest_start = name_end + skip_blank(&line[name_end..]);
         if rest_start == name_end && name_end < line.len() {
@@ -173,25 +200,64 @@ impl<'a> Parser<'a> {
         }
         let rest = std::str::from_utf8(&line[rest_start..])
             .map_err(|e| self.error(rest_start + e.valid_up_to() + 1, "invalid UTF-8"))?;
-        match word {
-            b"HELP" => Ok(Entry::Help {
-                name,
-                text: unescape_help(rest),
-            }),
+        let (entry, meta) = match word {
+            b"HELP" => (
+                Entry::Help {
+                    name,
+                    text: unescape_help(rest),
+                },
+                Meta::Help,
+            ),
             b"TYPE" => {
-                let kind = MetricType::parse(rest.trim_end()).ok_or_else(|| {
+                let kind = self.metric_type(rest).ok_or_else(|| {
                     self.error(
                         rest_start + 1,
                         format_args!("expected a metric type, got {rest:?}"),
                     )
                 })?;
-                Ok(Entry::Type { name, kind })
+                (Entry::Type { name, kind }, Meta::Type)
             }
-            _ => Ok(Entry::Unit {
-                name,
-                unit: rest.trim_end(),
-            }),
-        }
+            _ => {
+                let unit = rest.trim_end();
+                let suffix_ok = unit.is_empty()
+                    || name
+                        .strip_suffix(unit)
+                        .is_some_and(|head| head.len() > 1 && head.ends_with('_'));
+                if !suffix_ok {
+                    return Err(self.error(
+                        rest_start + 1,
+                        format_args!("unit {unit:?} is not a suffix of metric {name:?}"),
+                    ));
+                }
+                (Entry::Unit { name, unit }, Meta::Unit)
+            }
+        };
+        let family = match &entry {
+            Entry::Help { name, .. } | Entry::Type { name, .. } | Entry::Unit { name, .. } => {
+                name.as_bytes()
+            }
+            _ => &[],
+        };
+        let line_no = self.line;
+        self.families
+            .meta(meta, family, line_no)
+            .map_err(|why| ParseError::new(line_no, name_column, why))?;
+        Ok(entry)
+    }
+
+    /// The type a TYPE line names, among the words its format allows (Prometheus's
+    /// `promparse.go` and `openmetricsparse.go`): lower case, nothing after it.
+    fn metric_type(&self, word: &str) -> Option<MetricType> {
+        let allowed = match self.format {
+            Format::PrometheusText => {
+                matches!(
+                    word,
+                    "counter" | "gauge" | "histogram" | "summary" | "untyped"
+                )
+            }
+            Format::OpenMetrics => word != "untyped",
+        };
+        MetricType::parse(word).filter(|_| allowed)
     }
 
     /// A metric family name in a HELP/TYPE/UNIT line: plain or quoted.
@@ -202,6 +268,9 @@ impl<'a> Parser<'a> {
     ) -> Result<(Cow<'a, str>, usize), ParseError> {
         if line.get(i) == Some(&b'"') {
             let q = self.quoted(line, i)?;
+            if q.len == 0 {
+                return Err(self.error(i + 1, "expected a metric name, got an empty string"));
+            }
             return Ok((
                 unescape(&line[i + 1..i + 1 + q.len], q.escaped),
                 i + 2 + q.len,
@@ -236,10 +305,12 @@ impl<'a> Parser<'a> {
         let mut labels: &'a [u8] = &[];
         let mut i = scan_ident(line, is_name_start, is_name_char);
         let raw_end;
+        let mut braced = true;
         if i > 0 {
             name = &line[..i];
             let blank = skip_blank(&line[i..]);
-            if line.get(i + blank) == Some(&b'{') {
+            braced = line.get(i + blank) == Some(&b'{');
+            if braced {
                 let (inner, end, quoted_name) = self.parse_label_block(line, i + blank, true)?;
                 if let Some(q) = quoted_name {
                     return Err(self.error(q.0 + 1, "metric name given twice"));
@@ -253,6 +324,9 @@ impl<'a> Parser<'a> {
             let Some((start, len, escaped)) = quoted_name else {
                 return Err(self.error(2, "expected a quoted metric name inside '{'"));
             };
+            if len == 0 {
+                return Err(self.error(start + 1, "expected a metric name, got an empty string"));
+            }
             name = &line[start + 1..start + 1 + len];
             name_escaped = escaped;
             labels = inner;
@@ -263,7 +337,8 @@ impl<'a> Parser<'a> {
         }
 
         let blank = skip_blank(&line[i..]);
-        if blank == 0 {
+        // After a closing brace the value may follow at once (`x{a="b"}1`), as in Prometheus.
+        if blank == 0 && !braced {
             return Err(self.error(
                 i + 1,
                 format_args!(
@@ -320,6 +395,7 @@ impl<'a> Parser<'a> {
         let mut i = open + 1;
         let mut quoted_name = None;
         let mut first = true;
+        let mut names = NameSet::new();
         loop {
             i += skip_blank(&line[i..]);
             match line.get(i) {
@@ -349,6 +425,16 @@ impl<'a> Parser<'a> {
                         }
                         continue;
                     }
+                    if allow_name {
+                        let span = NameSpan {
+                            start: start + 1,
+                            len: q.len,
+                            escaped: q.escaped,
+                        };
+                        if !label_name_ok(line, open, span, &mut names) {
+                            return Err(self.label_name_error(line, span, start));
+                        }
+                    }
                 }
                 Some(_) => {
                     let n = scan_ident(&line[i..], is_label_start, is_label_char);
@@ -357,6 +443,16 @@ impl<'a> Parser<'a> {
                             i + 1,
                             format_args!("expected label name or '}}', got {}", found(&line[i..])),
                         ));
+                    }
+                    if allow_name {
+                        let span = NameSpan {
+                            start: i,
+                            len: n,
+                            escaped: false,
+                        };
+                        if !label_name_ok(line, open, span, &mut names) {
+                            return Err(self.label_name_error(line, span, i));
+                        }
                     }
                     i += n;
                     i += skip_blank(&line[i..]);
@@ -399,6 +495,28 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Why [`label_name_ok`] refused the name at `line[at]` (its opening quote when quoted).
+    #[cold]
+    #[inline(never)]
+    fn label_name_error(&self, line: &[u8], name: NameSpan, at: usize) -> ParseError {
+        if name.len == 0 {
+            self.error(at + 1, "expected a label name, got an empty string")
+        } else if name.is_metric_name_label(line) {
+            self.error(
+                at + 1,
+                "label name \"__name__\" is reserved for the metric name",
+            )
+        } else {
+            self.error(
+                at + 1,
+                format_args!(
+                    "label name {} is not unique",
+                    found(&line[name.start..name.start + name.len])
+                ),
+            )
+        }
+    }
+
     fn token_end(line: &[u8], i: usize) -> usize {
         i + line[i..]
             .iter()
@@ -408,11 +526,18 @@ impl<'a> Parser<'a> {
 
     fn number_token(&self, line: &[u8], i: usize, what: &str) -> Result<(f64, usize), ParseError> {
         let end = Self::token_end(line, i);
-        let v = parse_float(&line[i..end]).ok_or_else(|| {
-            self.error(
+        let v = parse_float(&line[i..end]).map_err(|e| match e {
+            FloatError::Syntax => self.error(
                 i + 1,
                 format_args!("expected a number as {what}, got {}", found(&line[i..end])),
-            )
+            ),
+            FloatError::Range => self.error(
+                i + 1,
+                format_args!(
+                    "{what} {} is out of the range of a 64-bit float",
+                    found(&line[i..end])
+                ),
+            ),
         })?;
         Ok((v, end))
     }
@@ -423,6 +548,7 @@ impl<'a> Parser<'a> {
         let t = match self.format {
             Format::PrometheusText => parse_int(token),
             Format::OpenMetrics => parse_float(token)
+                .ok()
                 .filter(|s| s.is_finite() && s.abs() < 9.2e15)
                 .map(|s| (s * 1000.0).round() as i64),
         };
@@ -524,9 +650,81 @@ impl<'a> Iterator for Parser<'a> {
                     self.saw_eof = true;
                     return Some(Ok(Entry::Eof));
                 }
+                Ok(Some(Entry::Series(s))) => {
+                    if s.name_escaped {
+                        self.families.sample(s.name().as_bytes(), self.line);
+                    } else {
+                        self.families.sample(s.name, self.line);
+                    }
+                    return Some(Ok(Entry::Series(s)));
+                }
                 Ok(Some(entry)) => return Some(Ok(entry)),
                 Err(e) => return Some(Err(e)),
             }
         }
     }
+}
+
+/// Whether a series label name is allowed: not empty, not `__name__`, and not given before
+/// inside the braces that open at `line[open]`. The accepting path is a few instructions per
+/// label; the error is built out of line ([`Parser::label_name_error`]).
+#[inline(always)]
+fn label_name_ok(line: &[u8], open: usize, name: NameSpan, names: &mut NameSet) -> bool {
+    name.len != 0
+        && !name.is_metric_name_label(line)
+        && names.insert(line, name, || label_names(line, open + 1))
+}
+
+/// The label names of a label set already validated up to its end, from `line[from]` (just
+/// inside the opening brace) on: a quoted metric name is skipped.
+fn label_names(line: &[u8], from: usize) -> impl Iterator<Item = NameSpan> + '_ {
+    let mut i = from;
+    std::iter::from_fn(move || {
+        loop {
+            i += skip_blank(&line[i..]);
+            while line.get(i) == Some(&b',') {
+                i += 1;
+                i += skip_blank(&line[i..]);
+            }
+            let name = match line.get(i)? {
+                b'}' => return None,
+                b'"' => {
+                    let q = scan_quoted(&line[i + 1..]).ok()?;
+                    let span = NameSpan {
+                        start: i + 1,
+                        len: q.len,
+                        escaped: q.escaped,
+                    };
+                    i += 2 + q.len;
+                    span
+                }
+                _ => {
+                    let n = scan_ident(&line[i..], is_label_start, is_label_char);
+                    if n == 0 {
+                        return None;
+                    }
+                    let span = NameSpan {
+                        start: i,
+                        len: n,
+                        escaped: false,
+                    };
+                    i += n;
+                    span
+                }
+            };
+            i += skip_blank(&line[i..]);
+            if line.get(i) != Some(&b'=') {
+                // A quoted metric name, not a label.
+                continue;
+            }
+            i += 1;
+            i += skip_blank(&line[i..]);
+            if line.get(i) != Some(&b'"') {
+                return None;
+            }
+            let q = scan_quoted(&line[i + 1..]).ok()?;
+            i += 2 + q.len;
+            return Some(name);
+        }
+    })
 }

@@ -1,5 +1,6 @@
 //! Parsing from a reader in bounded memory: whole lines are handed to a [`Parser`] chunk by chunk.
 
+use crate::rules::FamilyState;
 use crate::{Entry, Format, ParseError, Parser};
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -52,6 +53,7 @@ pub fn parse_reader<R: Read>(
     let mut stats = StreamStats::default();
     let mut eof_seen = false;
     let mut at_end = false;
+    let mut families = FamilyState::default();
     while !at_end {
         // Fill up to one more chunk.
         let start = buf.len();
@@ -91,13 +93,20 @@ pub fn parse_reader<R: Read>(
                 return Ok(stats);
             }
         } else {
-            let mut parser = Parser::for_chunk(chunk, format, stats.lines, at_end);
+            let mut parser = Parser::for_chunk(
+                chunk,
+                format,
+                stats.lines,
+                at_end,
+                std::mem::take(&mut families),
+            );
             for entry in parser.by_ref() {
                 if visit(entry).is_break() {
                     return Ok(stats);
                 }
             }
             eof_seen = parser.saw_eof();
+            families = parser.into_families();
         }
         stats.lines += memchr::memchr_iter(b'\n', chunk).count();
         if at_end && !chunk.ends_with(b"\n") && !chunk.is_empty() {

@@ -16,6 +16,11 @@ const KEY_CAP: usize = 20_000;
 
 /// Analyse Kubernetes audit logs (JSON lines, .gz, directories, `-` for stdin; EKS CloudWatch,
 /// AKS and GKE records too).
+///
+/// Exits with status 0 when every input was read to its end (malformed lines are counted and
+/// shown, not fatal), and 2 when an input could not be read to its end (a truncated gzip, an
+/// I/O error): the report then covers what was read before the error and says it is partial,
+/// and each error is printed on standard error.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The analysis to run.
@@ -111,11 +116,15 @@ struct Common {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// The longest line read (16MiB, 1GiB, or a number of bytes); a longer line is counted as
+    /// malformed and skipped unread, and a multi-line JSON document is held to the same limit.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = super::remote_write::parse_bytes)]
+    max_line_bytes: u64,
 }
 
 /// Runs `apilens audit`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let out = match args.view {
+    let (out, read_errors) = match args.view {
         ViewCommand::Top { by, common } => {
             let limit = common.limit;
             execute(&common, || Top::new(&by, limit, KEY_CAP))?
@@ -150,10 +159,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .write_all(out.as_bytes())
         .context("writing the report")?;
     stdout.flush().context("writing the report")?;
-    Ok(ExitCode::SUCCESS)
+    if read_errors.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in &read_errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!("error: the result is partial: it covers what was read before the errors above");
+    Ok(ExitCode::from(2))
 }
 
-fn execute<V: View, F: Fn() -> V + Sync>(common: &Common, make_view: F) -> anyhow::Result<String> {
+/// Runs one view; returns the rendered report and the inputs that failed part-way.
+fn execute<V: View, F: Fn() -> V + Sync>(
+    common: &Common,
+    make_view: F,
+) -> anyhow::Result<(String, Vec<String>)> {
     let spec = FilterSpec {
         since: common.since.clone(),
         until: common.until.clone(),
@@ -174,6 +194,7 @@ fn execute<V: View, F: Fn() -> V + Sync>(common: &Common, make_view: F) -> anyho
     if let Some(t) = common.threads {
         opts.threads = t.max(1);
     }
+    opts.max_line_bytes = usize::try_from(common.max_line_bytes).unwrap_or(usize::MAX);
     let done = Arc::new(AtomicBool::new(false));
     let bar = std::io::stderr()
         .is_terminal()
@@ -185,7 +206,10 @@ fn execute<V: View, F: Fn() -> V + Sync>(common: &Common, make_view: F) -> anyho
     }
     let (view, summary): (V, Summary) = result?;
     let report: Report = view.finish(&summary);
-    Ok(report.render(&summary, common.format))
+    Ok((
+        report.render(&summary, common.format),
+        summary.read_errors.clone(),
+    ))
 }
 
 /// Draws a progress bar on stderr once a run has taken more than a second.

@@ -111,7 +111,7 @@ pub(crate) async fn stop(writer: Option<Arc<RemoteWriter>>) {
 
 /// Parses a byte count: a number with an optional unit (`B`, `KB`, `MB`, `GB`, `KiB`, `MiB`,
 /// `GiB`).
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);

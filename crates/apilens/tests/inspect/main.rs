@@ -1,10 +1,13 @@
-//! `apilens inspect` end to end: the real scrapes of every Kubernetes version, bad input, URLs.
+//! `apilens inspect` end to end: the real scrapes of every Kubernetes version, bad input, URLs,
+//! pipes.
 
 use serde_json::Value;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+
+mod pipes;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -74,7 +74,7 @@ proptest! {
 
 #[test]
 fn openmetrics_exemplars_created_and_quoted_names() {
-    let input = "# TYPE req counter\n# UNIT req requests\nreq_total{code=\"200\"} 17 1700000000.5 # {trace_id=\"abc\"} 0.25 1700000000.1\nreq_created{code=\"200\"} 1699999999\n{\"my.metric\",a=\"b\"} 1\n# EOF\n";
+    let input = "# TYPE req_requests counter\n# UNIT req_requests requests\nreq_requests_total{code=\"200\"} 17 1700000000.5 # {trace_id=\"abc\"} 0.25 1700000000.1\nreq_requests_created{code=\"200\"} 1699999999\n{\"my.metric\",a=\"b\"} 1\n# EOF\n";
     let entries: Vec<Entry<'_>> = Parser::new(input.as_bytes(), Format::OpenMetrics)
         .collect::<Result<_, _>>()
         .expect("valid OpenMetrics");

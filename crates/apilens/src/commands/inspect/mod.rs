@@ -3,6 +3,7 @@
 mod coverage;
 mod render;
 mod snapshot;
+mod sniff;
 mod version;
 
 use crate::input::{self, HttpOpts};
@@ -18,8 +19,9 @@ use std::process::ExitCode;
 /// Arguments of `apilens inspect`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// A scrape to read: a file (plain or gzip), `-` for standard input, an http(s) URL, or a
-    /// support bundle directory written by `apilens record` (its latest scrape of each target).
+    /// A scrape to read: a file (plain or gzip), a pipe or FIFO (`<(kubectl get --raw
+    /// /metrics)`), `-` for standard input, an http(s) URL, or a support bundle directory written
+    /// by `apilens record` (its latest scrape of each target).
     #[arg(default_value = "-")]
     source: String,
     /// Output format.
@@ -31,6 +33,9 @@ pub(crate) struct Args {
     /// CA certificate bundle (PEM) that signs the URL's server certificate.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// The most reading a URL may take, from connecting to the end of the body (500ms, 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::serve::parse_duration)]
+    timeout: std::time::Duration,
 }
 
 /// How `inspect` prints.
@@ -57,16 +62,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let http = HttpOpts {
         bearer_token_file: args.bearer_token_file.clone(),
         ca_file: args.ca_file.clone(),
+        timeout: args.timeout,
     };
     let inspections = if std::path::Path::new(&args.source).is_dir() {
         inspect_bundle(std::path::Path::new(&args.source))?
     } else {
         let source = input::open(&args.source, &http)?;
-        let format = match &source.content_type {
-            Some(ct) => Format::from_content_type(ct),
-            None => sniff_file_format(&args.source),
-        };
-        vec![inspect(&source.name, source.reader, format)?]
+        vec![inspect(&source.name, source.reader, source.format)?]
     };
     let out = match (args.format, inspections.as_slice()) {
         (OutputFormat::Text, _) => inspections
@@ -113,38 +115,20 @@ fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
     latest
         .into_values()
         .map(|(_, path, format)| {
+            // The manifest's content type decides the format of a recorded scrape.
             let source = input::open(&path.to_string_lossy(), &HttpOpts::default())?;
             inspect(&source.name, source.reader, format)
         })
         .collect()
 }
 
-/// OpenMetrics when a file ends with `# EOF`; the Prometheus text format otherwise (and for
-/// standard input, where the end cannot be seen first).
-fn sniff_file_format(spec: &str) -> Format {
-    use std::io::{Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(spec) else {
-        return Format::PrometheusText;
-    };
-    let mut head = [0u8; 2];
-    if file.read_exact(&mut head).is_ok() && head == [0x1f, 0x8b] {
-        return Format::PrometheusText;
-    }
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut tail = Vec::new();
-    if file.seek(SeekFrom::Start(len.saturating_sub(64))).is_ok()
-        && file.read_to_end(&mut tail).is_ok()
-    {
-        return Format::detect(&tail);
-    }
-    Format::PrometheusText
-}
-
 /// Streams `reader` through the parser in bounded memory and gathers the inspection.
 ///
 /// # Errors
 ///
-/// The first syntax error, as `SOURCE:LINE:COLUMN: WHAT`, or a read error.
+/// The first syntax error, as `SOURCE:LINE:COLUMN: WHAT` (or, when the very first line fails and
+/// the input is HTML or JSON, what it is instead), a read error, or an input with nothing to
+/// inspect: empty (as when the command feeding a pipe failed) or without a single sample.
 pub(crate) fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::Result<Inspection> {
     let mut assembler = Assembler::with_filter(snapshot::wanted);
     let mut snapshot = snapshot::Snapshot::default();
@@ -154,18 +138,21 @@ pub(crate) fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::
     let hasher = RandomState::new();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut error = None;
+    let mut entries = 0usize;
+    let mut head = sniff::Head::new(reader);
     let mut take = |family: apilens_textparse::families::Family| {
         families += 1;
         samples += family.n_samples;
         snapshot.observe(&family);
         family_names.insert(family.name);
     };
-    let stats = parse_reader(reader, format, |entry| match entry {
+    let stats = parse_reader(&mut head, format, |entry| match entry {
         Err(e) => {
             error = Some(e);
             ControlFlow::Break(())
         }
         Ok(entry) => {
+            entries += 1;
             if let Entry::Series(s) = &entry {
                 seen.insert(hasher.hash_one(s.raw));
             }
@@ -176,13 +163,28 @@ pub(crate) fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::
         }
     });
     if let Some(e) = error {
+        if entries == 0
+            && let Some(what) = sniff::foreign(head.seen())
+        {
+            bail!("{name}: not the Prometheus text format: {what}");
+        }
         bail!("{name}:{e}");
     }
-    if let Err(e) = stats {
-        bail!("{name}: {e}");
-    }
+    let stats = match stats {
+        Ok(stats) => stats,
+        Err(e) => bail!("{name}: {e}"),
+    };
     if let Some(family) = assembler.finish() {
         take(family);
+    }
+    if stats.bytes == 0 {
+        bail!("{name}: empty input (0 bytes): nothing to inspect");
+    }
+    if samples == 0 {
+        bail!(
+            "{name}: no samples in {} bytes: nothing to inspect",
+            stats.bytes
+        );
     }
     Ok(Inspection {
         source: name.to_owned(),
