@@ -10,6 +10,7 @@
 //! - [`Queryable`]: select series by matchers over a time range. The embedded store and remote
 //!   Prometheus-compatible engines implement it; the PromQL engine consumes it.
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
+//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod error_chain;
+mod kube_version;
 mod labels;
 mod matcher;
 mod queryable;
@@ -30,6 +32,7 @@ mod sample;
 
 pub use crate::{
     error_chain::error_chain,
+    kube_version::{KubeVersion, VersionError},
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
     queryable::{Queryable, SelectError, SelectHints},
