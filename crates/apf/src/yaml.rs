@@ -167,7 +167,9 @@ fn parse_documents(text: &str, source: &str) -> Result<Vec<Value>, ApfError> {
         }
         return Ok(out);
     }
-    serde_saphyr::from_multiple::<Value>(trimmed).map_err(|e| {
+    // YAML 1.2 booleans only: a level named `y` or `on` stays a name.
+    let options = serde_saphyr::options!(strict_booleans: true);
+    serde_saphyr::from_multiple_with_options::<Value>(trimmed, options).map_err(|e| {
         let why = e.to_string();
         let why = why.lines().next().unwrap_or("invalid YAML").to_string();
         yaml_err(source, 1, format!("invalid YAML: {why}"))
@@ -300,10 +302,11 @@ fn read_rule(r: &Value) -> Result<PolicyRule, String> {
             verbs: strings_at(rr, "verbs")?,
             api_groups: strings_at(rr, "apiGroups")?,
             resources: strings_at(rr, "resources")?,
-            cluster_scope: rr
-                .get("clusterScope")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            cluster_scope: match rr.get("clusterScope") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(format!("clusterScope is {other}, not true or false")),
+            },
             namespaces: strings_at(rr, "namespaces")?,
         });
     }
