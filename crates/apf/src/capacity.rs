@@ -252,7 +252,7 @@ pub fn infer_server_concurrency_limit(
     let roundness = |c: u32| {
         let mut n = 0;
         let mut c = c;
-        while c > 0 && c % 10 == 0 {
+        while c > 0 && c.is_multiple_of(10) {
             c /= 10;
             n += 1;
         }
