@@ -13,6 +13,7 @@
 //! - Capacity: [`ApfConfig::capacity`] gives the seats of every level of one replica;
 //!   [`infer_server_concurrency_limit`] recovers the server limit from
 //!   `apiserver_flowcontrol_nominal_limit_seats`; [`queue_wait_limit`].
+//! - Borrowing: [`SeatDivider`] re-divides a replica's seats among its levels every 10 s.
 //! - Work estimates: [`estimate`] says how many seats a request occupies.
 //! - Debug dumps: [`parse_priority_levels`], [`parse_queues`], [`parse_requests`].
 //! - The dispatching model: [`replay`].
@@ -41,6 +42,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod borrowing;
 mod capacity;
 mod config;
 mod defaults;
@@ -55,6 +57,7 @@ mod yaml;
 pub use apilens_model::KubeVersion;
 
 pub use crate::{
+    borrowing::{BORROWING_PERIOD_S, SeatDivider},
     capacity::{
         Capacity, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_SERVER_CONCURRENCY_LIMIT, LevelCapacity,
         infer_server_concurrency_limit, queue_wait_limit, queue_wait_limit_for,

@@ -33,7 +33,8 @@
 //! window.
 
 use crate::KubeVersion;
-use crate::capacity::{DEFAULT_SERVER_CONCURRENCY_LIMIT, LevelCapacity};
+use crate::borrowing::{BORROWING_PERIOD_S, SeatDivider};
+use crate::capacity::{Capacity, DEFAULT_SERVER_CONCURRENCY_LIMIT, LevelCapacity};
 use crate::config::ApfConfig;
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -134,10 +135,6 @@ pub struct ReplayOutcome {
 
 /// `estimatedServiceDuration` of the queueset, seconds.
 const ESTIMATED_SERVICE_S: f64 = 0.003;
-/// `borrowingAdjustmentPeriod`, seconds.
-const BORROWING_PERIOD_S: f64 = 10.0;
-/// `seatDemandSmoothingCoefficient`.
-const SMOOTHING: f64 = 0.977;
 
 /// Replays `requests` through the priority levels of `config` on each replica, following the
 /// rules of `version`.
@@ -148,7 +145,7 @@ pub fn replay(
     opts: &ReplayOpts,
 ) -> ReplayOutcome {
     let capacity = config.capacity(version, opts.server_concurrency_limit);
-    let mut model = Model::new(&capacity.levels, version, opts, requests);
+    let mut model = Model::new(&capacity, version, opts, requests);
     let sorted = requests
         .windows(2)
         .all(|w| w[0].arrival_s <= w[1].arrival_s);
@@ -180,64 +177,10 @@ struct Queue {
     active: bool,
 }
 
-/// Time-weighted moments of a level's seat demand (`fairqueuing/integrator.go`).
-#[derive(Default)]
-struct Integrator {
-    last_t: f64,
-    x: f64,
-    elapsed: f64,
-    ix: f64,
-    ixx: f64,
-    max: f64,
-}
-
-impl Integrator {
-    fn set(&mut self, t: f64, x: f64) {
-        self.advance(t);
-        self.x = x;
-        self.max = self.max.max(x);
-    }
-
-    fn advance(&mut self, t: f64) {
-        let dt = t - self.last_t;
-        if dt > 0.0 {
-            self.elapsed += dt;
-            self.ix += self.x * dt;
-            self.ixx += self.x * self.x * dt;
-            self.last_t = t;
-        }
-    }
-
-    /// (elapsed, average, standard deviation, max) since the last reset; then resets.
-    fn reset(&mut self, t: f64) -> (f64, f64, f64, f64) {
-        self.advance(t);
-        let out = if self.elapsed > 0.0 {
-            let avg = self.ix / self.elapsed;
-            let var = self.ixx / self.elapsed - avg * avg;
-            (
-                self.elapsed,
-                avg,
-                if var >= 0.0 { var.sqrt() } else { 0.0 },
-                self.max,
-            )
-        } else {
-            (0.0, f64::NAN, 0.0, self.max)
-        };
-        self.elapsed = 0.0;
-        self.ix = 0.0;
-        self.ixx = 0.0;
-        self.max = self.x;
-        out
-    }
-}
-
 struct Level {
     kind: Kind,
     /// Index of the level's name in the capacity table.
     name: usize,
-    nominal: u32,
-    min_cl: u32,
-    max_cl: u32,
     limit: u32,
     hand_size: u32,
     queue_length_limit: usize,
@@ -253,9 +196,6 @@ struct Level {
     last_t: f64,
     robin: usize,
     enqueues: u64,
-    demand: Integrator,
-    smoothed: f64,
-    high_watermark: u32,
     peak: u32,
 }
 
@@ -340,23 +280,27 @@ struct Model<'o> {
     level_requests: Vec<u64>,
     level_seat_seconds: Vec<f64>,
     level_rejected: Vec<u64>,
-    /// ServerCL as the nominal limits add up (`nominalCLSum`).
-    nominal_sum: u32,
+    /// Each replica's division of seats among its levels.
+    dividers: Vec<SeatDivider>,
     /// The time the borrowing was last re-computed.
     last_adjust: f64,
 }
 
 impl<'o> Model<'o> {
     fn new(
-        caps: &[LevelCapacity],
+        capacity: &Capacity,
         version: KubeVersion,
         opts: &'o ReplayOpts,
         requests: &[ReplayRequest],
     ) -> Model<'o> {
+        let caps = &capacity.levels;
         let borrowing = version.at_least(1, 26);
         let replicas = opts.replicas.max(1) as usize;
+        let dividers: Vec<SeatDivider> = (0..replicas)
+            .map(|_| SeatDivider::new(capacity, version))
+            .collect();
         let mut levels = Vec::with_capacity(caps.len() * replicas);
-        for _ in 0..replicas {
+        for divider in &dividers {
             for (i, c) in caps.iter().enumerate() {
                 let kind = if c.exempt {
                     Kind::Exempt
@@ -365,18 +309,10 @@ impl<'o> Model<'o> {
                 } else {
                     Kind::Queue
                 };
-                let limit = if borrowing {
-                    c.nominal - c.lendable / 2
-                } else {
-                    c.nominal
-                };
                 levels.push(Level {
                     kind,
                     name: i,
-                    nominal: c.nominal,
-                    min_cl: if borrowing { c.min_limit } else { c.nominal },
-                    max_cl: if borrowing { c.max_limit } else { c.nominal },
-                    limit,
+                    limit: divider.limit(i),
                     hand_size: c.hand_size.clamp(1, c.queues.max(1)),
                     queue_length_limit: c.queue_length_limit as usize,
                     seats_in_use: 0,
@@ -390,9 +326,6 @@ impl<'o> Model<'o> {
                     last_t: 0.0,
                     robin: 0,
                     enqueues: 0,
-                    demand: Integrator::default(),
-                    smoothed: 0.0,
-                    high_watermark: 0,
                     peak: 0,
                 });
                 if kind == Kind::Queue {
@@ -441,7 +374,7 @@ impl<'o> Model<'o> {
             level_requests: vec![0; caps.len()],
             level_seat_seconds: vec![0.0; caps.len()],
             level_rejected: vec![0; caps.len()],
-            nominal_sum: caps.iter().map(|c| c.nominal).sum(),
+            dividers,
             last_adjust: 0.0,
         }
     }
@@ -581,7 +514,7 @@ impl<'o> Model<'o> {
             level.update_active(qi);
         }
         let demand = f64::from(level.seats_in_use + level.waiting_seats);
-        level.demand.set(t, demand);
+        self.note_demand(li, t, demand);
     }
 
     /// Advances the level's virtual time to `t` (`syncTimeLocked`).
@@ -638,7 +571,7 @@ impl<'o> Model<'o> {
                 level.waiting += 1;
                 level.waiting_seats += seats;
                 let demand = f64::from(level.seats_in_use + level.waiting_seats);
-                level.demand.set(t, demand);
+                self.note_demand(li, t, demand);
                 self.dispatch(requests, li, t);
                 // Still waiting (the last in its queue, as dispatch takes from the front):
                 // it times out at its deadline unless dispatched before.
@@ -722,7 +655,7 @@ impl<'o> Model<'o> {
         level.waiting -= 1;
         level.update_active(qi);
         let demand = f64::from(level.seats_in_use + level.waiting_seats);
-        level.demand.set(t, demand);
+        self.note_demand(li, t, demand);
     }
 
     fn start(
@@ -747,8 +680,8 @@ impl<'o> Model<'o> {
         level.executing += 1;
         level.peak = level.peak.max(level.seats_in_use);
         let demand = f64::from(level.seats_in_use + level.waiting_seats);
-        level.demand.set(t, demand);
         let name = level.name;
+        self.note_demand(li, t, demand);
         let held = f64::from(seats)
             * (r.execution_s.max(0.0)
                 + if r.final_seats > 0 {
@@ -787,66 +720,26 @@ impl<'o> Model<'o> {
         }
     }
 
+    /// Records a level's seat demand with its replica's divider.
+    fn note_demand(&mut self, li: usize, t: f64, seats: f64) {
+        let per = self.per_replica.max(1);
+        if let Some(d) = self.dividers.get_mut(li / per) {
+            d.set_demand(li % per, t, seats);
+        }
+    }
+
     /// Re-divides each replica's seats among its levels (`updateBorrowingLocked`).
     fn adjust_borrowing(&mut self, requests: &[ReplayRequest], t: f64) {
-        let replicas = self.levels.len() / self.per_replica.max(1);
-        for rep in 0..replicas {
-            let range = rep * self.per_replica..(rep + 1) * self.per_replica;
-            let mut items = Vec::new();
-            let mut item_level = Vec::new();
-            let mut remaining = i64::from(self.nominal_sum);
-            let mut min_sum = 0i64;
-            let mut min_current_sum = 0i64;
-            for li in range.clone() {
-                let level = &mut self.levels[li];
-                let (elapsed, avg, dev, max) = level.demand.reset(t);
-                level.high_watermark = max.round().max(0.0) as u32;
-                if elapsed > 0.0 {
-                    let envelope = avg + dev;
-                    level.smoothed =
-                        envelope.max(SMOOTHING * level.smoothed + (1.0 - SMOOTHING) * envelope);
+        let per = self.per_replica.max(1);
+        for rep in 0..self.dividers.len() {
+            self.dividers[rep].adjust(t);
+            for i in 0..per {
+                let li = rep * per + i;
+                if self.levels[li].kind == Kind::Exempt {
+                    continue;
                 }
-                if level.kind == Kind::Exempt {
-                    let min_current = level.min_cl.max(level.high_watermark);
-                    remaining -= i64::from(min_current);
-                } else {
-                    let min_current = level.min_cl.max(level.nominal.min(level.high_watermark));
-                    items.push(AllocItem {
-                        lower: f64::from(min_current),
-                        upper: f64::from(level.max_cl),
-                        target: f64::from(min_current).max(level.smoothed),
-                    });
-                    item_level.push(li);
-                    min_sum += i64::from(level.min_cl);
-                    min_current_sum += i64::from(min_current);
-                }
-            }
-            if items.is_empty() {
-                continue;
-            }
-            let allocs: Vec<u32> = if remaining <= min_sum {
-                item_level
-                    .iter()
-                    .map(|&li| self.levels[li].min_cl)
-                    .collect()
-            } else if remaining <= min_current_sum {
-                let share = (remaining - min_sum) as f64 / (min_current_sum - min_sum) as f64;
-                item_level
-                    .iter()
-                    .zip(&items)
-                    .map(|(&li, it)| {
-                        let min_cl = f64::from(self.levels[li].min_cl);
-                        (min_cl + ((it.lower - min_cl) * share).round()) as u32
-                    })
-                    .collect()
-            } else {
-                match allocate(self.nominal_sum, &items) {
-                    Some(a) => a.iter().map(|x| x.round().max(0.0) as u32).collect(),
-                    None => item_level.iter().map(|&li| self.levels[li].limit).collect(),
-                }
-            };
-            for (&li, limit) in item_level.iter().zip(allocs) {
                 self.sync(li, t);
+                let limit = self.dividers[rep].limit(i);
                 let grew = limit > self.levels[li].limit;
                 self.levels[li].limit = limit;
                 if grew {
@@ -978,110 +871,6 @@ fn deal(hash: u64, deck: usize, hand_size: usize, hand: &mut [usize]) {
         }
         hand[i] = card;
     }
-}
-
-struct AllocItem {
-    lower: f64,
-    upper: f64,
-    target: f64,
-}
-
-/// `computeConcurrencyAllocation`: shares of `required` proportional to the targets within
-/// each item's bounds; `None` when the problem has no solution.
-fn allocate(required: u32, items: &[AllocItem]) -> Option<Vec<f64>> {
-    const MIN_TARGET: f64 = 0.001;
-    const EPSILON: f64 = 0.000_000_1;
-    let required = f64::from(required);
-    let mut low_sum = 0.0;
-    let mut high_sum = 0.0;
-    let mut target_sum = 0.0;
-    // As `minMax{min: MaxFloat32}` starts: the maxima at zero.
-    let mut lb_min = f64::from(f32::MAX);
-    let mut lb_max = 0.0_f64;
-    let mut ub_min = f64::from(f32::MAX);
-    let mut rel = Vec::with_capacity(items.len());
-    for it in items {
-        if it.lower < 0.0 || it.target < it.lower || it.upper < it.lower {
-            return None;
-        }
-        let target = it.target.max(MIN_TARGET);
-        low_sum += it.lower;
-        high_sum += it.upper;
-        target_sum += target;
-        let (rl, ru) = (it.lower / target, it.upper / target);
-        lb_min = lb_min.min(rl);
-        lb_max = lb_max.max(rl);
-        ub_min = ub_min.min(ru);
-        rel.push((target, rl, ru));
-    }
-    if lb_max > 1.0 || low_sum - required > EPSILON || required - high_sum > EPSILON {
-        return None;
-    }
-    if required == 0.0 {
-        return Some(vec![0.0; items.len()]);
-    }
-    if low_sum - required > -EPSILON {
-        return Some(items.iter().map(|it| it.lower).collect());
-    }
-    if required - high_sum > -EPSILON {
-        return Some(items.iter().map(|it| it.upper).collect());
-    }
-    let mut fair = required / target_sum;
-    if lb_max <= fair && fair <= ub_min {
-        return Some(rel.iter().map(|(t, _, _)| t * fair).collect());
-    }
-    // Sweep the relative bounds in ascending order, tracking which items are between them.
-    let mut bounds: Vec<(f64, usize, bool)> = Vec::with_capacity(rel.len() * 2);
-    for (i, &(_, rl, ru)) in rel.iter().enumerate() {
-        bounds.push((rl, i, true));
-        bounds.push((ru, i, false));
-    }
-    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut sum_so_far = low_sum;
-    fair = lb_min;
-    let mut sensitive_target = 0.0;
-    let mut delta_target = 0.0;
-    let mut sensitive = 0i64;
-    let mut delta_sensitive = 0i64;
-    let mut next = 0;
-    while sum_so_far < required {
-        let mut next_bound;
-        loop {
-            sensitive_target += delta_target;
-            sensitive += delta_sensitive;
-            let &(b, i, lower) = bounds.get(next)?;
-            next_bound = b;
-            if lower {
-                delta_sensitive = 1;
-                delta_target = rel[i].0;
-            } else {
-                delta_sensitive = -1;
-                delta_target = -rel[i].0;
-            }
-            next += 1;
-            if next_bound > fair {
-                break;
-            }
-        }
-        if sensitive == 0 {
-            fair = next_bound;
-            continue;
-        }
-        let next_prop = fair + (required - sum_so_far) / sensitive_target;
-        if next_prop <= next_bound {
-            fair = next_prop;
-            break;
-        }
-        sum_so_far += (next_bound - fair) * sensitive_target;
-        fair = next_bound;
-    }
-    Some(
-        items
-            .iter()
-            .zip(&rel)
-            .map(|(it, (t, _, _))| it.lower.max(it.upper.min(fair * t)))
-            .collect(),
-    )
 }
 
 /// The 99th percentile of `n` values of which `nonzero` are listed and the rest are zero.
