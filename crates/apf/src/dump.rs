@@ -144,6 +144,71 @@ impl DumpKind {
     }
 }
 
+/// A dump of whichever kind its header says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum AnyDump {
+    /// `dump_priority_levels`.
+    PriorityLevels(Dump<PriorityLevelDump>),
+    /// `dump_queues`.
+    Queues(Dump<QueueDump>),
+    /// `dump_requests`.
+    Requests(Dump<RequestDump>),
+}
+
+impl AnyDump {
+    /// Which dump it is.
+    pub fn kind(&self) -> DumpKind {
+        match self {
+            AnyDump::PriorityLevels(_) => DumpKind::PriorityLevels,
+            AnyDump::Queues(_) => DumpKind::Queues,
+            AnyDump::Requests(_) => DumpKind::Requests,
+        }
+    }
+
+    /// The notes of the dump.
+    pub fn notes(&self) -> &[String] {
+        match self {
+            AnyDump::PriorityLevels(d) => &d.notes,
+            AnyDump::Queues(d) => &d.notes,
+            AnyDump::Requests(d) => &d.notes,
+        }
+    }
+}
+
+/// Parses a dump of any kind, recognised by its header.
+///
+/// # Errors
+/// [`ApfError::Dump`] naming the source and line when the text is not an APF debug dump or a
+/// value in a known column is malformed.
+pub fn parse_dump(text: &str, source: &str) -> Result<AnyDump, ApfError> {
+    match detect_dump(text) {
+        Some(DumpKind::PriorityLevels) => {
+            parse_priority_levels(text, source).map(AnyDump::PriorityLevels)
+        }
+        Some(DumpKind::Queues) => parse_queues(text, source).map(AnyDump::Queues),
+        Some(DumpKind::Requests) => parse_requests(text, source).map(AnyDump::Requests),
+        None => {
+            let (line, why) = match header_line(text) {
+                None => (1, "empty: no header row".to_string()),
+                Some((line, header)) => {
+                    let shown: String = header.chars().take(80).collect();
+                    (
+                        line,
+                        format!(
+                            "not an APF debug dump (dump_priority_levels, dump_queues or dump_requests): the header should start with PriorityLevelName, found {shown:?}"
+                        ),
+                    )
+                }
+            };
+            Err(ApfError::Dump {
+                source_name: source.to_string(),
+                line,
+                why,
+            })
+        }
+    }
+}
+
 /// Which dump `text` is, from its header row; `None` when it is not an APF dump.
 pub fn detect_dump(text: &str) -> Option<DumpKind> {
     let (_, header) = header_line(text)?;

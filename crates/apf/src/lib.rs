@@ -65,8 +65,8 @@ pub use crate::{
     config::{ApfConfig, ConfigNote},
     defaults::{NEWEST, OLDEST},
     dump::{
-        Dump, DumpKind, PriorityLevelDump, QueueDump, RequestDump, detect_dump,
-        parse_priority_levels, parse_queues, parse_requests,
+        AnyDump, Dump, DumpKind, PriorityLevelDump, QueueDump, RequestDump, detect_dump,
+        parse_dump, parse_priority_levels, parse_queues, parse_requests,
     },
     error::ApfError,
     estimate::{ObjectStats, ResourceVersionParam, WorkEstimate, WorkRequest, estimate},

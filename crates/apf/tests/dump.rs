@@ -297,6 +297,17 @@ fn unknown_columns_are_noted_and_bad_dumps_name_file_and_line() {
     let bad = "PriorityLevelName, Index, PendingRequests, ExecutingRequests\nsystem, 0, 0, 0\nsystem, one, 0, 0\n";
     let err = parse_queues(bad, "bad.csv").unwrap_err().to_string();
     assert_eq!(err, "bad.csv:3: Index is \"one\", not a number");
+    let err = apilens_apf::parse_dump("\n\nkind: Deployment\n", "d.yaml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "d.yaml:3: not an APF debug dump (dump_priority_levels, dump_queues or dump_requests): the header should start with PriorityLevelName, found \"kind: Deployment\""
+    );
+    let any =
+        apilens_apf::parse_dump(&read("k8s-website-apf-debug-dump_queues-2020.csv"), "q").unwrap();
+    assert_eq!(any.kind(), DumpKind::Queues);
+    assert_eq!(any.notes().len(), 1);
     let comma = "PriorityLevelName, FlowSchemaName, QueueIndex, RequestIndexInQueue, FlowDistingsher, ArriveTime\nw, s, 1, 0, user,with,commas, 2023-01-01T00:00:00Z\n";
     let d = parse_requests(comma, "c.csv").unwrap();
     assert!(d.rows.is_empty());
