@@ -242,3 +242,41 @@ fn queue_wait_limits() {
     );
     assert_eq!(queue_wait_limit_for(KubeVersion::minor(1, 29), 600.0), 60.0);
 }
+
+/// `max_seats_test.go` (kubernetes-1.35.0): one level of 10000 shares at a server limit equal to
+/// its nominal limit, max seats by hand size (1.35's caps of 100 and 10 do not bind here).
+#[test]
+fn max_seats_per_level_as_upstream() {
+    let v = KubeVersion::minor(1, 35);
+    let cases = [
+        (5, 6, 1),
+        (10, 6, 1),
+        (15, 6, 2),
+        (20, 6, 3),
+        (35, 6, 5),
+        (100, 6, 15),
+        (200, 6, 30),
+        (10, 1, 2),
+        (100, 20, 5),
+    ];
+    for (nominal, hand_size, want) in cases {
+        let level = PriorityLevel {
+            name: "test-pl".to_string(),
+            spec: LevelSpec::Limited {
+                nominal_concurrency_shares: 10_000,
+                lendable_percent: 0,
+                borrowing_limit_percent: None,
+                limit_response: LimitResponse::Queue {
+                    queues: 64,
+                    hand_size,
+                    queue_length_limit: 50,
+                },
+            },
+        };
+        let config = ApfConfig::from_objects(v, vec![], vec![level]).0;
+        let cap = config.capacity(v, nominal);
+        let l = cap.level("test-pl").unwrap();
+        assert_eq!(l.nominal, nominal, "{nominal}/{hand_size}");
+        assert_eq!(l.max_seats_per_request, want, "{nominal}/{hand_size}");
+    }
+}
