@@ -212,8 +212,10 @@ fn level_cap(req: &Request<'_>, shape: &Shape<'_>, version: KubeVersion, d: &Def
         let mut seen = seen.borrow_mut();
         let (key, map) = &mut *seen;
         key.clear();
+        // The version as two characters (its parts are small numbers), no formatting.
+        key.push(char::from_u32(version.major).unwrap_or('?'));
+        key.push(char::from_u32(version.minor).unwrap_or('?'));
         for part in [
-            &version.to_string(),
             req.impersonated_user.as_deref().unwrap_or(""),
             req.user.as_ref(),
             req.groups.unwrap_or(""),
