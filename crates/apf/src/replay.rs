@@ -148,12 +148,12 @@ pub fn replay(
     let mut model = Model::new(&capacity, version, opts, requests);
     let sorted = requests
         .windows(2)
-        .all(|w| w[0].arrival_s <= w[1].arrival_s);
+        .all(|w| arrival(&w[0]) <= arrival(&w[1]));
     if sorted {
         model.run(requests, requests.iter().enumerate());
     } else {
         let mut order: Vec<usize> = (0..requests.len()).collect();
-        order.sort_by(|&a, &b| requests[a].arrival_s.total_cmp(&requests[b].arrival_s));
+        order.sort_by(|&a, &b| arrival(&requests[a]).total_cmp(&arrival(&requests[b])));
         model.run(requests, order.into_iter().map(|i| (i, &requests[i])));
     }
     model.finish(&capacity.levels)
@@ -387,11 +387,7 @@ impl<'o> Model<'o> {
         let replicas = self.opts.replicas.max(1) as usize;
         let mut last_name: (&str, usize) = ("", usize::MAX);
         for (i, r) in order {
-            let t = if r.arrival_s.is_finite() {
-                r.arrival_s.max(0.0)
-            } else {
-                0.0
-            };
+            let t = arrival(r);
             self.until(requests, t);
             let li = if last_name.0 == r.level && last_name.1 != usize::MAX {
                 last_name.1
@@ -412,6 +408,9 @@ impl<'o> Model<'o> {
 
     /// Processes every event and borrowing adjustment up to (not including arrivals at) `t`.
     fn until(&mut self, requests: &[ReplayRequest], t: f64) {
+        // Re-divisions in a row with nothing happening: after enough of them the smoothed
+        // demand has converged (0.977^1000 < 1e-10) and the rest of the quiet stretch is skipped.
+        let mut quiet = 0u32;
         loop {
             let next_event = self.events.peek().map(|Reverse(e)| f64::from_bits(e.at));
             let next_adjust = if self.borrowing {
@@ -425,10 +424,21 @@ impl<'o> Model<'o> {
                         return;
                     };
                     self.handle(requests, ev);
+                    quiet = 0;
                 }
                 _ if next_adjust <= t && (next_event.is_some() || t.is_finite()) => {
+                    if quiet >= 1000 && self.levels.iter().all(|l| l.waiting == 0) {
+                        let until = next_event.unwrap_or(t).min(t);
+                        let periods = ((until - self.last_adjust) / BORROWING_PERIOD_S).floor();
+                        if periods > 1.0 {
+                            self.last_adjust += (periods - 1.0) * BORROWING_PERIOD_S;
+                        }
+                        quiet = 0;
+                        continue;
+                    }
                     self.adjust_borrowing(requests, next_adjust);
                     self.last_adjust = next_adjust;
+                    quiet += 1;
                 }
                 _ => return,
             }
@@ -450,13 +460,13 @@ impl<'o> Model<'o> {
                 if let Some(qi) = qi {
                     let q = &mut level.queues[qi];
                     q.executing -= 1;
-                    let actual = r.execution_s.max(0.0);
+                    let actual = duration(r.execution_s);
                     q.next_r -= f64::from(r.seats.max(1)) * (ESTIMATED_SERVICE_S - actual);
                     bound_next_dispatch(q);
                 }
-                if r.additional_latency_s > 0.0 && r.final_seats > 0 {
+                if duration(r.additional_latency_s) > 0.0 && r.final_seats > 0 {
                     self.events.push(Reverse(Event::new(
-                        t + r.additional_latency_s,
+                        t + duration(r.additional_latency_s),
                         1,
                         li,
                         ev.request(),
@@ -498,7 +508,7 @@ impl<'o> Model<'o> {
                     self.remove_head(li, qi, r, t);
                     let slot = self.tag_slot[ev.request()] as usize;
                     let name = self.levels[li].name;
-                    self.reject(slot, name, 2, self.opts.queue_wait_limit_s);
+                    self.reject(slot, name, 2, duration(self.opts.queue_wait_limit_s));
                     self.dispatch(requests, li, t);
                 }
             }
@@ -508,12 +518,13 @@ impl<'o> Model<'o> {
     /// Frees a request's seats.
     fn release(&mut self, li: usize, qi: Option<usize>, seats: u32, t: f64) {
         let level = &mut self.levels[li];
-        level.seats_in_use -= seats;
+        level.seats_in_use = level.seats_in_use.saturating_sub(seats);
         if let Some(qi) = qi {
-            level.queues[qi].seats_in_use -= seats;
+            let q = &mut level.queues[qi];
+            q.seats_in_use = q.seats_in_use.saturating_sub(seats);
             level.update_active(qi);
         }
-        let demand = f64::from(level.seats_in_use + level.waiting_seats);
+        let demand = f64::from(level.seats_in_use) + f64::from(level.waiting_seats);
         self.note_demand(li, t, demand);
     }
 
@@ -521,7 +532,7 @@ impl<'o> Model<'o> {
     fn sync(&mut self, li: usize, t: f64) {
         let level = &mut self.levels[li];
         if level.kind == Kind::Queue && t > level.last_t && level.active_queues > 0 {
-            let requested = f64::from(level.seats_in_use + level.waiting_seats);
+            let requested = f64::from(level.seats_in_use) + f64::from(level.waiting_seats);
             let ratio = requested.min(f64::from(level.limit)) / f64::from(level.active_queues);
             level.current_r += ratio * (t - level.last_t);
         }
@@ -569,14 +580,14 @@ impl<'o> Model<'o> {
                 bound_next_dispatch(q);
                 level.update_active(qi);
                 level.waiting += 1;
-                level.waiting_seats += seats;
-                let demand = f64::from(level.seats_in_use + level.waiting_seats);
+                level.waiting_seats = level.waiting_seats.saturating_add(seats);
+                let demand = f64::from(level.seats_in_use) + f64::from(level.waiting_seats);
                 self.note_demand(li, t, demand);
                 self.dispatch(requests, li, t);
                 // Still waiting (the last in its queue, as dispatch takes from the front):
                 // it times out at its deadline unless dispatched before.
                 if self.levels[li].queues[qi].waiting.back().map(|w| w.0) == Some(i as u32) {
-                    let deadline = r.arrival_s.max(0.0) + self.opts.queue_wait_limit_s.max(0.0);
+                    let deadline = arrival(r) + duration(self.opts.queue_wait_limit_s);
                     self.events
                         .push(Reverse(Event::new(deadline, 2, li, i, qi as u32)));
                 }
@@ -618,7 +629,7 @@ impl<'o> Model<'o> {
             if !level.can_accommodate(seats) {
                 return;
             }
-            let arrival = r.arrival_s.max(0.0);
+            let arrived = arrival(r);
             self.remove_head(li, qi, r, t);
             let level = &mut self.levels[li];
             level.robin = qi;
@@ -631,7 +642,7 @@ impl<'o> Model<'o> {
                 li,
                 Some(qi),
                 t,
-                (t - arrival).max(0.0),
+                (t - arrived).max(0.0),
             );
         }
     }
@@ -644,7 +655,9 @@ impl<'o> Model<'o> {
             return;
         }
         q.waiting_work = (q.waiting_work - request_work(r)).max(0.0);
-        level.waiting_seats -= r.seats.max(r.final_seats).max(1);
+        level.waiting_seats = level
+            .waiting_seats
+            .saturating_sub(r.seats.max(r.final_seats).max(1));
         if q.waiting.is_empty() {
             q.waiting_work = 0.0;
             if let Some(pos) = level.nonempty.iter().position(|&x| x as usize == qi) {
@@ -654,7 +667,7 @@ impl<'o> Model<'o> {
         bound_next_dispatch(q);
         level.waiting -= 1;
         level.update_active(qi);
-        let demand = f64::from(level.seats_in_use + level.waiting_seats);
+        let demand = f64::from(level.seats_in_use) + f64::from(level.waiting_seats);
         self.note_demand(li, t, demand);
     }
 
@@ -672,20 +685,20 @@ impl<'o> Model<'o> {
         let level = &mut self.levels[li];
         if let Some(qi) = qi {
             let q = &mut level.queues[qi];
-            q.seats_in_use += seats;
+            q.seats_in_use = q.seats_in_use.saturating_add(seats);
             q.executing += 1;
             level.update_active(qi);
         }
-        level.seats_in_use += seats;
+        level.seats_in_use = level.seats_in_use.saturating_add(seats);
         level.executing += 1;
         level.peak = level.peak.max(level.seats_in_use);
-        let demand = f64::from(level.seats_in_use + level.waiting_seats);
+        let demand = f64::from(level.seats_in_use) + f64::from(level.waiting_seats);
         let name = level.name;
         self.note_demand(li, t, demand);
         let held = f64::from(seats)
-            * (r.execution_s.max(0.0)
+            * (duration(r.execution_s)
                 + if r.final_seats > 0 {
-                    r.additional_latency_s.max(0.0)
+                    duration(r.additional_latency_s)
                 } else {
                     0.0
                 });
@@ -701,7 +714,7 @@ impl<'o> Model<'o> {
         }
         let queue = qi.map_or(NO_QUEUE, |q| q as u32);
         self.events.push(Reverse(Event::new(
-            t + r.execution_s.max(0.0),
+            t + duration(r.execution_s),
             0,
             li,
             i,
@@ -795,7 +808,7 @@ impl Level {
         match self.kind {
             Kind::Exempt => true,
             _ if seats > self.limit => self.executing == 0,
-            _ => self.seats_in_use + seats <= self.limit,
+            _ => self.seats_in_use.saturating_add(seats) <= self.limit,
         }
     }
 
@@ -837,6 +850,33 @@ impl Level {
     }
 }
 
+/// The longest duration the model takes: a request holding its seats longer than this (or
+/// for a time that is not a number) holds them this long.
+const MAX_DURATION_S: f64 = 1e7;
+
+/// A duration as the model uses it: negative or not-a-number is zero, infinite the maximum.
+fn duration(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        0.0
+    } else {
+        x.min(MAX_DURATION_S)
+    }
+}
+
+/// The latest arrival the model takes (about 31 years after the window starts): later ones
+/// arrive then, where 10 s steps of the re-division are still exact in an `f64`.
+const MAX_ARRIVAL_S: f64 = 1e9;
+
+/// A request's arrival as the model uses it: before the window or not a number is its start,
+/// after [`MAX_ARRIVAL_S`] (infinity included) is that.
+fn arrival(r: &ReplayRequest) -> f64 {
+    if r.arrival_s.is_nan() {
+        0.0
+    } else {
+        r.arrival_s.clamp(0.0, MAX_ARRIVAL_S)
+    }
+}
+
 /// A queue's next dispatch R is never below the arrival R of its oldest waiting request
 /// (`boundNextDispatchLocked`).
 fn bound_next_dispatch(q: &mut Queue) {
@@ -850,7 +890,7 @@ fn bound_next_dispatch(q: &mut Queue) {
 /// Seat-seconds a request is charged in virtual time (`completeWorkEstimate`).
 fn request_work(r: &ReplayRequest) -> f64 {
     f64::from(r.seats.max(1)) * ESTIMATED_SERVICE_S
-        + f64::from(r.final_seats) * r.additional_latency_s.max(0.0)
+        + f64::from(r.final_seats) * duration(r.additional_latency_s)
 }
 
 /// Deals a hand of distinct queue indices from the flow's hash (`Dealer.Deal`).

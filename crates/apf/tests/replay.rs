@@ -296,3 +296,34 @@ fn exempt_requests_never_wait() {
     let t = tag(&out, 0);
     assert_eq!((t.dispatched, t.rejected, t.wait_s_sum), (5000, 0, 0.0));
 }
+
+#[test]
+fn extreme_and_malformed_requests_never_panic() {
+    let config = fixed_config();
+    let mut reqs = vec![
+        req(f64::NAN, "test", "a", u32::MAX, 1.0, 0),
+        req(-5.0, "test", "b", 1, f64::INFINITY, 1),
+        req(1.0, "test", "c", 0, f64::NAN, 2),
+        req(2.0, "catch-all", "d", u32::MAX, 1.0, 3),
+        req(0.5, "", "e", 1, -1.0, 4),
+        // A day later and at the end of time: the quiet stretch is skipped, not walked.
+        req(86_400.0 * 365.0, "test", "f", 1, 1.0, 5),
+        req(f64::INFINITY, "test", "g", 1, 1.0, 6),
+    ];
+    reqs[2].final_seats = u32::MAX;
+    reqs[2].additional_latency_s = f64::NAN;
+    let out = replay(&config, V, &reqs, &opts(20));
+    let total: u64 = out.tags.values().map(|t| t.requests).sum();
+    assert_eq!(total, 7);
+    for t in out.tags.values() {
+        assert_eq!(t.requests, t.dispatched + t.rejected, "{t:?}");
+    }
+    let zero = ReplayOpts {
+        replicas: 0,
+        server_concurrency_limit: 0,
+        queue_wait_limit_s: -1.0,
+    };
+    let out = replay(&config, V, &reqs, &zero);
+    assert_eq!(out.tags.values().map(|t| t.requests).sum::<u64>(), 7);
+    assert!(replay(&config, V, &[], &opts(20)).tags.is_empty());
+}
