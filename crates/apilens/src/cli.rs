@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Inspect(crate::commands::inspect::Args),
     /// Analyse audit logs: top clients, LISTs, WATCH churn, 429s, slowest calls, timeline.
     Audit(crate::commands::audit::Args),
+    /// API Priority and Fairness offline: where a request goes and why, seats per level, dumps.
+    Apf(crate::commands::apf::Args),
     /// The embedded time-series store: backfill from OpenMetrics, export to OpenMetrics.
     Tsdb(crate::commands::tsdb::Args),
     /// Scrape API servers, etcd, URLs or recorded bundles into the embedded store and serve it.

@@ -1,5 +1,4 @@
-//! Client identity: user agents without version noise, and the APF flow a request most likely
-//! took under the default FlowSchemas.
+//! Client identity: user agents without version noise.
 
 use crate::request::Request;
 
@@ -62,50 +61,6 @@ pub(crate) fn push_client_key(req: &Request<'_>, out: &mut String) {
     out.push_str(" (");
     out.push_str(if req.user.is_empty() { "-" } else { &req.user });
     out.push(')');
-}
-
-/// The priority level and flow a request most likely used under the default (bootstrap)
-/// FlowSchemas, as `priority-level/flow`.
-///
-/// Audit events never name the FlowSchema (kubernetes#113473), so this re-classifies them by
-/// the defaults' rules, evaluated in matching precedence: `system:masters` is exempt, the
-/// leader-election leases/endpoints/configmaps of kube-system go to `leader-election`,
-/// `system:nodes` to `node-high`, kube-system service accounts to `workload-high`, other service
-/// accounts to `workload-low`, authenticated users to `global-default`, the rest to `catch-all`.
-/// Clusters with their own FlowSchemas classify differently; the flow distinguisher of the
-/// defaults is the user name.
-pub fn default_flow(req: &Request<'_>) -> String {
-    let user: &str = &req.user;
-    let groups = req.groups();
-    let has = |g: &str| groups.iter().any(|x| x == g);
-    let control_plane = matches!(
-        user,
-        "system:kube-controller-manager" | "system:kube-scheduler"
-    );
-    let kube_system_sa = user.starts_with("system:serviceaccount:kube-system:");
-    let leader_election = (control_plane || kube_system_sa)
-        && matches!(req.verb.as_ref(), "get" | "create" | "update")
-        && matches!(
-            req.resource_key().as_str(),
-            "leases.coordination.k8s.io" | "endpoints" | "configmaps"
-        )
-        && req.namespace() == "kube-system";
-    let level = if has("system:masters") {
-        "exempt"
-    } else if leader_election {
-        "leader-election"
-    } else if has("system:nodes") || user.starts_with("system:node:") {
-        "node-high"
-    } else if control_plane || kube_system_sa {
-        "workload-high"
-    } else if user.starts_with("system:serviceaccount:") || has("system:serviceaccounts") {
-        "workload-low"
-    } else if user == "system:anonymous" || has("system:unauthenticated") {
-        "catch-all"
-    } else {
-        "global-default"
-    };
-    format!("{level}/{}", if user.is_empty() { "-" } else { user })
 }
 
 #[cfg(test)]

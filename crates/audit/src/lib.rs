@@ -56,6 +56,7 @@
 //! x86_64, 8 with plain integer arithmetic elsewhere.
 #![deny(missing_docs)]
 
+mod apf;
 mod client;
 mod error;
 mod event;
@@ -73,7 +74,8 @@ mod uri;
 mod view;
 
 pub use crate::{
-    client::{client_key, default_flow, normalize_user_agent},
+    apf::{default_flow, estimated_seats},
+    client::{client_key, normalize_user_agent},
     error::AuditError,
     event::decode_record,
     filter::{Filter, FilterSpec},
@@ -86,7 +88,7 @@ pub use crate::{
     synth::{SynthOpts, SynthStats, write_synthetic},
     uri::{ListParams, Shape},
     view::{
-        View, estimated_seats,
+        View,
         lists::{KubeVersion, Lists, paging, rv_class, served_from},
         slow::Slow,
         throttled::{ThrottleCause, Throttled},

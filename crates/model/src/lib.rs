@@ -12,6 +12,7 @@
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
 //! - [`body_excerpt`] and [`redact`]: what a remote body may show in a log or an API answer,
 //!   short, printable and without credentials.
+//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod error_chain;
+mod kube_version;
 mod labels;
 mod matcher;
 mod queryable;
@@ -33,6 +35,7 @@ mod sample;
 
 pub use crate::{
     error_chain::error_chain,
+    kube_version::{KubeVersion, VersionError},
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
     queryable::{Queryable, SelectError, SelectHints},

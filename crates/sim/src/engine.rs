@@ -8,14 +8,15 @@
 //! tick depends only on the seed and the tick number, so a simulation is reproducible however
 //! it is advanced.
 
-use crate::apf::{self, Classification, PriorityLevel, WorkEstimate};
 use crate::audit::{self, Event, ObjectRef, ResponseStatus, User};
 use crate::catalog::Catalog;
+use crate::priority::{Priority, SimClass};
 use crate::rng::Rng;
 use crate::scenario::{self, Scenario};
 use crate::store::Store;
 use crate::workload::{ClientSpec, Identity, RequestSpec, Resource, Scope, Verb};
 use crate::{KubeVersion, SimError};
+use apilens_apf::WorkEstimate;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub struct ScenarioConfig {
     /// Scenario name, one of [`crate::scenario_names`].
     pub scenario: String,
     /// Kubernetes version of the API servers; metric names follow the nearest real scrape.
-    /// The patch matters for audit annotations (see [`KubeVersion::effective_patch`]).
+    /// The patch matters for audit annotations (a version without one simulates a patch release without the 1.34/1.35 audit-annotation regression).
     pub kubernetes_version: KubeVersion,
     /// Number of kube-apiserver replicas (1 to 16).
     pub replicas: usize,
@@ -72,7 +73,8 @@ enum Failure {
 struct Replica {
     version: KubeVersion,
     store: Store,
-    levels: Vec<PriorityLevel>,
+    /// APF: levels, schemas, seats and their division, from `apilens-apf`.
+    apf: Priority,
     current_limit: Vec<f64>,
     /// Queued seat-seconds per (priority level index, flow key).
     backlog: HashMap<(usize, String), f64>,
@@ -106,7 +108,7 @@ struct Pending {
     etcd_s: f64,
     exec_s: f64,
     webhook_s: f64,
-    class: Classification,
+    class: SimClass,
     level: usize,
     work: WorkEstimate,
     wait_s: f64,
@@ -129,6 +131,8 @@ pub struct Simulator {
     etcd_read_bytes_last: f64,
     /// Replica of each instance of each client (connections are sticky).
     assignment: Vec<Vec<u8>>,
+    /// Each client's groups, as authentication gives them (`priority::groups`).
+    client_groups: Vec<Vec<String>>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -182,10 +186,9 @@ impl Simulator {
         let start_s = config.start_unix_ms as f64 / 1000.0;
         let mut replicas = Vec::with_capacity(config.replicas);
         for (i, version) in scenario.replica_versions.iter().enumerate() {
-            let levels = apf::default_levels(*version);
-            let current_limit = levels
-                .iter()
-                .map(|l| l.nominal - l.nominal * l.lendable_percent / 200.0)
+            let apf = Priority::new(*version);
+            let current_limit = (0..apf.capacity.levels.len())
+                .map(|i| f64::from(apf.divider.limit(i)))
                 .collect();
             // Replica 0 of upgrade-skew restarted recently; the others have run for days.
             let uptime = if scenario.replica_weights[i] < 0.5 / config.replicas as f64 {
@@ -196,7 +199,7 @@ impl Simulator {
             replicas.push(Replica {
                 version: *version,
                 store: Store::new(Catalog::apiserver_for(*version)),
-                levels,
+                apf,
                 current_limit,
                 backlog: HashMap::new(),
                 cpu_seconds: uptime * 0.4,
@@ -216,7 +219,14 @@ impl Simulator {
             audit_buf: Vec::new(),
             etcd_read_bytes_last: 0.0,
             assignment: Vec::new(),
+            client_groups: Vec::new(),
         };
+        sim.client_groups = sim
+            .scenario
+            .clients
+            .iter()
+            .map(|c| crate::priority::groups(&c.identity))
+            .collect();
         sim.assign_connections();
         sim.init_metrics();
         Ok(sim)
@@ -377,7 +387,12 @@ impl Simulator {
     fn init_metrics(&mut self) {
         for rep in &mut self.replicas {
             let v = rep.version;
-            let git_version = format!("v{}.{}.{}", v.major, v.minor, v.effective_patch());
+            let git_version = format!(
+                "v{}.{}.{}",
+                v.major,
+                v.minor,
+                crate::version::effective_patch(v)
+            );
             let minor = v.minor.to_string();
             let major = v.major.to_string();
             let fam = rep.store.catalog().family("kubernetes_build_info").cloned();
@@ -650,28 +665,24 @@ impl Simulator {
         };
         let username = username(client, instance);
         let rep = &self.replicas[replica];
-        let class = apf::classify(
-            version,
-            &client.identity,
+        let class = rep.apf.classify(
+            &self.client_groups[ci],
             &username,
             spec.verb,
-            info.resource,
+            &info,
+            spec.subresource,
             namespace.as_deref().unwrap_or(""),
+            name.as_deref()
+                .filter(|_| spec.verb != Verb::List)
+                .unwrap_or(""),
         );
-        let level = rep
-            .levels
-            .iter()
-            .position(|l| l.name == class.priority_level)
-            .unwrap_or(0);
-        let work = apf::estimate(
-            version,
-            &rep.levels[level],
-            spec.verb,
+        let level = class.level;
+        let work = rep.apf.estimate(
+            spec,
+            level,
             from_cache,
             total,
-            returned,
-            spec.limit,
-            bytes,
+            info.object_bytes,
             rep.watchers.get(&spec.resource).copied().unwrap_or(0.0),
         );
         // APF estimated the work before the request ran; a failed one returns nothing.
@@ -719,14 +730,20 @@ impl Simulator {
     }
 
     /// APF: borrowing between levels, fair queuing between flows, queue limits and 429s.
+    ///
+    /// Levels, limits, the wait limit and the re-division of seats every 10 s come from
+    /// `apilens-apf` (`SeatDivider`); the queueing within a one-second tick is the simulator's
+    /// own water-filling of each level's seat-seconds over its flows (see ARCHITECTURE.md).
     #[allow(clippy::needless_range_loop)] // levels are indexed in several parallel vectors
     fn schedule(&mut self, rng: &mut Rng, pending: &mut [Pending]) {
+        let now = self.tick as f64 * TICK;
         for (ri, rep) in self.replicas.iter_mut().enumerate() {
-            let n_levels = rep.levels.len();
+            let n_levels = rep.apf.capacity.levels.len();
+            let wait_limit = rep.apf.queue_wait_limit();
             // Demand per level and per flow, in seat-seconds this tick.
             let mut flows: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); n_levels];
             for p in pending.iter().filter(|p| p.replica == ri) {
-                let key = format!("{}|{}", p.class.flow_schema, p.class.distinguisher);
+                let key = format!("{}|{}", p.class.schema, p.class.distinguisher);
                 let e = flows[p.level].entry(key).or_insert((0.0, 0.0));
                 e.0 += p.work.seat_seconds(p.exec_s);
                 e.1 += 1.0;
@@ -742,59 +759,22 @@ impl Simulator {
                     flows[l].values().map(|(d, _)| d).sum::<f64>() + backlog
                 })
                 .collect();
-            // Borrowing (1.26+): idle levels lend part of their seats to saturated ones.
-            let mut target: Vec<f64> = rep.levels.iter().map(|l| l.nominal).collect();
-            if rep.version.at_least(1, 26) {
-                let mut pool = 0.0;
-                let mut lent = vec![0.0; n_levels];
-                for (i, l) in rep.levels.iter().enumerate() {
-                    if l.exempt {
-                        continue;
-                    }
-                    let spare = (l.nominal * l.lendable_percent / 100.0)
-                        .min((l.nominal - demand[i] * 1.2).max(0.0));
-                    lent[i] = spare;
-                    pool += spare;
-                }
-                let wants: Vec<f64> = rep
-                    .levels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        if l.exempt || l.reject {
-                            0.0
-                        } else {
-                            (demand[i] - l.nominal).max(0.0)
-                        }
-                    })
-                    .collect();
-                let total_want: f64 = wants.iter().sum();
-                let granted = total_want.min(pool);
-                for i in 0..n_levels {
-                    let borrowed = if total_want > 0.0 {
-                        granted * wants[i] / total_want
-                    } else {
-                        0.0
-                    };
-                    let lent_i = if pool > 0.0 {
-                        lent[i] * granted / pool
-                    } else {
-                        0.0
-                    };
-                    target[i] = rep.levels[i].nominal + borrowed - lent_i;
-                }
+            // Borrowing (1.26+): the server re-divides its seats every 10 s from the seat
+            // demand it saw; this tick's demand holds for the whole tick.
+            for l in 0..n_levels {
+                rep.apf.divider.set_demand(l, now, demand[l] / TICK);
             }
-            for i in 0..n_levels {
-                let old = rep.current_limit[i];
-                rep.current_limit[i] = (old + 0.3 * (target[i] - old)).max(0.0);
-                if !rep.version.at_least(1, 26) {
-                    rep.current_limit[i] = rep.levels[i].nominal;
-                }
+            let period = apilens_apf::BORROWING_PERIOD_S;
+            if rep.apf.divider.borrows() && self.tick > 0 && (now % period) < TICK {
+                rep.apf.divider.adjust(now);
+            }
+            for l in 0..n_levels {
+                rep.current_limit[l] = f64::from(rep.apf.divider.limit(l));
             }
             // Fair queuing: water-fill each level's capacity over its flows.
             let mut outcome: HashMap<(usize, String), FlowOutcome> = HashMap::new();
             for l in 0..n_levels {
-                let level = &rep.levels[l];
+                let level = rep.apf.level(l);
                 if level.exempt
                     || flows[l].is_empty() && !rep.backlog.keys().any(|(li, _)| *li == l)
                 {
@@ -838,9 +818,10 @@ impl Simulator {
                         let rate = alloc.max(1e-3) / TICK;
                         wait = backlog / rate;
                         let queued = backlog / per_request.max(1e-3);
-                        let queue_cap = level.hand_size * level.queue_length_limit;
-                        if wait > apf::QUEUE_WAIT_LIMIT || queued > queue_cap {
-                            let keep = (apf::QUEUE_WAIT_LIMIT * rate).min(queue_cap * per_request);
+                        let queue_cap =
+                            f64::from(level.hand_size) * f64::from(level.queue_length_limit);
+                        if wait > wait_limit || queued > queue_cap {
+                            let keep = (wait_limit * rate).min(queue_cap * per_request);
                             let excess = backlog - keep;
                             if new > 0.0 {
                                 reject_p = (excess / new).clamp(0.0, 1.0);
@@ -869,7 +850,7 @@ impl Simulator {
             for p in pending.iter_mut().filter(|p| p.replica == ri) {
                 let key = (
                     p.level,
-                    format!("{}|{}", p.class.flow_schema, p.class.distinguisher),
+                    format!("{}|{}", p.class.schema, p.class.distinguisher),
                 );
                 let Some((wait, reject_p, reason, queued)) = outcome.get(&key) else {
                     continue;
@@ -879,7 +860,7 @@ impl Simulator {
                     p.rejected = *reason;
                     p.code = 429;
                     p.wait_s = if *reason == Some("time-out") {
-                        apf::QUEUE_WAIT_LIMIT + rng.f64() * 0.01
+                        wait_limit + rng.f64() * 0.01
                     } else {
                         rng.lognormal(0.0003, 0.3)
                     };
@@ -956,8 +937,8 @@ impl Simulator {
             s.inc("apiserver_request_terminations_total", &req, 1.0);
         }
         // APF.
-        let pl = p.class.priority_level;
-        let fs = p.class.flow_schema;
+        let pl = rep.apf.level_name(p.class.level);
+        let fs = rep.apf.schema_name(p.class.schema);
         let apf_labels: [(&str, &str); 2] = [("priority_level", pl), ("flow_schema", fs)];
         if let Some(reason) = p.rejected {
             s.inc(
@@ -1005,7 +986,7 @@ impl Simulator {
             s.observe(
                 "apiserver_flowcontrol_work_estimated_seats",
                 &apf_labels,
-                p.work.max_seats(),
+                f64::from(p.work.max_seats()),
             );
             if p.wait_s > 0.001 {
                 s.observe(
@@ -1207,59 +1188,42 @@ impl Simulator {
         let watch = spec.verb == Verb::Watch;
         let node = node_name(p.instance);
         let username = username(client, p.instance);
-        let (groups, extra, uid): (
-            Vec<String>,
-            BTreeMap<&'static str, [String; 1]>,
-            Option<String>,
-        ) = match &client.identity {
-            Identity::Node => (
-                vec!["system:nodes".into(), "system:authenticated".into()],
-                BTreeMap::new(),
-                None,
-            ),
-            Identity::ServiceAccount { namespace, name } => {
-                let mut extra = BTreeMap::new();
-                let seed = hash2(p.client as u64, u64::from(p.instance));
-                let pod = format!("{}-{}", client.name, pod_suffix(seed));
-                extra.insert("authentication.kubernetes.io/pod-name", [pod]);
-                extra.insert(
-                    "authentication.kubernetes.io/pod-uid",
-                    [audit::uuid(seed, seed.rotate_left(17))],
-                );
-                extra.insert(
-                    "authentication.kubernetes.io/credential-id",
-                    [format!(
-                        "JTI={}",
-                        audit::uuid(seed.rotate_left(5), seed ^ 0x55)
-                    )],
-                );
-                if version.at_least(1, 30) && client.per_node {
-                    extra.insert("authentication.kubernetes.io/node-name", [node.clone()]);
+        // The groups APF classified the request with.
+        let groups = self.client_groups[p.client].clone();
+        let (extra, uid): (BTreeMap<&'static str, [String; 1]>, Option<String>) =
+            match &client.identity {
+                Identity::Node => (BTreeMap::new(), None),
+                Identity::ServiceAccount { namespace, name } => {
+                    let mut extra = BTreeMap::new();
+                    let seed = hash2(p.client as u64, u64::from(p.instance));
+                    let pod = format!("{}-{}", client.name, pod_suffix(seed));
+                    extra.insert("authentication.kubernetes.io/pod-name", [pod]);
                     extra.insert(
-                        "authentication.kubernetes.io/node-uid",
-                        [audit::uuid(hash2(7, u64::from(p.instance)), 11)],
+                        "authentication.kubernetes.io/pod-uid",
+                        [audit::uuid(seed, seed.rotate_left(17))],
                     );
+                    extra.insert(
+                        "authentication.kubernetes.io/credential-id",
+                        [format!(
+                            "JTI={}",
+                            audit::uuid(seed.rotate_left(5), seed ^ 0x55)
+                        )],
+                    );
+                    if version.at_least(1, 30) && client.per_node {
+                        extra.insert("authentication.kubernetes.io/node-name", [node.clone()]);
+                        extra.insert(
+                            "authentication.kubernetes.io/node-uid",
+                            [audit::uuid(hash2(7, u64::from(p.instance)), 11)],
+                        );
+                    }
+                    let uid = audit::uuid(
+                        hash2(namespace.len() as u64, p.client as u64),
+                        hash2(name.len() as u64, 3),
+                    );
+                    (extra, Some(uid))
                 }
-                let uid = audit::uuid(
-                    hash2(namespace.len() as u64, p.client as u64),
-                    hash2(name.len() as u64, 3),
-                );
-                (
-                    vec![
-                        "system:serviceaccounts".into(),
-                        format!("system:serviceaccounts:{namespace}"),
-                        "system:authenticated".into(),
-                    ],
-                    extra,
-                    Some(uid),
-                )
-            }
-            Identity::User { groups, .. } => {
-                let mut g = groups.clone();
-                g.push("system:authenticated".into());
-                (g, BTreeMap::new(), None)
-            }
-        };
+                Identity::User { .. } => (BTreeMap::new(), None),
+            };
         let source_ip = if client.per_node {
             node_ip(p.instance)
         } else {
@@ -1313,7 +1277,7 @@ impl Simulator {
         if !watch
             && latency > 0.5
             && version.at_least(1, 24)
-            && !version.drops_latency_annotations()
+            && !crate::version::drops_latency_annotations(version)
         {
             annotations.insert(
                 "apiserver.latency.k8s.io/total",
@@ -1525,6 +1489,7 @@ impl Simulator {
         let total_bytes: f64 = objects.iter().map(|(r, n)| n * r.info().object_bytes).sum();
         for (ri, rep) in self.replicas.iter_mut().enumerate() {
             let version = rep.version;
+            let wait_limit = rep.apf.queue_wait_limit();
             let mine = || pending.iter().filter(move |p| p.replica == ri);
             let mut inflight = [0.0f64; 2];
             let mut inqueue = [0.0f64; 2];
@@ -1533,21 +1498,27 @@ impl Simulator {
             for p in mine() {
                 let spec = &self.scenario.clients[p.client].requests[p.spec];
                 let k = usize::from(spec.verb.is_mutating());
-                inqueue[k] += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) / TICK;
+                inqueue[k] += p.wait_s.min(wait_limit) / TICK;
                 if p.rejected.is_none() {
                     inflight[k] += p.exec_s / TICK;
                     let e = executing
-                        .entry((p.class.priority_level, p.class.flow_schema))
+                        .entry((
+                            rep.apf.level_name(p.class.level),
+                            rep.apf.schema_name(p.class.schema),
+                        ))
                         .or_default();
                     e.0 += p.exec_s / TICK;
                     e.1 += p.work.seat_seconds(p.exec_s) / TICK;
                 }
                 if p.wait_s > 0.001 {
                     let q = queued
-                        .entry((p.class.priority_level, p.class.flow_schema))
+                        .entry((
+                            rep.apf.level_name(p.class.level),
+                            rep.apf.schema_name(p.class.schema),
+                        ))
                         .or_default();
-                    q.0 += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) / TICK;
-                    q.1 += p.wait_s.min(apf::QUEUE_WAIT_LIMIT) * p.work.initial_seats / TICK;
+                    q.0 += p.wait_s.min(wait_limit) / TICK;
+                    q.1 += p.wait_s.min(wait_limit) * f64::from(p.work.initial_seats) / TICK;
                 }
             }
             let s = &mut rep.store;
@@ -1582,10 +1553,12 @@ impl Simulator {
             }
             for ((pl, fs), (req, seats)) in &executing {
                 let limit = rep
+                    .apf
+                    .capacity
                     .levels
                     .iter()
                     .position(|l| l.name == *pl)
-                    .filter(|&i| !rep.levels[i].exempt)
+                    .filter(|&i| !rep.apf.level(i).exempt)
                     .map(|i| rep.current_limit[i].round())
                     .unwrap_or(f64::INFINITY);
                 let level_seats = per_level.get(pl).copied().unwrap_or(0.0);
@@ -1626,29 +1599,33 @@ impl Simulator {
                 );
             }
             if version.at_least(1, 18) {
-                for (i, l) in rep.levels.iter().enumerate() {
-                    let pl = [("priority_level", l.name)];
+                // The exempt level has gauges once it takes part in the division (1.28).
+                for (i, l) in rep.apf.capacity.levels.iter().enumerate() {
+                    if l.exempt && !version.at_least(1, 28) {
+                        continue;
+                    }
+                    let pl = [("priority_level", l.name.as_str())];
+                    let nominal = f64::from(l.nominal);
                     s.set(
                         "apiserver_flowcontrol_request_concurrency_limit",
                         &pl,
-                        l.nominal,
+                        nominal,
                     );
-                    s.set("apiserver_flowcontrol_nominal_limit_seats", &pl, l.nominal);
+                    s.set("apiserver_flowcontrol_nominal_limit_seats", &pl, nominal);
                     s.set(
                         "apiserver_flowcontrol_current_limit_seats",
                         &pl,
                         rep.current_limit[i].round(),
                     );
-                    let lendable = (l.nominal * l.lendable_percent / 100.0).round();
                     s.set(
                         "apiserver_flowcontrol_lower_limit_seats",
                         &pl,
-                        l.nominal - lendable,
+                        f64::from(l.min_limit),
                     );
                     s.set(
                         "apiserver_flowcontrol_upper_limit_seats",
                         &pl,
-                        if l.exempt { l.nominal } else { apf::SERVER_CL },
+                        f64::from(l.max_limit),
                     );
                 }
             }

@@ -2,6 +2,14 @@
 
 use std::path::PathBuf;
 
+impl From<apilens_model::VersionError> for SimError {
+    fn from(e: apilens_model::VersionError) -> SimError {
+        SimError::InvalidVersion {
+            input: e.input().to_string(),
+        }
+    }
+}
+
 /// Everything that can go wrong while building, running or serving a simulation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -37,17 +37,19 @@
 //! ```
 #![deny(missing_docs)]
 
-mod apf;
 mod audit;
 mod catalog;
 mod engine;
 mod error;
+mod priority;
 mod rng;
 mod scenario;
 mod server;
 mod store;
 mod version;
 mod workload;
+
+pub use apilens_model::KubeVersion;
 
 pub use crate::{
     catalog::{
@@ -58,5 +60,4 @@ pub use crate::{
     error::SimError,
     scenario::{SCENARIOS, ScenarioInfo, scenario_names},
     server::{ServeConfig, SimServer, Target, serve},
-    version::KubeVersion,
 };

@@ -329,7 +329,7 @@ pub(crate) fn build(
         "{}.{}.{}",
         version.major,
         version.minor,
-        version.effective_patch()
+        crate::version::effective_patch(version)
     );
     let mut nodes = 1_000;
     let mut pods = 30_000.0;

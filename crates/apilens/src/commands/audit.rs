@@ -36,6 +36,10 @@ enum ViewCommand {
         /// resource, namespace, code, sourceip, flow.
         #[arg(long, value_delimiter = ',', default_value = "user")]
         by: Vec<TopKey>,
+        /// The apiserver's Kubernetes version (such as 1.30): decides the default FlowSchemas
+        /// of the flow key and the seat estimates; the newest version apilens knows otherwise.
+        #[arg(long)]
+        kube_version: Option<apilens_apf::KubeVersion>,
         #[command(flatten)]
         common: Common,
     },
@@ -125,9 +129,19 @@ struct Common {
 /// Runs `apilens audit`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (out, read_errors) = match args.view {
-        ViewCommand::Top { by, common } => {
+        ViewCommand::Top {
+            by,
+            kube_version,
+            common,
+        } => {
             let limit = common.limit;
-            execute(&common, || Top::new(&by, limit, KEY_CAP))?
+            execute(&common, || {
+                let top = Top::new(&by, limit, KEY_CAP);
+                match kube_version {
+                    Some(v) => top.for_version(v),
+                    None => top,
+                }
+            })?
         }
         ViewCommand::Lists {
             kube_version,

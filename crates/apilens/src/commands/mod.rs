@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+pub(crate) mod apf;
 pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod demo;
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Apf(args) => apf::run(args),
         Command::Tsdb(args) => tsdb::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Record(args) => record::run(args),

@@ -8,6 +8,7 @@ pub(crate) mod timeline;
 pub(crate) mod top;
 pub(crate) mod watches;
 
+use crate::apf::estimated_seats;
 use crate::report::Report;
 use crate::request::Request;
 use crate::scan::Summary;
@@ -47,24 +48,6 @@ pub(crate) fn latency_ms(req: &Request<'_>) -> Option<f64> {
     req.latency_us().map(|us| us as f64 / 1000.0)
 }
 
-/// Estimated APF seats occupied by a request.
-///
-/// The count-based work estimator (before `SizeBasedListCostEstimate`, 1.34) charges a LIST
-/// `ceil(objects / 100)` seats, capped at 10, and every other request 1 seat. Audit events at
-/// Metadata level carry no object count, so a paginated LIST is charged `ceil(limit / 100)` and an
-/// unbounded LIST the cap: an upper bound, which is the point when looking for the expensive ones.
-pub fn estimated_seats(req: &Request<'_>) -> u32 {
-    if req.verb != "list" {
-        return 1;
-    }
-    match req.shape().params().limit {
-        Some(limit) => u32::try_from(limit.div_ceil(100))
-            .unwrap_or(10)
-            .clamp(1, 10),
-        None => 10,
-    }
-}
-
 /// Request count, errors, latency quantiles and seat-seconds of one key.
 #[derive(Clone, Default)]
 pub(crate) struct RequestStats {
@@ -75,14 +58,20 @@ pub(crate) struct RequestStats {
 }
 
 impl RequestStats {
+    /// Folds in one request, its seats estimated for the newest version apf knows.
     pub(crate) fn add(&mut self, req: &Request<'_>) {
+        self.add_for(req, crate::apf::DEFAULT_VERSION);
+    }
+
+    /// Folds in one request, its seats estimated as a server of `version` would.
+    pub(crate) fn add_for(&mut self, req: &Request<'_>, version: apilens_apf::KubeVersion) {
         self.count += 1;
         if is_error(req.code) {
             self.errors += 1;
         }
         if let Some(ms) = latency_ms(req) {
             self.latency.add(ms);
-            self.seat_seconds += f64::from(estimated_seats(req)) * ms / 1000.0;
+            self.seat_seconds += f64::from(estimated_seats(req, version)) * ms / 1000.0;
         }
     }
 }

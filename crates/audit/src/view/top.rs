@@ -1,11 +1,13 @@
 //! `top --by KEY[,KEY...]`: requests, share, rate, errors, latency and APF seat cost per key.
 
 use super::{KEY_SEP, QUANTILE_NOTE, RequestStats, View};
-use crate::client::{default_flow, push_client_key, push_normalized_user_agent};
+use crate::apf::push_flow;
+use crate::client::{push_client_key, push_normalized_user_agent};
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
 use crate::scan::Summary;
 use crate::sketch::HeavyHitters;
+use apilens_apf::KubeVersion;
 use std::fmt::Write as _;
 
 /// A grouping key of `top`.
@@ -27,7 +29,8 @@ pub enum TopKey {
     Code,
     /// The last source IP.
     SourceIp,
-    /// The APF priority level and flow under the default FlowSchemas.
+    /// The APF priority level, FlowSchema and flow distinguisher under the default
+    /// FlowSchemas of the version given to [`Top::for_version`].
     Flow,
 }
 
@@ -47,7 +50,7 @@ impl TopKey {
         }
     }
 
-    fn write(self, req: &Request<'_>, out: &mut String) {
+    fn write(self, req: &Request<'_>, version: KubeVersion, out: &mut String) {
         match self {
             TopKey::User => out.push_str(&req.user),
             TopKey::UserAgent => push_normalized_user_agent(&req.user_agent, out),
@@ -61,7 +64,7 @@ impl TopKey {
                 }
             }
             TopKey::SourceIp => out.push_str(&req.source_ip),
-            TopKey::Flow => out.push_str(&default_flow(req)),
+            TopKey::Flow => push_flow(req, version, out),
         }
     }
 }
@@ -92,6 +95,8 @@ impl std::str::FromStr for TopKey {
 /// The `top` view.
 pub struct Top {
     keys: Vec<TopKey>,
+    version: KubeVersion,
+    version_given: bool,
     limit: usize,
     hh: HeavyHitters<RequestStats>,
     buf: String,
@@ -108,10 +113,22 @@ impl Top {
         };
         Top {
             keys,
+            version: crate::apf::DEFAULT_VERSION,
+            version_given: false,
             limit,
             hh: HeavyHitters::new(cap),
             buf: String::new(),
         }
+    }
+}
+
+impl Top {
+    /// Classifies flows and estimates seats as a server of `version` (the newest version
+    /// apf knows otherwise).
+    pub fn for_version(mut self, version: KubeVersion) -> Top {
+        self.version = version;
+        self.version_given = true;
+        self
     }
 }
 
@@ -122,9 +139,9 @@ impl View for Top {
             if i > 0 {
                 self.buf.push(KEY_SEP);
             }
-            k.write(req, &mut self.buf);
+            k.write(req, self.version, &mut self.buf);
         }
-        self.hh.entry(&self.buf).add(req);
+        self.hh.entry(&self.buf).add_for(req, self.version);
     }
 
     fn merge(&mut self, other: Top) {
@@ -164,9 +181,24 @@ impl View for Top {
         }
         let mut notes = vec![
             QUANTILE_NOTE.to_owned(),
-            "rate is requests per second over the span of the whole input; errors are 4xx and 5xx".to_owned(),
-            "seat_s estimates APF seat-seconds: seats (1, or ceil(limit/100) up to 10 for LIST; 10 for an unbounded LIST) x latency".to_owned(),
+            "rate is requests per second over the span of the whole input; errors are 4xx and 5xx"
+                .to_owned(),
+            format!(
+                "seat_s estimates APF seat-seconds: seats x latency, seats from the work estimator of Kubernetes {} ({}) capped by the request's priority level under the default FlowSchemas; collections are taken as large (an unbounded or cache-served LIST costs its level's maximum), writes as 1 seat",
+                self.version,
+                if self.version_given {
+                    "--kube-version"
+                } else {
+                    "the newest apf knows; set --kube-version"
+                },
+            ),
         ];
+        if self.keys.contains(&TopKey::Flow) {
+            notes.push(format!(
+                "flow is priority-level/flow-schema/distinguisher under the default FlowSchemas of Kubernetes {}; a cluster with its own FlowSchemas classifies differently",
+                self.version
+            ));
+        }
         if approximate {
             notes.push(format!(
                 "too many distinct keys to count exactly: counts come from a heavy-hitters sketch and may be low by up to {max_error}"

@@ -269,7 +269,7 @@ fn bad_configuration_is_a_clear_error() {
     );
     assert_eq!(
         KubeVersion::parse("1.x").unwrap_err().to_string(),
-        "invalid kubernetes version \"1.x\": expected MAJOR.MINOR such as 1.34"
+        "invalid kubernetes version \"1.x\": expected MAJOR.MINOR[.PATCH] such as 1.34 or v1.34.2"
     );
 }
 

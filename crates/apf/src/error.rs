@@ -1,0 +1,45 @@
+//! The one error type of apf.
+
+/// Everything apf can reject: object files and debug dumps it cannot read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApfError {
+    /// A document that is not valid YAML or JSON, or an APF object with a malformed field.
+    #[error("{source_name}: document {document}: {why}")]
+    Yaml {
+        /// The file (or other source) read.
+        source_name: String,
+        /// The document's index, from 1.
+        document: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// A document that is not a FlowSchema or PriorityLevelConfiguration (nor a list of them).
+    #[error(
+        "{source_name}: document {document} is a {kind}, not a FlowSchema or PriorityLevelConfiguration"
+    )]
+    NotApf {
+        /// The file (or other source) read.
+        source_name: String,
+        /// The document's index, from 1.
+        document: usize,
+        /// Its `apiVersion`/`kind`, or a description when it has none.
+        kind: String,
+    },
+    /// A source with no APF object at all.
+    #[error("{source_name}: no FlowSchema or PriorityLevelConfiguration found")]
+    Empty {
+        /// The file (or other source) read.
+        source_name: String,
+    },
+    /// A debug dump that cannot be read.
+    #[error("{source_name}:{line}: {why}")]
+    Dump {
+        /// The file (or other source) read.
+        source_name: String,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+}
