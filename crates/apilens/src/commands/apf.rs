@@ -10,7 +10,7 @@ use apilens_apf::{
     ResourceAttributes, infer_server_concurrency_limit, load_objects, parse_dump,
     queue_wait_limit_for,
 };
-use apilens_textparse::{Entry, Format, parse_reader};
+use apilens_textparse::{Entry, parse_reader};
 use serde::Serialize;
 use std::io::{Read as _, Write as _};
 use std::ops::ControlFlow;
@@ -529,10 +529,7 @@ struct Scrape {
 fn read_scrape(spec: &str) -> anyhow::Result<Scrape> {
     let source = input::open(spec, &HttpOpts::default())?;
     let name = source.name.clone();
-    let format = source
-        .content_type
-        .as_deref()
-        .map_or(Format::PrometheusText, Format::from_content_type);
+    let format = source.format;
     let mut version = None;
     let mut nominal = Vec::new();
     let mut first_error = None;
