@@ -232,4 +232,20 @@ fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("no series matched"));
+    // An empty answer is an answer (exit 0), and says so on stderr.
+    // See: issue 16 (`apilens query` with an empty result printed nothing).
+    let out = apilens(&[
+        "query",
+        r#"up{job="nothing"}"#,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).starts_with(r#"no series matched "up{job=\"nothing\"}" at "#),
+        "{}",
+        text(&out.stderr)
+    );
 }
