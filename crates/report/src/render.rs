@@ -63,11 +63,18 @@ fn explains_something(panel: &PanelSummary) -> bool {
         && !panel.note.starts_with("explains nothing")
 }
 
-/// Panels worth a line in the short form: flagged ones worst first, then an OK panel that
-/// explains one of them.
-fn shown(panels: &[PanelSummary]) -> Vec<&PanelSummary> {
+/// Panels worth a line in the short form: flagged ones worst first (those on the cause's chain
+/// first among equals), then an OK panel that explains one of them.
+fn shown<'a>(panels: &'a [PanelSummary], report: &Report) -> Vec<&'a PanelSummary> {
+    let on_chain = |p: &PanelSummary| {
+        report
+            .cause
+            .as_ref()
+            .and_then(|c| c.panels.iter().position(|id| *id == p.id))
+            .unwrap_or(usize::MAX)
+    };
     let mut flagged: Vec<&PanelSummary> = panels.iter().filter(|p| p.level > Level::Ok).collect();
-    flagged.sort_by_key(|p| std::cmp::Reverse(p.level));
+    flagged.sort_by_key(|p| (std::cmp::Reverse(p.level), on_chain(p)));
     flagged.truncate(TEXT_PANELS_PER_SECTION);
     if let Some(explaining) = panels
         .iter()
@@ -194,7 +201,7 @@ pub fn render_text(report: &Report) -> String {
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "[{}] {}", section.level.label(), section.title);
-        for panel in shown(&section.panels) {
+        for panel in shown(&section.panels, report) {
             let first = format!(
                 "  {} {} ",
                 marker(panel.level),

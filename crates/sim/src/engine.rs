@@ -1827,7 +1827,14 @@ impl Simulator {
                 &[],
                 (600.0 + watchers * 2.0 + inflight[0] + inflight[1]).round(),
             );
-            loopback_and_controllers(s, rng, stalled, self.scenario.etcd_disk_factor);
+            let webhook_hangs = self.scenario.webhook.as_ref().map_or(0.0, |w| w.hang_share);
+            loopback_and_controllers(
+                s,
+                rng,
+                stalled,
+                self.scenario.etcd_disk_factor,
+                webhook_hangs,
+            );
         }
         // etcd server gauges.
         let keys: f64 = objects.values().sum::<f64>() + 1_500.0;
@@ -1909,8 +1916,15 @@ impl Simulator {
 
 /// The API server's own controllers (`workqueue_*`, names as a real 1.34 server reports them)
 /// and its loopback client (`rest_client_requests_total`): quiet and fast, except while etcd
-/// stalls, when their writes wait for it and some fail with 500.
-fn loopback_and_controllers(s: &mut Store, rng: &mut Rng, etcd_stalled: bool, disk_factor: f64) {
+/// stalls, when their writes wait for it and fail with 500, and where a webhook hangs on the
+/// ConfigMaps their writes touch (`webhook_hangs` of them fail with 500).
+fn loopback_and_controllers(
+    s: &mut Store,
+    rng: &mut Rng,
+    etcd_stalled: bool,
+    disk_factor: f64,
+    webhook_hangs: f64,
+) {
     const HOST: &str = "[::1]:6443";
     for (method, code, rate) in [
         ("GET", "200", 1.6),
@@ -1920,9 +1934,16 @@ fn loopback_and_controllers(s: &mut Store, rng: &mut Rng, etcd_stalled: bool, di
         ("POST", "201", 0.05),
         ("POST", "409", 0.004),
     ] {
-        let n = rng.poisson(rate) as f64;
+        let n = rng.poisson(rate);
         let writes = method != "GET";
-        let failed = if etcd_stalled && writes { n } else { 0.0 };
+        let failed = if etcd_stalled && writes {
+            n
+        } else if writes && webhook_hangs > 0.0 {
+            (0..n).filter(|_| rng.chance(webhook_hangs)).count() as u64
+        } else {
+            0
+        };
+        let (n, failed) = (n as f64, failed as f64);
         s.inc(
             "rest_client_requests_total",
             &[("code", code), ("host", HOST), ("method", method)],

@@ -328,6 +328,9 @@ pub(crate) fn router(health: Health, db: Arc<Db>) -> axum::Router {
         engine: apilens_promql::Engine::new(apilens_promql::EngineOpts::default()),
     };
     axum::Router::new()
+        .merge(apilens_web::verdict_router(
+            apilens_web::VerdictSource::Store(state.clone()),
+        ))
         .merge(apilens_web::api_router(state))
         .merge(apilens_web::dashboard_router())
         .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))
