@@ -37,7 +37,10 @@ fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store(
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("overall: CRITICAL"), "{stdout}");
+    assert!(
+        stdout.starts_with("overall: CRITICAL: APF workload-low saturated by LISTs of widgets"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("[CRITICAL] API Priority and Fairness"),
         "{stdout}"
@@ -69,7 +72,7 @@ fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let sections = json["sections"].as_array().unwrap();
-    assert_eq!(sections.len(), 7);
+    assert_eq!(sections.len(), 10);
     let apf = sections
         .iter()
         .find(|s| s["row"] == "priority-and-fairness")
