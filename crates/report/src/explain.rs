@@ -169,25 +169,29 @@ fn value(row: &TableRow, id: &str) -> Option<f64> {
     row.values.iter().find(|(q, _)| q == id).map(|(_, v)| *v)
 }
 
-/// The same call in the other table with a p99 over half as large again: the two disagree.
-fn disagreement<'a>(row: &TableRow, other: &'a PanelSummary) -> Option<(&'a TableRow, f64, f64)> {
-    let mine = value(row, "p99")?;
-    let theirs_row = other.rows.iter().find(|r| call(r) == call(row))?;
-    let theirs = value(theirs_row, "p99")?;
-    Some((theirs_row, mine, theirs))
+/// The top call of `panel` with its p99 there and in `other` when the client-side p99 (the
+/// slowest calls) is over half as large again as the SLI's: the two tables disagree.
+/// `panel_is_sli` says which of the two `panel` is. Returns (call, SLI p99, client p99).
+fn disagreement(
+    panel: &PanelSummary,
+    other: &PanelSummary,
+    panel_is_sli: bool,
+) -> Option<(String, f64, f64)> {
+    let top = panel.rows.first()?;
+    let mine = value(top, "p99")?;
+    let theirs = value(other.rows.iter().find(|r| call(r) == call(top))?, "p99")?;
+    let (sli, client) = if panel_is_sli {
+        (mine, theirs)
+    } else {
+        (theirs, mine)
+    };
+    (client > 1.5 * sli).then(|| (top.key.clone(), sli, client))
 }
 
 fn slo_note(slo: &mut PanelSummary, slowest: &PanelSummary) {
-    let Some(top) = slo.rows.first() else {
-        return;
-    };
-    let Some((_, sli, client)) = disagreement(top, slowest) else {
-        return;
-    };
-    if client > 1.5 * sli {
+    if let Some((key, sli, client)) = disagreement(slo, slowest, true) {
         slo.note = format!(
-            "the SLI leaves out APF queue wait and webhook time: {} reads p99 {} here and {} as its clients waited (slowest calls)",
-            top.key,
+            "the SLI leaves out APF queue wait and webhook time: {key} reads p99 {} here and {} as its clients waited (slowest calls)",
             format_value(sli, Unit::Seconds),
             format_value(client, Unit::Seconds)
         );
@@ -195,16 +199,9 @@ fn slo_note(slo: &mut PanelSummary, slowest: &PanelSummary) {
 }
 
 fn slowest_note(slowest: &mut PanelSummary, slo: &PanelSummary) {
-    let Some(top) = slowest.rows.first() else {
-        return;
-    };
-    let Some((_, client, sli)) = disagreement(top, slo) else {
-        return;
-    };
-    if client > 1.5 * sli {
+    if let Some((key, sli, _)) = disagreement(slowest, slo, false) {
         slowest.note = format!(
-            "what clients waited, APF queue wait and webhooks included: without them (the SLO view) {} takes p99 {}",
-            top.key,
+            "what clients waited, APF queue wait and webhooks included: without them (the SLO view) {key} takes p99 {}",
             format_value(sli, Unit::Seconds)
         );
     }

@@ -212,23 +212,6 @@ fn serve_without_anything_to_scrape_says_what_to_do() {
     assert!(stderr.contains("apilens serve --kubeconfig"), "{stderr}");
 }
 
-/// Answers every request on `listener` with `body` as a scrape, on a thread.
-fn answer_on(listener: TcpListener, body: Vec<u8>) {
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-}
-
 /// An unreachable target is reported once, on one line naming its address and why, retried
 /// with back-off in silence, and reported once more when it comes back.
 ///
@@ -283,7 +266,12 @@ fn serve_says_once_that_a_target_is_down_and_once_that_it_is_back() {
     );
 
     // The target comes up on the same address.
-    answer_on(TcpListener::bind(dead).unwrap(), fixture());
+    apilens_testkit::serve_fixed_on(
+        TcpListener::bind(dead).unwrap(),
+        "200 OK",
+        "text/plain; version=0.0.4",
+        fixture(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if get(listen, "/api/v1/targets").is_some_and(|t| t.contains(r#""health":"up""#)) {

@@ -362,9 +362,9 @@ fn every_exported_query_and_rule_evaluates_in_prometheus() {
             &apiserver_render
         };
         for q in &panel.queries {
-            let mut promql = vec![("all releases", combined(q, &render))];
+            let mut promql = vec![("all releases", combined(q, render))];
             if let Some(alt) = q.for_version(KubeVersion::new(1, 34)) {
-                promql.push(("1.34", alt.render(&render)));
+                promql.push(("1.34", alt.render(render)));
             }
             let exempt = NOT_SIMULATED
                 .iter()
