@@ -24,12 +24,7 @@ const EXPLANATIONS: [(&str, &[&str]); 3] = [
     ),
     (
         "object-counts",
-        &[
-            "slowest-calls",
-            "slo-view",
-            "list-response-sizes",
-            "list-objects-returned",
-        ],
+        &["list-response-sizes", "list-objects-returned"],
     ),
 ];
 
@@ -54,7 +49,15 @@ pub(crate) fn explain(
     let slo = find(&rows, "slo-view").cloned();
     for panel in rows.iter_mut().flat_map(|(_, panels)| panels) {
         if let Some((_, explained)) = EXPLANATIONS.iter().find(|(id, _)| *id == panel.id) {
-            let explains = explained.iter().any(|id| flagged.contains(*id));
+            // Object counts also explain slow calls when the slowest one is a LIST.
+            let slow_list = panel.id == "object-counts"
+                && flagged.contains("slowest-calls")
+                && slowest.as_ref().is_some_and(|s| {
+                    s.rows
+                        .first()
+                        .is_some_and(|r| r.labels.iter().any(|(n, v)| n == "verb" && v == "LIST"))
+                });
+            let explains = slow_list || explained.iter().any(|id| flagged.contains(*id));
             if panel.level > Level::Ok {
                 panel.level = Level::Ok;
             }
