@@ -37,7 +37,10 @@ fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store(
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("overall: CRITICAL"), "{stdout}");
+    assert!(
+        stdout.starts_with("overall: CRITICAL: APF workload-low saturated by LISTs of widgets"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("[CRITICAL] API Priority and Fairness"),
         "{stdout}"
@@ -69,7 +72,7 @@ fn demo_reports_apf_saturation_and_names_the_client_then_report_reads_the_store(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let sections = json["sections"].as_array().unwrap();
-    assert_eq!(sections.len(), 7);
+    assert_eq!(sections.len(), 10);
     let apf = sections
         .iter()
         .find(|s| s["row"] == "priority-and-fairness")
@@ -232,4 +235,20 @@ fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("no series matched"));
+    // An empty answer is an answer (exit 0), and says so on stderr.
+    // See: issue 16 (`apilens query` with an empty result printed nothing).
+    let out = apilens(&[
+        "query",
+        r#"up{job="nothing"}"#,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).starts_with(r#"no series matched "up{job=\"nothing\"}" at "#),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -89,7 +89,10 @@ pub use crate::{
     uri::{ListParams, Shape},
     view::{
         View,
-        lists::{KubeVersion, Lists, paging, rv_class, served_from},
+        lists::{
+            CACHE_IF_PROGRESS_NOTIFY, KubeVersion, Lists, SNAPSHOT_ELSE_ETCD, paging, rv_class,
+            served_from, served_with_evidence,
+        },
         slow::Slow,
         throttled::{ThrottleCause, Throttled},
         timeline::{Timeline, parse_step},

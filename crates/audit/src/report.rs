@@ -207,7 +207,20 @@ impl Report {
             out.push_str(text.trim_end());
             out.push('\n');
         };
-        let upper: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+        // Column names of the view (`p99_ms`) read as headings in capitals; columns named after
+        // data (the clients of `timeline`) keep their names as written.
+        let upper: Vec<String> = headers
+            .iter()
+            .map(|h| {
+                if h.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ' ' || c == '|'
+                }) {
+                    h.to_uppercase()
+                } else {
+                    h.clone()
+                }
+            })
+            .collect();
         line(&mut out, &upper);
         for r in &rows {
             line(&mut out, r);

@@ -429,7 +429,7 @@ fn lists_on_fixtures_match_independent_shapes() {
     assert_eq!(
         report.cell(row, "served"),
         Some(&Cell::Text(
-            "etcd (<=1.30), cache (consistent read) (1.31+)".into()
+            "etcd (<=1.30), cache if etcd has progress notify, else etcd (1.31+)".into()
         ))
     );
 }
@@ -751,6 +751,151 @@ fn slow_shows_the_latency_breakdown() {
     assert!(report.notes.iter().any(|n| {
         n.starts_with("1 of 2 requests over 500 ms have no apiserver.latency.k8s.io/total")
     }));
+}
+
+/// One event of `user` (with `agent`) at second `t`, lasting `ms`.
+fn timed(id: &str, verb: &str, uri: &str, user: &str, agent: &str, t: u32, ms: u32) -> String {
+    let start = format!("2024-05-01T10:00:{:02}.000000Z", t % 60);
+    let end_us = u64::from(t % 60) * 1_000_000 + u64::from(ms) * 1000;
+    let end = format!(
+        "2024-05-01T10:{:02}:{:02}.{:06}Z",
+        end_us / 60_000_000,
+        (end_us / 1_000_000) % 60,
+        end_us % 1_000_000
+    );
+    variant(&[
+        ("/auditID", json!(id)),
+        ("/verb", json!(verb)),
+        ("/requestURI", json!(uri)),
+        (
+            "/user",
+            json!({"username": user, "groups": ["system:authenticated"]}),
+        ),
+        ("/userAgent", json!(agent)),
+        ("/requestReceivedTimestamp", json!(start)),
+        ("/stageTimestamp", json!(end)),
+        ("/responseStatus/code", json!(200)),
+    ])
+}
+
+#[test]
+fn slow_groups_near_identical_requests() {
+    // See: issue 16 (audit slow listed near-identical rows one by one).
+    let dir = tempfile::tempdir().unwrap();
+    let kubectl = "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9";
+    let lines = vec![
+        timed(
+            "a",
+            "patch",
+            "/apis/apps/v1/namespaces/team-01/deployments/cart-1",
+            "ci",
+            kubectl,
+            1,
+            10_400,
+        ),
+        timed(
+            "b",
+            "patch",
+            "/apis/apps/v1/namespaces/team-07/deployments/web-3",
+            "ci",
+            kubectl,
+            2,
+            10_200,
+        ),
+        timed(
+            "c",
+            "patch",
+            "/apis/apps/v1/namespaces/team-01/deployments/api-2",
+            "ci",
+            kubectl,
+            3,
+            10_000,
+        ),
+        timed("d", "list", "/api/v1/pods", "ci", kubectl, 4, 9_000),
+    ];
+    let path = write_lines(dir.path(), "slow.log", &lines);
+    let (report, _) = check(&[path], || Slow::new(10));
+    assert_eq!(report.rows.len(), 2, "{:?}", report.rows);
+    let patch = &report.rows[0];
+    assert_eq!(patch.key, "/apis/apps/v1/namespaces/*/deployments/*");
+    assert_eq!(patch.count, 3);
+    assert_eq!(
+        report.cell(patch, "latency_ms"),
+        Some(&Cell::Float(10_400.0, 1))
+    );
+    assert_eq!(
+        report.cell(patch, "fastest_ms"),
+        Some(&Cell::Float(10_000.0, 1))
+    );
+    assert_eq!(
+        report.cell(patch, "audit_id"),
+        Some(&Cell::Text("a".into()))
+    );
+    assert_eq!(report.rows[1].key, "/api/v1/pods");
+    assert_eq!(report.rows[1].count, 1);
+}
+
+#[test]
+fn top_by_client_folds_kubelets_and_by_user_keeps_them_apart() {
+    // See: issue 16 (a thousand kubelet rows crowded out the clients that matter).
+    let dir = tempfile::tempdir().unwrap();
+    let kubelet = "kubelet/v1.34.7 (linux/amd64) kubernetes/abc1234";
+    let mut lines = Vec::new();
+    for (i, node) in ["ip-10-0-0-1", "ip-10-0-0-1", "ip-10-0-0-2", "ip-10-0-0-3"]
+        .iter()
+        .enumerate()
+    {
+        lines.push(timed(
+            &format!("k{i}"),
+            "get",
+            "/api/v1/nodes/x",
+            &format!("system:node:{node}"),
+            kubelet,
+            i as u32,
+            5,
+        ));
+    }
+    lines.push(timed(
+        "o",
+        "get",
+        "/api/v1/nodes/x",
+        "ci",
+        "kubectl/v1.34.1",
+        9,
+        5,
+    ));
+    let path = write_lines(dir.path(), "nodes.log", &lines);
+    let (by_client, _) = check(std::slice::from_ref(&path), || {
+        Top::new(&[TopKey::Client], 10, 100)
+    });
+    assert_eq!(by_client.rows[0].key, "kubelet (system:node:* on 3 nodes)");
+    assert_eq!(by_client.rows[0].count, 4);
+    assert_eq!(by_client.rows.len(), 2);
+    let (by_user, _) = check(&[path], || Top::new(&[TopKey::User], 10, 100));
+    assert_eq!(by_user.rows.len(), 4);
+    assert_eq!(by_user.rows[0].key, "system:node:ip-10-0-0-1");
+}
+
+#[test]
+fn timeline_keeps_client_names_as_written() {
+    // See: issue 16 (the timeline's client columns were upper-cased).
+    let dir = tempfile::tempdir().unwrap();
+    let kubectl = "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9";
+    let lines = vec![timed(
+        "a",
+        "get",
+        "/api/v1/nodes/x",
+        "ci-deployer",
+        kubectl,
+        1,
+        5,
+    )];
+    let path = write_lines(dir.path(), "timeline.log", &lines);
+    let (report, summary) = check(&[path], || Timeline::new(60_000_000, 5, 100));
+    let table = report.render(&summary, Format::Table);
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("kubectl (ci-deployer)"), "{header}");
+    assert!(header.starts_with("TIME"), "{header}");
 }
 
 // ---------------------------------------------------------------------------------------------

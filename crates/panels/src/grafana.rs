@@ -16,11 +16,14 @@ pub struct GrafanaOpts {
 
 /// Label matchers that tie every query to the dashboard's job, cluster and instance variables.
 const SELECTOR: &str = r#"job=~"$job", cluster=~"$cluster", instance=~"$instance""#;
+/// The same for the panels that read etcd's own metrics: etcd's job and the cluster.
+const ETCD_SELECTOR: &str = r#"job=~"$etcd_job", cluster=~"$cluster""#;
 
 /// The dashboard JSON: one collapsible row per catalog row, every panel with its queries, units,
 /// thresholds, limit lines (as constant series) and description.
 pub fn grafana_dashboard(catalog: &Catalog, opts: &GrafanaOpts) -> Value {
     let render = RenderOpts::new(SELECTOR, "$__rate_interval", "$__range");
+    let etcd_render = RenderOpts::new(ETCD_SELECTOR, "$__rate_interval", "$__range");
     let mut panels = Vec::new();
     let mut next_id = 1;
     let mut y = 0;
@@ -43,7 +46,12 @@ pub fn grafana_dashboard(catalog: &Catalog, opts: &GrafanaOpts) -> Value {
                 x = 0;
                 y += 8;
             }
-            panels.push(grafana_panel(panel, next_id, x, y, w, opts, &render));
+            let render = if row == Row::EtcdServer {
+                &etcd_render
+            } else {
+                &render
+            };
+            panels.push(grafana_panel(panel, next_id, x, y, w, opts, render));
             next_id += 1;
             x += w;
             if x >= 24 {
@@ -89,6 +97,7 @@ pub fn grafana_dashboard(catalog: &Catalog, opts: &GrafanaOpts) -> Value {
             query_variable("job", "Job", "label_values(apiserver_request_total, job)", false),
             query_variable("cluster", "Cluster", r#"label_values(apiserver_request_total{job=~"$job"}, cluster)"#, false),
             query_variable("instance", "API server", r#"label_values(apiserver_request_total{job=~"$job", cluster=~"$cluster"}, instance)"#, true),
+            query_variable("etcd_job", "etcd job", "label_values(etcd_server_has_leader, job)", false),
         ]},
         "panels": panels,
     })

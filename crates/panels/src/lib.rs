@@ -42,6 +42,7 @@ mod inventory;
 mod panel;
 mod promql;
 mod rules;
+mod scale;
 mod version;
 
 pub use crate::{
@@ -50,10 +51,13 @@ pub use crate::{
     grafana::{GrafanaOpts, grafana_dashboard},
     inventory::Inventory,
     panel::{
-        Alternative, DrillDown, LimitLine, Panel, Query, RenderOpts, Row, Severity, TableSpec,
-        Threshold, Unit, Visualisation,
+        Alternative, Ceiling, DrillDown, LimitLine, Panel, Query, RenderOpts, Row, Severity,
+        TableSpec, Threshold, Unit, Visualisation,
     },
     promql::{ExprFacts, expr_facts},
     rules::{Rule, RuleGroup, RulesOpts, rule_groups, rules_yaml},
+    scale::{
+        ClusterSize, WATCHES_PER_NODE, WATCHES_PER_SERVER_FLOOR, watches_per_server_thresholds,
+    },
     version::KubeVersion,
 };

@@ -19,19 +19,29 @@ pub enum Row {
     Traffic,
     /// etcd as the API server sees it.
     Etcd,
-    /// Object counts, database size, LIST costs, admission webhooks, replica balance.
+    /// Object counts, database size, LIST costs, replica balance.
     Storage,
+    /// The API server process: memory, CPU, goroutines, restarts, its own controllers and client.
+    Process,
+    /// etcd's own metrics (its `/metrics`, job `etcd`): disk, leader, proposals, quota.
+    EtcdServer,
+    /// What the API server calls out to or serves for others: admission webhooks, aggregated
+    /// APIs, deprecated API versions.
+    Extensions,
 }
 
 impl Row {
     /// Every row, in display order.
-    pub const ALL: [Row; 7] = [
+    pub const ALL: [Row; 10] = [
         Row::Saturation,
         Row::Watches,
         Row::PriorityAndFairness,
         Row::Latency,
         Row::Traffic,
+        Row::Extensions,
+        Row::Process,
         Row::Etcd,
+        Row::EtcdServer,
         Row::Storage,
     ];
 
@@ -44,7 +54,10 @@ impl Row {
             Row::Latency => "Latency: slowest calls and SLOs",
             Row::Traffic => "Traffic: rate, errors, 429s, terminations",
             Row::Etcd => "etcd as the API server sees it",
-            Row::Storage => "Storage, LIST cost, webhooks, replica balance",
+            Row::Storage => "Storage, LIST cost, replica balance",
+            Row::Process => "API server process: memory, CPU, restarts, own controllers",
+            Row::EtcdServer => "etcd server: disk, leader, proposals, quota",
+            Row::Extensions => "Admission webhooks, aggregated APIs, deprecated APIs",
         }
     }
 }
@@ -129,6 +142,19 @@ pub struct Threshold {
     pub value: f64,
     /// The colour from this value up.
     pub severity: Severity,
+}
+
+/// Where a histogram quantile stops being a measurement: above `value` the next bucket bound
+/// is `next_bucket`, so a quantile between them is interpolated, not observed (the webhook
+/// histogram has buckets at 10 s and 25 s; a call that times out at 10 s reads as 20 s at p99).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ceiling {
+    /// The highest bucket bound that means something for this panel, in the panel's unit.
+    pub value: f64,
+    /// The bucket bound above it.
+    pub next_bucket: f64,
+    /// What the value is ("the default webhook timeout").
+    pub what: String,
 }
 
 /// A fixed line drawn across a time series: a server limit or an SLO.
@@ -301,6 +327,9 @@ pub struct Panel {
     pub drilldown: DrillDown,
     /// How a table panel joins and trims its rows; `None` for other visualisations.
     pub table: Option<TableSpec>,
+    /// Where its quantiles stop being measurements, for histogram quantile panels whose
+    /// buckets are coarse around a limit.
+    pub ceiling: Option<Ceiling>,
 }
 
 /// How a table panel joins its queries into rows and which rows it keeps.

@@ -1,7 +1,7 @@
 //! Prometheus recording and alerting rules from the catalog: SLO burn rates in the kubernetes-mixin
 //! style, APF saturation and rejections, etcd latency, watch and LIST storms.
 
-use crate::{KubeVersion, RenderOpts, catalog};
+use crate::{KubeVersion, RenderOpts, WATCHES_PER_NODE, WATCHES_PER_SERVER_FLOOR, catalog};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -98,6 +98,15 @@ fn sli_metric(version: Option<KubeVersion>) -> &'static str {
         Some(minor) if minor < 26 => "apiserver_request_slo_duration_seconds",
         _ => "apiserver_request_sli_duration_seconds",
     }
+}
+
+/// Watch events per second one server may send before the storm alert fires: the warning
+/// threshold of the watch-events-per-server panel.
+fn watch_events_threshold() -> f64 {
+    catalog()
+        .panel("watch-events-per-server")
+        .and_then(|p| p.thresholds.first())
+        .map_or(100_000.0, |t| t.value)
 }
 
 const READ: &str = r#"verb=~"LIST|GET""#;
@@ -258,6 +267,25 @@ pub fn rule_groups(opts: &RulesOpts) -> Vec<RuleGroup> {
             ),
         }
     };
+    // Nodes stored: apiserver_resource_objects from 1.34, apiserver_storage_objects 1.21-1.33,
+    // etcd_object_counts up to 1.20.
+    let nodes = {
+        let max = |metric: &str| format!("max by (cluster) ({metric}{{{s}resource=\"nodes\"}})");
+        match opts.version.map(|v| v.minor) {
+            Some(minor) if minor < 21 => max("etcd_object_counts"),
+            Some(minor) if minor < 34 => max("apiserver_storage_objects"),
+            Some(_) => max("apiserver_resource_objects"),
+            None => format!(
+                "{} or {} or {}",
+                max("apiserver_resource_objects"),
+                max("apiserver_storage_objects"),
+                max("etcd_object_counts")
+            ),
+        }
+    };
+    let replicas = format!(
+        "count by (cluster) (group by (cluster, instance) (apiserver_current_inflight_requests{{{sel}}}))"
+    );
     // Each replica against the mean of its own cluster's replicas (the dashboard panel is scoped
     // to one cluster; a rule sees them all).
     let per_replica = watches("cluster, instance");
@@ -270,18 +298,41 @@ pub fn rule_groups(opts: &RulesOpts) -> Vec<RuleGroup> {
             watches("cluster, group, resource"),
             &[],
         ),
+        record(
+            "apilens:apiserver_watches_per_server:sum",
+            per_replica.clone(),
+            &[],
+        ),
+        record(
+            "apilens:apiserver_watches_per_server:warning",
+            format!(
+                "clamp_min({} * ({nodes}) / ({replicas}), {})",
+                WATCHES_PER_NODE[0], WATCHES_PER_SERVER_FLOOR[0]
+            ),
+            &[],
+        ),
+        record(
+            "apilens:apiserver_watch_events_per_server:rate5m",
+            format!("sum by (cluster, instance) (rate(apiserver_watch_events_total{{{sel}}}[5m]))"),
+            &[],
+        ),
         alert(
             "ApilensWatchStorm",
-            "apilens:apiserver_watches:sum > 2 * (apilens:apiserver_watches:sum offset 30m) and apilens:apiserver_watches:sum > 100".to_owned(),
+            format!(
+                "(apilens:apiserver_watches:sum > 2 * (apilens:apiserver_watches:sum offset 30m) and apilens:apiserver_watches:sum > 100)\nor\n(apilens:apiserver_watches_per_server:sum > on (cluster) group_left () apilens:apiserver_watches_per_server:warning)\nor\n(apilens:apiserver_watch_events_per_server:rate5m > {})",
+                watch_events_threshold()
+            ),
             "10m",
             "warning",
             &[],
-            "WATCH connections on {{ $labels.resource }} more than doubled in 30 minutes.",
-            "A new DaemonSet or a reconnect loop; the audit log names the user agent.",
+            "WATCH storm on {{ $labels.cluster }} {{ $labels.instance }}{{ $labels.resource }} ({{ $value | humanize }}).",
+            "WATCHes more than doubled in 30 minutes (value: watches of the resource), one server holds more than the cluster's nodes call for (value: its watches), or it sends more watch events per second than a server can afford (value: events/s). Usually a DaemonSet watching whole collections from every node, or a reconnect loop; the audit log names the user agent. See apilens panels watches-per-server and watch-events-per-server.",
         ),
         record(
             "apilens:apiserver_list_objects_from_etcd:rate5m",
-            format!("sum by (cluster, resource) (rate(apiserver_storage_list_returned_objects_total{{{sel}}}[5m]))"),
+            format!(
+                "sum by (cluster, resource) (rate(apiserver_storage_list_returned_objects_total{{{sel}}}[5m]))"
+            ),
             &[],
         ),
         alert(

@@ -1,7 +1,11 @@
 //! Running every panel's queries over the range and reading them into sections.
 
+use crate::cause::{cause_of, order_sections, overall_line};
+use crate::context::Context;
+use crate::explain::explain;
 use crate::format::{format_value, legend};
-use crate::model::{Level, PanelSummary, Report, Section, SeriesFigure, TableRow};
+use crate::model::{ClusterFacts, Level, PanelSummary, Report, Section, SeriesFigure, TableRow};
+use crate::readings::special_reading;
 use crate::{QuerySource, ReportError};
 use apilens_model::Labels;
 use apilens_panels::{
@@ -37,16 +41,19 @@ impl ReportOpts {
     }
 }
 
-/// Utilisation of a limit from which a panel turns to a warning, and to critical.
-const LIMIT_WARNING: f64 = 0.8;
-const LIMIT_CRITICAL: f64 = 1.0;
-
 /// Reads every panel of the catalog (heatmaps excepted: they are pictures) over the range.
 ///
 /// The Kubernetes version comes from `kubernetes_build_info`: when every API server reports the
 /// same minor release its queries are used, otherwise each query combines all its alternatives
 /// (as the Grafana export does). A panel whose queries fail keeps the errors and reads as
 /// [`Level::NoData`]; only a source that fails the first query fails the report.
+///
+/// Thresholds that depend on the cluster's size (open WATCHes per server, memory against the
+/// stored data) are scaled to the nodes and replicas the data shows; panels that explain rather
+/// than show a problem (etcd's share of latency, object counts, seat cost) never raise a level
+/// and say in words what they explain. The most likely cause is named with the chain from it
+/// to what clients see ([`Report::cause`], [`Report::overall`]), and the sections are ordered
+/// along that chain.
 ///
 /// # Errors
 ///
@@ -95,22 +102,46 @@ pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Repor
     let (kubernetes_versions, query_version) = versions(&build_info);
     let targets = targets(&ctx, &range_text);
     ctx.scraped = !targets.is_empty() || !kubernetes_versions.is_empty();
+    let mut context = Context::new(build_info_instances(&build_info));
 
+    // The size of the cluster first: the thresholds of the other panels scale with it.
+    let mut read: BTreeMap<&str, PanelSummary> = BTreeMap::new();
+    for id in Context::SIZE_PANELS {
+        if let Some(panel) = catalog().panel(id) {
+            let (summary, evaluated) = summarise(&ctx, panel, query_version, &context);
+            context.learn(panel, &evaluated);
+            read.insert(id, summary);
+        }
+    }
     let sections = Row::ALL
         .iter()
         .map(|&row| {
-            catalog()
+            let panels = catalog()
                 .row(row)
                 .filter(|p| p.visualisation != Visualisation::Heatmap)
-                .map(|p| summarise(&ctx, p, query_version))
-                .collect::<Vec<_>>()
+                .map(|p| match read.remove(p.id.as_str()) {
+                    Some(summary) => summary,
+                    None => {
+                        let (summary, evaluated) = summarise(&ctx, p, query_version, &context);
+                        context.learn(p, &evaluated);
+                        summary
+                    }
+                })
+                .collect::<Vec<_>>();
+            (row, panels)
         })
         .collect::<Vec<_>>();
-    let sections = grade_explanations(sections)
+    let sections: Vec<Section> = explain(sections, &context)
         .into_iter()
-        .zip(Row::ALL)
-        .map(|(panels, row)| section(row, panels))
+        .map(|(row, panels)| section(row, panels))
         .collect();
+    let cause = cause_of(&sections, &kubernetes_versions);
+    let sections = order_sections(sections, cause.as_ref());
+    let level = sections
+        .iter()
+        .map(|s| s.level)
+        .max()
+        .unwrap_or(Level::NoData);
     Ok(Report {
         source: source.describe(),
         start_ms,
@@ -119,8 +150,25 @@ pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Repor
         kubernetes_versions,
         query_version: query_version.map(|v| v.to_string()),
         targets,
+        overall: overall_line(level, cause.as_ref()),
         sections,
+        cause,
+        cluster: ClusterFacts {
+            nodes: context.nodes,
+            replicas: context.replicas,
+            etcd_db_bytes: context.etcd_db_bytes,
+        },
     })
+}
+
+/// Distinct API server instances that report their build info (the query keeps those that
+/// also expose the in-flight gauge, which only kube-apiserver has).
+fn build_info_instances(build_info: &Value) -> usize {
+    let instances: BTreeSet<&str> = match build_info {
+        Value::Vector(v) => v.iter().filter_map(|s| s.labels.get("instance")).collect(),
+        _ => BTreeSet::new(),
+    };
+    instances.len()
 }
 
 struct Ctx<'a> {
@@ -201,19 +249,53 @@ fn alternative(query: &Query, version: Option<KubeVersion>) -> Option<Alternativ
 }
 
 /// One query's result as labelled value lists.
-struct Evaluated<'q> {
-    query: &'q Query,
-    series: Vec<Reduced>,
+pub(crate) struct Evaluated<'q> {
+    pub(crate) query: &'q Query,
+    pub(crate) series: Vec<Reduced>,
 }
 
-/// One series: its labels, its finite values in order, and the time of the last one.
-struct Reduced {
-    labels: Labels,
-    values: Vec<f64>,
-    last_t: i64,
+/// One series: its labels, its finite values in order with their times.
+pub(crate) struct Reduced {
+    pub(crate) labels: Labels,
+    pub(crate) values: Vec<f64>,
+    pub(crate) times: Vec<i64>,
 }
 
-fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> PanelSummary {
+impl Reduced {
+    /// The highest value.
+    pub(crate) fn peak(&self) -> f64 {
+        self.values
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// The lowest value.
+    pub(crate) fn low(&self) -> f64 {
+        self.values.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    /// The time of the last value.
+    fn last_t(&self) -> i64 {
+        self.times.last().copied().unwrap_or(i64::MIN)
+    }
+}
+
+/// The series of the query with this id.
+pub(crate) fn series_of<'e>(evaluated: &'e [Evaluated<'_>], id: &str) -> Vec<&'e Reduced> {
+    evaluated
+        .iter()
+        .filter(|e| e.query.id == id)
+        .flat_map(|e| e.series.iter())
+        .collect()
+}
+
+fn summarise<'c>(
+    ctx: &Ctx<'_>,
+    panel: &'c Panel,
+    version: Option<KubeVersion>,
+    context: &Context,
+) -> (PanelSummary, Vec<Evaluated<'c>>) {
     let mut promql = Vec::new();
     let mut errors = Vec::new();
     let mut evaluated = Vec::new();
@@ -249,17 +331,21 @@ fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> Pane
         rows: Vec::new(),
         promql,
         errors,
+        note: String::new(),
     };
     if summary.promql.is_empty() {
         summary.headline = match version {
             Some(v) => format!("not exposed by Kubernetes {v}"),
             None => "no query for this version".to_owned(),
         };
-        return summary;
+        return (summary, evaluated);
     }
     match (panel.table.as_ref(), table) {
         (Some(spec), true) => read_table(ctx, panel, spec, &evaluated, &mut summary),
         _ => read_series(ctx, panel, &evaluated, &mut summary),
+    }
+    if summary.level != Level::NoData {
+        special_reading(panel, &evaluated, context, &mut summary);
     }
     if summary.level == Level::NoData
         && summary.errors.is_empty()
@@ -276,7 +362,7 @@ fn summarise(ctx: &Ctx<'_>, panel: &Panel, version: Option<KubeVersion>) -> Pane
             format!("query failed: {}", summary.errors[0])
         };
     }
-    summary
+    (summary, evaluated)
 }
 
 /// True when every metric the panel reads is scraped at the end of the range, those that only appear after
@@ -325,11 +411,11 @@ fn values(value: Value) -> Vec<Reduced> {
             .into_iter()
             .filter_map(|s| {
                 let finite: Vec<_> = s.samples.iter().filter(|p| p.v.is_finite()).collect();
-                let last_t = finite.last()?.t;
+                finite.last()?;
                 Some(Reduced {
                     values: finite.iter().map(|p| p.v).collect(),
+                    times: finite.iter().map(|p| p.t).collect(),
                     labels: s.labels,
-                    last_t,
                 })
             })
             .collect(),
@@ -339,19 +425,19 @@ fn values(value: Value) -> Vec<Reduced> {
             .map(|s| Reduced {
                 labels: s.labels,
                 values: vec![s.v],
-                last_t: s.t,
+                times: vec![s.t],
             })
             .collect(),
         Value::Scalar { t, v } if v.is_finite() => vec![Reduced {
             labels: Labels::default(),
             values: vec![v],
-            last_t: t,
+            times: vec![t],
         }],
         _ => Vec::new(),
     }
 }
 
-fn severity_level(severity: Option<Severity>) -> Level {
+pub(crate) fn severity_level(severity: Option<Severity>) -> Level {
     match severity {
         Some(Severity::Critical) => Level::Critical,
         Some(Severity::Warning) => Level::Warning,
@@ -380,9 +466,9 @@ fn read_series(
         .iter()
         .flat_map(|e| {
             e.series.iter().map(move |r| {
-                let peak = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let peak = r.peak();
                 // Only a series still there at the end of the range has a "last" value.
-                let current = ctx.opts.end_ms - r.last_t <= ctx.step_ms;
+                let current = ctx.opts.end_ms - r.last_t() <= ctx.step_ms;
                 SeriesFigure {
                     query: e.query.id.clone(),
                     legend: legend(&e.query.legend, &r.labels),
@@ -405,17 +491,12 @@ fn read_series(
     };
     figures.sort_by(|a, b| key(b).total_cmp(&key(a)));
 
-    let limited = limit_reading(panel, evaluated);
     // Sorted highest first, and severity grows with the value: the first is the worst.
     let worst = figures.first().cloned();
     summary.level = Level::Ok;
-    if let Some((level, headline)) = limited {
-        summary.level = level;
-        summary.headline = headline;
-    }
     if let Some(worst) = worst {
         let level = severity_level(panel.severity_of(key(&worst)));
-        if level > summary.level || (level == summary.level && summary.headline.is_empty()) {
+        {
             summary.level = level;
             summary.headline = match crossed(panel, key(&worst)) {
                 Some(t) if level > Level::Ok => format!(
@@ -439,78 +520,6 @@ fn read_series(
     }
     figures.truncate(ctx.opts.top);
     summary.series = figures;
-}
-
-/// Panels whose limits are per series: in-flight requests per kind against 400/200, seats in
-/// use against each server's pool.
-fn limit_reading(panel: &Panel, evaluated: &[Evaluated<'_>]) -> Option<(Level, String)> {
-    let peaks = |id: &str| -> Vec<(&Labels, f64)> {
-        evaluated
-            .iter()
-            .filter(|e| e.query.id == id)
-            .flat_map(|e| e.series.iter())
-            .map(|r| {
-                let peak = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                (&r.labels, peak)
-            })
-            .collect()
-    };
-    // (what, used, limit)
-    let mut uses: Vec<(String, f64, f64)> = Vec::new();
-    match panel.id.as_str() {
-        "inflight-vs-limit" => {
-            for (labels, peak) in peaks("inflight") {
-                let kind = labels.get("request_kind").unwrap_or("");
-                let Some(limit) = panel
-                    .limits
-                    .iter()
-                    .find(|l| !kind.is_empty() && l.label.starts_with(kind))
-                else {
-                    continue;
-                };
-                uses.push((
-                    format!("{kind} on {}", labels.get("instance").unwrap_or("?")),
-                    peak,
-                    limit.value,
-                ));
-            }
-        }
-        "apf-seats-vs-pool" => {
-            let pools: BTreeMap<String, f64> = peaks("pool")
-                .into_iter()
-                .map(|(l, v)| (l.get("instance").unwrap_or("").to_owned(), v))
-                .collect();
-            for (labels, peak) in peaks("in-use") {
-                let instance = labels.get("instance").unwrap_or("");
-                let Some(&pool) = pools.get(instance) else {
-                    continue;
-                };
-                uses.push((format!("seats on {instance}"), peak, pool));
-            }
-        }
-        _ => return None,
-    }
-    let (what, used, limit) = uses
-        .into_iter()
-        .filter(|(_, _, limit)| *limit > 0.0)
-        .max_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)))?;
-    let share = used / limit;
-    let level = if share >= LIMIT_CRITICAL {
-        Level::Critical
-    } else if share >= LIMIT_WARNING {
-        Level::Warning
-    } else {
-        Level::Ok
-    };
-    Some((
-        level,
-        format!(
-            "peak {} of {} {what} ({:.0}%)",
-            format_value(used, panel.unit),
-            format_value(limit, panel.unit),
-            share * 100.0
-        ),
-    ))
 }
 
 /// A table row's key labels, name and value.
@@ -612,46 +621,7 @@ fn read_table(
     summary.rows = kept;
 }
 
-/// Panels that explain a problem rather than show one, with the panels whose problem they
-/// explain: a high etcd share of a fast API, a costly LIST on an idle APF level or a large
-/// object count on a quick cluster are facts, not findings.
-const EXPLANATIONS: [(&str, &[&str]); 3] = [
-    ("etcd-share-of-latency", &["slowest-calls", "slo-view"]),
-    (
-        "apf-seat-cost",
-        &[
-            "apf-priority-level-utilisation",
-            "apf-queue-wait",
-            "apf-rejections",
-        ],
-    ),
-    (
-        "object-counts",
-        &["slowest-calls", "slo-view", "list-response-sizes"],
-    ),
-];
-
-/// Downgrades explanatory panels to [`Level::Ok`] when nothing they explain is flagged.
-fn grade_explanations(mut rows: Vec<Vec<PanelSummary>>) -> Vec<Vec<PanelSummary>> {
-    let flagged: BTreeSet<String> = rows
-        .iter()
-        .flatten()
-        .filter(|p| p.level > Level::Ok)
-        .map(|p| p.id.clone())
-        .collect();
-    for panel in rows.iter_mut().flatten() {
-        let Some((_, explained)) = EXPLANATIONS.iter().find(|(id, _)| *id == panel.id) else {
-            continue;
-        };
-        if panel.level > Level::Ok && !explained.iter().any(|id| flagged.contains(*id)) {
-            panel.level = Level::Ok;
-            panel.headline = format!("{} (explains nothing flagged)", panel.headline);
-        }
-    }
-    rows
-}
-
-fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {

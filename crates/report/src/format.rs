@@ -15,6 +15,7 @@ pub fn format_value(value: f64, unit: Unit) -> String {
         Unit::Seconds => seconds(value),
         Unit::Bytes => bytes(value),
         Unit::Percent => format!("{}%", significant(value)),
+        Unit::PerSecond if value.abs() >= 1000.0 => format!("{}/s", count(value)),
         Unit::PerSecond => format!("{}/s", significant(value)),
         Unit::Ratio => format!("{}x", significant(value)),
         Unit::Count | Unit::Seats => count(value),
@@ -29,8 +30,14 @@ fn seconds(v: f64) -> String {
         format!("{} µs", significant(v * 1e6))
     } else if a < 1.0 {
         format!("{} ms", significant(v * 1e3))
-    } else {
+    } else if a < 3600.0 {
         format!("{} s", significant(v))
+    } else if a < 86_400.0 {
+        let minutes = (a / 60.0).round() as u64;
+        format!("{}h {}m", minutes / 60, minutes % 60)
+    } else {
+        let hours = (a / 3600.0).round() as u64;
+        format!("{}d {}h", hours / 24, hours % 24)
     }
 }
 
@@ -115,6 +122,9 @@ mod tests {
             "1.5 GiB"
         );
         assert_eq!(format_value(12.345, Unit::PerSecond), "12.3/s");
+        assert_eq!(format_value(739_393.2, Unit::PerSecond), "739,393/s");
+        assert_eq!(format_value(7_500.0, Unit::Seconds), "2h 5m");
+        assert_eq!(format_value(262_800.0, Unit::Seconds), "3d 1h");
         assert_eq!(format_value(87.0, Unit::Percent), "87%");
         assert_eq!(format_value(1234.0, Unit::Count), "1,234");
         assert_eq!(format_value(1_234_567.0, Unit::Seats), "1,234,567");

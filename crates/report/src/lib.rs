@@ -27,9 +27,13 @@
 #![deny(missing_docs)]
 
 mod build;
+mod cause;
+mod context;
 mod error;
+mod explain;
 mod format;
 mod model;
+mod readings;
 mod render;
 mod source;
 
@@ -37,7 +41,10 @@ pub use crate::{
     build::{ReportOpts, build_report},
     error::ReportError,
     format::{format_value, legend},
-    model::{Level, PanelSummary, Report, Section, SeriesFigure, TableRow},
+    model::{
+        Cause, CauseKind, ClusterFacts, Level, PanelSummary, Report, Section, SeriesFigure,
+        TableRow,
+    },
     render::{render_json, render_markdown, render_text},
     source::{LocalSource, QuerySource, RemoteSource},
 };

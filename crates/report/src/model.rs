@@ -79,6 +79,67 @@ pub struct PanelSummary {
     pub promql: Vec<String>,
     /// Query errors, if any (the panel then reads as far as the other queries allow).
     pub errors: Vec<String>,
+    /// Why the figures read as they do, in words, where a number alone would mislead: what an
+    /// explanatory panel explains, why two panels disagree, which limit was read. Empty when
+    /// there is nothing to add.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// What most likely causes the findings, and the chain from it to what clients see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// The kind of cause.
+    pub kind: CauseKind,
+    /// The cause with its figure ("webhook validate.policy.acme.example.com p99 above 10 s").
+    pub what: String,
+    /// Its effects, nearest first ("PATCH deployments slow (p99 13 s)", "APF workload-high
+    /// queues").
+    pub chain: Vec<String>,
+    /// The ids of the panels that show the cause, then those that show the chain.
+    pub panels: Vec<String>,
+}
+
+impl Cause {
+    /// The cause and its chain on one line, joined with arrows.
+    pub fn line(&self) -> String {
+        std::iter::once(self.what.as_str())
+            .chain(self.chain.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+}
+
+/// The kinds of cause the report knows how to name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CauseKind {
+    /// An admission webhook is slow or failing.
+    Webhook,
+    /// etcd is slow (its disk, its leader) and every uncached request waits for it.
+    Etcd,
+    /// LISTs without `limit` of large collections: huge responses, memory, seats.
+    UnboundedLists,
+    /// WATCHes fan events out to far more watchers than the cluster needs.
+    WatchFanOut,
+    /// One priority level is saturated by a class of requests: queueing and 429s.
+    ApfSaturation,
+    /// API servers of different versions mid-upgrade, with the load unbalanced.
+    VersionSkew,
+    /// A finding the report cannot trace further: the worst one is named.
+    Other,
+}
+
+/// How big the cluster is, as the report read it (thresholds scale with it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClusterFacts {
+    /// Nodes stored, when an object count is exposed.
+    pub nodes: Option<f64>,
+    /// API server replicas scraped in range.
+    pub replicas: usize,
+    /// The largest etcd database size the API servers report, in bytes.
+    pub etcd_db_bytes: Option<f64>,
 }
 
 /// One catalog row read as a whole.
@@ -115,8 +176,17 @@ pub struct Report {
     pub query_version: Option<String>,
     /// The scraped instances per job (`apiserver: 2`, `etcd: 1`).
     pub targets: Vec<(String, usize)>,
-    /// The sections, in catalog order.
+    /// The sections, the one holding the most likely cause first, then the ones its chain
+    /// runs through, then the other findings worst first, then the rest in catalog order.
     pub sections: Vec<Section>,
+    /// The verdict in one line: the worst level, then the cause and its chain, or what is
+    /// normal ("CRITICAL: webhook … p99 above 10 s → PATCH deployments slow → APF
+    /// workload-high queues").
+    pub overall: String,
+    /// The most likely cause, when anything is flagged.
+    pub cause: Option<Cause>,
+    /// The size of the cluster the thresholds were scaled to.
+    pub cluster: ClusterFacts,
 }
 
 impl Report {

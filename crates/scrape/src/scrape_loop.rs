@@ -372,13 +372,16 @@ impl ScrapeLoop {
 
     /// Scrapes every interval until `shutdown` turns true or a replay ends.
     ///
-    /// Failures are logged with the target's name and reason and never stop the loop; after
-    /// HTTP 429 the next scrape waits for `Retry-After` (at most
-    /// [`ScrapeOpts::max_retry_after`]). Replayed scrapes with recorded timestamps follow each
-    /// other without waiting.
+    /// Failures never stop the loop. A target that goes down is logged once, on one line with
+    /// its address and the reason, then retried with back-off (the interval doubling up to two
+    /// minutes, or the interval when longer) without another line until its state changes: a different kind of
+    /// failure, or back up (logged with how long it was down). After HTTP 429 the next scrape
+    /// waits for `Retry-After` (at most [`ScrapeOpts::max_retry_after`]). Replayed scrapes with
+    /// recorded timestamps follow each other without waiting.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let name = self.target.name();
         tracing::info!(target = %name, interval_ms = self.opts.interval.as_millis() as u64, "scraping");
+        let mut outage: Option<Outage> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -386,10 +389,35 @@ impl ScrapeLoop {
             let started = tokio::time::Instant::now();
             let report = self.scrape_once().await;
             if let Some(err) = &report.error {
-                tracing::warn!(kind = err.kind(), "{err}");
+                match &mut outage {
+                    Some(o) if o.kind == err.kind() => {
+                        o.failures += 1;
+                        tracing::debug!(kind = err.kind(), failures = o.failures, "{err}");
+                    }
+                    _ => {
+                        tracing::warn!(
+                            kind = err.kind(),
+                            "{err}; retrying with back-off, quiet until that changes"
+                        );
+                        let since = outage.as_ref().map_or_else(Instant::now, |o| o.since);
+                        outage = Some(Outage {
+                            kind: err.kind(),
+                            failures: 1,
+                            since,
+                        });
+                    }
+                }
             } else if report.finished {
                 tracing::info!(target = %name, "replay finished");
             } else {
+                if let Some(o) = outage.take() {
+                    tracing::info!(
+                        target = %name,
+                        failed_scrapes = o.failures,
+                        down_s = o.since.elapsed().as_secs(),
+                        "back up"
+                    );
+                }
                 tracing::debug!(target = %name, samples = report.samples_scraped, added = report.series_added, stale = report.stale_markers, "scraped");
             }
             if let Some(err) = &report.store_error {
@@ -405,7 +433,10 @@ impl ScrapeLoop {
             let mut next = if replaying_history {
                 started
             } else {
-                started + self.opts.interval
+                let backoff = outage.as_ref().map_or(self.opts.interval, |o| {
+                    backoff(self.opts.interval, o.failures)
+                });
+                started + backoff
             };
             if let Some(wait) = report.retry_after {
                 let wait = wait.min(self.opts.max_retry_after);
@@ -418,6 +449,30 @@ impl ScrapeLoop {
             }
         }
     }
+}
+
+/// A target that is down: since when, how, and how many scrapes failed in a row.
+struct Outage {
+    kind: &'static str,
+    failures: u64,
+    since: Instant,
+}
+
+/// The longest wait between two scrapes of a target that is down: two minutes, or the interval
+/// when that is longer.
+fn max_backoff(interval: Duration) -> Duration {
+    interval.max(Duration::from_secs(120))
+}
+
+/// The wait after `failures` failed scrapes in a row: the interval, doubled after each further
+/// failure, at most [`max_backoff`].
+fn backoff(interval: Duration, failures: u64) -> Duration {
+    let doublings = u32::try_from(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    interval
+        .saturating_mul(1u32 << doublings)
+        .min(max_backoff(interval))
 }
 
 /// A running set of scrape loops, one task per target.
@@ -462,4 +517,18 @@ impl Scraper {
 
 pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_two_minutes() {
+        let s = Duration::from_secs;
+        let waits: Vec<Duration> = (1..=7).map(|n| backoff(s(15), n)).collect();
+        assert_eq!(waits, [s(15), s(30), s(60), s(120), s(120), s(120), s(120)]);
+        assert_eq!(backoff(s(300), 3), s(300));
+        assert_eq!(backoff(s(1), 1_000), s(120));
+    }
 }

@@ -8,7 +8,8 @@
 //!
 //! Some families never appear in the scrapes of idle clusters because their series only exist
 //! after the first event (`apiserver_flowcontrol_rejected_requests_total`,
-//! `apiserver_admission_webhook_admission_duration_seconds`, and
+//! `apiserver_admission_webhook_admission_duration_seconds`,
+//! `apiserver_admission_webhook_rejection_count`, and
 //! `apiserver_request_terminations_total` in the 1.23 and 1.24 scrapes). They are *derived*
 //! from their siblings in the same scrape, which share registration code upstream
 //! (`k8s.io/apiserver/pkg/util/flowcontrol/metrics/metrics.go`,
@@ -85,6 +86,7 @@ pub struct Catalog {
 
 /// The families of a kube-apiserver scrape the simulator drives (every version's spelling).
 pub const APISERVER_FAMILIES: &[&str] = &[
+    "aggregator_unavailable_apiservice",
     "apiserver_admission_controller_admission_duration_seconds",
     "apiserver_cache_list_fetched_objects_total",
     "apiserver_cache_list_returned_objects_total",
@@ -114,6 +116,7 @@ pub const APISERVER_FAMILIES: &[&str] = &[
     "apiserver_request_slo_duration_seconds",
     "apiserver_request_terminations_total",
     "apiserver_request_total",
+    "apiserver_requested_deprecated_apis",
     "apiserver_resource_objects",
     "apiserver_response_sizes",
     "apiserver_storage_db_total_size_in_bytes",
@@ -134,6 +137,11 @@ pub const APISERVER_FAMILIES: &[&str] = &[
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
     "process_start_time_seconds",
+    "rest_client_requests_total",
+    "workqueue_adds_total",
+    "workqueue_depth",
+    "workqueue_queue_duration_seconds",
+    "workqueue_work_duration_seconds",
 ];
 
 /// The families of an etcd server scrape the simulator drives.
@@ -157,6 +165,7 @@ pub const ETCD_FAMILIES: &[&str] = &[
     "etcd_server_proposals_committed_total",
     "etcd_server_proposals_failed_total",
     "etcd_server_proposals_pending",
+    "etcd_server_quota_backend_bytes",
     "etcd_server_slow_apply_total",
     "etcd_server_version",
     "grpc_server_handled_total",
@@ -172,6 +181,7 @@ const CONSTANT_FAMILIES: &[&str] = &["kubernetes_build_info", "etcd_server_versi
 const REJECTED: &str = "apiserver_flowcontrol_rejected_requests_total";
 const DISPATCHED: &str = "apiserver_flowcontrol_dispatched_requests_total";
 const WEBHOOK: &str = "apiserver_admission_webhook_admission_duration_seconds";
+const WEBHOOK_REJECTIONS: &str = "apiserver_admission_webhook_rejection_count";
 const ADMISSION_CONTROLLER: &str = "apiserver_admission_controller_admission_duration_seconds";
 const TERMINATIONS: &str = "apiserver_request_terminations_total";
 const REQUESTS: &str = "apiserver_request_total";
@@ -610,6 +620,25 @@ fn derive_families(found: &mut HashMap<String, FamilyDef>, version: &str) {
             "from {ADMISSION_CONTROLLER} of this scrape (series exist only once a webhook is called)"
         ));
         found.insert(WEBHOOK.to_string(), f);
+    }
+    // Registered beside the webhook latency histogram in `admission/metrics/metrics.go` with
+    // the same HELP and labels in every release from 1.16 to 1.36, ALPHA throughout.
+    if !found.contains_key(WEBHOOK_REJECTIONS)
+        && let Some(c) = found.get(ADMISSION_CONTROLLER)
+    {
+        let mut f = c.clone();
+        f.name = WEBHOOK_REJECTIONS.to_string();
+        f.kind = FamilyKind::Counter;
+        f.help = "[ALPHA] Admission webhook rejection count, identified by name and broken out for each admission type (validating or admit) and operation. Additional labels specify an error type (calling_webhook_error or apiserver_internal_error if an error occurred; no_error otherwise) and optionally a non-zero rejection code if the webhook rejects the request with an HTTP status code (honored by the apiserver when the code is greater or equal to 400). Codes greater than 600 are truncated to 600, to keep the metrics cardinality bounded.".into();
+        f.labels = ["error_type", "name", "operation", "rejection_code", "type"]
+            .map(str::to_string)
+            .to_vec();
+        f.buckets.clear();
+        f.bucket_bounds.clear();
+        f.derived = Some(format!(
+            "from {ADMISSION_CONTROLLER} of this scrape, HELP and labels of the upstream source (series exist only after the first rejection)"
+        ));
+        found.insert(WEBHOOK_REJECTIONS.to_string(), f);
     }
 }
 

@@ -86,6 +86,11 @@ struct Replica {
     longrunning: BTreeMap<(Resource, &'static str), f64>,
     /// Σ over watchers of the fraction of a resource's events each one receives.
     fanout: BTreeMap<Resource, f64>,
+    /// Resident memory in bytes: the Go runtime grows the heap to the peak of the objects in
+    /// flight and returns it to the system only slowly.
+    rss: f64,
+    /// Whether a deprecated API was requested (its gauge is set from then on).
+    deprecated_seen: bool,
 }
 
 /// What fair queuing decided for one flow this tick: wait, rejection probability and
@@ -207,6 +212,8 @@ impl Simulator {
                 watchers: BTreeMap::new(),
                 longrunning: BTreeMap::new(),
                 fanout: BTreeMap::new(),
+                rss: 0.0,
+                deprecated_seen: false,
             });
         }
         let mut sim = Self {
@@ -465,15 +472,21 @@ impl Simulator {
         let mut pending = Vec::new();
         for ci in 0..self.scenario.clients.len() {
             for si in 0..self.client(ci).requests.len() {
-                let (instances, spec) = {
+                let (instances, spec, ramp) = {
                     let c = self.client(ci);
-                    (c.instances, c.requests[si].clone())
+                    let ramp = self
+                        .scenario
+                        .ramp_up_s
+                        .get(&c.name)
+                        .map_or(1.0, |ramp_s| ((tick + 1) as f64 / ramp_s).min(1.0));
+                    (c.instances, c.requests[si].clone(), ramp)
                 };
-                let lambda = if spec.verb == Verb::Watch {
-                    f64::from(instances) * spec.rate * TICK / WATCH_MEAN_SECONDS
-                } else {
-                    f64::from(instances) * spec.rate * TICK
-                };
+                let lambda = ramp
+                    * if spec.verb == Verb::Watch {
+                        f64::from(instances) * spec.rate * TICK / WATCH_MEAN_SECONDS
+                    } else {
+                        f64::from(instances) * spec.rate * TICK
+                    };
                 for _ in 0..rng.poisson(lambda) {
                     let instance = rng.below(u64::from(instances)) as u32;
                     let at_us = tick_start_us + rng.below(1_000_000) as i64;
@@ -866,6 +879,13 @@ impl Simulator {
                     };
                 } else {
                     p.wait_s = wait * (0.5 + rng.f64()) + rng.lognormal(0.00002, 0.5);
+                    // The filter waits at most its wait limit (apf's, by version): a request
+                    // still queued then is rejected with reason time-out.
+                    if p.wait_s > wait_limit {
+                        p.rejected = Some("time-out");
+                        p.code = 429;
+                        p.wait_s = wait_limit + rng.f64() * 0.01;
+                    }
                 }
             }
         }
@@ -920,6 +940,21 @@ impl Simulator {
             ("client", client_label),
             ("contentType", content_type),
         ];
+        let deprecated = is_deprecated(spec.resource, version);
+        if deprecated && !rep.deprecated_seen {
+            rep.deprecated_seen = true;
+            rep.store.set(
+                "apiserver_requested_deprecated_apis",
+                &[
+                    ("group", info.group),
+                    ("version", info.version),
+                    ("resource", info.resource),
+                    ("subresource", spec.subresource),
+                    ("removed_release", ""),
+                ],
+                1.0,
+            );
+        }
         let s = &mut rep.store;
         s.inc("apiserver_request_total", &req, 1.0);
         s.observe("apiserver_request_duration_seconds", &req, latency);
@@ -1108,6 +1143,21 @@ impl Simulator {
                     ],
                     p.webhook_s,
                 );
+                if p.failure == Some(Failure::WebhookHung) {
+                    // failurePolicy: Fail turns the call that timed out into a rejection
+                    // (`validating/dispatcher.go`): no HTTP status, so code 0.
+                    s.inc(
+                        "apiserver_admission_webhook_rejection_count",
+                        &[
+                            ("name", w.name),
+                            ("type", "validating"),
+                            ("operation", spec.verb.admission_operation()),
+                            ("error_type", "calling_webhook_error"),
+                            ("rejection_code", "0"),
+                        ],
+                        1.0,
+                    );
+                }
             }
             rep.cpu_seconds += p.exec_s.min(2.0) * 0.15 + p.bytes * 4e-9 + 0.0002;
             // etcd server side.
@@ -1270,6 +1320,9 @@ impl Simulator {
             uri.push_str(&query.join("&"));
         }
         let mut annotations = BTreeMap::new();
+        if is_deprecated(spec.resource, version) {
+            annotations.insert("k8s.io/deprecated", "true".to_string());
+        }
         if p.rejected.is_none() {
             annotations.insert("authorization.k8s.io/decision", "allow".to_string());
             annotations.insert("authorization.k8s.io/reason", authz_reason(client));
@@ -1485,6 +1538,10 @@ impl Simulator {
         pending: &[Pending],
         writes: &BTreeMap<Resource, f64>,
     ) {
+        let stalled = self
+            .scenario
+            .etcd_stalls
+            .is_some_and(|st| st.remaining(self.tick as f64).is_some());
         let objects = self.scenario.objects.clone();
         let total_bytes: f64 = objects.iter().map(|(r, n)| n * r.info().object_bytes).sum();
         for (ri, rep) in self.replicas.iter_mut().enumerate() {
@@ -1728,16 +1785,31 @@ impl Simulator {
                 .filter(|p| p.rejected.is_none())
                 .map(|p| p.bytes * p.exec_s.min(TICK))
                 .sum();
-            let rss = 350e6 + total_bytes * 1.6 + watchers * 25e3 + inflight_bytes * 3.0;
+            // Objects in flight are decoded, converted and encoded: about three copies live at
+            // once. The heap grows at once to what is needed and shrinks by about 1 % a second.
+            let needed = 350e6 + total_bytes * 1.6 + watchers * 25e3 + inflight_bytes * 3.0;
+            rep.rss = if rep.rss <= 0.0 {
+                needed
+            } else {
+                needed.max(rep.rss * 0.99 + needed * 0.01)
+            };
             s.set(
                 "process_resident_memory_bytes",
                 &[],
-                (rss * (1.0 + 0.01 * rng.f64())).round(),
+                (rep.rss * (1.0 + 0.01 * rng.f64())).round(),
             );
             s.set(
                 "go_goroutines",
                 &[],
                 (600.0 + watchers * 2.0 + inflight[0] + inflight[1]).round(),
+            );
+            let webhook_hangs = self.scenario.webhook.as_ref().map_or(0.0, |w| w.hang_share);
+            loopback_and_controllers(
+                s,
+                rng,
+                stalled,
+                self.scenario.etcd_disk_factor,
+                webhook_hangs,
             );
         }
         // etcd server gauges.
@@ -1745,6 +1817,8 @@ impl Simulator {
         let e = &mut self.etcd;
         let db = (total_bytes * 2.2 + 40e6).round();
         e.set("etcd_mvcc_db_total_size_in_bytes", &[], db);
+        // --quota-backend-bytes default: 2 GiB.
+        e.set("etcd_server_quota_backend_bytes", &[], 2_147_483_648.0);
         e.set(
             "etcd_mvcc_db_total_size_in_use_in_bytes",
             &[],
@@ -1816,6 +1890,103 @@ impl Simulator {
     }
 }
 
+/// The API server's own controllers (`workqueue_*`, names as a real 1.34 server reports them)
+/// and its loopback client (`rest_client_requests_total`): quiet and fast, except while etcd
+/// stalls, when their writes wait for it and fail with 500, and where a webhook hangs on the
+/// ConfigMaps their writes touch (`webhook_hangs` of them fail with 500).
+fn loopback_and_controllers(
+    s: &mut Store,
+    rng: &mut Rng,
+    etcd_stalled: bool,
+    disk_factor: f64,
+    webhook_hangs: f64,
+) {
+    const HOST: &str = "[::1]:6443";
+    for (method, code, rate) in [
+        ("GET", "200", 1.6),
+        ("GET", "404", 0.15),
+        ("PUT", "200", 0.25),
+        ("PATCH", "200", 0.03),
+        ("POST", "201", 0.05),
+        ("POST", "409", 0.004),
+    ] {
+        let n = rng.poisson(rate);
+        let writes = method != "GET";
+        let failed = if etcd_stalled && writes {
+            n
+        } else if writes && webhook_hangs > 0.0 {
+            (0..n).filter(|_| rng.chance(webhook_hangs)).count() as u64
+        } else {
+            0
+        };
+        let (n, failed) = (n as f64, failed as f64);
+        s.inc(
+            "rest_client_requests_total",
+            &[("code", code), ("host", HOST), ("method", method)],
+            n - failed,
+        );
+        s.inc(
+            "rest_client_requests_total",
+            &[("code", "500"), ("host", HOST), ("method", method)],
+            failed,
+        );
+    }
+    // A controller that writes waits on etcd's disk; while etcd stalls it waits the stall out.
+    let write_s = 0.004 * disk_factor.min(100.0);
+    for (name, adds_per_s, writes) in WORKQUEUES {
+        let l = [("name", *name)];
+        let adds = rng.poisson(*adds_per_s);
+        s.inc("workqueue_adds_total", &l, adds as f64);
+        let (work, depth) = if *writes && etcd_stalled {
+            (
+                ETCD_REQUEST_TIMEOUT * (0.8 + 0.4 * rng.f64()),
+                adds as f64 + 1.0,
+            )
+        } else if *writes {
+            (write_s * rng.lognormal(1.0, 0.4), 0.0)
+        } else {
+            (0.0002 * rng.lognormal(1.0, 0.4), 0.0)
+        };
+        s.set("workqueue_depth", &l, depth);
+        for _ in 0..adds {
+            let queued = if depth > 0.0 {
+                work * rng.f64()
+            } else {
+                2e-5 * rng.lognormal(1.0, 0.5)
+            };
+            s.observe("workqueue_queue_duration_seconds", &l, queued);
+            s.observe("workqueue_work_duration_seconds", &l, work);
+        }
+    }
+    for name in AGGREGATED_APIS {
+        s.set("aggregator_unavailable_apiservice", &[("name", name)], 0.0);
+    }
+}
+
+/// Work queues of a kube-apiserver's own controllers: name (from a real 1.34 scrape), items
+/// added per second, and whether their work writes to etcd.
+const WORKQUEUES: &[(&str, f64, bool)] = &[
+    ("APIServiceRegistrationController", 0.02, false),
+    ("DiscoveryController", 0.02, false),
+    ("DynamicServingCertificateController", 0.01, false),
+    ("autoregister", 0.02, true),
+    ("cluster_authentication_trust_controller", 0.01, true),
+    ("crd_autoregistration_controller", 0.02, false),
+    ("open_api_aggregation_controller", 0.02, false),
+    ("priority_and_fairness_config_queue", 0.05, true),
+    ("legacy_token_tracking_controller", 0.005, true),
+];
+
+/// APIService names of the simulated cluster, as `aggregator_unavailable_apiservice` labels them.
+const AGGREGATED_APIS: &[&str] = &[
+    "v1.",
+    "v1.apps",
+    "v1.coordination.k8s.io",
+    "v1.discovery.k8s.io",
+    "v1.acme.example.com",
+    "v1beta1.metrics.k8s.io",
+];
+
 /// Adds to a gauge that behaves like a counter (etcd's proposals gauges) and returns it.
 fn e_gauge_bump(store: &mut Store, family: &str, by: f64) -> f64 {
     store.inc(family, &[], by);
@@ -1825,6 +1996,12 @@ fn e_gauge_bump(store: &mut Store, family: &str, by: f64) -> f64 {
 fn self_fsync(disk_factor: f64, read_bytes: f64) -> f64 {
     let load_mb = read_bytes / 1e6;
     0.002 * disk_factor * (1.0 + (load_mb / 600.0).min(10.0))
+}
+
+/// Whether requests for `resource` use an API `version` deprecates: core/v1 Endpoints from
+/// 1.33, in favour of EndpointSlices, with no removal release set.
+fn is_deprecated(resource: Resource, version: KubeVersion) -> bool {
+    resource == Resource::Endpoints && version.at_least(1, 33)
 }
 
 fn scope_label(spec: &RequestSpec) -> &'static str {

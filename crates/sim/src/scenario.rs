@@ -104,6 +104,9 @@ pub(crate) struct Scenario {
     /// etcd answers progress-notify requests, so consistent LISTs can be served from the
     /// watch cache from 1.31 on.
     pub(crate) progress_notify: bool,
+    /// Clients that start with the simulation and reach full strength after this many
+    /// seconds, by client name (a DaemonSet's pods starting across the nodes).
+    pub(crate) ramp_up_s: BTreeMap<String, f64>,
 }
 
 fn sa(namespace: &str, name: &str) -> Identity {
@@ -183,6 +186,10 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
                 RequestSpec::new(Verb::Update, Resource::EndpointSlices, 4.0)
                     .scope(Scope::AnyNamespace)
                     .named("{obj}"),
+                // The endpoints controller still mirrors Services into core/v1 Endpoints.
+                RequestSpec::new(Verb::Update, Resource::Endpoints, 1.0)
+                    .scope(Scope::AnyNamespace)
+                    .named("{obj}"),
                 RequestSpec::new(Verb::Update, Resource::ReplicaSets, 1.0)
                     .scope(Scope::AnyNamespace)
                     .named("{obj}")
@@ -247,6 +254,9 @@ fn base_clients(nodes: u32, kube: &str, commit: &str) -> Vec<ClientSpec> {
                     .rv_zero(),
                 RequestSpec::new(Verb::Watch, Resource::Pods, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::EndpointSlices, 1.0),
+                // The `endpoints` role of Prometheus's Kubernetes service discovery still
+                // watches core/v1 Endpoints, deprecated from 1.33.
+                RequestSpec::new(Verb::Watch, Resource::Endpoints, 1.0),
                 RequestSpec::new(Verb::Watch, Resource::Nodes, 1.0),
             ],
         },
@@ -302,6 +312,7 @@ fn objects(nodes: u32, pods: f64, n_namespaces: usize) -> BTreeMap<Resource, f64
         (Resource::Secrets, 45.0 * ns),
         (Resource::Services, (pods / 30.0).round()),
         (Resource::EndpointSlices, (pods / 25.0).round()),
+        (Resource::Endpoints, (pods / 30.0).round()),
         (Resource::Events, 3.0 * n),
         (Resource::Deployments, (pods / 30.0).round()),
         (Resource::ReplicaSets, (pods / 10.0).round()),
@@ -345,6 +356,7 @@ pub(crate) fn build(
         replica_weights: vec![1.0; replicas],
         replica_versions: vec![version; replicas],
         progress_notify: true,
+        ramp_up_s: BTreeMap::new(),
     };
     match name {
         "healthy" => clients = base_clients(nodes, &kube, commit),
@@ -362,6 +374,8 @@ pub(crate) fn build(
             // etcd without progress notification: consistent LISTs are not served from the
             // watch cache on any version.
             s.progress_notify = false;
+            // The DaemonSet was just created: its pods start on every node within a minute.
+            s.ramp_up_s.insert("log-agent".into(), 60.0);
         }
         "watch-storm" => {
             nodes = 5_000;

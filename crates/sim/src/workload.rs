@@ -17,6 +17,8 @@ pub enum Resource {
     Services,
     /// discovery.k8s.io/v1 endpointslices.
     EndpointSlices,
+    /// core/v1 endpoints, deprecated in favour of EndpointSlices from 1.33.
+    Endpoints,
     /// core/v1 events.
     Events,
     /// apps/v1 deployments.
@@ -45,7 +47,7 @@ pub(crate) struct ResourceInfo {
 
 impl Resource {
     /// Every resource, in a fixed order.
-    pub(crate) const ALL: [Resource; 12] = [
+    pub(crate) const ALL: [Resource; 13] = [
         Resource::Pods,
         Resource::Nodes,
         Resource::Leases,
@@ -53,6 +55,7 @@ impl Resource {
         Resource::Secrets,
         Resource::Services,
         Resource::EndpointSlices,
+        Resource::Endpoints,
         Resource::Events,
         Resource::Deployments,
         Resource::ReplicaSets,
@@ -109,6 +112,15 @@ impl Resource {
                 "*discovery.EndpointSlice",
                 true,
                 2_000.0,
+            ),
+            Resource::Endpoints => r(
+                "endpoints",
+                "",
+                "v1",
+                "Endpoints",
+                "*core.Endpoints",
+                true,
+                1_800.0,
             ),
             Resource::Events => r("events", "", "v1", "Event", "*core.Event", true, 900.0),
             Resource::Deployments => r(

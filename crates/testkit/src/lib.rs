@@ -80,6 +80,18 @@ pub fn serve_fixed(
 ) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let addr = listener.local_addr().expect("a bound address");
+    serve_fixed_on(listener, status, content_type, body);
+    addr
+}
+
+/// [`serve_fixed`] on a listener the caller bound, for a server that must come up on a given
+/// address (a target that recovers).
+pub fn serve_fixed_on(
+    listener: TcpListener,
+    status: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -93,7 +105,6 @@ pub fn serve_fixed(
             let _ = stream.write_all(&body);
         }
     });
-    addr
 }
 
 /// A child process killed and reaped when dropped.

@@ -1,5 +1,7 @@
 // apilens dashboard: renders the panel catalog (/api/panels) with the Prometheus-compatible
-// query API (/api/v1/query, /api/v1/query_range), whichever store or engine answers it.
+// query API (/api/v1/query, /api/v1/query_range), whichever store or engine answers it; the
+// banner reads the report's verdict (/api/verdict) and, where a server provides it, the
+// culprits (/api/findings).
 "use strict";
 
 (function () {
@@ -10,12 +12,18 @@
     catalog: null,
     version: null,
     range: Number(params.get("range")) || 3600,
+    // The range was chosen by the reader (URL or menu): never fitted to the data.
+    rangeChosen: params.has("range"),
     refresh: params.has("refresh") ? Number(params.get("refresh")) : 30,
     instance: params.get("instance") || "",
     end: params.get("end") ? Number(params.get("end")) : null,
+    // Why the range or its end differ from the last hour up to now, when they do.
+    fitted: "",
     timer: null,
     plots: [],
   };
+  // The charts, for the browser test to read their axes.
+  window.apilensPlots = state.plots;
 
   // ---- query API -------------------------------------------------------------------------
   async function api(path, query) {
@@ -55,8 +63,9 @@
     return { start, end, step, w: `${w}s`, range: `${state.range}s` };
   }
 
-  function selector() {
-    return state.instance ? `instance=~"${escapeRegex(state.instance)}"` : "";
+  // etcd's own panels read etcd's job: an API server chosen in the menu does not scope them.
+  function selector(panel) {
+    return state.instance && panel.row !== "etcd-server" ? `instance=~"${escapeRegex(state.instance)}"` : "";
   }
 
   function legend(template, metric) {
@@ -68,6 +77,7 @@
   }
 
   // ---- formatting -------------------------------------------------------------------------
+  // Sizes are binary everywhere (KiB, MiB, GiB), thresholds and axis ticks included.
   function fmt(unit, v) {
     if (v === null || v === undefined || Number.isNaN(v)) return "–";
     if (!Number.isFinite(v)) return v > 0 ? "+Inf" : "-Inf";
@@ -75,28 +85,29 @@
     switch (unit) {
       case "seconds":
         if (a === 0) return "0 s";
-        if (a < 1e-3) return `${(v * 1e6).toPrecision(3)} µs`;
-        if (a < 1) return `${(v * 1e3).toPrecision(3)} ms`;
-        return `${v.toPrecision(3)} s`;
+        if (a < 1e-3) return `${trim(v * 1e6)} µs`;
+        if (a < 1) return `${trim(v * 1e3)} ms`;
+        return `${trim(v)} s`;
       case "bytes": {
         const units = ["B", "KiB", "MiB", "GiB", "TiB"];
         let x = v, i = 0;
         while (Math.abs(x) >= 1024 && i < units.length - 1) { x /= 1024; i++; }
-        return `${i === 0 ? x.toFixed(0) : x.toPrecision(3)} ${units[i]}`;
+        return `${i === 0 ? x.toFixed(0) : trim(x)} ${units[i]}`;
       }
-      case "percent": return `${v.toPrecision(3)} %`;
+      case "percent": return `${trim(v)} %`;
       case "per-second": return `${compact(v)}/s`;
       case "ratio": return v.toFixed(2);
       default: return compact(v);
     }
   }
+  function trim(v) { return Number(v.toPrecision(3)).toString(); }
   function compact(v) {
     const a = Math.abs(v);
-    if (a >= 1e9) return `${(v / 1e9).toPrecision(3)}G`;
-    if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
-    if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
+    if (a >= 1e9) return `${trim(v / 1e9)}G`;
+    if (a >= 1e6) return `${trim(v / 1e6)}M`;
+    if (a >= 1e4) return `${trim(v / 1e3)}k`;
     if (Number.isInteger(v)) return String(v);
-    return a >= 100 ? v.toFixed(0) : v.toPrecision(3);
+    return a >= 100 ? v.toFixed(0) : trim(v);
   }
   function severity(panel, v) {
     let sev = null;
@@ -110,6 +121,21 @@
     }
     for (const c of children) if (c !== null && c !== undefined) node.append(c);
     return node;
+  }
+  function when(seconds) {
+    return new Date(seconds * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  function ago(seconds) {
+    const s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+    if (s < 5400) return `${Math.round(s / 60)} min ago`;
+    if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} days ago`;
+  }
+  function rangeText(seconds) {
+    if (seconds < 60 || seconds % 60 !== 0) return `${seconds} s`;
+    if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+    if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+    return `${seconds / 60} min`;
   }
 
   // ---- layout -----------------------------------------------------------------------------
@@ -145,6 +171,117 @@
       panel.body.textContent = "";
       panel.body.append(el("div", { class: "msg", text: message }));
     }
+  }
+
+  // ---- the range: fitted to the data unless the reader chose one -------------------------
+  // A store that stopped (`apilens dashboard --data-dir` over an old directory) has nothing at
+  // "now": the range then ends at its newest sample. A store with less data than the range
+  // (the demo's 30 minutes) gets a range that fits it. Both are said in the banner.
+  async function fitRange() {
+    if (state.end !== null && state.rangeChosen) return;
+    const now = Math.floor(Date.now() / 1000);
+    // count(up) every 5 minutes sees each sample once (its look-back is 5 minutes): the first
+    // and last steps with a value bound the data. Only a store with nothing at "now" is
+    // searched as far back as 30 days.
+    const bounds = async (start) => {
+      const probe = await api("api/v1/query_range", { query: "count(up)", start, end: now, step: 300 });
+      const times = probe.result.flatMap((s) => s.values.map((v) => Number(v[0])));
+      return times.length ? [Math.min(...times), Math.max(...times)] : null;
+    };
+    let found;
+    try {
+      const live = await api("api/v1/query", { query: "count(up)", time: now });
+      found = live.result.length ? await bounds(now - state.range) : await bounds(now - 30 * 86400);
+    } catch (e) {
+      return;
+    }
+    if (!found) return;
+    const [first, newest] = found;
+    const notes = [];
+    if (state.end === null && now - newest >= 300) {
+      state.end = newest;
+      notes.push(`the newest data is from ${when(newest)} (${ago(newest)}): the range ends there`);
+    }
+    if (!state.rangeChosen) {
+      // Less data than the default hour: the range shrinks to it, so no chart is half empty.
+      const end = state.end !== null ? state.end : now;
+      const span = end - first;
+      if (span + 300 < state.range) {
+        state.range = Math.max(600, Math.ceil((span + 300) / 300) * 300);
+        notes.push(`the range fits the ${rangeText(state.range)} of data`);
+      }
+    }
+    state.fitted = notes.join("; ");
+  }
+
+  function syncRangeMenu() {
+    const range = document.getElementById("range");
+    if (![...range.options].some((o) => Number(o.value) === state.range)) {
+      range.append(el("option", { value: String(state.range), text: `${rangeText(state.range)} (all data)` }));
+    }
+    range.value = String(state.range);
+  }
+
+  // ---- banner: the verdict with its cause, and the culprits when a server names them -------
+  async function drawVerdict(t) {
+    const banner = document.getElementById("verdict");
+    const note = document.getElementById("fitted");
+    note.textContent = state.fitted ? `Note: ${state.fitted}.` : "";
+    note.hidden = !state.fitted;
+    try {
+      const res = await fetch(`api/verdict?end=${t.end}&range=${state.range}`);
+      if (!res.ok) { banner.hidden = true; return; }
+      const v = await res.json();
+      banner.textContent = "";
+      banner.className = `verdict level-${v.level}`;
+      const [label, ...rest] = v.overall.split(": ");
+      banner.append(el("strong", { text: label }), rest.length ? `: ${rest.join(": ")}` : "");
+      const first = v.cause && v.cause.panels && v.cause.panels.find((id) => document.getElementById(`panel-${id}`));
+      if (first) banner.append(" ", el("a", { href: `#panel-${first}`, text: "see the cause" }));
+      banner.dataset.level = v.level;
+      banner.hidden = false;
+    } catch (e) {
+      banner.hidden = true;
+    }
+  }
+
+  // `/api/findings` answers {"findings":[{severity, kind, title, culprit:{user, user_agent,
+  // priority_level, ...}, fix:{yaml, advice:[]}}]} where a server names the culprits; a 404
+  // (no server side) shows nothing.
+  async function drawCulprits() {
+    const slot = document.getElementById("culprits");
+    let body;
+    try {
+      const res = await fetch("api/findings");
+      if (!res.ok) { slot.hidden = true; return; }
+      body = await res.json();
+    } catch (e) {
+      slot.hidden = true;
+      return;
+    }
+    const findings = Array.isArray(body.findings) ? body.findings : [];
+    slot.textContent = "";
+    if (!findings.length) { slot.hidden = true; return; }
+    slot.append(el("h2", { text: "Who is causing it" }));
+    for (const f of findings) {
+      const c = f.culprit || {};
+      const who = [c.user, c.user_agent, c.priority_level ? `priority level ${c.priority_level}` : null]
+        .filter(Boolean).join(" · ");
+      const item = el("div", { class: `finding sev-${f.severity || "warning"}` },
+        el("div", { class: "finding-title" }, el("span", { class: "badge", text: (f.severity || "").toUpperCase() }), " ", f.title || f.kind || ""),
+        who ? el("div", { class: "culprit", text: who }) : null);
+      const fix = f.fix || {};
+      if (Array.isArray(fix.advice) && fix.advice.length) {
+        const list = el("ul", { class: "advice" });
+        for (const a of fix.advice) list.append(el("li", { text: a }));
+        item.append(list);
+      }
+      if (fix.yaml) {
+        item.append(el("details", {}, el("summary", { text: "Fix (YAML)" }), el("pre", { text: fix.yaml })));
+      }
+      slot.append(item);
+    }
+    slot.hidden = false;
   }
 
   // ---- refresh ----------------------------------------------------------------------------
@@ -185,10 +322,14 @@
     await loadInstances();
     const t = timing();
     for (const p of state.plots) p.destroy();
-    state.plots = [];
+    state.plots.length = 0;
+    const verdict = drawVerdict(t);
+    const culprits = drawCulprits();
     const results = await Promise.all(state.catalog.panels.map((panel) => drawPanel(panel, t).then(
       () => panel.node.dataset.state,
       (e) => { setState(panel, "error", e.message); return "error"; })));
+    await verdict;
+    await culprits;
     const counts = {};
     for (const r of results) counts[r] = (counts[r] || 0) + 1;
     status.textContent = `updated ${new Date().toLocaleTimeString()} · ` + Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ");
@@ -202,7 +343,7 @@
   }
 
   async function drawPanel(panel, t) {
-    const sel = selector();
+    const sel = selector(panel);
     const queries = panel.queries.map((q) => {
       const template = templateFor(q);
       return { q, promql: template === null ? null : render(template, sel, t.w, t.range) };
@@ -255,6 +396,21 @@
   }
 
   // ---- time series (uPlot) ----------------------------------------------------------------
+  // Binary steps for byte axes, so ticks read 256 MiB rather than 244 MiB.
+  const BINARY_INCRS = (() => {
+    const out = [];
+    for (let p = 0; p <= 40; p += 10) for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) out.push(m * 2 ** p);
+    return out.sort((a, b) => a - b);
+  })();
+
+  function timeLabel(range) {
+    return (u, splits) => splits.map((s) => {
+      const d = new Date(s * 1000);
+      const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return range > 86400 ? `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${hm}` : hm;
+    });
+  }
+
   function drawTimeseries(panel, sets, t) {
     const xs = [];
     for (let x = t.start; x <= t.end; x += t.step) xs.push(x);
@@ -281,16 +437,31 @@
     const width = Math.max(300, panel.body.clientWidth || 560);
     const opts = {
       width, height: 220, series,
-      scales: { x: { time: true } },
-      axes: [{ stroke: "#8e8e8e", grid: { stroke: "#2c3235" } },
-        { stroke: "#8e8e8e", grid: { stroke: "#2c3235" }, size: 70, values: (u, vals) => vals.map((v) => fmt(panel.unit, v)) }],
+      scales: {
+        x: { time: true },
+        // Every panel's values are rates, counts, sizes, shares or durations: from zero up, so
+        // a flat line near its maximum does not look like a cliff.
+        y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] },
+      },
+      axes: [
+        // Labels at least 90 px apart, short (HH:MM), so they never run together.
+        { stroke: "#8e8e8e", grid: { stroke: "#2c3235" }, space: 90, values: timeLabel(state.range) },
+        { stroke: "#8e8e8e", grid: { stroke: "#2c3235" }, size: 80, space: 30,
+          incrs: panel.unit === "bytes" ? BINARY_INCRS : undefined,
+          values: (u, vals) => vals.map((v) => fmt(panel.unit, v)) },
+      ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
     };
-    state.plots.push(new uPlot(opts, data, panel.body));
+    const plot = new uPlot(opts, data, panel.body);
+    plot.apilensPanel = panel.id;
+    plot.apilensUnit = panel.unit;
+    state.plots.push(plot);
   }
 
   // ---- heatmap (canvas) -------------------------------------------------------------------
+  function heat(a) { return `rgba(255, 120, 10, ${0.15 + 0.85 * a})`; }
+
   function drawHeatmap(panel, result, t) {
     const buckets = result.map((r) => ({ le: r.metric.le === "+Inf" ? Infinity : Number(r.metric.le), values: r.values }))
       .filter((b) => !Number.isNaN(b.le)).sort((a, b) => a.le - b.le);
@@ -322,8 +493,7 @@
     ctx.fillStyle = "#111217"; ctx.fillRect(0, 0, cssW, cssH);
     cells.forEach((row, bi) => row.forEach((v, xi) => {
       if (!v) return;
-      const a = Math.log1p(v) / Math.log1p(max || 1);
-      ctx.fillStyle = `rgba(255, 120, 10, ${0.15 + 0.85 * a})`;
+      ctx.fillStyle = heat(Math.log1p(v) / Math.log1p(max || 1));
       ctx.fillRect(labelW + xi * colW, cssH - (bi + 1) * rowH, Math.ceil(colW), Math.ceil(rowH));
     }));
     ctx.fillStyle = "#8e8e8e"; ctx.font = "10px system-ui";
@@ -332,6 +502,11 @@
       if (bi % every) return;
       ctx.fillText(b.le === Infinity ? "+Inf" : fmt(panel.unit, b.le), 2, cssH - bi * rowH - rowH / 2 + 3);
     });
+    // The colour scale: what a cell's colour means (requests per step, log scale).
+    const gradient = el("div", { class: "gradient" });
+    gradient.style.background = `linear-gradient(to right, ${heat(0)}, ${heat(0.5)}, ${heat(1)})`;
+    panel.body.append(el("div", { class: "scale", title: "requests in a bucket per step, log scale" },
+      el("span", { text: "0" }), gradient, el("span", { text: `${compact(Math.round(max))} requests per ${rangeText(t.step)} step (log scale)` })));
     const tip = document.getElementById("tooltip");
     canvas.addEventListener("mousemove", (ev) => {
       const rect = canvas.getBoundingClientRect();
@@ -412,10 +587,10 @@
     const range = document.getElementById("range");
     const refreshSel = document.getElementById("refresh");
     const inst = document.getElementById("instance");
-    if ([...range.options].some((o) => Number(o.value) === state.range)) range.value = String(state.range);
-    else range.append(el("option", { value: String(state.range), text: `${state.range} s` })), range.value = String(state.range);
+    await fitRange();
+    syncRangeMenu();
     refreshSel.value = String(state.refresh);
-    range.addEventListener("change", () => { state.range = Number(range.value); refresh(); });
+    range.addEventListener("change", () => { state.range = Number(range.value); state.rangeChosen = true; state.fitted = ""; refresh(); });
     refreshSel.addEventListener("change", () => { state.refresh = Number(refreshSel.value); schedule(); });
     inst.addEventListener("change", () => { state.instance = inst.value; refresh(); });
     build();

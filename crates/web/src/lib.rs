@@ -12,6 +12,9 @@
 //! - [`serve`] runs a router over plain HTTP or TLS ([`WebConfig`], the exporter-toolkit
 //!   `--web.config.file`), answering oversized requests with 414/431 instead of dropping them;
 //!   [`AccessPolicy`] refuses cross-site and DNS-rebinding requests and checks basic auth.
+//! - [`dashboard_router`] serves the troubleshooter page and the panel catalog;
+//!   [`verdict_router`] its banner, the report's one-line verdict over the page's range, read
+//!   through the same [`VerdictSource`] as the panels.
 #![deny(missing_docs)]
 
 mod api;
@@ -21,6 +24,7 @@ mod guard;
 mod pool;
 mod server;
 mod web_config;
+mod verdict;
 
 pub use crate::{
     api::{ApiState, api_router},
@@ -30,4 +34,5 @@ pub use crate::{
     pool::{FAST_MAX_SAMPLES, FAST_MAX_STEPS, FAST_TIMEOUT, PoolOpts, QueryPool},
     server::{MAX_HEAD_BYTES, exposure_warning, serve},
     web_config::WebConfig,
+    verdict::{VerdictSource, verdict_router},
 };

@@ -109,8 +109,11 @@ fn remote_router(client: Arc<RemoteClient>) -> axum::Router {
             "/api/v1/query_range",
             get(remote_query_range).post(remote_query_range),
         )
-        .with_state(client)
+        .with_state(Arc::clone(&client))
         .merge(apilens_web::dashboard_router())
+        .merge(apilens_web::verdict_router(
+            apilens_web::VerdictSource::Remote(client),
+        ))
         .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))
         .route("/-/ready", get(|| async { "apilens is Ready.\n" }))
 }

@@ -4,7 +4,7 @@ use crate::commands::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
 use apilens_model::Queryable;
 use apilens_promql::{
-    Engine, EngineOpts, api_response, format_value_table, parse_duration, parse_time,
+    Engine, EngineOpts, Value, api_response, format_value_table, parse_duration, parse_time,
 };
 use apilens_tsdb::Db;
 use std::io::Write as _;
@@ -45,6 +45,11 @@ pub(crate) struct Args {
 }
 
 /// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
+///
+/// An empty result is a successful answer (as the Prometheus API says `success` with an
+/// empty result): the exit code stays 0, so scripts that run queries under `set -e` keep
+/// going, and standard error says "no series matched" so a person does not take the empty
+/// output for a failure to run.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_millis(parse_duration(&args.timeout)?.max(1) as u64);
     let now = std::time::SystemTime::now()
@@ -96,6 +101,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         (api_response(&value), Some(value))
     };
     let (body, value) = body_and_value;
+    let empty = match &value {
+        Some(Value::Vector(v)) => v.is_empty(),
+        Some(Value::Matrix(m)) => m.is_empty(),
+        Some(_) => false,
+        None => serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["data"]["result"].as_array().map(Vec::is_empty))
+            .unwrap_or(false),
+    };
+    if empty {
+        let when = match range {
+            Some(_) => "in the range".to_owned(),
+            None => format!("at {}", rfc3339(time)),
+        };
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "no series matched {:?} {when}",
+            args.query
+        );
+    }
     let mut out = std::io::stdout().lock();
     let text = if args.format == "json" {
         body + "\n"
@@ -109,4 +134,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Milliseconds since the epoch as RFC 3339 (seconds), or the number when out of range.
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| ms.to_string())
 }

@@ -209,7 +209,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Sets up `tracing` output on standard error; `RUST_LOG` overrides the default level.
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn,rustls=warn")
+        // kube-rs logs each failed request itself; apilens reports it once, with its cause.
+        tracing_subscriber::EnvFilter::new(
+            "info,kube=warn,kube_client::client::builder=off,hyper=warn,rustls=warn",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -333,6 +336,9 @@ pub(crate) fn router(health: Health, db: Arc<Db>, limits: &QueryLimitArgs) -> ax
         limits.pool_opts(),
     );
     axum::Router::new()
+        .merge(apilens_web::verdict_router(
+            apilens_web::VerdictSource::Store(state.clone()),
+        ))
         .merge(apilens_web::api_router(state))
         .merge(apilens_web::dashboard_router())
         .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))

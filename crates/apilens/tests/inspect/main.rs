@@ -66,6 +66,55 @@ fn bundled_scrape_text_report() {
         "{text}"
     );
     assert!(text.contains("etcd database size: 2.0 MiB"), "{text}");
+    // The verdict first, the load before the coverage, and every line within 120 columns.
+    // See: issue 16 (verdict first, load before coverage, tables that fit 120 columns).
+    assert!(
+        text.starts_with("Verdict:             OK: nothing in this scrape is at or near a limit"),
+        "{text}"
+    );
+    let load = text.find("In-flight requests now").unwrap();
+    let coverage = text.find("Troubleshooter coverage").unwrap();
+    assert!(load < coverage, "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 120, "{line}");
+    }
+    assert!(
+        text.contains("602  0.3%  APF seat pool: apiserver_flowcontrol_nominal_limit_seats summed"),
+        "{text}"
+    );
+}
+
+/// A server whose priority level queues and rejects reads WARNING first, and the level carries
+/// its mark.
+#[test]
+fn a_saturated_scrape_reads_its_warning_first_with_marks() {
+    let config = apilens_sim::ScenarioConfig::new(
+        "apf-saturation",
+        apilens_sim::KubeVersion::parse("1.34").unwrap(),
+    );
+    let mut sim = apilens_sim::Simulator::new(config).unwrap();
+    sim.advance(std::time::Duration::from_secs(180)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.txt");
+    std::fs::write(&path, sim.render_metrics(0).unwrap()).unwrap();
+    let out = apilens(&["inspect", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Verdict:             WARNING: "), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("wait in the queues of priority level workload-low"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("  !  workload-low")),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(line.chars().count() <= 120, "{line}");
+    }
 }
 
 #[test]
@@ -85,10 +134,15 @@ fn json_report_of_1_34() {
         Some("apiserver_resource_objects")
     );
     assert_eq!(coverage_metric(&r, "apf_rejected"), None);
+    // In flight against the server's own APF seat pool, which the JSON names.
     let inflight = r["inflight"].as_array().unwrap();
-    assert_eq!(inflight.len(), 2);
-    let mutating = inflight.iter().find(|f| f["kind"] == "mutating").unwrap();
-    assert_eq!(mutating["limit"], 200.0);
+    assert_eq!(inflight.len(), 3);
+    let all = inflight.iter().find(|f| f["kind"] == "all").unwrap();
+    assert_eq!(all["limit"], 602.0);
+    assert_eq!(
+        all["limit_source"],
+        "APF seat pool: apiserver_flowcontrol_nominal_limit_seats summed"
+    );
     // The db size gauge of this scrape: apiserver_storage_size_bytes{storage_cluster_id="etcd-0"} 2.064384e+06
     assert_eq!(r["etcd_db_size_bytes"], 2_064_384.0);
     // Configmaps have the most watchers: 12, summed over the apiserver_longrunning_requests

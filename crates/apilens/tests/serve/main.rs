@@ -211,3 +211,84 @@ fn serve_without_anything_to_scrape_says_what_to_do() {
     assert!(stderr.contains("nothing to scrape"), "{stderr}");
     assert!(stderr.contains("apilens serve --kubeconfig"), "{stderr}");
 }
+
+/// An unreachable target is reported once, on one line naming its address and why, retried
+/// with back-off in silence, and reported once more when it comes back.
+///
+/// See: issue 16 (serve with an unreachable cluster).
+#[test]
+fn serve_says_once_that_a_target_is_down_and_once_that_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = free_addr();
+    let listen = free_addr();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = apilens_testkit::KillOnDrop(
+        apilens()
+            .arg("serve")
+            .arg("--target")
+            .arg(format!("http://{dead}/metrics"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args([
+                "--scrape-interval",
+                "200ms",
+                "--scrape-timeout",
+                "200ms",
+                "--listen",
+                &listen.to_string(),
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    // Long enough for a dozen scrapes at the interval; the back-off makes it a handful.
+    std::thread::sleep(Duration::from_secs(3));
+    let down_log = std::fs::read_to_string(&log_path).unwrap();
+    // Every line a person is shown about the target beyond the start-up ones.
+    let about = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains(&dead.to_string()))
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("back up"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let lines = about(&down_log);
+    assert_eq!(lines.len(), 1, "one line for the dead target:\n{down_log}");
+    assert!(
+        lines[0].contains(&format!("target apiserver {dead} (http://{dead}/metrics)"))
+            && lines[0].contains("request failed")
+            && lines[0].contains("retrying with back-off"),
+        "{}",
+        lines[0]
+    );
+
+    // The target comes up on the same address.
+    apilens_testkit::serve_fixed_on(
+        TcpListener::bind(dead).unwrap(),
+        "200 OK",
+        "text/plain; version=0.0.4",
+        fixture(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if get(listen, "/api/v1/targets").is_some_and(|t| t.contains(r#""health":"up""#)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the target never came back up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.0.wait().unwrap();
+    let full = std::fs::read_to_string(&log_path).unwrap();
+    let lines = about(&full);
+    assert_eq!(lines.len(), 2, "down once, back once:\n{full}");
+    assert!(lines[1].contains("back up"), "{}", lines[1]);
+}

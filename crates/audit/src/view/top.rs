@@ -6,9 +6,15 @@ use crate::client::{push_client_key, push_normalized_user_agent};
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
 use crate::scan::Summary;
-use crate::sketch::HeavyHitters;
+use crate::sketch::{HeavyHitters, fx_hash};
 use apilens_apf::KubeVersion;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+
+/// The user name prefix of kubelets (`system:node:<node>`).
+const NODE_USER_PREFIX: &str = "system:node:";
+/// The user shown for kubelets folded into one client row.
+const NODES_FOLDED: &str = "system:node:*";
 
 /// A grouping key of `top`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +60,13 @@ impl TopKey {
         match self {
             TopKey::User => out.push_str(&req.user),
             TopKey::UserAgent => push_normalized_user_agent(&req.user_agent, out),
+            // Kubelets are one client on many nodes: one row, with the count of nodes.
+            TopKey::Client if req.user.starts_with(NODE_USER_PREFIX) => {
+                push_normalized_user_agent(&req.user_agent, out);
+                out.push_str(" (");
+                out.push_str(NODES_FOLDED);
+                out.push(')');
+            }
             TopKey::Client => push_client_key(req, out),
             TopKey::Verb => out.push_str(&req.verb),
             TopKey::Resource => out.push_str(&req.resource_key()),
@@ -100,7 +113,12 @@ pub struct Top {
     limit: usize,
     hh: HeavyHitters<RequestStats>,
     buf: String,
+    /// The distinct nodes (hashed names) behind each row that folds kubelets.
+    nodes: HashMap<String, HashSet<u64>>,
 }
+
+/// Most distinct nodes counted per folded row (far above any cluster's node count).
+const NODES_CAP: usize = 1 << 20;
 
 impl Top {
     /// Groups by `keys` (at least one; `user` when empty), shows the `limit` heaviest rows and
@@ -118,6 +136,7 @@ impl Top {
             limit,
             hh: HeavyHitters::new(cap),
             buf: String::new(),
+            nodes: HashMap::new(),
         }
     }
 }
@@ -142,10 +161,20 @@ impl View for Top {
             k.write(req, self.version, &mut self.buf);
         }
         self.hh.entry(&self.buf).add_for(req, self.version);
+        if self.keys.contains(&TopKey::Client) && req.user.starts_with(NODE_USER_PREFIX) {
+            let nodes = self.nodes.entry(self.buf.clone()).or_default();
+            if nodes.len() < NODES_CAP {
+                // The same hash in every worker, so merged sets count each node once.
+                nodes.insert(fx_hash(req.user.as_bytes()));
+            }
+        }
     }
 
     fn merge(&mut self, other: Top) {
         self.hh.merge(other.hh);
+        for (key, nodes) in other.nodes {
+            self.nodes.entry(key).or_default().extend(nodes);
+        }
     }
 
     fn finish(self, summary: &Summary) -> Report {
@@ -161,6 +190,17 @@ impl View for Top {
                 s.latency
                     .quantile(p)
                     .map_or(Cell::Empty, |v| Cell::Float(v, 1))
+            };
+            let key = match self.nodes.get(&key) {
+                Some(nodes) => key.replace(
+                    NODES_FOLDED,
+                    &format!(
+                        "{NODES_FOLDED} on {} node{}",
+                        nodes.len(),
+                        if nodes.len() == 1 { "" } else { "s" }
+                    ),
+                ),
+                None => key,
             };
             rows.push(Row {
                 key: key.replace(KEY_SEP, " | "),
@@ -203,6 +243,9 @@ impl View for Top {
             notes.push(format!(
                 "too many distinct keys to count exactly: counts come from a heavy-hitters sketch and may be low by up to {max_error}"
             ));
+        }
+        if !self.nodes.is_empty() {
+            notes.push("kubelets (users system:node:<node>) are one client: one row per user agent, with the number of nodes; --by user shows each node".to_owned());
         }
         Report {
             view: "top".to_owned(),

@@ -45,15 +45,42 @@ pub(super) fn panels() -> Vec<Panel> {
             .build(),
         panel("apf-top-flows", Row::PriorityAndFairness, "Top flows by executing seats and requests", Unit::Seats, Visualisation::Table)
             .question("Which flow schemas occupy the most seats?")
-            .description("Peak over the time range of seats (1.28+) and requests executing per flow schema and priority level, per server and then summed over servers.")
+            .description(
+                "Peak over the time range of seats (1.28+) and requests executing per flow schema and priority level on the \
+                 busiest server: the largest per-server peak, comparable with one server's seat pool. Summing per-server \
+                 peaks taken at different times over the servers gives a number no server ever carried (734 seats on a \
+                 602-seat pool).",
+            )
             .query("seats", "{{flow_schema}} {{priority_level}}", vec![
-                from(28, r#"topk(10, sum by (flow_schema, priority_level) (max_over_time(apiserver_flowcontrol_current_executing_seats{${sel}}[${range}])))"#),
+                from(28, r#"topk(10, max by (flow_schema, priority_level) (max_over_time(apiserver_flowcontrol_current_executing_seats{${sel}}[${range}])))"#),
             ])
             .query_unit("requests", "{{flow_schema}} {{priority_level}}", Unit::Count, vec![
-                from(20, r#"topk(10, sum by (flow_schema, priority_level) (max_over_time(apiserver_flowcontrol_current_executing_requests{${sel}}[${range}])))"#),
+                from(20, r#"topk(10, max by (flow_schema, priority_level) (max_over_time(apiserver_flowcontrol_current_executing_requests{${sel}}[${range}])))"#),
             ])
             .table(&["flow_schema", "priority_level"], "seats", 10, None)
             .drill(&["instance"], &["apf-priority-level-utilisation"], "A flow schema names a class of clients, not one client: the audit log's user and userAgent name it.")
+            .build(),
+        panel("apf-queue-wait-by-flow", Row::PriorityAndFairness, "Time waited in APF queues by flow schema (p99)", Unit::Seconds, Visualisation::Timeseries)
+            .question("Which flow schemas wait in the queues?")
+            .description("The p99 of request_wait_duration_seconds per flow schema and priority level for requests that went on to execute, summed over servers before the quantile. Requests wait at most a quarter of the request timeout (15 s by default) before they are rejected with reason time-out.")
+            .warn(0.5)
+            .crit(5.0)
+            .limit(15.0, "most a request waits: --request-timeout / 4")
+            .query("p99", "{{flow_schema}} ({{priority_level}})", vec![from(20,
+                r#"topk(10, histogram_quantile(0.99, sum by (le, flow_schema, priority_level) (rate(apiserver_flowcontrol_request_wait_duration_seconds_bucket{${sel}, execute="true"}[${w}]))) > 0)"#,
+            ).needs_label("apiserver_flowcontrol_request_wait_duration_seconds_bucket", "execute")])
+            .drill(&["instance"], &["apf-top-flows", "apf-enqueue-rate"], "The flow schema names the class of client; the audit log names the client (apilens audit top --by flow).")
+            .build(),
+        panel("apf-enqueue-rate", Row::PriorityAndFairness, "Requests queued per second, by priority level and flow schema", Unit::PerSecond, Visualisation::Timeseries)
+            .question("How many requests have to queue, and in which flows?")
+            .description("The rate of request_queue_length_after_enqueue's count: one observation per request that was put in a queue (the reference dashboards plotted it as a queue length). A flow that queues while others do not is the one filling its level.")
+            .query("level", "{{priority_level}}", vec![from(20,
+                r#"sum by (priority_level) (rate(apiserver_flowcontrol_request_queue_length_after_enqueue_count{${sel}}[${w}])) > 0"#,
+            )])
+            .query("flow", "{{flow_schema}} ({{priority_level}})", vec![from(20,
+                r#"topk(10, sum by (flow_schema, priority_level) (rate(apiserver_flowcontrol_request_queue_length_after_enqueue_count{${sel}}[${w}])) > 0)"#,
+            )])
+            .drill(&["instance"], &["apf-queue-wait-by-flow"], "")
             .build(),
         panel("apf-execution-time", Row::PriorityAndFairness, "APF execution time (p90, p99)", Unit::Seconds, Visualisation::Timeseries)
             .question("How long do requests hold their seats once they run?")

@@ -2,15 +2,18 @@
 
 mod apf;
 mod etcd;
+mod etcd_server;
+mod extensions;
 mod latency;
+mod process;
 mod saturation;
 mod storage;
 mod traffic;
 mod watches;
 
 use crate::{
-    Alternative, DrillDown, LimitLine, Panel, PanelsError, Query, Row, Severity, TableSpec,
-    Threshold, Unit, Visualisation,
+    Alternative, Ceiling, DrillDown, LimitLine, Panel, PanelsError, Query, Row, Severity,
+    TableSpec, Threshold, Unit, Visualisation,
 };
 use serde::Serialize;
 use std::sync::LazyLock;
@@ -26,6 +29,9 @@ pub const EMERGENT_METRICS: &[&str] = &[
     "apiserver_admission_webhook_admission_duration_seconds_count",
     "apiserver_admission_webhook_admission_duration_seconds_sum",
     "apiserver_terminated_watchers_total",
+    "apiserver_admission_webhook_rejection_count",
+    "apiserver_admission_webhook_fail_open_count",
+    "apiserver_requested_deprecated_apis",
 ];
 
 pub(crate) fn is_emergent(metric: &str) -> bool {
@@ -79,6 +85,9 @@ pub fn catalog() -> &'static Catalog {
         panels.extend(traffic::panels());
         panels.extend(etcd::panels());
         panels.extend(storage::panels());
+        panels.extend(process::panels());
+        panels.extend(etcd_server::panels());
+        panels.extend(extensions::panels());
         panels.sort_by_key(|p| Row::ALL.iter().position(|r| *r == p.row));
         Catalog { panels }
     });
@@ -102,6 +111,7 @@ pub(crate) fn panel(id: &str, row: Row, title: &str, unit: Unit, vis: Visualisat
         queries: Vec::new(),
         drilldown: DrillDown::default(),
         table: None,
+        ceiling: None,
     })
 }
 
@@ -182,6 +192,14 @@ impl Builder {
         };
         self
     }
+    pub(crate) fn ceiling(mut self, value: f64, next_bucket: f64, what: &str) -> Self {
+        self.0.ceiling = Some(Ceiling {
+            value,
+            next_bucket,
+            what: what.to_owned(),
+        });
+        self
+    }
     pub(crate) fn build(self) -> Panel {
         self.0
     }
@@ -219,6 +237,11 @@ impl Alternative {
         self
     }
 }
+
+/// Keeps only the series of API servers (`process_*`, `go_*`, `workqueue_*` and `rest_client_*`
+/// are exposed by every Kubernetes component and by etcd): those whose job and instance also
+/// expose the in-flight gauge, which only kube-apiserver has.
+pub(crate) const APISERVERS_ONLY: &str = r#"and on (job, instance) group by (job, instance) (apiserver_current_inflight_requests{${sel}})"#;
 
 /// Requests that stream or hang: excluded from latency views.
 pub(crate) const NOT_STREAMING: &str = r#"verb!~"WATCH|WATCHLIST|CONNECT""#;

@@ -12,7 +12,9 @@ pub(super) fn panels() -> Vec<Panel> {
                  per server and kind (readOnly, mutating). Defaults: --max-requests-inflight=400 and \
                  --max-mutating-requests-inflight=200 per server; with APF on (1.20+) the two together size the \
                  600-seat pool that APF shares out, and a managed control plane may raise them. The reference \
-                 troubleshooter summed the two kinds away and drew no limit; the label was requestKind up to 1.18.",
+                 troubleshooter summed the two kinds away and drew no limit; the label was requestKind up to 1.18. \
+                 Where APF exposes its seat pool (nominal_limit_seats summed, 1.26+; request_concurrency_limit 1.20-1.30) \
+                 the report reads the requests in flight against that real pool instead of the 400/200 defaults.",
             )
             .limit(400.0, "readOnly limit per server (--max-requests-inflight default)")
             .limit(200.0, "mutating limit per server (--max-mutating-requests-inflight default)")
@@ -21,6 +23,10 @@ pub(super) fn panels() -> Vec<Panel> {
                     .needs_label("apiserver_current_inflight_requests", "request_kind"),
                 alt(16, 18, r#"label_replace(max by (instance, requestKind) (apiserver_current_inflight_requests{${sel}}), "request_kind", "$1", "requestKind", "(.*)")"#)
                     .needs_label("apiserver_current_inflight_requests", "requestKind"),
+            ])
+            .query("pool", "{{instance}} APF seat pool", vec![
+                from(26, r#"sum by (instance) (apiserver_flowcontrol_nominal_limit_seats{${sel}})"#),
+                alt(20, 25, r#"sum by (instance) (apiserver_flowcontrol_request_concurrency_limit{${sel}})"#),
             ])
             .drill(&["instance"], &["apf-seats-vs-pool", "apf-priority-level-utilisation"], "A server near 400/200 while the others idle points at unbalanced long-lived connections: see replica-imbalance.")
             .build(),

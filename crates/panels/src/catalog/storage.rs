@@ -1,4 +1,4 @@
-//! Storage and cost: object counts, etcd database size, LIST sizes, webhooks, replica balance.
+//! Storage and cost: object counts, etcd database size, LIST sizes, replica balance.
 
 use super::{NOT_STREAMING, alt, always, from, panel};
 use crate::{Panel, Row, Unit, Visualisation};
@@ -16,9 +16,13 @@ pub(super) fn panels() -> Vec<Panel> {
     vec![
         panel("object-counts", Row::Storage, "Objects stored, by resource", Unit::Count, Visualisation::Bargauge)
             .question("Which resources have the most objects (and so the most expensive LISTs)?")
-            .description("apiserver_resource_objects (1.34+), apiserver_storage_objects (1.21-1.33, deprecated 1.34) or etcd_object_counts (up to 1.20, removed 1.25).")
-            .warn(10000.0)
-            .crit(100000.0)
+            .description(
+                "apiserver_resource_objects (1.34+), apiserver_storage_objects (1.21-1.33, deprecated 1.34) or etcd_object_counts \
+                 (up to 1.20, removed 1.25). A count explains other findings (the cost of a LIST, the database size) rather \
+                 than being one: 30,000 pods are normal at 1,000 nodes. The colours mark the sig-scalability envelope \
+                 (150,000 pods in a cluster).",
+            )
+            .warn(150000.0)
             .query("objects", "{{resource}} {{group}}", vec![
                 from(34, r#"topk(15, max by (group, resource) (apiserver_resource_objects{${sel}}))"#),
                 alt(21, 33, r#"topk(15, max by (resource) (apiserver_storage_objects{${sel}}))"#),
@@ -42,8 +46,9 @@ pub(super) fn panels() -> Vec<Panel> {
             .build(),
         panel("list-response-sizes", Row::Storage, "LIST response size (p99) by resource", Unit::Bytes, Visualisation::Timeseries)
             .question("Which LISTs return the largest responses?")
-            .warn(1e7)
-            .crit(1e8)
+            .description("p99 of apiserver_response_sizes for LIST per resource and scope. Each response is held in memory while it is encoded; tens of MiB per call repeated by many clients is the classic API server OOM.")
+            .warn(10.0 * 1024.0 * 1024.0)
+            .crit(100.0 * 1024.0 * 1024.0)
             .query("p99", "{{resource}} {{scope}}", vec![always(
                 r#"topk(10, histogram_quantile(0.99, sum by (le, resource, scope) (rate(apiserver_response_sizes_bucket{${sel}, verb="LIST"}[${w}]))) > 0)"#,
             )])
@@ -58,17 +63,6 @@ pub(super) fn panels() -> Vec<Panel> {
                 r#"topk(10, sum by (resource) (rate(apiserver_storage_list_returned_objects_total{${sel}}[${w}])) / sum by (resource) (rate(apiserver_storage_list_total{${sel}}[${w}])) > 0)"#,
             )])
             .drill(&["instance"], &["lists-cache-vs-etcd", "object-counts"], "")
-            .build(),
-        panel("admission-webhook-latency", Row::Storage, "Admission webhook latency (p99)", Unit::Seconds, Visualisation::Timeseries)
-            .question("Is an admission webhook slowing writes down?")
-            .description("Only exists once a webhook has been called. The default webhook timeout is 10 s; a failing webhook with failurePolicy=Fail blocks the writes it matches.")
-            .warn(0.5)
-            .crit(2.0)
-            .limit(10.0, "default webhook timeout (10 s)")
-            .query("p99", "{{name}} {{type}}", vec![always(
-                r#"histogram_quantile(0.99, sum by (le, name, type) (rate(apiserver_admission_webhook_admission_duration_seconds_bucket{${sel}}[${w}]))) > 0"#,
-            )])
-            .drill(&["operation", "instance"], &["heatmap-writes"], "")
             .build(),
         panel("replica-imbalance", Row::Storage, "Per-replica load against the mean", Unit::Ratio, Visualisation::Timeseries)
             .question("Is one API server doing much more than the others?")

@@ -1,6 +1,6 @@
 //! Long-running WATCH connections per server and by resource, and the events they fan out.
 
-use super::{alt, from, panel};
+use super::{alt, always, from, panel};
 use crate::{Panel, Row, Unit, Visualisation};
 
 pub(super) fn panels() -> Vec<Panel> {
@@ -10,7 +10,10 @@ pub(super) fn panels() -> Vec<Panel> {
             .description(
                 "apiserver_longrunning_requests{verb=\"WATCH\"} (1.23+; apiserver_longrunning_gauge before, hidden in 1.24). \
                  The guide's figure names apiserver_longrunning_gauge and its dashboard apiserver_registered_watchers, \
-                 both gone from 1.25. Other long-running verbs (exec, attach, port-forward, proxy, log) are excluded.",
+                 both gone from 1.25. Other long-running verbs (exec, attach, port-forward, proxy, log) are excluded. \
+                 What is normal grows with the cluster: the report and the WatchStorm rule flag a server above 20 \
+                 watches per node of the cluster shared over the servers (at least 10,000), critical above 50 (at \
+                 least 25,000).",
             )
             .query("watches", "{{instance}}", vec![
                 from(23, r#"sum by (instance) (apiserver_longrunning_requests{${sel}, verb="WATCH"})"#),
@@ -37,6 +40,20 @@ pub(super) fn panels() -> Vec<Panel> {
                     .needs_label("apiserver_watch_events_total", "kind"),
             ])
             .drill(&["instance"], &["watches-by-resource"], "Events per second times watchers is the fan-out cost; a busy resource with many watchers is the usual culprit.")
+            .build(),
+        panel("watch-events-per-server", Row::Watches, "WATCH events sent per API server", Unit::PerSecond, Visualisation::Timeseries)
+            .question("How many watch events does each API server encode and send?")
+            .description(
+                "Every write is sent to each watcher whose selector it matches: events per second per server is the fan-out \
+                 cost, paid in CPU and memory by that server whatever the cluster's size. Hundreds of thousands per second \
+                 mean watchers that see far more than they need (cluster-wide watches from every node).",
+            )
+            .warn(100_000.0)
+            .crit(400_000.0)
+            .query("events", "{{instance}}", vec![always(
+                r#"sum by (instance) (rate(apiserver_watch_events_total{${sel}}[${w}]))"#,
+            )])
+            .drill(&["resource", "kind"], &["watch-events-by-resource", "watches-by-resource"], "Scope the watchers: a field or label selector (spec.nodeName for node agents) or a namespace.")
             .build(),
     ]
 }

@@ -41,6 +41,8 @@ const SCRAPE_S: u64 = 15;
 type Dataset = Vec<(String, Vec<(i64, f64)>)>;
 
 const SELECTOR: &str = r#"job="apiserver""#;
+/// The selector of the panels that read etcd's own metrics.
+const ETCD_SELECTOR: &str = r#"job="etcd""#;
 
 /// Alerts each scenario must raise for its own cluster.
 const EXPECTED: &[(&str, &[&str])] = &[
@@ -55,11 +57,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
 ];
 
 /// Catalog queries the simulator has no series for, with the reason.
-const NOT_SIMULATED: &[(&str, &str, &str)] = &[(
-    "terminations",
-    "aborted",
-    "apiserver_request_aborts_total counts handlers that panic after the timeout filter answered; no scenario times out mid-response",
-)];
+const NOT_SIMULATED: &[(&str, &str, &str)] = &[
+    (
+        "terminations",
+        "aborted",
+        "apiserver_request_aborts_total counts handlers that panic after the timeout filter answered; no scenario times out mid-response",
+    ),
+    (
+        "admission-webhook-failures",
+        "fail-open",
+        "the simulated webhook has failurePolicy Fail: it never fails open",
+    ),
+    (
+        "aggregated-apis-unavailable",
+        "unavailable",
+        "no scenario takes an aggregated API down (the panel keeps only unavailable ones)",
+    ),
+];
 
 /// Every metric name a panel or rule reads.
 fn wanted_metrics() -> BTreeSet<String> {
@@ -99,12 +113,18 @@ fn simulate(index: usize, scenario: &str, end_ms: i64, wanted: &BTreeSet<String>
     config.start_unix_ms = end_ms - (MINUTES * 60_000) as i64;
     let mut sim = Simulator::new(config).unwrap();
     let mut out: Dataset = Vec::new();
-    let mut seen: Vec<HashMap<String, Option<usize>>> = vec![HashMap::new(); sim.replicas()];
+    // One map per API server replica, and the last one for etcd.
+    let mut seen: Vec<HashMap<String, Option<usize>>> = vec![HashMap::new(); sim.replicas() + 1];
     for _ in 0..MINUTES * 60 / SCRAPE_S {
         sim.advance(Duration::from_secs(SCRAPE_S)).unwrap();
         let t = sim.now_unix_ms();
         for (replica, seen) in seen.iter_mut().enumerate() {
-            let text = sim.render_metrics(replica).unwrap();
+            let text = if replica < sim.replicas() {
+                sim.render_metrics(replica).unwrap()
+            } else {
+                sim.render_etcd_metrics()
+            };
+            let etcd = replica == sim.replicas();
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 let (id, value) = line
                     .rsplit_once(' ')
@@ -112,10 +132,11 @@ fn simulate(index: usize, scenario: &str, end_ms: i64, wanted: &BTreeSet<String>
                 let slot = match seen.get(id) {
                     Some(slot) => *slot,
                     None => {
-                        let slot = om_series(id, wanted, scenario, index, replica).map(|key| {
-                            out.push((key, Vec::new()));
-                            out.len() - 1
-                        });
+                        let slot =
+                            om_series(id, wanted, scenario, index, replica, etcd).map(|key| {
+                                out.push((key, Vec::new()));
+                                out.len() - 1
+                            });
                         seen.insert(id.to_owned(), slot);
                         slot
                     }
@@ -140,6 +161,7 @@ fn om_series(
     scenario: &str,
     index: usize,
     replica: usize,
+    etcd: bool,
 ) -> Option<String> {
     let line = format!("{id} 0\n");
     let entry = Parser::new(line.as_bytes(), Format::PrometheusText)
@@ -157,11 +179,16 @@ fn om_series(
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    labels.insert("job".into(), "apiserver".into());
-    labels.insert(
-        "instance".into(),
-        format!("10.0.{index}.{}:443", replica + 1),
-    );
+    if etcd {
+        labels.insert("job".into(), "etcd".into());
+        labels.insert("instance".into(), format!("10.0.{index}.100:2379"));
+    } else {
+        labels.insert("job".into(), "apiserver".into());
+        labels.insert(
+            "instance".into(),
+            format!("10.0.{index}.{}:443", replica + 1),
+        );
+    }
     labels.insert("cluster".into(), scenario.to_owned());
     let mut key = format!("{name}{{");
     for (i, (k, v)) in labels.iter().enumerate() {
@@ -326,12 +353,18 @@ fn every_exported_query_and_rule_evaluates_in_prometheus() {
     let mut evaluated = 0;
     let end_s = end_ms / 1000;
     let range = format!("&start={}&end={end_s}&step=60", end_s - 1800);
-    let render = RenderOpts::new(SELECTOR, "5m", "1h");
+    let apiserver_render = RenderOpts::new(SELECTOR, "5m", "1h");
+    let etcd_render = RenderOpts::new(ETCD_SELECTOR, "5m", "1h");
     for panel in catalog().panels() {
+        let render = if panel.row == apilens_panels::Row::EtcdServer {
+            &etcd_render
+        } else {
+            &apiserver_render
+        };
         for q in &panel.queries {
-            let mut promql = vec![("all releases", combined(q, &render))];
+            let mut promql = vec![("all releases", combined(q, render))];
             if let Some(alt) = q.for_version(KubeVersion::new(1, 34)) {
-                promql.push(("1.34", alt.render(&render)));
+                promql.push(("1.34", alt.render(render)));
             }
             let exempt = NOT_SIMULATED
                 .iter()

@@ -169,8 +169,20 @@ fn derived_families_say_so_and_only_fill_gaps_in_the_scrape() {
         webhook.buckets,
         ["0.005", "0.025", "0.1", "0.5", "1", "2.5", "10", "25"]
     );
+    let rejections = c
+        .family("apiserver_admission_webhook_rejection_count")
+        .unwrap();
+    assert_eq!(
+        rejections.labels,
+        ["error_type", "name", "operation", "rejection_code", "type"]
+    );
+    assert!(
+        rejections
+            .help
+            .starts_with("[ALPHA] Admission webhook rejection count")
+    );
     // Families present in the scrape are never marked derived.
-    assert!(c.families().iter().filter(|f| f.derived.is_some()).count() == 2);
+    assert!(c.families().iter().filter(|f| f.derived.is_some()).count() == 3);
 }
 
 #[test]

@@ -5,5 +5,6 @@ mod audit;
 mod catalog;
 mod common;
 mod format;
+mod health;
 mod scenarios;
 mod server;

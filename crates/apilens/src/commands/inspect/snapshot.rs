@@ -43,12 +43,14 @@ pub(crate) fn wanted(name: &str) -> bool {
 /// In-flight requests of one kind against its limit.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Inflight {
-    /// `readOnly` or `mutating`.
+    /// `readOnly`, `mutating`, or `all` (both kinds against the APF seat pool they share).
     pub(crate) kind: String,
     /// Requests in flight at scrape time.
     pub(crate) value: f64,
-    /// The default limit for that kind.
-    pub(crate) limit: f64,
+    /// The limit: the server's APF seat pool for `all`, else the default flag of the kind.
+    pub(crate) limit: Option<f64>,
+    /// Where the limit comes from: the metric summed for the seat pool, or the default flag.
+    pub(crate) limit_source: String,
 }
 
 /// A named value in a top list.
@@ -259,20 +261,66 @@ impl Snapshot {
         }
     }
 
-    /// In-flight requests by kind with the default limits.
+    /// The server's APF seat pool, and the metric it was summed from: nominal seats (1.26+) or
+    /// the concurrency limit (1.20-1.30), over every priority level.
+    pub(crate) fn seat_pool(&self) -> Option<(f64, &'static str)> {
+        [
+            (&self.limits[1], "apiserver_flowcontrol_nominal_limit_seats"),
+            (
+                &self.limits[2],
+                "apiserver_flowcontrol_request_concurrency_limit",
+            ),
+        ]
+        .into_iter()
+        .find(|(m, _)| !m.is_empty())
+        .map(|(m, metric)| (m.values().sum(), metric))
+    }
+
+    /// In-flight requests by kind. Where the server exposes its APF seat pool, both kinds
+    /// together are read against it (APF enforces that pool, which the two max-inflight flags
+    /// size together); otherwise each kind against its default flag.
     pub(crate) fn inflight(&self) -> Vec<Inflight> {
-        self.inflight
-            .iter()
-            .map(|(kind, &value)| Inflight {
-                kind: kind.clone(),
-                value,
-                limit: if kind == "mutating" {
-                    WRITE_LIMIT
-                } else {
-                    READ_LIMIT
-                },
-            })
-            .collect()
+        match self.seat_pool() {
+            Some((pool, metric)) => {
+                let mut rows: Vec<Inflight> = self
+                    .inflight
+                    .iter()
+                    .map(|(kind, &value)| Inflight {
+                        kind: kind.clone(),
+                        value,
+                        limit: None,
+                        limit_source: "shares the APF seat pool".to_owned(),
+                    })
+                    .collect();
+                if !rows.is_empty() {
+                    rows.push(Inflight {
+                        kind: "all".to_owned(),
+                        value: self.inflight.values().sum(),
+                        limit: Some(pool),
+                        limit_source: format!("APF seat pool: {metric} summed"),
+                    });
+                }
+                rows
+            }
+            None => self
+                .inflight
+                .iter()
+                .map(|(kind, &value)| Inflight {
+                    kind: kind.clone(),
+                    value,
+                    limit: Some(if kind == "mutating" {
+                        WRITE_LIMIT
+                    } else {
+                        READ_LIMIT
+                    }),
+                    limit_source: if kind == "mutating" {
+                        "default --max-mutating-requests-inflight".to_owned()
+                    } else {
+                        "default --max-requests-inflight".to_owned()
+                    },
+                })
+                .collect(),
+        }
     }
 
     /// WATCH connections by resource from the newest metric present, the largest first, with
