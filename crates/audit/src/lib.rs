@@ -71,7 +71,7 @@ mod uri;
 mod view;
 
 pub use crate::{
-    client::{client_key, default_flow, normalize_user_agent},
+    client::{client_key, default_flow, normalize_user_agent, push_normalized_user_agent},
     error::AuditError,
     event::decode_record,
     filter::{Filter, FilterSpec},
@@ -81,6 +81,7 @@ pub use crate::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,
     },
     scan::{MALFORMED_EXAMPLES, Malformed, ScanOpts, Summary, scan},
+    sketch::{FxHasher, FxMap},
     synth::{SynthOpts, SynthStats, write_synthetic},
     uri::{ListParams, Shape},
     view::{
