@@ -1,0 +1,2 @@
+//! Criterion bench of the cost ledger.
+fn main() {}
