@@ -3,7 +3,8 @@
 //! The busiest window of the audit log (at most [`REPLAY_MAX_S`] seconds and
 //! [`REPLAY_MAX_REQUESTS`] requests) is replayed through `apilens_apf::replay` once as it
 //! happened and once without each of the [`COUNTERFACTUALS`] heaviest candidate clients; the
-//! difference in everyone else's 429s and queue wait is the harm that client causes.
+//! difference in everyone else's 429s and queue wait is the harm that client causes (everyone
+//! lighter than it, that is: see [`diff`]).
 
 use crate::ledger::LedgerResult;
 use crate::ledger::records::Record;
@@ -184,12 +185,15 @@ pub(crate) fn model(
     }
 }
 
-/// Others' 429s and wait that go away without `client`.
+/// Others' 429s and wait that go away without `client`. A client is not charged for the
+/// waits of clients that use more seats than it does: in a level one heavy client fills, every
+/// lighter one "delays" the heavy one, and that is no harm the lighter one causes.
 fn diff(base: &ReplayOutcome, without: &ReplayOutcome, client: u32) -> ClientHarm {
     let mut h = ClientHarm::default();
     let mut best = 0.0;
+    let own = base.tags.get(&client).map_or(0.0, |t| t.seat_seconds);
     for (tag, b) in &base.tags {
-        if *tag == client {
+        if *tag == client || b.seat_seconds > own {
             continue;
         }
         let w = without.tags.get(tag).cloned().unwrap_or_default();

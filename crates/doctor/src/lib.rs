@@ -27,7 +27,9 @@
 //!    happened and without each of the heaviest candidates; the difference in everyone else's
 //!    429s and queue wait is the harm the candidate causes. The metrics confirm (or not) that
 //!    its level was saturated.
-//! 4. **Severity** (from the harm figures; a detector may judge higher):
+//! 4. **Severity** (from the harm figures; a detector may judge higher). Others' 429s and wait
+//!    count only for a client holding a tenth or more of its level's seat-seconds (in a full
+//!    level every light client, often a victim itself, pushes the others out a little):
 //!    - `critical`: it causes 10 or more 429s of others; or 30 s or more of others' queue wait
 //!      while its worst victim's p99 wait grows by 1 s or more; or it holds half or more of a
 //!      level's seat-seconds while that level is saturated (at its seat limit, queuing a second

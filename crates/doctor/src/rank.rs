@@ -14,10 +14,17 @@ pub(crate) const CRITICAL_VICTIM_P99_S: f64 = 1.0;
 pub(crate) const CRITICAL_LEVEL_SHARE: f64 = 0.5;
 /// Share of its level's seat-seconds worth a warning (with at least one seat busy on average).
 pub(crate) const WARNING_LEVEL_SHARE: f64 = 0.2;
+/// Share of its level's seat-seconds below which a client's part in others' 429s and waits is
+/// not counted: in a full level every client pushes the others out a little, and a light one
+/// (often itself a victim) is not the cause.
+pub(crate) const MIN_CONTRIBUTION: f64 = 0.1;
 /// etcd bytes per second worth a warning.
 pub(crate) const WARNING_ETCD_BYTES_PER_S: f64 = 10e6;
 
 /// The severity the harm figures call for (a detector's own judgement may raise it).
+///
+/// Others' 429s and waits count only for a client that holds at least [`MIN_CONTRIBUTION`] of
+/// its level's seat-seconds.
 ///
 /// - critical: it causes at least [`CRITICAL_OTHERS_429`] 429s of others; or at least
 ///   [`CRITICAL_OTHERS_WAIT_S`] seconds of others' queue wait while its worst victim's p99 wait
@@ -30,14 +37,15 @@ pub(crate) const WARNING_ETCD_BYTES_PER_S: f64 = 10e6;
 /// - info: otherwise (a pattern worth fixing with no measurable harm now).
 pub(crate) fn harm_severity(f: &Finding, span_s: f64, victim_p99_growth_s: f64) -> Severity {
     let h = &f.harm;
-    if h.others_429 >= CRITICAL_OTHERS_429
-        || (h.others_wait_s >= CRITICAL_OTHERS_WAIT_S
+    let counts = h.level_share >= MIN_CONTRIBUTION;
+    if (counts && h.others_429 >= CRITICAL_OTHERS_429)
+        || (counts
+            && h.others_wait_s >= CRITICAL_OTHERS_WAIT_S
             && victim_p99_growth_s >= CRITICAL_VICTIM_P99_S)
         || (h.level_share >= CRITICAL_LEVEL_SHARE && h.level_saturated)
     {
         Severity::Critical
-    } else if h.others_429 >= 1.0
-        || h.others_wait_s >= 5.0
+    } else if (counts && (h.others_429 >= 1.0 || h.others_wait_s >= 5.0))
         || (h.level_share >= WARNING_LEVEL_SHARE && h.seat_seconds / span_s.max(1.0) >= 1.0)
         || h.etcd_bytes / span_s.max(1.0) >= WARNING_ETCD_BYTES_PER_S
     {
@@ -47,9 +55,11 @@ pub(crate) fn harm_severity(f: &Finding, span_s: f64, victim_p99_growth_s: f64) 
     }
 }
 
-/// True when the finding's client measurably hurts others (the counterfactual replay).
+/// True when the finding's client measurably hurts others (the counterfactual replay) and holds
+/// enough of its level to be a cause.
 fn hurts_others(f: &Finding) -> bool {
-    f.harm.others_429 >= 1.0 || f.harm.others_wait_s >= 1.0
+    f.harm.level_share >= MIN_CONTRIBUTION
+        && (f.harm.others_429 >= 1.0 || f.harm.others_wait_s >= 1.0)
 }
 
 /// Sorts findings most harmful first:

@@ -115,7 +115,7 @@ impl Rng {
 }
 
 /// One event to write.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Ev {
     t_us: i64,
     latency_s: f64,
@@ -136,6 +136,8 @@ struct Ev {
     wait_s: f64,
     webhook_s: f64,
     rejected: bool,
+    /// When rejected, the client sends the same request again 5 ms after the answer.
+    retry: bool,
     stage: &'static str,
 }
 
@@ -526,6 +528,7 @@ fn case_clients(case: Case, nodes: u32) -> (Vec<Periodic>, Truth) {
                             latency_s: if rejected { 15.0 } else { 0.003 },
                             wait_s: if rejected { 15.0 } else { 0.0 },
                             rejected,
+                            retry: true,
                             user: "system:serviceaccount:billing:billing-sync".into(),
                             groups: SA_GROUPS,
                             sa_pod: Some(("billing-sync-0".into(), node(11))),
@@ -842,6 +845,15 @@ pub fn write_case(case: Case, opts: &SynthOpts, out: &mut dyn Write) -> io::Resu
                     }
                     let mut e = (p.make)(&mut rng, copy);
                     e.t_us = opts.start_us + (t * 1e6) as i64;
+                    if e.rejected && e.retry {
+                        let mut again = e.clone();
+                        again.t_us = e.t_us + (e.latency_s * 1e6) as i64 + 5_000;
+                        again.rejected = false;
+                        again.code = 200;
+                        again.wait_s = 0.0;
+                        again.latency_s = 0.003;
+                        second.push(again);
+                    }
                     second.push(e);
                     k += 1.0;
                 }

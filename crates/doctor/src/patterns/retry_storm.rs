@@ -2,81 +2,86 @@
 //! from the same connection, instead of backing off: every rejection becomes more load on the
 //! level that is already full.
 //!
-//! A retry is a request of the same call on the same connection less than [`RETRY_WITHIN_S`]
-//! after a 429 was answered, and sooner than a fifth of the connection's median gap between
-//! arrivals (a busy client's next request is not a retry). A storm needs at least
-//! [`MIN_RETRIES`] retries and retries after at least [`MIN_RETRY_SHARE`] of the client's 429s.
+//! A retry is a request of the same call on the same connection arriving less than
+//! [`RETRY_WITHIN_S`] after a 429 was answered, and sooner than a fifth of the connection's
+//! median gap between arrivals. A busy client has a request that soon after some answers by
+//! chance, so the same is measured after its successful answers: a storm needs at least
+//! [`MIN_RETRIES`] retries, retries after at least [`MIN_RETRY_SHARE`] of its 429s, and after
+//! 429s at least twice (plus 10 points) as often as after successes.
 
 use super::{Candidate, SortedRecords, client_name, examples};
 use crate::analysis::{Analysis, count};
 use crate::finding::{Evidence, Kind};
-use crate::ledger::records::Record;
 use std::collections::BTreeMap;
 
 /// Seconds after a 429 within which the next request is a retry without back-off.
 const RETRY_WITHIN_S: f64 = 1.0;
 /// Retries that make a storm.
 const MIN_RETRIES: u64 = 20;
-/// Share of the 429s followed by an immediate retry. A client that does not retry but sends
-/// often still has a request soon after some 429s by chance: about 1 in 5 with the window
-/// below, so a storm needs far more.
+/// Share of the 429s followed by an immediate retry.
 const MIN_RETRY_SHARE: f64 = 0.5;
 
 pub(crate) fn detect(a: &Analysis<'_>, sorted: &SortedRecords<'_>) -> Vec<Candidate> {
-    let Some(l) = a.ledger else { return Vec::new() };
-    // client -> (429s, immediate retries, Σ gap seconds, calls)
-    let mut per_client: BTreeMap<u32, (u64, u64, f64, Vec<usize>)> = BTreeMap::new();
+    // client -> (429s, immediate retries, Σ retry gap seconds, calls, answers that were not
+    // rejected, of them followed as closely)
+    #[derive(Default)]
+    struct Tally {
+        rejected: u64,
+        retries: u64,
+        gaps: f64,
+        calls: Vec<usize>,
+        ok: u64,
+        ok_followed: u64,
+    }
+    let mut per_client: BTreeMap<u32, Tally> = BTreeMap::new();
     for run in sorted.runs() {
         let client = run[0].client;
-        if client == crate::ledger::clients::OTHER {
+        if client == crate::ledger::clients::OTHER || !run.iter().any(|r| r.rejected) {
             continue;
         }
-        let mut rejected = 0;
-        let mut retries = 0;
-        let mut gaps = 0.0;
-        if !run.iter().any(|r| r.rejected) {
-            continue;
-        }
-        // A rejected request ends when it is answered; its retry comes after.
-        let gap_after = |w: &[&Record]| {
-            (w[1].t_us - w[0].t_us) as f64 / 1e6
-                - if w[0].rejected {
-                    f64::from(w[0].wait_us) / 1e6
-                } else {
-                    0.0
-                }
-        };
-        let mut all: Vec<f64> = run
+        let mut gaps: Vec<f64> = run
             .windows(2)
             .map(|w| (w[1].t_us - w[0].t_us) as f64 / 1e6)
             .collect();
-        all.sort_by(f64::total_cmp);
-        let median = all.get(all.len() / 2).copied().unwrap_or(f64::INFINITY);
-        let within = RETRY_WITHIN_S.min(median / 5.0);
-        for w in run.windows(2) {
-            if w[0].rejected {
-                rejected += 1;
-                let gap = gap_after(w);
-                if (0.0..within).contains(&gap) {
-                    retries += 1;
-                    gaps += gap.max(0.0);
+        gaps.sort_by(f64::total_cmp);
+        let median = gaps.get(gaps.len() / 2).copied().unwrap_or(f64::INFINITY);
+        let within_us = (RETRY_WITHIN_S.min(median / 5.0) * 1e6) as i64;
+        // The first arrival at or after `end`, if within the window.
+        let next_after = |end: i64| -> Option<i64> {
+            let i = run.partition_point(|r| r.t_us < end);
+            run.get(i)
+                .map(|r| r.t_us - end)
+                .filter(|gap| *gap < within_us)
+        };
+        let e = per_client.entry(client).or_default();
+        for r in run.iter() {
+            // A request ends when it is answered: a rejected one after its queue wait.
+            let end = r.t_us + i64::from(if r.rejected { r.wait_us } else { r.exec_us });
+            let followed = next_after(end);
+            if r.rejected {
+                e.rejected += 1;
+                if let Some(gap) = followed {
+                    e.retries += 1;
+                    e.gaps += gap as f64 / 1e6;
+                    if !e.calls.contains(&(run[0].call as usize)) {
+                        e.calls.push(run[0].call as usize);
+                    }
                 }
+            } else {
+                e.ok += 1;
+                e.ok_followed += u64::from(followed.is_some());
             }
         }
-        if run.last().is_some_and(|r| r.rejected) {
-            rejected += 1;
-        }
-        if rejected == 0 {
-            continue;
-        }
-        let e = per_client.entry(client).or_default();
-        e.0 += rejected;
-        e.1 += retries;
-        e.2 += gaps;
-        if retries > 0 && !e.3.contains(&(run[0].call as usize)) {
-            e.3.push(run[0].call as usize);
-        }
     }
+    let per_client: BTreeMap<u32, (u64, u64, f64, Vec<usize>)> = per_client
+        .into_iter()
+        .filter(|(_, t)| {
+            let after_429 = t.retries as f64 / t.rejected.max(1) as f64;
+            let after_ok = t.ok_followed as f64 / t.ok.max(1) as f64;
+            after_429 >= 2.0 * after_ok + 0.1
+        })
+        .map(|(c, t)| (c, (t.rejected, t.retries, t.gaps, t.calls)))
+        .collect();
     let mut out = Vec::new();
     for (client, (rejected, retries, gaps, calls)) in per_client {
         if retries < MIN_RETRIES || (retries as f64) < MIN_RETRY_SHARE * rejected as f64 {
@@ -117,7 +122,6 @@ pub(crate) fn detect(a: &Analysis<'_>, sorted: &SortedRecords<'_>) -> Vec<Candid
         c.evidence.push(Evidence::Examples {
             uris: examples(a, &calls),
         });
-        let _ = l;
         c.advice.push(
             "honour Retry-After and back off exponentially with jitter after a 429 (client-go's rest client does; a hand-written loop around it must not retry at once)".to_owned(),
         );

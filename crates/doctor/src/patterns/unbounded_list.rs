@@ -1,5 +1,5 @@
-//! `unbounded-list`: cluster-wide LISTs without `limit`, each returning the whole collection in
-//! one response. One service account sending them from many source IPs is a DaemonSet, whose
+//! `unbounded-list`: cluster-wide LISTs without `limit` or selector, each returning the whole
+//! collection in one response. One service account sending them from many source IPs is a DaemonSet, whose
 //! every pod repeats the LIST.
 
 use super::{Candidate, by_client, client_name, examples, material};
@@ -19,6 +19,7 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
         c.verb == "list"
             && c.scope == Some(Scope::Cluster)
             && c.limit.is_none()
+            && !c.selector
             && c.count >= MIN_LISTS
     }) {
         if !material(a, &calls) {
