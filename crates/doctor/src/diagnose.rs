@@ -111,7 +111,10 @@ pub fn diagnose(inputs: &DoctorInputs) -> Result<Diagnosis, DoctorError> {
         replicas,
         dumps: &inputs.dumps,
     };
-    let sorted = SortedRecords::new(ledger.as_ref().map_or(&[], |l| &l.records.rows));
+    let sorted = match &ledger {
+        Some(l) => SortedRecords::new(&l.records.rows, &l.calls),
+        None => SortedRecords::new(&[], &[]),
+    };
     let candidates = merge_by_client(patterns::detect(&a, &sorted));
     drop(sorted);
     // Harm: the counterfactual replay of the heaviest candidate clients.

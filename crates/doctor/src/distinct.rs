@@ -6,7 +6,9 @@
 //! standard error about `1/sqrt(K - 2)`, 4.4 % here). It merges by union, so per-worker counters
 //! combine exactly as one counter over all the input would.
 
-use std::collections::BTreeSet;
+use apilens_audit::FxHasher;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::BuildHasherDefault;
 
 /// Values counted exactly (and hashes kept once estimating).
 pub(crate) const EXACT: usize = 512;
@@ -14,47 +16,70 @@ pub(crate) const EXACT: usize = 512;
 /// A distinct-value counter.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Distinct {
-    /// The smallest hashes seen, at most [`EXACT`] of them.
+    /// Every hash seen, while there are at most [`EXACT`] (the common case: a hash-set probe
+    /// per value).
+    exact: HashSet<u64, BuildHasherDefault<FxHasher>>,
+    /// Once more were seen: the [`EXACT`] smallest.
     smallest: BTreeSet<u64>,
-    /// True once more than [`EXACT`] distinct hashes were seen.
-    saturated: bool,
+    /// The last hash added, to skip the probe for runs of one value.
+    last: u64,
 }
 
 impl Distinct {
-    /// Counts `value`.
-    pub(crate) fn add(&mut self, value: &str) {
+    /// Counts `value`; true when it may not have been seen before (always true for a value
+    /// other than the last once the count is estimated).
+    pub(crate) fn add(&mut self, value: &str) -> bool {
         if value.is_empty() {
-            return;
+            return false;
         }
-        self.add_hash(hash(value));
+        self.add_hashed(crate::hash::hash64(value))
     }
 
-    fn add_hash(&mut self, h: u64) {
-        if self.smallest.len() < EXACT {
-            self.smallest.insert(h);
-            return;
+    /// Counts a value by its [`crate::hash::hash64`].
+    pub(crate) fn add_hashed(&mut self, h: u64) -> bool {
+        if h == self.last {
+            return false;
         }
-        let largest = *self.smallest.last().expect("full set");
+        self.last = h;
+        self.add_hash(h)
+    }
+
+    fn is_saturated(&self) -> bool {
+        !self.smallest.is_empty()
+    }
+
+    fn add_hash(&mut self, h: u64) -> bool {
+        if !self.is_saturated() {
+            if self.exact.len() < EXACT || self.exact.contains(&h) {
+                return self.exact.insert(h);
+            }
+            // The 513th value: from here on keep the smallest hashes only.
+            self.smallest = std::mem::take(&mut self.exact).into_iter().collect();
+        }
+        let largest = *self.smallest.last().expect("saturated set is full");
         if h < largest && self.smallest.insert(h) {
             self.smallest.pop_last();
-            self.saturated = true;
-        } else if h > largest {
-            self.saturated = true;
         }
+        true
     }
 
     /// Folds in a counter that saw other values.
     pub(crate) fn merge(&mut self, other: Distinct) {
-        self.saturated |= other.saturated;
-        for h in other.smallest {
-            self.add_hash(h);
+        for h in other.exact.into_iter().chain(other.smallest) {
+            let _ = self.add_hash(h);
+        }
+        if !self.is_saturated() && self.exact.len() > EXACT {
+            self.smallest = std::mem::take(&mut self.exact).into_iter().collect();
+            while self.smallest.len() > EXACT {
+                self.smallest.pop_last();
+            }
         }
     }
 
     /// The number of distinct values (an estimate when [`Distinct::is_estimate`]).
     pub(crate) fn count(&self) -> u64 {
-        if !self.saturated {
-            return self.smallest.len() as u64;
+        if !self.is_saturated() {
+            return self.exact.len() as u64;
         }
         let largest = *self.smallest.last().expect("saturated implies full") as f64;
         let fraction = (largest + 1.0) / (u64::MAX as f64);
@@ -63,23 +88,8 @@ impl Distinct {
 
     /// True when the count is estimated rather than exact.
     pub(crate) fn is_estimate(&self) -> bool {
-        self.saturated
+        self.is_saturated()
     }
-}
-
-/// A well-mixed 64-bit hash (FNV-1a then a SplitMix64 finaliser): KMV needs hashes spread
-/// uniformly over the whole range.
-fn hash(value: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in value.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
 }
 
 #[cfg(test)]
@@ -90,8 +100,8 @@ mod tests {
     fn exact_below_the_cap() {
         let mut d = Distinct::default();
         for i in 0..300 {
-            d.add(&format!("10.0.{}.{}", i / 256, i % 256));
-            d.add(&format!("10.0.{}.{}", i / 256, i % 256));
+            assert!(d.add(&format!("10.0.{}.{}", i / 256, i % 256)));
+            assert!(!d.add(&format!("10.0.{}.{}", i / 256, i % 256)));
         }
         assert_eq!(d.count(), 300);
         assert!(!d.is_estimate());
@@ -103,14 +113,10 @@ mod tests {
         let (mut a, mut b) = (Distinct::default(), Distinct::default());
         for i in 0..20_000 {
             let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
-            one.add(&ip);
-            if i % 2 == 0 {
-                a.add(&ip)
-            } else {
-                b.add(&ip)
-            }
+            let _ = one.add(&ip);
+            let _ = if i % 2 == 0 { a.add(&ip) } else { b.add(&ip) };
             // Repeats change nothing.
-            b.add(&ip);
+            let _ = b.add(&ip);
         }
         a.merge(b);
         assert!(one.is_estimate());

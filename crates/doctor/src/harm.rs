@@ -1,8 +1,9 @@
 //! Harm to others: what each candidate client costs everyone else, as a counterfactual.
 //!
 //! The busiest window of the audit log (at most [`REPLAY_MAX_S`] seconds and
-//! [`REPLAY_MAX_REQUESTS`] requests) is replayed through `apilens_apf::replay` once as it
-//! happened and once without each of the [`COUNTERFACTUALS`] heaviest candidate clients; the
+//! [`REPLAY_MAX_REQUESTS`] requests) of the priority levels the candidates use is replayed
+//! through `apilens_apf::replay` once as it happened and once without each of the
+//! [`COUNTERFACTUALS`] heaviest candidate clients whose level queued or rejected; the
 //! difference in everyone else's 429s and queue wait is the harm that client causes (everyone
 //! lighter than it, that is: see [`diff`]).
 
@@ -12,9 +13,9 @@ use apilens_apf::{ApfConfig, KubeVersion, ReplayOpts, ReplayOutcome, ReplayReque
 use std::collections::BTreeMap;
 
 /// The longest window replayed, seconds.
-pub(crate) const REPLAY_MAX_S: f64 = 900.0;
+pub(crate) const REPLAY_MAX_S: f64 = 300.0;
 /// The most requests replayed.
-pub(crate) const REPLAY_MAX_REQUESTS: usize = 400_000;
+pub(crate) const REPLAY_MAX_REQUESTS: usize = 60_000;
 /// Candidate clients replayed away, heaviest first.
 pub(crate) const COUNTERFACTUALS: usize = 5;
 
@@ -45,8 +46,6 @@ pub(crate) struct HarmModel {
     pub(crate) window: Option<ReplayWindow>,
     pub(crate) baseline: Option<ReplayOutcome>,
     pub(crate) per_client: BTreeMap<u32, ClientHarm>,
-    pub(crate) replicas: u32,
-    pub(crate) server_cl: u32,
 }
 
 /// Replay settings and inputs.
@@ -68,6 +67,14 @@ impl ReplaySetup<'_> {
             ),
         }
     }
+}
+
+/// Which levels a replay covers (by index in the configuration).
+pub(crate) type Levels = Vec<bool>;
+
+/// Every level.
+pub(crate) fn all_levels(l: &LedgerResult<'_>) -> Levels {
+    vec![true; l.ctx.config.levels().len()]
 }
 
 /// Picks the window: the whole log when it fits, else the stretch of at most
@@ -118,12 +125,14 @@ pub(crate) fn pick_window(l: &LedgerResult<'_>, records: &[&Record]) -> Option<R
     })
 }
 
-/// The replay requests of `records` inside `window`, leaving out client `without`.
+/// The replay requests of `records` inside `window` in `levels`, leaving out client
+/// `without`.
 pub(crate) fn requests(
     l: &LedgerResult<'_>,
     records: &[&Record],
     window: ReplayWindow,
     replicas: u32,
+    levels: &Levels,
     without: Option<u32>,
 ) -> Vec<ReplayRequest> {
     let lo = records.partition_point(|r| r.t_us < window.start_us);
@@ -131,6 +140,7 @@ pub(crate) fn requests(
     records[lo..hi]
         .iter()
         .filter(|r| Some(r.client) != without)
+        .filter(|r| levels[l.calls[r.call as usize].level as usize])
         .map(|r| {
             let call = &l.calls[r.call as usize];
             let est = l.costs[r.call as usize].estimate;
@@ -161,27 +171,71 @@ pub(crate) fn model(
     setup: &ReplaySetup<'_>,
     candidates: &[u32],
 ) -> HarmModel {
-    let mut sorted: Vec<&Record> = l.records.rows.iter().collect();
+    // The levels the candidates use (exempt ones never queue): the current model gives each
+    // level its own seats, so only they can show harm.
+    let mut levels: Levels = vec![false; l.ctx.config.levels().len()];
+    for call in &l.calls {
+        if candidates.contains(&call.client)
+            && !l.ctx.config.levels()[call.level as usize].spec.is_exempt()
+        {
+            levels[call.level as usize] = true;
+        }
+    }
+    let mut sorted: Vec<&Record> = l
+        .records
+        .rows
+        .iter()
+        .filter(|r| levels[l.calls[r.call as usize].level as usize])
+        .collect();
+    if sorted.is_empty() {
+        return HarmModel::default();
+    }
     sorted.sort_unstable_by_key(|r| r.t_us);
     let Some(window) = pick_window(l, &sorted) else {
         return HarmModel::default();
     };
     let opts = setup.opts();
-    let all = requests(l, &sorted, window, opts.replicas, None);
+    let all = requests(l, &sorted, window, opts.replicas, &levels, None);
     let base = replay(setup.config, setup.version, &all, &opts);
     drop(all);
-    let mut per_client = BTreeMap::new();
-    for &c in candidates.iter().take(COUNTERFACTUALS) {
-        let without = requests(l, &sorted, window, opts.replicas, Some(c));
-        let out = replay(setup.config, setup.version, &without, &opts);
-        per_client.insert(c, diff(&base, &out, c));
-    }
+    // Only a client whose level queued or rejected in the baseline can hurt anyone there.
+    let pressed: Vec<&str> = base
+        .levels
+        .iter()
+        .filter(|x| x.rejected > 0 || x.wait_s_p99 >= 0.05)
+        .map(|x| x.name.as_str())
+        .collect();
+    let uses_pressed = |c: u32| {
+        l.calls.iter().any(|call| {
+            call.client == c
+                && pressed.contains(&l.ctx.config.levels()[call.level as usize].name.as_str())
+        })
+    };
+    let chosen: Vec<u32> = candidates
+        .iter()
+        .copied()
+        .filter(|&c| uses_pressed(c))
+        .take(COUNTERFACTUALS)
+        .collect();
+    // The counterfactuals are independent: run them side by side.
+    let per_client: BTreeMap<u32, ClientHarm> = std::thread::scope(|s| {
+        let handles: Vec<_> = chosen
+            .iter()
+            .map(|&c| {
+                let (sorted, base, opts, levels) = (&sorted, &base, &opts, &levels);
+                s.spawn(move || {
+                    let without = requests(l, sorted, window, opts.replicas, levels, Some(c));
+                    let out = replay(setup.config, setup.version, &without, opts);
+                    (c, diff(base, &out, c))
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
     HarmModel {
         window: Some(window),
         baseline: Some(base),
         per_client,
-        replicas: opts.replicas,
-        server_cl: opts.server_concurrency_limit,
     }
 }
 

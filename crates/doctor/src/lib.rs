@@ -78,6 +78,7 @@ mod error;
 mod finding;
 mod fix;
 mod harm;
+mod hash;
 mod identity;
 mod inputs;
 mod ledger;
@@ -95,6 +96,6 @@ pub use crate::{
     finding::{Culprit, Evidence, Finding, Fix, Harm, Kind, Severity, Window},
     fix::OffendingCall,
     inputs::{AuditSummary, ClientCost, InputsSummary, LevelShare, Missing},
-    render::{render_json, render_markdown, render_text},
+    render::{render_json, render_markdown, render_text, render_who_markdown, render_who_text},
     whatif::{Outcome, WhatIf, render_what_if, what_if},
 };

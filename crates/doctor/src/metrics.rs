@@ -18,8 +18,6 @@ pub(crate) mod panel {
     pub(crate) const OBJECT_COUNTS: &str = "object-counts";
     /// LIST response size p99 per resource and scope.
     pub(crate) const LIST_SIZES: &str = "list-response-sizes";
-    /// Objects returned per LIST from etcd.
-    pub(crate) const LIST_OBJECTS: &str = "list-objects-returned";
     /// etcd latency p99 per operation and resource.
     pub(crate) const ETCD_LATENCY: &str = "etcd-latency-by-operation";
     /// etcd's share of API latency.
@@ -30,10 +28,6 @@ pub(crate) mod panel {
     pub(crate) const WATCH_EVENTS: &str = "watch-events-by-resource";
     /// Open watches per resource.
     pub(crate) const WATCHES_BY_RESOURCE: &str = "watches-by-resource";
-    /// 429 responses.
-    pub(crate) const THROTTLED: &str = "throttled-429";
-    /// 5xx by verb and resource.
-    pub(crate) const ERRORS: &str = "error-ratio";
     /// Per-replica load against the mean.
     pub(crate) const REPLICA_IMBALANCE: &str = "replica-imbalance";
     /// The slowest calls.
@@ -50,11 +44,6 @@ pub(crate) struct PeakMean {
 /// The figures the doctor takes from the metrics.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricsFacts {
-    /// Where the metrics came from.
-    pub(crate) source: String,
-    /// The range, ms since the epoch.
-    pub(crate) start_ms: i64,
-    pub(crate) end_ms: i64,
     /// `kubernetes_build_info` git versions.
     pub(crate) versions: Vec<String>,
     /// API server replicas scraped.
@@ -85,9 +74,6 @@ impl MetricsFacts {
     /// Reads the panels of `report`.
     pub(crate) fn from_report(report: &Report) -> MetricsFacts {
         let mut f = MetricsFacts {
-            source: report.source.clone(),
-            start_ms: report.start_ms,
-            end_ms: report.end_ms,
             versions: report.kubernetes_versions.clone(),
             replicas: report
                 .targets

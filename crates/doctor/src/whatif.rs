@@ -133,7 +133,14 @@ pub fn what_if(
         setup.version,
         &group(
             &today,
-            harm::requests(&today, &sorted_today, window, setup.replicas, None),
+            harm::requests(
+                &today,
+                &sorted_today,
+                window,
+                setup.replicas,
+                &harm::all_levels(&today),
+                None,
+            ),
         ),
         &replay_opts,
     );
@@ -142,7 +149,14 @@ pub fn what_if(
         setup.version,
         &group(
             &with_fix,
-            harm::requests(&with_fix, &sorted_fixed, window, setup.replicas, None),
+            harm::requests(
+                &with_fix,
+                &sorted_fixed,
+                window,
+                setup.replicas,
+                &harm::all_levels(&with_fix),
+                None,
+            ),
         ),
         &replay_opts,
     );

@@ -71,7 +71,6 @@ pub(crate) struct Call<'r> {
     pub(crate) limit: Option<u64>,
     pub(crate) continue_token: bool,
     pub(crate) rv: Rv,
-    pub(crate) rv_match: Option<&'r str>,
     pub(crate) selector: bool,
     pub(crate) name_selector: bool,
     pub(crate) send_initial_events: bool,
@@ -85,7 +84,12 @@ impl<'r> Call<'r> {
     /// parsed the way the API server does.
     pub(crate) fn of(req: &'r Request<'_>) -> Call<'r> {
         let shape = req.shape();
-        let params = shape.params();
+        // Most requests have no query: skip parsing one.
+        let params = if shape.query.is_empty() {
+            apilens_audit::ListParams::default()
+        } else {
+            shape.params()
+        };
         let (group, resource, subresource, namespace) = match req.object_resource.as_deref() {
             Some(res) if !res.is_empty() => (
                 req.object_api_group.as_deref().unwrap_or(""),
@@ -109,12 +113,10 @@ impl<'r> Call<'r> {
         } else {
             Scope::Namespace
         };
-        let name_selector = shape.query.contains("fieldSelector=metadata.name")
-            || shape.query.contains("fieldSelector=metadata.name%3D");
-        let path = req
-            .request_uri
-            .split_once('?')
-            .map_or(req.request_uri.as_ref(), |(p, _)| p);
+        let name_selector = (params.field_selector)
+            && memchr::memmem::find(shape.query.as_bytes(), b"metadata.name").is_some();
+        let path = &req.request_uri[..req.request_uri.len() - shape.query.len()];
+        let path = path.strip_suffix('?').unwrap_or(path);
         Call {
             verb: &req.verb,
             group,
@@ -126,7 +128,6 @@ impl<'r> Call<'r> {
             limit: params.limit,
             continue_token: params.continue_token,
             rv: Rv::of(params.resource_version),
-            rv_match: params.resource_version_match,
             selector: params.label_selector || params.field_selector,
             name_selector,
             send_initial_events: params.send_initial_events,
@@ -135,26 +136,43 @@ impl<'r> Call<'r> {
         }
     }
 
-    /// True for the verbs that change state.
-    pub(crate) fn is_mutating(&self) -> bool {
-        matches!(
+    /// A hash of everything that decides the call row and the classification of a request of
+    /// `client`: the shape, the namespace (schemas may match it, ByNamespace flows use it), the
+    /// name of a namespace object, and the user of a folded kubelet (its own flow).
+    pub(crate) fn hash(&self, client: u32, node_user: Option<&str>, from_cache: bool) -> u128 {
+        let mut h = crate::hash::Hash128::default();
+        h.write_u64(u64::from(client));
+        for p in [
             self.verb,
-            "create" | "update" | "patch" | "delete" | "deletecollection"
-        )
-    }
-
-    /// A single-object request: a GET or write of one object, or a create.
-    pub(crate) fn is_single_object(&self) -> bool {
-        self.scope == Scope::Object || (self.verb == "create" && self.scope != Scope::NonResource)
-    }
-
-    /// `resource` or `resource/subresource`, as FlowSchema rules spell it.
-    pub(crate) fn rule_resource(&self) -> String {
-        if self.subresource.is_empty() {
-            self.resource.to_owned()
-        } else {
-            format!("{}/{}", self.resource, self.subresource)
+            self.group,
+            self.resource,
+            self.subresource,
+            self.namespace,
+            if self.resource == "namespaces" {
+                self.name
+            } else {
+                ""
+            },
+            if self.scope == Scope::NonResource {
+                self.path
+            } else {
+                ""
+            },
+            node_user.unwrap_or(""),
+        ] {
+            h.part(p);
         }
+        h.write(&[
+            self.scope.code() as u8,
+            self.rv.code() as u8,
+            u8::from(self.continue_token)
+                | u8::from(self.selector) << 1
+                | u8::from(self.name_selector) << 2
+                | u8::from(self.send_initial_events) << 3
+                | u8::from(from_cache) << 4,
+        ]);
+        h.write_u64(self.limit.map_or(u64::MAX, |l| l));
+        h.finish()
     }
 
     /// Appends the shape key (everything but the client and classification) to `out`.

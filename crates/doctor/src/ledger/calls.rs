@@ -166,14 +166,6 @@ impl CallStats {
         }
     }
 
-    /// True for a LIST (or a WATCH that lists first) over a whole collection.
-    pub(crate) fn is_collection_read(&self) -> bool {
-        matches!(self.scope, Some(Scope::Cluster | Scope::Namespace))
-            && (self.verb == "list"
-                || (self.verb == "watch"
-                    && (self.send_initial_events || self.rv == Some(Rv::Absent))))
-    }
-
     /// `resource` or `resource.group`.
     pub(crate) fn resource_key(&self) -> String {
         if self.group.is_empty() {

@@ -166,9 +166,4 @@ impl Clients {
         }
         remap
     }
-
-    /// True when some clients were folded into [`OTHER`].
-    pub(crate) fn is_approximate(&self) -> bool {
-        self.folded > 0
-    }
 }

@@ -25,8 +25,8 @@ use calls::{CallStats, Calls, full_key};
 use clients::Clients;
 use records::{Record, Records};
 
-/// Classification cache entries kept before the cache is cleared.
-const CLASS_CACHE_CAP: usize = 100_000;
+/// Entries of each per-worker cache kept before it is cleared.
+const CACHE_CAP: usize = 200_000;
 
 /// What every worker's ledger shares: the configuration and how to name its objects.
 #[derive(Debug)]
@@ -81,7 +81,12 @@ pub(crate) struct Ledger<'a> {
     pub(crate) clients: Clients,
     pub(crate) calls: Calls,
     pub(crate) records: Records,
-    class_cache: FxMap<String, Class>,
+    /// Hash of (user, raw user agent) to client row: skips normalising the agent and building
+    /// the key string for a client seen before.
+    client_cache: FxMap<u128, u32>,
+    /// Hash of (client, request shape, namespace) to call row and classification: skips the
+    /// key strings and FlowSchema matching for a shape seen before.
+    call_cache: FxMap<u128, (u32, Class)>,
     /// Requests the configuration could not place (a schema or level unknown to it).
     pub(crate) unclassified: u64,
     /// First and last arrival of a request that is not long-running, µs: the span rates are
@@ -91,7 +96,6 @@ pub(crate) struct Ledger<'a> {
     key: String,
     call_key: String,
     full: String,
-    class_key: String,
 }
 
 impl<'a> Ledger<'a> {
@@ -101,14 +105,14 @@ impl<'a> Ledger<'a> {
             clients: Clients::default(),
             calls: Calls::default(),
             records: Records::new(ctx.record_budget),
-            class_cache: FxMap::default(),
+            client_cache: FxMap::default(),
+            call_cache: FxMap::default(),
             unclassified: 0,
             first_us: i64::MAX,
             last_us: i64::MIN,
             key: String::new(),
             call_key: String::new(),
             full: String::new(),
-            class_key: String::new(),
         }
     }
 
@@ -128,30 +132,8 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    fn classify(&mut self, req: &Request<'_>, user: &str, call: &Call<'_>) -> Option<Class> {
-        let k = &mut self.class_key;
-        k.clear();
-        for part in [
-            user,
-            req.groups.unwrap_or(""),
-            call.verb,
-            call.group,
-            call.resource,
-            call.subresource,
-            call.namespace,
-        ] {
-            k.push_str(part);
-            k.push(KEY_SEP);
-        }
-        if call.scope == Scope::NonResource {
-            k.push_str(call.path);
-        } else if call.resource == "namespaces" {
-            // `/api/v1/namespaces/<name>` is matched against its own namespace.
-            k.push_str(call.name);
-        }
-        if let Some(c) = self.class_cache.get(k.as_str()) {
-            return Some(*c);
-        }
+    /// The request's FlowSchema, level and flow, as kube-apiserver matches them.
+    fn classify(&self, req: &Request<'_>, user: &str, call: &Call<'_>) -> Option<Class> {
         let groups = req.groups();
         let digest = RequestDigest {
             user,
@@ -167,32 +149,44 @@ impl<'a> Ledger<'a> {
             path: call.path,
         };
         let m = self.ctx.config.match_request(&digest);
-        let schema = self.ctx.schema_index.get(&m.schema.name).copied()?;
-        let level = self.ctx.level_index.get(&m.level.name).copied()?;
-        let class = Class {
-            schema,
-            level,
+        Some(Class {
+            schema: self.ctx.schema_index.get(&m.schema.name).copied()?,
+            level: self.ctx.level_index.get(&m.level.name).copied()?,
             flow: m.flow_hash(),
-        };
-        if self.class_cache.len() >= CLASS_CACHE_CAP {
-            self.class_cache.clear();
-        }
-        self.class_cache.insert(self.class_key.clone(), class);
-        Some(class)
+        })
     }
 
     fn remap_clients(&mut self, remap: &[u32]) {
+        // The caches hold client and call indices.
+        self.client_cache.clear();
+        self.call_cache.clear();
         let calls = self.calls.remap_clients(remap);
         self.records.remap_clients(remap);
         self.records.remap_calls(&calls);
     }
 }
 
+/// The finder of the latency annotations' prefix (built once).
+fn latency_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("apiserver.latency.k8s.io/"));
+    &FINDER
+}
+
+/// A 128-bit hash of strings, each followed by a separator.
+pub(crate) fn hash_parts(parts: &[&str]) -> u128 {
+    let mut h = crate::hash::Hash128::default();
+    for p in parts {
+        h.part(p);
+    }
+    h.finish()
+}
+
 /// The first value of `key` in a raw `user.extra` object, read without decoding the whole
 /// object (this runs for every request); anything unusual goes through the audit crate.
 fn extra_value<'r>(req: &'r Request<'_>, key: &str) -> Option<std::borrow::Cow<'r, str>> {
     let raw = req.extra?;
-    let at = raw.find(key)?;
+    let at = memchr::memmem::find(raw.as_bytes(), key.as_bytes())?;
     let rest = &raw[at + key.len()..];
     let rest = rest.strip_prefix("\":[\"")?;
     let end = rest.find('"')?;
@@ -205,65 +199,105 @@ fn extra_value<'r>(req: &'r Request<'_>, key: &str) -> Option<std::borrow::Cow<'
 
 impl View for Ledger<'_> {
     fn add(&mut self, req: &Request<'_>) {
-        let node_user = identity::write_client_key(req, &mut self.key);
-        let (ci, remap) = self.clients.index(&self.key);
-        if let Some(remap) = remap {
-            self.remap_clients(&remap);
-        }
         let user = identity::effective_user(req);
+        let node_user = user.strip_prefix(identity::NODE_USER_PREFIX);
+        let client_hash = hash_parts(&[
+            if node_user.is_some() {
+                identity::FOLDED_NODES
+            } else {
+                user
+            },
+            &req.user_agent,
+        ]);
+        let ci = match self.client_cache.get(&client_hash) {
+            Some(&ci) => ci,
+            None => {
+                identity::write_client_key(req, &mut self.key);
+                let (ci, remap) = self.clients.index(&self.key);
+                if let Some(remap) = remap {
+                    self.remap_clients(&remap);
+                }
+                if self.client_cache.len() >= CACHE_CAP {
+                    self.client_cache.clear();
+                }
+                self.client_cache.insert(client_hash, ci);
+                let c = &mut self.clients.rows[ci as usize];
+                if c.raw_agent.is_empty() {
+                    c.raw_agent = req.user_agent.to_string();
+                }
+                if c.groups.is_empty()
+                    && let Some(g) = req.groups
+                {
+                    c.groups = g.to_owned();
+                }
+                ci
+            }
+        };
         let call = Call::of(req);
+        // The server writes latency annotations only for requests over 500 ms.
+        let slow = req.latency_us().is_none_or(|us| us >= 400_000);
         let ann = req
             .annotations
-            .filter(|a| a.contains("apiserver.latency.k8s.io/"))
+            .filter(|a| slow && latency_finder().find(a.as_bytes()).is_some())
             .map(|_| req.annotations());
         let from_cache = self.from_cache(&call, ann.as_ref());
-        let Some(class) = self.classify(req, user, &call) else {
-            self.unclassified += 1;
-            return;
+        let shape_hash = call.hash(ci, node_user.map(|_| user), from_cache);
+        let (idx, class) = match self.call_cache.get(&shape_hash) {
+            Some(&hit) => hit,
+            None => {
+                let Some(class) = self.classify(req, user, &call) else {
+                    self.unclassified += 1;
+                    return;
+                };
+                self.call_key.clear();
+                call.write_key(from_cache, &mut self.call_key);
+                {
+                    use std::fmt::Write as _;
+                    let _ = write!(
+                        self.call_key,
+                        "{KEY_SEP}{}{KEY_SEP}{}",
+                        class.schema, class.level
+                    );
+                }
+                full_key(ci, &self.call_key, &mut self.full);
+                let (call_key, full) = (&self.call_key, &self.full);
+                let idx = self.calls.index(full, || {
+                    let mut s = CallStats::new(ci, call_key, &call, from_cache);
+                    s.schema = class.schema;
+                    s.level = class.level;
+                    s
+                });
+                // The cache key holds the namespace: a hit means it was noted.
+                self.calls.rows[idx as usize].note_namespace(call.namespace);
+                if self.call_cache.len() >= CACHE_CAP {
+                    self.call_cache.clear();
+                }
+                self.call_cache.insert(shape_hash, (idx, class));
+                (idx, class)
+            }
         };
+        let ip_hash = crate::hash::hash64(&req.source_ip);
         {
             let c = &mut self.clients.rows[ci as usize];
             c.requests += 1;
-            c.source_ips.add(&req.source_ip);
+            let new_ip = !req.source_ip.is_empty() && c.source_ips.add_hashed(ip_hash);
             match node_user {
-                Some(node) => c.nodes.add(node),
-                None if req.extra.is_some() => {
+                Some(node) => {
+                    let _ = c.nodes.add(node);
+                }
+                // A pod keeps its IP: its token's pod and node names are read when a client
+                // shows a new source IP, not on every request.
+                None if new_ip && req.extra.is_some() => {
                     if let Some(pod) = extra_value(req, EXTRA_POD_NAME) {
-                        c.pods.add(&pod);
+                        let _ = c.pods.add(&pod);
                     }
                     if let Some(node) = extra_value(req, EXTRA_NODE_NAME) {
-                        c.nodes.add(&node);
+                        let _ = c.nodes.add(&node);
                     }
                 }
                 None => {}
             }
-            if c.raw_agent.is_empty() {
-                c.raw_agent = req.user_agent.to_string();
-            }
-            if c.groups.is_empty()
-                && let Some(g) = req.groups
-            {
-                c.groups = g.to_owned();
-            }
         }
-        self.call_key.clear();
-        call.write_key(from_cache, &mut self.call_key);
-        {
-            use std::fmt::Write as _;
-            let _ = write!(
-                self.call_key,
-                "{KEY_SEP}{}{KEY_SEP}{}",
-                class.schema, class.level
-            );
-        }
-        full_key(ci, &self.call_key, &mut self.full);
-        let (call_key, full) = (&self.call_key, &self.full);
-        let idx = self.calls.index(full, || {
-            let mut s = CallStats::new(ci, call_key, &call, from_cache);
-            s.schema = class.schema;
-            s.level = class.level;
-            s
-        });
         let t_us = req.received_us.or(req.stage_us).unwrap_or(0);
         let rejected = req.code == Some(429) && ThrottleCause::of(req) == ThrottleCause::Apf;
         let watch = call.verb == "watch";
@@ -289,7 +323,6 @@ impl View for Ledger<'_> {
         s.count += 1;
         s.first_us = s.first_us.min(t_us);
         s.last_us = s.last_us.max(t_us);
-        s.note_namespace(call.namespace);
         if s.examples.len() < calls::EXAMPLES {
             s.note_example(&req.request_uri);
         }
@@ -335,7 +368,7 @@ impl View for Ledger<'_> {
             wait_us: (wait_s * 1e6).min(f64::from(u32::MAX)) as u32,
             client: ci,
             call: idx,
-            conn: conn_hash(&req.source_ip, user),
+            conn: conn_hash(ip_hash, ci),
             rejected,
         });
     }
@@ -357,9 +390,10 @@ impl View for Ledger<'_> {
 /// Seconds a watch holds its seats while it starts.
 pub(crate) const WATCH_START_S: f64 = 0.002;
 
-/// Which connection a request most likely used: source IP and user, hashed.
-fn conn_hash(ip: &str, user: &str) -> u32 {
-    (apilens_apf::flow_hash(ip, user) >> 16) as u32
+/// Which connection a request most likely used: its source IP (hashed) and client.
+fn conn_hash(ip_hash: u64, client: u32) -> u32 {
+    let h = ip_hash ^ u64::from(client).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h ^ (h >> 32)) as u32
 }
 
 impl<'a> Ledger<'a> {

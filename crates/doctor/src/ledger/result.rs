@@ -93,12 +93,8 @@ pub(crate) struct LedgerResult<'a> {
     /// Clients folded into the "other clients" row.
     pub(crate) folded_clients: u64,
     pub(crate) unclassified: u64,
-    /// Average open watches per resource key, from the watch lifetimes.
-    pub(crate) watchers: BTreeMap<String, f64>,
     /// Successful writes per second per resource key.
     pub(crate) write_rate: BTreeMap<String, f64>,
-    /// Objects per resource key from `continue` chains.
-    pub(crate) paged_counts: BTreeMap<String, f64>,
     /// Average object bytes per resource key from the metrics.
     pub(crate) sizes: BTreeMap<String, f64>,
     /// Seconds between the first and last request that is not long-running (at least 1).
@@ -203,9 +199,7 @@ impl<'a> LedgerResult<'a> {
             levels,
             summary: summary.clone(),
             unclassified: ledger.unclassified,
-            watchers,
             write_rate,
-            paged_counts,
             sizes: objects.sizes.clone(),
             span_s: span,
         }

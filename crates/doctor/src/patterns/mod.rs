@@ -23,6 +23,7 @@ mod webhook_slow;
 
 use crate::analysis::Analysis;
 use crate::finding::{Evidence, Fix, Kind, Severity};
+use crate::ledger::calls::CallStats;
 use crate::ledger::records::Record;
 
 /// Average seats busy (seat-seconds per second) that make a client's calls worth a finding.
@@ -141,8 +142,14 @@ pub(crate) struct SortedRecords<'r> {
 }
 
 impl<'r> SortedRecords<'r> {
-    pub(crate) fn new(records: &'r [Record]) -> SortedRecords<'r> {
-        let mut rows: Vec<&Record> = records.iter().collect();
+    /// The records the time-resolved detectors read: reads (polls, relists) and calls with
+    /// 429s (retries).
+    pub(crate) fn new(records: &'r [Record], calls: &[CallStats]) -> SortedRecords<'r> {
+        let wanted: Vec<bool> = calls
+            .iter()
+            .map(|c| matches!(c.verb.as_str(), "get" | "list") || c.rejected > 0)
+            .collect();
+        let mut rows: Vec<&Record> = records.iter().filter(|r| wanted[r.call as usize]).collect();
         rows.sort_unstable_by_key(|r| (r.call, r.conn, r.t_us));
         SortedRecords { rows }
     }

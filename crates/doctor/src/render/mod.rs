@@ -3,10 +3,12 @@
 mod json;
 mod markdown;
 mod text;
+mod who;
 
 pub use json::render_json;
 pub use markdown::render_markdown;
 pub use text::render_text;
+pub use who::{render_who_markdown, render_who_text};
 
 use crate::finding::Evidence;
 

@@ -5,6 +5,7 @@
 mod adversarial;
 mod bad_input;
 mod fixes;
+mod scenarios;
 mod whatif;
 
 use apilens_audit::{Filter, Input, ScanOpts};
