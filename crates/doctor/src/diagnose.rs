@@ -51,6 +51,8 @@ pub struct DoctorInputs {
     pub dumps: Vec<ReplicaDumps>,
     /// The Kubernetes version, and what said so (`--kubernetes-version`, `/version`).
     pub version: Option<(KubeVersion, String)>,
+    /// What could not be read of the inputs (a refused request to the cluster), for the output.
+    pub notes: Vec<String>,
 }
 
 /// What the doctor concluded.
@@ -260,6 +262,21 @@ impl Setup {
         })?;
         Ok(Some(LedgerResult::with_objects(ledger, &summary, &objects)))
     }
+}
+
+/// The cost ledger alone: every request of the audit log classified and costed in seats, per
+/// client (heaviest first), without the pattern detectors or the replay.
+///
+/// # Errors
+///
+/// [`DoctorError::Audit`] when an input cannot be opened.
+pub fn costs(inputs: &DoctorInputs) -> Result<Vec<ClientCost>, DoctorError> {
+    let setup = Setup::new(inputs);
+    let ctx = Context::new(&setup.config, setup.version, inputs.scan.threads.max(1));
+    Ok(setup
+        .scan(inputs, &ctx)?
+        .map(|l| client_costs(&l, &setup.config))
+        .unwrap_or_default())
 }
 
 /// The version: the flag, else the metrics' `kubernetes_build_info` (the newest of a mix),
@@ -648,6 +665,7 @@ fn summarise_inputs(
     for d in &inputs.dumps {
         notes.extend(d.notes());
     }
+    notes.extend(inputs.notes.iter().cloned());
     if inputs.audit.is_empty() {
         missing.push(Missing {
             input: "--audit-log".to_owned(),

@@ -90,7 +90,7 @@ pub mod synth;
 mod whatif;
 
 pub use crate::{
-    diagnose::{ApfObjects, Diagnosis, DoctorInputs, audit_span, diagnose},
+    diagnose::{ApfObjects, Diagnosis, DoctorInputs, audit_span, costs, diagnose},
     dumps::ReplicaDumps,
     error::DoctorError,
     finding::{Culprit, Evidence, Finding, Fix, Harm, Kind, Severity, Window},

@@ -195,14 +195,6 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
     } else {
         (None, None)
     };
-    let mut dumps = dumps;
-    if !live_notes.is_empty() {
-        dumps.push(apilens_doctor::ReplicaDumps {
-            replica: "live".to_owned(),
-            errors: live_notes,
-            ..Default::default()
-        });
-    }
     Ok(DoctorInputs {
         audit,
         filter,
@@ -212,6 +204,7 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
         apf,
         dumps,
         version,
+        notes: live_notes,
     })
 }
 

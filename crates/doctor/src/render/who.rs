@@ -34,7 +34,9 @@ pub fn render_who_text(d: &Diagnosis, findings: usize) -> String {
             out.push_str(&wrap(first, WIDTH, "       fix: ", "            "));
         }
     }
-    if !d.clients.is_empty() {
+    // When the cause is inside the server and no client stands out, the heaviest clients are
+    // its victims (their seats are held by the slow server): they are not listed.
+    if !d.clients.is_empty() && !server_side_alone(d) {
         out.push_str("  costliest clients (seat-seconds, share of their priority level):\n");
         for c in d.clients.iter().take(3) {
             let level = c
@@ -72,7 +74,7 @@ pub fn render_who_markdown(d: &Diagnosis, findings: usize) -> String {
             f.title
         ));
     }
-    if !d.clients.is_empty() {
+    if !d.clients.is_empty() && !server_side_alone(d) {
         out.push_str("\n| client | user | seat-seconds | level share | requests |\n|---|---|---:|---:|---:|\n");
         for c in d.clients.iter().take(5) {
             let level = c
@@ -94,6 +96,16 @@ pub fn render_who_markdown(d: &Diagnosis, findings: usize) -> String {
     out
 }
 
+/// True when the first harmful finding is server-side and no client finding is harmful.
+fn server_side_alone(d: &Diagnosis) -> bool {
+    let mut harmful = d
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning);
+    harmful.clone().next().is_some_and(|f| f.culprit.is_none())
+        && !harmful.any(|f| f.culprit.is_some())
+}
+
 /// The one sentence that says who: the top client, or the server-side cause with no client
 /// standing out.
 fn lead(d: &Diagnosis) -> String {
@@ -111,7 +123,7 @@ fn lead(d: &Diagnosis) -> String {
             format!(
                 "the cause is inside the server: {}{}",
                 f.title,
-                if client {
+                if client || f.title.contains("no client stands out") {
                     ""
                 } else {
                     "; no client stands out (the slow clients are its victims)"

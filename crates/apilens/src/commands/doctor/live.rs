@@ -55,15 +55,19 @@ pub(crate) fn read(
         let objects = match tokio::time::timeout(TIMEOUT, server.apf_objects()).await {
             Ok(Ok(raw)) => {
                 let src = format!("cluster {} ({})", cluster.context(), raw.api_version);
+                // An empty list is no error: the server re-adds its mandatory objects.
+                let load = |body: &[u8], what: &str| match load_objects(
+                    &String::from_utf8_lossy(body),
+                    &format!("{src} {what}"),
+                ) {
+                    Err(apilens_apf::ApfError::Empty { .. }) => {
+                        Ok((Vec::new(), Vec::new(), Vec::new()))
+                    }
+                    other => other,
+                };
                 match (
-                    load_objects(
-                        &String::from_utf8_lossy(&raw.flow_schemas),
-                        &format!("{src} flowschemas"),
-                    ),
-                    load_objects(
-                        &String::from_utf8_lossy(&raw.priority_levels),
-                        &format!("{src} prioritylevelconfigurations"),
-                    ),
+                    load(&raw.flow_schemas, "flowschemas"),
+                    load(&raw.priority_levels, "prioritylevelconfigurations"),
                 ) {
                     (Ok((schemas, _, mut n1)), Ok((_, levels, n2))) => {
                         n1.extend(n2);
