@@ -42,6 +42,8 @@ pub(crate) enum Command {
     Demo(crate::commands::demo::Args),
     /// Serve the troubleshooter dashboard over a stored directory or a remote engine.
     Dashboard(crate::commands::dashboard::Args),
+    /// Name the client that hurts the API server, cost it in APF seats, and write the fix.
+    Doctor(crate::commands::doctor::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

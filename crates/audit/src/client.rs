@@ -26,7 +26,7 @@ pub fn normalize_user_agent(ua: &str) -> String {
 }
 
 /// Appends [`normalize_user_agent`] of `ua` to `out` without allocating.
-pub(crate) fn push_normalized_user_agent(ua: &str, out: &mut String) {
+pub fn push_normalized_user_agent(ua: &str, out: &mut String) {
     let ua = ua.trim();
     if ua.is_empty() {
         out.push('-');

@@ -74,6 +74,8 @@ struct RawUser<'a> {
     username: Option<Cow<'a, str>>,
     #[serde(borrow)]
     groups: Option<&'a RawValue>,
+    #[serde(borrow)]
+    extra: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -338,6 +340,8 @@ pub(crate) struct Native<'a> {
     pub(crate) username: Option<Cow<'a, str>>,
     /// `user.groups`, raw JSON.
     pub(crate) groups: Option<&'a str>,
+    /// `user.extra`, raw JSON.
+    pub(crate) extra: Option<&'a str>,
     /// `impersonatedUser.username`.
     pub(crate) impersonated: Option<Cow<'a, str>>,
     /// The last entry of `sourceIPs`.
@@ -362,9 +366,13 @@ pub(crate) struct Native<'a> {
 
 impl<'a> Native<'a> {
     fn from_serde(rec: RawRecord<'a>) -> Native<'a> {
-        let (username, groups) = match rec.user {
-            Some(u) => (u.username, u.groups.map(RawValue::get)),
-            None => (None, None),
+        let (username, groups, extra) = match rec.user {
+            Some(u) => (
+                u.username,
+                u.groups.map(RawValue::get),
+                u.extra.map(RawValue::get),
+            ),
+            None => (None, None, None),
         };
         let (resource, namespace, api_group, subresource) = match rec.object_ref {
             Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
@@ -381,6 +389,7 @@ impl<'a> Native<'a> {
             verb: rec.verb,
             username,
             groups,
+            extra,
             impersonated: rec.impersonated_user.and_then(|u| u.username),
             source_ip: rec.source_ips.and_then(|mut ips| ips.pop()),
             user_agent: rec.user_agent,
@@ -413,6 +422,7 @@ impl<'a> Native<'a> {
             verb: self.verb.unwrap_or_default(),
             user: self.username.unwrap_or_default(),
             groups: self.groups,
+            extra: self.extra,
             impersonated_user: self.impersonated,
             user_agent: self.user_agent.unwrap_or_default(),
             source_ip: self.source_ip.unwrap_or_default(),
@@ -472,6 +482,7 @@ fn gke_request<'a>(
         verb: Cow::Owned(verb),
         user,
         groups: None,
+        extra: None,
         impersonated_user: None,
         user_agent: ua,
         source_ip: ip,

@@ -64,14 +64,15 @@ pub(crate) fn native(text: &str) -> Option<Native<'_>> {
                 1 << 4
             }
             b"user" => {
-                if let Some((name, groups)) = p.user()? {
+                if let Some((name, groups, extra)) = p.user()? {
                     f.username = name;
                     f.groups = groups;
+                    f.extra = extra;
                 }
                 1 << 5
             }
             b"impersonatedUser" => {
-                f.impersonated = p.user()?.and_then(|(name, _)| name);
+                f.impersonated = p.user()?.and_then(|(name, _, _)| name);
                 1 << 6
             }
             b"sourceIPs" => {
@@ -383,11 +384,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `user` / `impersonatedUser`: `None` for null, else the username and the raw groups.
+    /// `user` / `impersonatedUser`: `None` for null, else the username, the raw groups and the
+    /// raw extra.
     #[allow(clippy::type_complexity)]
-    fn user(&mut self) -> Scan<Option<(Option<Cow<'a, str>>, Option<&'a str>)>> {
+    fn user(&mut self) -> Scan<Option<(Option<Cow<'a, str>>, Option<&'a str>, Option<&'a str>)>> {
         let mut name = None;
         let mut groups = None;
+        let mut extra = None;
         let mut seen = 0u8;
         let present = self.members(|p, key| {
             let bit = match key {
@@ -399,6 +402,10 @@ impl<'a> Parser<'a> {
                     groups = p.raw()?;
                     2
                 }
+                b"extra" => {
+                    extra = p.raw()?;
+                    4
+                }
                 _ => {
                     p.skip(1)?;
                     0
@@ -406,7 +413,7 @@ impl<'a> Parser<'a> {
             };
             (seen & bit == 0).then(|| seen |= bit)
         })?;
-        Some(present.then_some((name, groups)))
+        Some(present.then_some((name, groups, extra)))
     }
 
     fn object_ref(&mut self, f: &mut Native<'a>) -> Scan<()> {

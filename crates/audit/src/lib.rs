@@ -75,7 +75,7 @@ mod view;
 
 pub use crate::{
     apf::{default_flow, estimated_seats},
-    client::{client_key, normalize_user_agent},
+    client::{client_key, normalize_user_agent, push_normalized_user_agent},
     error::AuditError,
     event::decode_record,
     filter::{Filter, FilterSpec},
@@ -85,6 +85,7 @@ pub use crate::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,
     },
     scan::{DEFAULT_MAX_LINE_BYTES, MALFORMED_EXAMPLES, Malformed, ScanOpts, Summary, scan},
+    sketch::{FxHasher, FxMap},
     synth::{SynthOpts, SynthStats, write_synthetic},
     uri::{ListParams, Shape},
     view::{

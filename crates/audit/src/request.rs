@@ -69,6 +69,8 @@ pub struct Request<'a> {
     pub user: Cow<'a, str>,
     /// `user.groups` as raw JSON (decode with [`Request::groups`]).
     pub groups: Option<&'a str>,
+    /// `user.extra` as raw JSON (read one key with [`Request::extra_value`]).
+    pub extra: Option<&'a str>,
     /// `impersonatedUser.username`, when the request impersonated someone.
     pub impersonated_user: Option<Cow<'a, str>>,
     /// `userAgent` as sent by the client (empty when absent).
@@ -213,6 +215,33 @@ impl Request<'_> {
             .unwrap_or_default()
     }
 
+    /// The first value of `user.extra[key]`, such as the pod name of a service account token
+    /// (`authentication.kubernetes.io/pod-name`, 1.30+ also `.../node-name`); `None` when
+    /// absent or unreadable.
+    ///
+    /// ```
+    /// use apilens_audit::decode_record;
+    ///
+    /// let line = r#"{"auditID":"a","verb":"list","requestURI":"/api/v1/pods","user":{"username":"system:serviceaccount:logging:agent","extra":{"authentication.kubernetes.io/pod-name":["agent-x7"]}}}"#;
+    /// let mut pods = Vec::new();
+    /// decode_record(line, &mut |req| {
+    ///     pods.push(req.extra_value("authentication.kubernetes.io/pod-name"));
+    ///     assert_eq!(req.extra_value("authentication.kubernetes.io/node-name"), None);
+    /// })?;
+    /// assert_eq!(pods, [Some("agent-x7".to_owned())]);
+    /// # Ok::<(), apilens_audit::AuditError>(())
+    /// ```
+    pub fn extra_value(&self, key: &str) -> Option<String> {
+        let raw = self.extra?;
+        // Cheap test first: most events never carry the key.
+        if !raw.contains(key) {
+            return None;
+        }
+        let map: std::collections::HashMap<Cow<'_, str>, Vec<Cow<'_, str>>> =
+            serde_json::from_str(raw).ok()?;
+        map.get(key)?.first().map(|v| v.clone().into_owned())
+    }
+
     /// The annotations the analyses read, decoded. GKE entries carry the authorization decision
     /// in their `labels`, which take this place.
     pub fn annotations(&self) -> Annotations {
@@ -245,6 +274,7 @@ impl Request<'_> {
             verb: self.verb.into_owned(),
             user: self.user.into_owned(),
             groups: self.groups.map(Box::from),
+            extra: self.extra.map(Box::from),
             impersonated_user: self.impersonated_user.map(Cow::into_owned),
             user_agent: self.user_agent.into_owned(),
             source_ip: self.source_ip.into_owned(),
@@ -270,6 +300,7 @@ pub struct OwnedRequest {
     verb: String,
     user: String,
     groups: Option<Box<str>>,
+    extra: Option<Box<str>>,
     impersonated_user: Option<String>,
     user_agent: String,
     source_ip: String,
@@ -299,6 +330,7 @@ impl OwnedRequest {
             verb: Cow::Borrowed(&self.verb),
             user: Cow::Borrowed(&self.user),
             groups: self.groups.as_deref(),
+            extra: self.extra.as_deref(),
             impersonated_user: self.impersonated_user.as_deref().map(Cow::Borrowed),
             user_agent: Cow::Borrowed(&self.user_agent),
             source_ip: Cow::Borrowed(&self.source_ip),

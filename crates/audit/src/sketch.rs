@@ -8,7 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// FxHash (rustc's hasher): much cheaper than SipHash on short keys, and the keys here are not
 /// chosen by an attacker who could exploit collisions to slow a one-shot analysis.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
@@ -38,7 +38,7 @@ impl Hasher for FxHasher {
 }
 
 /// A HashMap with [`FxHasher`].
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Hashes bytes to 64 bits with FxHash.
 pub(crate) fn fx_hash(bytes: &[u8]) -> u64 {

@@ -47,5 +47,5 @@ pub use crate::{
     cluster::{Cluster, ClusterOpts},
     discovery::{Endpoint, parse_endpoint_slices, parse_endpoints},
     error::KubeError,
-    raw::{ApfDump, ApiServer, RawResponse, VersionInfo},
+    raw::{ApfDump, ApfObjects, ApiServer, RawResponse, VersionInfo},
 };

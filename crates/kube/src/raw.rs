@@ -65,7 +65,8 @@ pub enum ApfDump {
     PriorityLevels,
     /// `dump_queues`: each queue of each priority level.
     Queues,
-    /// `dump_requests`: every waiting and executing request.
+    /// `dump_requests?includeRequestDetails=1`: every waiting and executing request, with
+    /// its user, verb and path.
     Requests,
 }
 
@@ -75,7 +76,9 @@ impl ApfDump {
         match self {
             ApfDump::PriorityLevels => "/debug/api_priority_and_fairness/dump_priority_levels",
             ApfDump::Queues => "/debug/api_priority_and_fairness/dump_queues",
-            ApfDump::Requests => "/debug/api_priority_and_fairness/dump_requests",
+            ApfDump::Requests => {
+                "/debug/api_priority_and_fairness/dump_requests?includeRequestDetails=1"
+            }
         }
     }
 }
@@ -212,6 +215,64 @@ impl ApiServer {
             server: self.name.clone(),
             path: dump.path().to_owned(),
             reason: err.to_string(),
+        })
+    }
+}
+
+/// A cluster's API Priority and Fairness objects as the server lists them: the
+/// `FlowSchemaList` and `PriorityLevelConfigurationList` JSON of the newest
+/// `flowcontrol.apiserver.k8s.io` version it serves.
+#[derive(Debug, Clone)]
+pub struct ApfObjects {
+    /// The version listed (`v1`, `v1beta3`, ...).
+    pub api_version: String,
+    /// The `FlowSchemaList` body.
+    pub flow_schemas: bytes::Bytes,
+    /// The `PriorityLevelConfigurationList` body.
+    pub priority_levels: bytes::Bytes,
+}
+
+/// The `flowcontrol.apiserver.k8s.io` versions, newest first (v1 from 1.29, v1beta3 1.26-1.31,
+/// v1beta2 1.23-1.28, v1beta1 1.20-1.25).
+const FLOWCONTROL_VERSIONS: [&str; 4] = ["v1", "v1beta3", "v1beta2", "v1beta1"];
+
+impl ApiServer {
+    /// Lists the FlowSchemas and PriorityLevelConfigurations, trying the newest API version
+    /// first.
+    ///
+    /// # Errors
+    ///
+    /// As [`ApiServer::get_ok`]; [`KubeError::Status`] 404 when the server serves none of the
+    /// versions.
+    pub async fn apf_objects(&self) -> Result<ApfObjects, KubeError> {
+        for version in FLOWCONTROL_VERSIONS {
+            let base = format!("/apis/flowcontrol.apiserver.k8s.io/{version}");
+            let schemas = self.get(&format!("{base}/flowschemas"), 64 << 20).await?;
+            if schemas.status == 404 {
+                continue;
+            }
+            if !(200..300).contains(&schemas.status) {
+                return Err(KubeError::Status {
+                    server: self.name.clone(),
+                    path: format!("{base}/flowschemas"),
+                    status: schemas.status,
+                    message: status_message(schemas.status, &schemas.body),
+                });
+            }
+            let levels = self
+                .get_ok(&format!("{base}/prioritylevelconfigurations"), 64 << 20)
+                .await?;
+            return Ok(ApfObjects {
+                api_version: version.to_owned(),
+                flow_schemas: schemas.body,
+                priority_levels: levels.body,
+            });
+        }
+        Err(KubeError::Status {
+            server: self.name.clone(),
+            path: "/apis/flowcontrol.apiserver.k8s.io".to_owned(),
+            status: 404,
+            message: "the server serves no flowcontrol.apiserver.k8s.io version (v1, v1beta3, v1beta2, v1beta1)".to_owned(),
         })
     }
 }

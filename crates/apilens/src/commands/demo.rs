@@ -1,7 +1,7 @@
 //! `apilens demo`: the simulator, the embedded store, the dashboard and the report together,
 //! with nothing to install and no cluster.
 
-use crate::commands::report::{now_ms, print, print_culprits};
+use crate::commands::report::{diagnose_clients, now_ms, print};
 use crate::commands::serve::{HttpServer, close_store, init_logging, parse_duration};
 use anyhow::{Context as _, bail};
 use apilens_promql::{Engine, EngineOpts};
@@ -227,7 +227,15 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     print(&report, &args.format)?;
     audit.flush()?;
     if args.format == "text" {
-        print_culprits(&report, std::slice::from_ref(&audit_path))?;
+        // The doctor's top findings: who is behind the metrics, and the fix.
+        let report = report.clone();
+        let path = audit_path.clone();
+        let d = tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??;
+        let text = apilens_doctor::render_who_text(&d, 3);
+        match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other?,
+        }
     }
     note!("");
     note!("dashboard:     {scheme}://{local}/");
@@ -235,7 +243,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         "query API:     {scheme}://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
     );
     note!(
-        "who did it:    apilens audit top --by client {}",
+        "who, the fix:  apilens doctor --audit-log {} --prometheus http://{local}",
         audit_path.display()
     );
     note!(

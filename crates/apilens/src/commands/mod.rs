@@ -4,6 +4,7 @@ pub(crate) mod apf;
 pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod demo;
+pub(crate) mod doctor;
 pub(crate) mod grafana;
 pub(crate) mod inspect;
 pub(crate) mod query;
@@ -36,5 +37,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Dashboard(args) => dashboard::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }

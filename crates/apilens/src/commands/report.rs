@@ -38,8 +38,9 @@ pub(crate) struct Args {
     /// Series or rows kept per panel in the JSON form.
     #[arg(long, default_value_t = 5)]
     top: usize,
-    /// Audit log files or directories of the same cluster and time: the text report then names
-    /// the clients behind the traffic and behind the slowest call. Repeat for more.
+    /// Audit log files or directories of the same cluster and time: the report then names the
+    /// clients behind the metrics, ranked by the harm they cause (the doctor's ranking), or says
+    /// that the cause is inside the server (etcd, a webhook). Repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
     audit_logs: Vec<PathBuf>,
     /// Exit with status 1 when the report reaches this level.
@@ -82,9 +83,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             &opts,
         )?
     };
-    print(&report, &args.format)?;
-    if !args.audit_logs.is_empty() && args.format == "text" {
-        print_culprits(&report, &args.audit_logs)?;
+    if args.audit_logs.is_empty() {
+        print(&report, &args.format)?;
+    } else {
+        print_report_with_clients(&report, &args.audit_logs, &args.format)?;
     }
     let failed = match args.fail_on.as_deref() {
         Some("warning") => report.level() >= apilens_report::Level::Warning,
@@ -116,92 +118,46 @@ pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The clients behind the traffic: top clients of all requests and of the slowest call's verb
-/// and resource, from audit logs, printed after the text report.
-pub(crate) fn print_culprits(report: &Report, paths: &[PathBuf]) -> anyhow::Result<()> {
-    use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, Top, TopKey, View as _, scan};
-    let inputs: Vec<Input> = paths.iter().cloned().map(Input::Path).collect();
-    let top = |spec: &FilterSpec| -> anyhow::Result<(apilens_audit::Report, u64)> {
-        let filter = Filter::new(spec)?;
-        let (top, summary) = scan(&inputs, &filter, &ScanOpts::default(), || {
-            Top::new(&[TopKey::Client], 3, 10_000)
-        })?;
-        let events = summary.events;
-        Ok((top.finish(&summary), events))
+/// The clients behind the metrics, through the doctor's ranking (harm, never request counts):
+/// the doctor runs over the audit logs with `report`'s metrics. Text and Markdown append a
+/// section; JSON is the report's object with a `doctor` member beside its own.
+pub(crate) fn print_report_with_clients(
+    report: &Report,
+    paths: &[PathBuf],
+    format: &str,
+) -> anyhow::Result<()> {
+    let d = diagnose_clients(report, paths)?;
+    let text = match format {
+        "json" => {
+            let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
+            value["doctor"] = serde_json::to_value(&d)?;
+            value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
+            serde_json::to_string(&value)? + "\n"
+        }
+        "markdown" => render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3),
+        _ => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
     };
-    let mut out = String::new();
-    let (all, events) = top(&FilterSpec::default())?;
-    out.push_str(&format!(
-        "\n[WHO] clients in the audit log ({} requests)\n",
-        apilens_report::format_value(events as f64, apilens_panels::Unit::Count)
-    ));
-    push_rows(&mut out, "all requests", &all, events);
-    if let Some((verb, resource)) = slowest_call(report) {
-        let spec = FilterSpec {
-            verb: vec![audit_verb(&verb)],
-            resource: vec![resource.clone()],
-            ..FilterSpec::default()
-        };
-        let (rows, n) = top(&spec)?;
-        push_rows(
-            &mut out,
-            &format!("{verb} {resource} (the slowest call)"),
-            &rows,
-            n,
-        );
-    }
-    match std::io::stdout().lock().write_all(out.as_bytes()) {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
 }
 
-fn push_rows(out: &mut String, what: &str, report: &apilens_audit::Report, total: u64) {
-    out.push_str(&format!("  {what}:\n"));
-    if report.rows.is_empty() {
-        out.push_str("     none\n");
-    }
-    for row in &report.rows {
-        let share = if total == 0 {
-            0.0
-        } else {
-            row.count as f64 * 100.0 / total as f64
-        };
-        out.push_str(&format!(
-            "     {share:5.1}%  {:>10}  {}\n",
-            apilens_report::format_value(row.count as f64, apilens_panels::Unit::Count),
-            row.key
-        ));
-    }
-}
-
-/// Verb and resource of the top row of the slowest-calls table, as the metrics name them
-/// (`LIST`, `deployments`).
-fn slowest_call(report: &Report) -> Option<(String, String)> {
-    let panel = report
-        .sections
-        .iter()
-        .flat_map(|s| &s.panels)
-        .find(|p| p.id == "slowest-calls")?;
-    let row = panel.rows.first()?;
-    let label = |name: &str| {
-        row.labels
+/// Runs the doctor over `paths` with the report's metrics.
+pub(crate) fn diagnose_clients(
+    report: &Report,
+    paths: &[PathBuf],
+) -> anyhow::Result<apilens_doctor::Diagnosis> {
+    let inputs = apilens_doctor::DoctorInputs {
+        audit: paths
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+            .cloned()
+            .map(apilens_audit::Input::Path)
+            .collect(),
+        metrics: Some(report.clone()),
+        ..apilens_doctor::DoctorInputs::default()
     };
-    Some((label("verb")?, label("resource")?))
-}
-
-/// The audit-log verb of a metrics verb: the metrics say POST, PUT and APPLY where the audit
-/// log says create, update and patch.
-fn audit_verb(metrics_verb: &str) -> String {
-    match metrics_verb {
-        "POST" => "create".to_owned(),
-        "PUT" => "update".to_owned(),
-        "APPLY" => "patch".to_owned(),
-        other => other.to_lowercase(),
-    }
+    Ok(apilens_doctor::diagnose(&inputs)?)
 }
 
 /// Milliseconds since the epoch, now.

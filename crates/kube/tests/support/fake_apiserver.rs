@@ -69,6 +69,40 @@ pub async fn start_replica(
     metrics: Bytes,
     endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
 ) -> Replica {
+    start(ip, pki, metrics, endpoints, false).await
+}
+
+/// Like [`start_replica`], and also serving the real APF debug dumps of the shared fixtures
+/// (`dump_priority_levels`, `dump_queues`, `dump_requests?includeRequestDetails=1`, 2023) and
+/// the `flowcontrol.apiserver.k8s.io/v1` lists: [`FLOW_SCHEMAS`] and no priority level.
+pub async fn start_replica_with_apf(
+    ip: &str,
+    pki: &Pki,
+    metrics: Bytes,
+    endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+) -> Replica {
+    start(ip, pki, metrics, endpoints, true).await
+}
+
+/// The cluster's own FlowSchemas served by [`start_replica_with_apf`]: one that jails a
+/// service account in catch-all.
+pub const FLOW_SCHEMAS: &str = r#"{"kind":"FlowSchemaList","apiVersion":"flowcontrol.apiserver.k8s.io/v1","metadata":{},"items":[{"metadata":{"name":"jail-noisy"},"spec":{"priorityLevelConfiguration":{"name":"catch-all"},"matchingPrecedence":500,"distinguisherMethod":{"type":"ByUser"},"rules":[{"subjects":[{"kind":"ServiceAccount","serviceAccount":{"namespace":"x","name":"noisy"}}],"resourceRules":[{"verbs":["*"],"apiGroups":["*"],"resources":["*"],"clusterScope":true,"namespaces":["*"]}]}]}}]}"#;
+
+/// A real APF dump of the shared fixtures.
+fn apf_fixture(name: &str) -> Bytes {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../../../shared/fixtures/real/apf/k8s-website-apf-debug-{name}-2023.csv"
+    ));
+    Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+async fn start(
+    ip: &str,
+    pki: &Pki,
+    metrics: Bytes,
+    endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+    apf: bool,
+) -> Replica {
     let certs: Vec<_> = rustls_pemfile_certs(&pki.cert_pem);
     use rustls::pki_types::pem::PemObject;
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
@@ -101,7 +135,12 @@ pub async fn start_replica(
                     let metrics = metrics.clone();
                     let endpoints = Arc::clone(&endpoints);
                     let counter = Arc::clone(&counter);
-                    async move { Ok::<_, Infallible>(answer(req, &metrics, &endpoints, &counter)) }
+                    async move {
+                        if apf && let Some(res) = answer_apf(&req) {
+                            return Ok::<_, Infallible>(res);
+                        }
+                        Ok::<_, Infallible>(answer(req, &metrics, &endpoints, &counter))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
@@ -188,6 +227,30 @@ fn answer(
             r#"{"kind":"Status","status":"Failure","message":"the server could not find the requested resource","code":404}"#.to_owned(),
         ),
     }
+}
+
+/// The APF routes of [`start_replica_with_apf`], for an authorised request.
+fn answer_apf(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    let authorized = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {TOKEN}"));
+    if !authorized {
+        return None;
+    }
+    let text = |body: Bytes| Response::builder().body(Full::new(body)).unwrap();
+    Some(match req.uri().path() {
+        "/debug/api_priority_and_fairness/dump_priority_levels" => text(apf_fixture("dump_priority_levels")),
+        "/debug/api_priority_and_fairness/dump_queues" => text(apf_fixture("dump_queues")),
+        "/debug/api_priority_and_fairness/dump_requests" => text(apf_fixture("dump_requests-includeRequestDetails")),
+        "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas" => json(StatusCode::OK, FLOW_SCHEMAS.to_owned()),
+        "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations" => json(
+            StatusCode::OK,
+            r#"{"kind":"PriorityLevelConfigurationList","apiVersion":"flowcontrol.apiserver.k8s.io/v1","metadata":{},"items":[]}"#.to_owned(),
+        ),
+        _ => return None,
+    })
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -1,0 +1,285 @@
+//! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
+//! the fix, from any mix of audit logs, metrics and live APF state.
+
+mod live;
+
+use crate::commands::remote::RemoteArgs;
+use anyhow::{Context as _, bail};
+use apilens_apf::{ApfError, KubeVersion, load_objects};
+use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
+use apilens_doctor::{
+    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, render_json, render_markdown,
+    render_text, render_what_if, what_if,
+};
+use apilens_promql::{Engine, EngineOpts};
+use apilens_report::{LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report};
+use apilens_tsdb::{Db, DbOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Name the client that hurts the API server, cost it in APF seats, show the evidence and write
+/// the fix (a FlowSchema + PriorityLevelConfiguration and the client-side change).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens doctor --audit-log /var/log/kubernetes/audit/
+  apilens doctor --audit-log audit/ --data-dir data --format markdown > ticket.md
+  apilens doctor --audit-log audit.log --kubeconfig ~/.kube/config --what-if fix.yaml")]
+pub(crate) struct Args {
+    /// Audit log files or directories (read recursively), `-` for stdin; repeat for more.
+    #[arg(long = "audit-log", value_name = "PATH")]
+    audit_logs: Vec<String>,
+    /// The embedded store to read metrics from.
+    #[arg(long, value_name = "DIR", conflicts_with = "prometheus")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Read the live APF objects and every replica's debug dumps through this kubeconfig.
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// The cluster's FlowSchemas and PriorityLevelConfigurations (YAML or JSON, e.g.
+    /// `kubectl get flowschemas,prioritylevelconfigurations -o yaml`); repeat for more.
+    #[arg(long = "apf-config", value_name = "FILE")]
+    apf_config: Vec<PathBuf>,
+    /// The API servers' Kubernetes version (e.g. 1.34), for the APF defaults and cache rules;
+    /// default: the metrics' or the cluster's, else the newest apilens knows.
+    #[arg(long, value_name = "X.Y")]
+    kubernetes_version: Option<String>,
+    /// Start of the window: RFC 3339 or a duration before now (1h, 30m). Default: the whole
+    /// audit log (or the last hour of metrics without one).
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the window: RFC 3339 or a duration before now. Default: the end of the audit log,
+    /// or now.
+    #[arg(long)]
+    until: Option<String>,
+    /// Output: `text` (reads at a glance), `markdown` (for a ticket), `json` (everything).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    format: String,
+    /// Exit with status 1 when a finding is at or above this severity.
+    #[arg(long, value_parser = ["warning", "critical"])]
+    fail_on: Option<String>,
+    /// Replay the audit window under today's configuration and with this fix applied, and print
+    /// the culprit's and everyone else's predicted 429s, queue wait and seat use.
+    #[arg(long, value_name = "FIX.yaml")]
+    what_if: Option<PathBuf>,
+    /// Worker threads for the audit log (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs `apilens doctor`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let inputs = gather(&args)?;
+    if let Some(path) = &args.what_if {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --what-if {}", path.display()))?;
+        let w = what_if(&inputs, &text, &path.display().to_string())?;
+        let out = match args.format.as_str() {
+            "json" => serde_json::to_string_pretty(&w)? + "\n",
+            _ => render_what_if(&w),
+        };
+        write_out(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let d = diagnose(&inputs)?;
+    write_out(&render(&d, &args.format))?;
+    let threshold = match args.fail_on.as_deref() {
+        Some("warning") => Some(Severity::Warning),
+        Some("critical") => Some(Severity::Critical),
+        _ => None,
+    };
+    Ok(match (threshold, d.worst()) {
+        (Some(t), Some(w)) if w >= t => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// The diagnosis in `format`.
+pub(crate) fn render(d: &Diagnosis, format: &str) -> String {
+    match format {
+        "json" => render_json(d) + "\n",
+        "markdown" => render_markdown(d),
+        _ => render_text(d, true),
+    }
+}
+
+fn write_out(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Reads every input the flags name.
+fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
+    let mut version = match &args.kubernetes_version {
+        Some(v) => Some((
+            KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?,
+            "--kubernetes-version".to_owned(),
+        )),
+        None => None,
+    };
+    let audit: Vec<Input> = if args.audit_logs.is_empty() {
+        Vec::new()
+    } else {
+        collect_inputs(&args.audit_logs)?
+    };
+    let spec = FilterSpec {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        ..FilterSpec::default()
+    };
+    let filter = Filter::new(&spec)?;
+    let scan = ScanOpts {
+        threads: args
+            .threads
+            .unwrap_or_else(|| ScanOpts::default().threads)
+            .max(1),
+        ..ScanOpts::default()
+    };
+    // APF objects from files.
+    let mut apf: Option<ApfObjects> = None;
+    for path in &args.apf_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --apf-config {}", path.display()))?;
+        let name = path.display().to_string();
+        let (schemas, levels, notes) = load_objects(&text, &name).map_err(|e| match e {
+            ApfError::NotApf { .. } | ApfError::Empty { .. } => {
+                anyhow::anyhow!("--apf-config {name}: {e}: give FlowSchemas and PriorityLevelConfigurations (kubectl get flowschemas,prioritylevelconfigurations -o yaml)")
+            }
+            other => anyhow::anyhow!("--apf-config {name}: {other}"),
+        })?;
+        let objects = apf.get_or_insert_with(|| ApfObjects {
+            source: String::new(),
+            ..ApfObjects::default()
+        });
+        if !objects.source.is_empty() {
+            objects.source.push_str(", ");
+        }
+        objects.source.push_str(&name);
+        objects.schemas.extend(schemas);
+        objects.levels.extend(levels);
+        objects.notes.extend(notes);
+    }
+    // Live state.
+    let mut dumps = Vec::new();
+    let mut live_notes = Vec::new();
+    if args.kubeconfig.is_some() || args.context.is_some() {
+        let state = live::read(args.kubeconfig.clone(), args.context.clone())?;
+        if version.is_none()
+            && let Some(v) = state.version
+        {
+            version = Some((v, format!("/version of {}", state.context)));
+        }
+        if apf.is_none()
+            && let Some(objects) = state.objects
+        {
+            apf = Some(objects);
+        }
+        dumps = state.dumps;
+        live_notes = state.notes;
+    }
+    // Metrics.
+    let wants_metrics = args.data_dir.is_some()
+        || args.remote.prometheus.is_some()
+        || args.remote.amp_workspace.is_some();
+    let (metrics, metrics_error) = if wants_metrics {
+        let window = metrics_window(&filter, &audit, &scan)?;
+        read_metrics(args, window)?
+    } else {
+        (None, None)
+    };
+    Ok(DoctorInputs {
+        audit,
+        filter,
+        scan,
+        metrics,
+        metrics_error,
+        apf,
+        dumps,
+        version,
+        notes: live_notes,
+    })
+}
+
+/// The metrics range: the flags' window, else the audit log's span, else the last hour.
+fn metrics_window(
+    filter: &Filter,
+    audit: &[Input],
+    scan: &ScanOpts,
+) -> anyhow::Result<(i64, Duration)> {
+    let now_ms = crate::commands::report::now_ms();
+    let end_ms = filter.until_us().map_or(now_ms, |us| us / 1000);
+    if let Some(since) = filter.since_us() {
+        let range = Duration::from_millis((end_ms - since / 1000).max(60_000) as u64);
+        return Ok((end_ms, range));
+    }
+    if !audit.is_empty()
+        && filter.until_us().is_none()
+        && let Some((first, last)) = apilens_doctor::audit_span(audit, filter, scan)?
+    {
+        let end = last / 1000 + 30_000;
+        let range = Duration::from_millis(((last - first) / 1000 + 60_000).max(300_000) as u64);
+        return Ok((end, range));
+    }
+    Ok((end_ms, Duration::from_secs(3600)))
+}
+
+/// Builds the troubleshooter report over the window; an engine that answers nothing is a note,
+/// not an error.
+fn read_metrics(
+    args: &Args,
+    (end_ms, range): (i64, Duration),
+) -> anyhow::Result<(Option<Report>, Option<String>)> {
+    let opts = ReportOpts {
+        end_ms,
+        range,
+        selector: String::new(),
+        top: 30,
+    };
+    let report = if let Some(client) = args.remote.client(Duration::from_secs(60))? {
+        let source = RemoteSource::new(client);
+        let name = source.describe();
+        build(&source, &opts).map_err(|e| (name, e))
+    } else {
+        let dir = args.data_dir.clone().expect("wants_metrics");
+        if !dir.is_dir() {
+            bail!(
+                "--data-dir {}: no such store directory (run `apilens serve` or `apilens demo --data-dir` to fill one)",
+                dir.display()
+            );
+        }
+        let db = Db::open(&dir, DbOptions::default())
+            .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
+        let name = format!("store {}", dir.display());
+        build(
+            &LocalSource::new(Engine::new(EngineOpts::default()), &db, &name),
+            &opts,
+        )
+        .map_err(|e| (name, e))
+    };
+    Ok(match report {
+        Ok(r) => (Some(r), None),
+        Err((name, e)) => (None, Some(format!("{name}: {e}"))),
+    })
+}
+
+/// The report, or why no panel could be read.
+fn build(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Report, String> {
+    let report = build_report(source, opts).map_err(|e| e.to_string())?;
+    let panels: Vec<&apilens_report::PanelSummary> =
+        report.sections.iter().flat_map(|s| &s.panels).collect();
+    if !panels.is_empty() && panels.iter().all(|p| !p.errors.is_empty()) {
+        return Err(format!(
+            "no panel could be read ({})",
+            panels[0].errors.first().cloned().unwrap_or_default()
+        ));
+    }
+    Ok(report)
+}

@@ -1,0 +1,60 @@
+//! The APF debug dumps of one API server replica, parsed by `apilens-apf`.
+
+use apilens_apf::{Dump, PriorityLevelDump, QueueDump, RequestDump};
+
+/// The dumps read from one replica (`/debug/api_priority_and_fairness/dump_*`).
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaDumps {
+    /// The replica (`10.0.0.1:6443`) or the file the dumps came from.
+    pub replica: String,
+    /// `dump_priority_levels`.
+    pub priority_levels: Option<Dump<PriorityLevelDump>>,
+    /// `dump_queues`.
+    pub queues: Option<Dump<QueueDump>>,
+    /// `dump_requests?includeRequestDetails=1`.
+    pub requests: Option<Dump<RequestDump>>,
+    /// Dumps that could not be read or parsed, each naming the dump and why.
+    pub errors: Vec<String>,
+}
+
+impl ReplicaDumps {
+    /// Notes of the parsers (unknown columns, elided lines) and the errors, for the output.
+    pub fn notes(&self) -> Vec<String> {
+        let mut out = self.errors.clone();
+        let mut push = |what: &str, notes: &[String]| {
+            for n in notes {
+                out.push(format!("{} {what}: {n}", self.replica));
+            }
+        };
+        if let Some(d) = &self.priority_levels {
+            push("dump_priority_levels", &d.notes);
+        }
+        if let Some(d) = &self.queues {
+            push("dump_queues", &d.notes);
+        }
+        if let Some(d) = &self.requests {
+            push("dump_requests", &d.notes);
+        }
+        out
+    }
+
+    /// Requests waiting and rejected per level on this replica.
+    pub(crate) fn level_pressure(&self) -> Vec<(String, u64, u64, bool)> {
+        self.priority_levels
+            .as_ref()
+            .map(|d| {
+                d.rows
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.name.clone(),
+                            l.waiting_requests.unwrap_or(0),
+                            l.rejected.unwrap_or(0),
+                            l.is_idle.unwrap_or(false),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
