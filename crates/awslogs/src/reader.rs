@@ -122,13 +122,17 @@ fn is_gzip<R: BufRead>(reader: &mut R) -> std::io::Result<bool> {
     Ok(reader.fill_buf()?.starts_with(&[0x1f, 0x8b]))
 }
 
-/// True when content starts like CloudWatch Logs subscription records (`"logEvents"` and
-/// `"messageType"` in its first 8 KiB): a Firehose delivery that was not unwrapped.
+/// True when content starts like CloudWatch Logs subscription records: a JSON object with
+/// `"messageType"` in its first 8 KiB, or one that opens with its `"logEvents"` (the key order
+/// is not fixed): a Firehose delivery that was not unwrapped.
 pub(crate) fn is_records<R: BufRead>(reader: &mut R) -> std::io::Result<bool> {
     let head = reader.fill_buf()?;
-    let head = &head[..head.len().min(8 << 10)];
+    let head = head[..head.len().min(8 << 10)].trim_ascii_start();
     let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
-    Ok(has(b"\"logEvents\"") && has(b"\"messageType\""))
+    let opens_with_events = head
+        .strip_prefix(b"{")
+        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"\"logEvents\""));
+    Ok(head.starts_with(b"{") && (has(b"\"messageType\"") || opens_with_events))
 }
 
 #[derive(Deserialize)]
@@ -199,8 +203,8 @@ impl RecordLines {
             ))
         })?;
         match serde_json::from_str::<Record>(value.get()) {
-            Ok(record) if record.message_type.is_some() => {
-                if record.message_type.as_deref() != Some("DATA_MESSAGE") {
+            Ok(record) if record.message_type.is_some() || !record.log_events.is_empty() => {
+                if record.message_type.as_deref() == Some("CONTROL_MESSAGE") {
                     return Ok(());
                 }
                 let audit = record

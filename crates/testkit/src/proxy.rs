@@ -20,6 +20,12 @@ pub enum ProxyAction {
         /// The body.
         body: Vec<u8>,
     },
+    /// Send it to the upstream, relay the head and only the first `body_bytes` of the body,
+    /// then close: a connection that breaks part-way through an answer.
+    ForwardCut {
+        /// How much of the body gets through.
+        body_bytes: usize,
+    },
     /// Close the connection without an answer.
     Close,
 }
@@ -161,7 +167,7 @@ fn serve(stream: TcpStream, upstream: u16, log: &Mutex<Vec<ProxyRequest>>, decid
             let _ = client.write_all(head.as_bytes());
             let _ = client.write_all(&body);
         }
-        ProxyAction::Forward => {
+        action @ (ProxyAction::Forward | ProxyAction::ForwardCut { .. }) => {
             let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
                 return;
             };
@@ -171,7 +177,13 @@ fn serve(stream: TcpStream, upstream: u16, log: &Mutex<Vec<ProxyRequest>>, decid
             if up.read_to_end(&mut answer).is_err() || answer.is_empty() {
                 return;
             }
-            let _ = client.write_all(&close_delimited(&answer));
+            let mut answer = close_delimited(&answer);
+            if let ProxyAction::ForwardCut { body_bytes } = action
+                && let Some(head) = answer.windows(4).position(|w| w == b"\r\n\r\n")
+            {
+                answer.truncate((head + 4 + body_bytes).min(answer.len()));
+            }
+            let _ = client.write_all(&answer);
         }
     }
     let _ = client.flush();
