@@ -127,7 +127,7 @@ impl EnvSnapshot {
     }
 
     /// A variable that is set and not empty.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
             .map(String::as_str)
@@ -135,8 +135,22 @@ impl EnvSnapshot {
     }
 
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-    pub(crate) fn region(&self) -> Option<&str> {
+    pub fn region(&self) -> Option<&str> {
         self.get("AWS_REGION").or(self.get("AWS_DEFAULT_REGION"))
+    }
+
+    /// The `region` of the profile (`AWS_PROFILE`, else `default`) in the shared config file
+    /// (`AWS_CONFIG_FILE`, else `~/.aws/config`), as the AWS CLI reads it.
+    pub fn config_region(&self) -> Option<String> {
+        let profile = self
+            .get("AWS_PROFILE")
+            .or(self.get("AWS_DEFAULT_PROFILE"))
+            .unwrap_or("default");
+        let path = self.aws_file("AWS_CONFIG_FILE", "config")?;
+        let text = std::fs::read_to_string(path).ok()?;
+        ini_section(&text, profile, true)?
+            .remove("region")
+            .filter(|r| !r.is_empty())
     }
 
     fn aws_file(&self, var: &str, name: &str) -> Option<PathBuf> {
@@ -636,6 +650,34 @@ mod tests {
             "arn"
         );
         assert!(ini_section(config, "dev", true).is_none());
+    }
+
+    #[test]
+    fn region_of_the_profile_in_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            "[default]\nregion = eu-west-1\n[profile prod]\nregion=us-east-2\n",
+        )
+        .unwrap();
+        let file = config.to_str().unwrap();
+        let env = |profile: Option<&str>| {
+            let mut vars = vec![("AWS_CONFIG_FILE", file)];
+            vars.extend(profile.map(|p| ("AWS_PROFILE", p)));
+            EnvSnapshot::from_pairs(vars, None)
+        };
+        assert_eq!(env(None).config_region().as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            env(Some("prod")).config_region().as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(env(Some("dev")).config_region(), None);
+        assert_eq!(
+            EnvSnapshot::from_pairs(Vec::<(String, String)>::new(), Some(dir.path()))
+                .config_region(),
+            None
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -15,6 +18,7 @@ pub struct Signer {
     region: String,
     service: String,
     chain: CredentialsChain,
+    s3: bool,
 }
 
 impl Signer {
@@ -24,6 +28,17 @@ impl Signer {
             region: region.to_owned(),
             service: service.to_owned(),
             chain,
+            s3: false,
+        }
+    }
+
+    /// A signer for Amazon S3 in `region`: service `s3`, the payload hash sent as
+    /// `x-amz-content-sha256` (which S3 requires), and the path signed as given (S3 keys are
+    /// encoded once and never normalised, unlike every other service's paths).
+    pub fn for_s3(region: &str, chain: CredentialsChain) -> Self {
+        Self {
+            s3: true,
+            ..Self::new(region, "s3", chain)
         }
     }
 
@@ -102,7 +117,7 @@ impl Signer {
             .region(&self.region)
             .name(&self.service)
             .time(time)
-            .settings(SigningSettings::default())
+            .settings(self.settings())
             .build()
             .map_err(|e| err(e.to_string()))?
             .into();
@@ -120,6 +135,18 @@ impl Signer {
             .headers()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
             .collect())
+    }
+}
+
+impl Signer {
+    fn settings(&self) -> SigningSettings {
+        let mut settings = SigningSettings::default();
+        if self.s3 {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
+        settings
     }
 }
 
@@ -344,6 +371,35 @@ mod tests {
             .contains("in us-west-2, not eu-west-1")
         );
         assert!(e("ws-1", Some("EU WEST"), None).contains("is not a region"));
+    }
+
+    /// S3 signs the payload hash header and keeps the path as given: `%2B` in a key is not
+    /// encoded again and `a/../b` is not collapsed, so the signature covers the key S3 sees.
+    #[test]
+    fn s3_signs_the_payload_hash_and_the_path_unchanged() {
+        let chain = CredentialsChain::fixed(Credentials::new("AKIDEXAMPLE", "secret", None));
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_440_938_160);
+        let url = "https://bucket.s3.us-east-1.amazonaws.com/a%2Bb/../c";
+        let s3 = Signer::for_s3("us-east-1", chain.clone())
+            .sign_at("GET", url, &[], b"", time)
+            .unwrap();
+        let get = |h: &[(String, String)], name: &str| {
+            h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            get(&s3, "x-amz-content-sha256").as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        assert!(
+            get(&s3, "authorization")
+                .unwrap()
+                .contains("/us-east-1/s3/aws4_request")
+        );
+        let plain = Signer::new("us-east-1", "s3", chain)
+            .sign_at("GET", url, &[], b"", time)
+            .unwrap();
+        assert_eq!(get(&plain, "x-amz-content-sha256"), None);
+        assert_ne!(get(&s3, "authorization"), get(&plain, "authorization"));
     }
 
     /// The `get-vanilla` case of the AWS SigV4 test suite, as published in the AWS General

@@ -1,6 +1,7 @@
-//! Test support shared by the test suites: a real Prometheus started on loopback, the rule for
-//! peers that are missing, free ports, a server that gives one fixed answer, child processes
-//! that stop when dropped, and a snapshot of a directory's files.
+//! Test support shared by the test suites: a real Prometheus and a real AWS API emulator (moto)
+//! started on loopback, the rule for peers that are missing, free ports, a server that gives one
+//! fixed answer, a forwarding proxy that injects faults, child processes that stop when dropped,
+//! and a snapshot of a directory's files.
 //!
 //! Only `[dev-dependencies]` use this crate. It depends on nothing but `std`, so it adds no build
 //! time.
@@ -11,6 +12,12 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod moto;
+mod proxy;
+
+pub use crate::moto::Moto;
+pub use crate::proxy::{FaultProxy, ProxyAction, ProxyRequest};
 
 /// Every file and directory under `dir` with its bytes (directories with none), to assert that
 /// something changed nothing on disk.
@@ -39,17 +46,24 @@ pub fn dir_snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> 
 /// Whether every program in `programs` runs (`PROGRAM --version`). A missing one fails the
 /// calling test when `CI` is set; otherwise it prints a note and the test should return early.
 pub fn peers_available(programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs
+    let checks: Vec<(&str, &[&str])> = programs.iter().map(|p| (*p, &["--version"][..])).collect();
+    peers_run(&checks)
+}
+
+/// As [`peers_available`], for programs checked with their own arguments (`moto_server -h`):
+/// each runs with its arguments and exits with status 0.
+pub fn peers_run(checks: &[(&str, &[&str])]) -> bool {
+    let missing: Vec<&str> = checks
         .iter()
-        .copied()
-        .filter(|program| {
+        .filter(|(program, args)| {
             !Command::new(program)
-                .arg("--version")
+                .args(*args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         })
+        .map(|(program, _)| *program)
         .collect();
     if missing.is_empty() {
         return true;
