@@ -34,8 +34,12 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("doctor");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    g.bench_function("cost-ledger-one-thread", |b| b.iter(|| costs(&inputs).unwrap()));
-    g.bench_function("diagnose-one-thread", |b| b.iter(|| diagnose(&inputs).unwrap()));
+    g.bench_function("cost-ledger-one-thread", |b| {
+        b.iter(|| costs(&inputs).unwrap())
+    });
+    g.bench_function("diagnose-one-thread", |b| {
+        b.iter(|| diagnose(&inputs).unwrap())
+    });
     g.finish();
 }
 

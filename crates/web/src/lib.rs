@@ -23,8 +23,8 @@ mod error;
 mod guard;
 mod pool;
 mod server;
-mod web_config;
 mod verdict;
+mod web_config;
 
 pub use crate::{
     api::{ApiState, api_router},
@@ -33,6 +33,6 @@ pub use crate::{
     guard::AccessPolicy,
     pool::{FAST_MAX_SAMPLES, FAST_MAX_STEPS, FAST_TIMEOUT, PoolOpts, QueryPool},
     server::{MAX_HEAD_BYTES, exposure_warning, serve},
-    web_config::WebConfig,
     verdict::{VerdictSource, verdict_router},
+    web_config::WebConfig,
 };
