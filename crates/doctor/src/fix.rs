@@ -269,8 +269,9 @@ pub(crate) fn contain(a: &Analysis<'_>, cand: &Candidate) -> Option<Containment>
 /// group, resource, scope), with the namespaces seen.
 fn offending(a: &Analysis<'_>, cand: &Candidate) -> Vec<OffendingCall> {
     let l = a.ledger.expect("checked");
-    let mut map: BTreeMap<(String, String, String, bool), (bool, BTreeSet<String>, bool)> =
-        BTreeMap::new();
+    // (verb, group, resource, non-resource) → (cluster scope, namespaces, many namespaces)
+    type Kind = (String, String, String, bool);
+    let mut map: BTreeMap<Kind, (bool, BTreeSet<String>, bool)> = BTreeMap::new();
     for &i in &cand.calls {
         let c = &l.calls[i];
         let non_resource = c.scope == Some(Scope::NonResource);

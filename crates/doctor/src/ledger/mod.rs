@@ -118,7 +118,7 @@ impl<'a> Ledger<'a> {
 
     /// Where the server reads the request from: observed (an etcd latency annotation, or
     /// annotations without one) when the event says, else by the version's rules.
-    fn from_cache(&self, call: &Call<'_>, ann: Option<&apilens_audit::Annotations>) -> bool {
+    fn served_from_cache(&self, call: &Call<'_>, ann: Option<&apilens_audit::Annotations>) -> bool {
         match call.verb {
             "watch" => true,
             "get" => call.rv == Rv::Zero,
@@ -240,7 +240,7 @@ impl View for Ledger<'_> {
             .annotations
             .filter(|a| slow && latency_finder().find(a.as_bytes()).is_some())
             .map(|_| req.annotations());
-        let from_cache = self.from_cache(&call, ann.as_ref());
+        let from_cache = self.served_from_cache(&call, ann.as_ref());
         let shape_hash = call.hash(ci, node_user.map(|_| user), from_cache);
         let (idx, class) = match self.call_cache.get(&shape_hash) {
             Some(&hit) => hit,
@@ -335,11 +335,13 @@ impl View for Ledger<'_> {
         if req.code.is_some_and(|c| c >= 500) {
             s.errors_5xx += 1;
         }
-        if watch && req.stage.is_final() && req.stage != Stage::Unknown {
-            if let Some(l) = latency_s {
-                s.watches_closed += 1;
-                s.watch_lifetime_s += l;
-            }
+        if watch
+            && req.stage.is_final()
+            && req.stage != Stage::Unknown
+            && let Some(l) = latency_s
+        {
+            s.watches_closed += 1;
+            s.watch_lifetime_s += l;
         }
         if let Some(a) = &ann {
             s.annotated += 1;
