@@ -134,7 +134,12 @@ impl<'a> Ledger<'a> {
 
     /// The request's FlowSchema, level and flow, as kube-apiserver matches them.
     fn classify(&self, req: &Request<'_>, user: &str, call: &Call<'_>) -> Option<Class> {
-        let groups = req.groups();
+        // An impersonated user never has the impersonator's groups: with none named, apf gives
+        // it those the server's impersonation filter gives (as the audit crate does).
+        let groups = match req.impersonated_user.as_deref() {
+            Some(imp) if !imp.is_empty() => Vec::new(),
+            _ => req.groups(),
+        };
         let digest = RequestDigest {
             user,
             groups: &groups,
