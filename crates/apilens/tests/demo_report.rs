@@ -137,7 +137,11 @@ fn bad_report_and_demo_arguments_say_what_is_wrong() {
     );
     let out = apilens(&["report", "--since", "soon"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("invalid duration"));
+    assert!(
+        text(&out.stderr).contains("--since soon: cannot parse \"soon\""),
+        "{}",
+        text(&out.stderr)
+    );
     let out = apilens(&["demo", "--scenario", "meltdown"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

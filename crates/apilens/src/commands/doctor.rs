@@ -125,13 +125,31 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The diagnosis in `format`.
+/// The diagnosis in `format`. Text and Markdown carry names from the audit log as written:
+/// a control character in one (an escape sequence in a user name) is shown escaped, never sent
+/// to the terminal.
 pub(crate) fn render(d: &Diagnosis, format: &str) -> String {
     match format {
         "json" => render_json(d) + "\n",
-        "markdown" => render_markdown(d),
-        _ => render_text(d, true),
+        "markdown" => printable(&render_markdown(d)),
+        _ => printable(&render_text(d, true)),
     }
+}
+
+/// `text` with every control character but newline escaped.
+fn printable(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_owned();
+    }
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn write_out(text: &str) -> anyhow::Result<()> {

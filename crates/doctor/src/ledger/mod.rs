@@ -304,7 +304,8 @@ impl View for Ledger<'_> {
             }
         }
         let t_us = req.received_us.or(req.stage_us).unwrap_or(0);
-        let rejected = req.code == Some(429) && ThrottleCause::of(req) == ThrottleCause::Apf;
+        let cause = (req.code == Some(429)).then(|| ThrottleCause::of(req));
+        let rejected = cause == Some(ThrottleCause::Apf);
         let watch = call.verb == "watch";
         let latency_s = req.latency_us().map(|us| us as f64 / 1e6);
         let wait_s = ann
@@ -330,6 +331,12 @@ impl View for Ledger<'_> {
         s.last_us = s.last_us.max(t_us);
         if s.examples.len() < calls::EXAMPLES {
             s.note_example(&req.request_uri);
+        }
+        if matches!(
+            cause,
+            Some(ThrottleCause::EventRateLimit | ThrottleCause::Other)
+        ) {
+            s.throttled_elsewhere += 1;
         }
         if rejected {
             s.rejected += 1;
@@ -375,7 +382,7 @@ impl View for Ledger<'_> {
             wait_us: (wait_s * 1e6).min(f64::from(u32::MAX)) as u32,
             client: ci,
             call: idx,
-            conn: conn_hash(ip_hash, ci),
+            conn: conn_hash(ip_hash, client_hash as u64),
             rejected,
         });
     }
@@ -397,9 +404,10 @@ impl View for Ledger<'_> {
 /// Seconds a watch holds its seats while it starts.
 pub(crate) const WATCH_START_S: f64 = 0.002;
 
-/// Which connection a request most likely used: its source IP (hashed) and client.
-fn conn_hash(ip_hash: u64, client: u32) -> u32 {
-    let h = ip_hash ^ u64::from(client).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+/// Which connection a request most likely used: its source IP and its client, both hashed
+/// (never a row index, which differs between the workers that read parts of the log).
+fn conn_hash(ip_hash: u64, client_hash: u64) -> u32 {
+    let h = ip_hash ^ client_hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h ^ (h >> 32)) as u32
 }
 

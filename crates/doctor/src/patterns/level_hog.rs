@@ -5,9 +5,10 @@
 //! shares a level that never pushes back is no finding.
 //!
 //! Per client and level: its share of the level's seat-seconds is at least [`MIN_SHARE`], it
-//! keeps material seats busy, and the level pushed back in the window: others of the level were
+//! keeps material seats busy, and the server pushed back in the window: others of the level were
 //! answered 429 or waited [`MIN_OTHERS_WAIT_S`] in queues, or the client itself was answered 429
-//! on at least [`MIN_OWN_REJECTED_SHARE`] of its requests.
+//! (by APF, or by a rate limit such as the EventRateLimit admission plugin) on at least
+//! [`MIN_OWN_REJECTED_SHARE`] of its requests.
 
 use super::{Candidate, client_name, examples, material};
 use crate::analysis::{Analysis, count, rate};
@@ -30,6 +31,7 @@ struct Part {
     seat_seconds: f64,
     requests: u64,
     rejected: u64,
+    throttled_elsewhere: u64,
     wait_s: f64,
 }
 
@@ -45,11 +47,17 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
         p.seat_seconds += l.costs[i].seat_seconds;
         p.requests += c.count;
         p.rejected += c.rejected;
+        p.throttled_elsewhere += c.throttled_elsewhere;
         p.wait_s += c.wait_s;
     }
     let span = a.span_s();
     let mut out = Vec::new();
     for ((level, client), p) in parts {
+        // A control-plane component busy in a full level is working through what others cause
+        // (endpoints after pod churn, leases while etcd stalls), not a client to confine.
+        if is_control_plane(l.clients[client as usize].user()) {
+            continue;
+        }
         let Some(totals) = l.levels.get(usize::from(level)) else {
             continue;
         };
@@ -59,7 +67,8 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
         let share = p.seat_seconds / totals.seat_seconds;
         let others_rejected = totals.rejected.saturating_sub(p.rejected);
         let others_wait_s = (totals.wait_s - p.wait_s).max(0.0);
-        let own_rejected_share = p.rejected as f64 / p.requests.max(1) as f64;
+        let own_rejected_share =
+            (p.rejected + p.throttled_elsewhere) as f64 / p.requests.max(1) as f64;
         let pushed_back = others_rejected > 0
             || others_wait_s >= MIN_OTHERS_WAIT_S
             || own_rejected_share >= MIN_OWN_REJECTED_SHARE;
@@ -88,13 +97,21 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
             share,
             "ratio",
             format!(
-                "{:.0}% of {}'s seat-seconds ({} requests); the level answered 429 to {} requests of others and {} of this client's, and others waited {} in its queues",
+                "{:.0}% of {}'s seat-seconds ({} requests); the level answered 429 to {} requests of others and {} of this client's, others waited {} in its queues{}",
                 share * 100.0,
                 totals.name,
                 count(p.requests as f64),
                 count(others_rejected as f64),
                 count(p.rejected as f64),
-                crate::render::seconds(others_wait_s)
+                crate::render::seconds(others_wait_s),
+                if p.throttled_elsewhere > 0 {
+                    format!(
+                        ", and a rate limit outside APF (such as EventRateLimit) answered 429 to {} of its requests",
+                        count(p.throttled_elsewhere as f64)
+                    )
+                } else {
+                    String::new()
+                }
             ),
         );
         c.evidence.push(Evidence::Examples {
@@ -104,6 +121,16 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
         out.push(c);
     }
     out
+}
+
+/// The control plane, and the controllers kube-controller-manager runs under their own service
+/// accounts (`--use-service-account-credentials`: `kube-system:*-controller`, the garbage
+/// collector).
+fn is_control_plane(user: &str) -> bool {
+    crate::identity::is_control_plane(user)
+        || user
+            .strip_prefix("system:serviceaccount:kube-system:")
+            .is_some_and(|sa| sa.ends_with("-controller") || sa == "generic-garbage-collector")
 }
 
 /// The client-side change for what the hog mostly does.

@@ -270,8 +270,15 @@ fn the_figures_do_not_depend_on_the_number_of_threads() {
         ..ScanOpts::default()
     };
     let (a, b) = (diagnose(&one).unwrap(), diagnose(&four).unwrap());
-    // The verdict and the harm of the culprit are the same (sums in another order may differ
-    // in the last bits).
+    // The same findings, and the same verdict and harm for the culprit (sums in another order
+    // may differ in the last bits).
+    let kinds = |d: &apilens_doctor::Diagnosis| -> Vec<(String, String)> {
+        d.findings
+            .iter()
+            .map(|f| (f.kind.slug().to_owned(), f.title.clone()))
+            .collect()
+    };
+    assert_eq!(kinds(&a), kinds(&b));
     let (fa, fb) = (&a.findings[0], &b.findings[0]);
     assert_eq!(
         (fa.kind, fa.severity, &fa.culprit, &fa.fix.yaml),
