@@ -22,6 +22,8 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct HttpOpts {
     /// File holding a bearer token, sent as `Authorization: Bearer`.
     pub(crate) bearer_token_file: Option<PathBuf>,
+    /// Environment variable holding a bearer token (when no file is given).
+    pub(crate) bearer_token_env: Option<String>,
     /// PEM file of the CA that signs the server's certificate, added to the system roots.
     pub(crate) ca_file: Option<PathBuf>,
     /// The most the whole request may take, from connecting to the last byte of the body.
@@ -32,6 +34,7 @@ impl Default for HttpOpts {
     fn default() -> Self {
         HttpOpts {
             bearer_token_file: None,
+            bearer_token_env: None,
             ca_file: None,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -172,6 +175,10 @@ fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
     if let Some(path) = &http.bearer_token_file {
         let token = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read bearer token file", path.display()))?;
+        request = request.bearer_auth(token.trim());
+    } else if let Some(var) = &http.bearer_token_env {
+        let token =
+            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
         request = request.bearer_auth(token.trim());
     }
     let response = request.send().map_err(|e| {

@@ -35,6 +35,9 @@ pub(crate) struct Args {
     /// Bearer token file for a URL (for example a service account token).
     #[arg(long, value_name = "FILE")]
     bearer_token_file: Option<PathBuf>,
+    /// Bearer token for a URL, read from this environment variable.
+    #[arg(long, value_name = "ENV", conflicts_with = "bearer_token_file")]
+    bearer_token_env: Option<String>,
     /// CA certificate bundle (PEM) that signs the URL's server certificate.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -66,6 +69,7 @@ pub(crate) struct Inspection {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let http = HttpOpts {
         bearer_token_file: args.bearer_token_file.clone(),
+        bearer_token_env: args.bearer_token_env.clone(),
         ca_file: args.ca_file.clone(),
         timeout: args.timeout,
     };
