@@ -238,3 +238,65 @@ fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
     );
     assert!(child.0.wait().unwrap().success());
 }
+
+/// With `--audit-log`, the culprit panel's `/api/findings` answers 404 until the doctor has read
+/// the log in the background, then its findings over that log.
+#[test]
+fn dashboard_serves_the_doctors_findings_over_an_audit_log() {
+    let log = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/real/audit/liggitt-audit2rbac-demo.log"
+    );
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args([
+            "dashboard",
+            "--prometheus",
+            &dead,
+            "--listen",
+            "127.0.0.1:0",
+            "--audit-log",
+            log,
+            "--kubernetes-version",
+            "1.29",
+        ])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let base = line
+        .strip_prefix("dashboard: ")
+        .and_then(|l| l.split('/').nth(2))
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::new();
+    let mut body = serde_json::Value::Null;
+    wait_for(
+        "the culprit panel",
+        Duration::from_secs(60),
+        || match client.get(format!("{base}/api/findings")).send() {
+            Ok(r) if r.status().is_success() => {
+                body = r.json().unwrap();
+                true
+            }
+            Ok(r) => {
+                assert_eq!(r.status().as_u16(), 404, "before the diagnosis");
+                false
+            }
+            Err(_) => false,
+        },
+    );
+    assert!(
+        body["inputs"]["audit"]["requests"].as_u64().unwrap_or(0) > 10,
+        "{body}"
+    );
+    assert_eq!(body["inputs"]["kubernetes_version"], "1.29", "{body}");
+    assert!(body["findings"].is_array(), "{body}");
+}

@@ -220,6 +220,29 @@ fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
         3,
         "{targets}"
     );
+    // The culprit panel reads the doctor's findings over the simulated audit log: a healthy
+    // cluster has none that is critical.
+    let findings: serde_json::Value = client
+        .get(format!("{base}/api/findings"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        findings["inputs"]["audit"]["requests"]
+            .as_u64()
+            .unwrap_or(0)
+            > 1000,
+        "{findings}"
+    );
+    assert!(
+        findings["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "critical"),
+        "{findings}"
+    );
 
     // The store is held by the demo: the report says how to read it through the demo's API,
     // and that works.
