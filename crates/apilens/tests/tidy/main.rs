@@ -60,3 +60,115 @@ fn no_debugging_leftovers_or_disabled_tests() {
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// The workspace crates each crate depends on (normal dependencies only), by short name
+/// (`apilens-tsdb` → `tsdb`, the binary `apilens` → `apilens`), from `cargo metadata`.
+fn crate_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let short = |name: &str| name.strip_prefix("apilens-").unwrap_or(name).to_owned();
+    let members: std::collections::BTreeSet<String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] != "apilens-fuzz")
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null() && members.contains(d["name"].as_str().unwrap()))
+                .map(|d| short(d["name"].as_str().unwrap()))
+                .collect();
+            (short(p["name"].as_str().unwrap()), deps)
+        })
+        .collect()
+}
+
+/// What ARCHITECTURE.md allows each crate to import: its section's `May import:` line, without
+/// what is in parentheses or after `;` (`never tsdb or promql`). `None` for `all`.
+fn allowed_imports(
+    architecture: &str,
+    krate: &str,
+) -> Option<Option<std::collections::BTreeSet<String>>> {
+    let header = format!("### `crates/{krate}`");
+    let section = architecture
+        .split("\n### ")
+        .find(|s| format!("### {s}").starts_with(&header))?;
+    let line = section
+        .lines()
+        .find_map(|l| l.strip_prefix("May import:"))?;
+    let mut line = line.to_owned();
+    while let (Some(open), Some(close)) = (line.find('('), line.find(')')) {
+        if close < open {
+            break;
+        }
+        line.replace_range(open..=close, "");
+    }
+    let line = line
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('.');
+    if line == "all" {
+        return Some(None);
+    }
+    Some(Some(
+        line.split(',')
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty() && w != "nothing of ours" && w != "std only")
+            .collect(),
+    ))
+}
+
+/// Every crate has its section in ARCHITECTURE.md, and imports only what its `May import:` line
+/// allows.
+#[test]
+fn crate_imports_follow_the_architecture_table() {
+    let architecture = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ARCHITECTURE.md"),
+    )
+    .expect("read ARCHITECTURE.md");
+    let mut problems = Vec::new();
+    for (krate, imports) in crate_imports() {
+        match allowed_imports(&architecture, &krate) {
+            None => problems.push(format!(
+                "crates/{krate} has no section with a `May import:` line in ARCHITECTURE.md"
+            )),
+            Some(None) => {}
+            Some(Some(allowed)) => {
+                for import in imports.difference(&allowed) {
+                    problems.push(format!(
+                        "crates/{krate} imports {import}, which ARCHITECTURE.md does not allow (May import: {})",
+                        allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
