@@ -21,8 +21,14 @@ use support::{GROUP, Loader, REGION};
 const STREAM_A: &str = "kube-apiserver-audit-0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const STREAM_B: &str = "kube-apiserver-audit-f9e8d7c6b5a4938271605f4e3d2c1b0a";
 
-/// `apilens` with test credentials and the region in its environment, nothing else of AWS.
+/// `apilens` with test credentials and the region in its environment, nothing else of AWS, run
+/// to its end.
 fn apilens(args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(args, env).output().expect("run apilens")
+}
+
+/// The command of [`apilens`], not started.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_apilens"));
     cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -39,7 +45,7 @@ fn apilens(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("run apilens")
+    cmd
 }
 
 fn stderr(out: &Output) -> String {
@@ -431,8 +437,9 @@ fn an_emulator_killed_mid_read_gives_a_partial_result_and_status_2() {
     loader.put_stream(GROUP, STREAM_A, &events);
     let proxy = FaultProxy::start(moto.port(), forward);
     // One request a second: the kill lands after the first page and before the last.
-    let child = Command::new(env!("CARGO_BIN_EXE_apilens"))
-        .args([
+    let url = proxy.url();
+    let child = command(
+        &[
             "audit",
             "top",
             "--by",
@@ -443,16 +450,13 @@ fn an_emulator_killed_mid_read_gives_a_partial_result_and_status_2() {
             "1",
             "--format",
             "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", proxy.url())
-        .env("AWS_MAX_ATTEMPTS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[("AWS_ENDPOINT_URL", &url), ("AWS_MAX_ATTEMPTS", "2")],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while calls(&proxy, "GetLogEvents").is_empty() {
         assert!(Instant::now() < deadline, "no GetLogEvents call");
