@@ -513,6 +513,28 @@ fn doctor_reads_cloudwatch_as_it_reads_the_file() {
 }
 
 #[test]
+fn doctor_with_metrics_from_aws_needs_since_so_the_log_is_read_once() {
+    let out = apilens(
+        &[
+            "doctor",
+            "--cloudwatch",
+            GROUP,
+            "--data-dir",
+            "no-such-store",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ],
+        &[("AWS_MAX_ATTEMPTS", "1")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--cloudwatch/--s3 with metrics (--data-dir, --prometheus, --amp-workspace) needs --since"),
+        "{err}"
+    );
+}
+
+#[test]
 fn aws_flags_without_a_place_are_refused() {
     let out = apilens(&["audit", "top", "--region", "eu-west-1", "x.log"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -170,6 +170,16 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         ..FilterSpec::default()
     };
     let filter = Filter::new(&spec)?;
+    let wants_metrics = args.data_dir.is_some()
+        || args.remote.prometheus.is_some()
+        || args.remote.amp_workspace.is_some();
+    if args.aws.is_set() && wants_metrics && filter.since_us().is_none() {
+        // The metrics window would come from a first pass over the audit log: a second read of
+        // everything in AWS.
+        bail!(
+            "--cloudwatch/--s3 with metrics (--data-dir, --prometheus, --amp-workspace) needs --since: it sets the metrics window, so the audit log in AWS is read once"
+        );
+    }
     let from_aws = plan_if_set(&args.aws, &filter, &[], &[])?;
     if let Some(aws) = &from_aws {
         audit.extend(aws.inputs.iter().cloned());
@@ -224,9 +234,6 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         live_notes = state.notes;
     }
     // Metrics.
-    let wants_metrics = args.data_dir.is_some()
-        || args.remote.prometheus.is_some()
-        || args.remote.amp_workspace.is_some();
     let (metrics, metrics_error) = if wants_metrics {
         let window = metrics_window(&filter, &audit, &scan)?;
         read_metrics(args, window)?
