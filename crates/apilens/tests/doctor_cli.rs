@@ -268,27 +268,11 @@ fn healthy_and_upgrade_skew_have_nothing_critical() {
 #[test]
 fn live_apf_objects_and_every_replicas_dumps() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_servers, kubeconfig, dir) = runtime.block_on(async {
-        let pki = fake_apiserver::pki();
-        let endpoints = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let metrics = bytes::Bytes::from_static(b"up 1\n");
-        let a = fake_apiserver::start_replica_with_apf(
-            "127.0.0.1",
-            &pki,
-            metrics.clone(),
-            endpoints.clone(),
-        )
-        .await;
-        let b =
-            fake_apiserver::start_replica_with_apf("127.0.0.2", &pki, metrics, endpoints.clone())
-                .await;
-        *endpoints.lock().unwrap() = vec![a.addr, b.addr];
-        let dir = tempfile::tempdir().unwrap();
-        let server = format!("https://localhost:{}", a.addr.port());
-        let kubeconfig =
-            fake_apiserver::kubeconfig(dir.path(), &server, &pki.ca_pem, fake_apiserver::TOKEN);
-        (vec![a, b], kubeconfig, dir)
-    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_servers, kubeconfig) = runtime.block_on(fake_apiserver::two_replicas_with_apf(
+        bytes::Bytes::from_static(b"up 1\n"),
+        dir.path(),
+    ));
     let log = dir.path().join("audit.log");
     let mut f = std::fs::File::create(&log).unwrap();
     apilens_doctor::synth::write_case(

@@ -1,7 +1,9 @@
-//! Inputs: files, directories (walked recursively), and `-` for stdin; gzip detected by content.
+//! Inputs: files, directories (walked recursively), `-` for stdin, and streams of event lines
+//! from elsewhere (a log service, an object store); gzip detected by content.
 
 use crate::error::AuditError;
 use flate2::read::MultiGzDecoder;
+use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -9,13 +11,44 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One input to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Input {
     /// A file (plain or gzip, decided by its first bytes).
     Path(PathBuf),
     /// Standard input.
     Stdin,
+    /// Event lines from elsewhere, such as a CloudWatch log stream or an S3 object.
+    Source(Arc<dyn LineSource>),
 }
+
+/// A stream of audit event lines that is not a file: opened when a reader thread takes it, read
+/// once to its end. A failure part-way comes out of `read` as an I/O error whose message names
+/// the source and the cause; the scan reports it and keeps what was read before.
+pub trait LineSource: Send + Sync + fmt::Debug {
+    /// The name used in messages, such as `cloudwatch:/aws/eks/prod/cluster/kube-apiserver-audit-1`.
+    fn name(&self) -> String;
+
+    /// Opens the stream (plain or gzip, decided by its first bytes).
+    ///
+    /// # Errors
+    ///
+    /// When the stream cannot be opened at all.
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send>>;
+}
+
+impl PartialEq for Input {
+    /// Files by path, stdin to stdin, sources by identity.
+    fn eq(&self, other: &Input) -> bool {
+        match (self, other) {
+            (Input::Path(a), Input::Path(b)) => a == b,
+            (Input::Stdin, Input::Stdin) => true,
+            (Input::Source(a), Input::Source(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Input {}
 
 impl Input {
     /// The name used in messages (`-` for stdin).
@@ -23,6 +56,7 @@ impl Input {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "-".to_owned(),
+            Input::Source(s) => s.name(),
         }
     }
 
@@ -30,7 +64,7 @@ impl Input {
     pub fn size(&self) -> Option<u64> {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+            Input::Stdin | Input::Source(_) => None,
         }
     }
 
@@ -63,6 +97,10 @@ impl Input {
                 error,
             })?),
             Input::Stdin => Box::new(std::io::stdin()),
+            Input::Source(s) => s.open().map_err(|error| AuditError::Io {
+                path: PathBuf::from(s.name()),
+                error,
+            })?,
         };
         self.wrap(raw, read_bytes)
     }

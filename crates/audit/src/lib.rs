@@ -7,7 +7,8 @@
 //! # Brief overview
 //!
 //! - [`collect_inputs`] turns arguments into [`Input`]s: files, directories (recursively), `-` for
-//!   stdin; gzip is detected by its magic bytes.
+//!   stdin; gzip is detected by its magic bytes. A [`LineSource`] brings event lines from
+//!   elsewhere (a CloudWatch log stream, an S3 object) into the same scan.
 //! - [`scan`] reads the inputs in newline-aligned chunks on worker threads (large plain files
 //!   are mapped into memory a window at a time, so no byte is copied), decodes every line
 //!   (native `audit.k8s.io` v1/v1beta1 events, old layouts with only `timestamp`, `EventList`s,
@@ -79,7 +80,7 @@ pub use crate::{
     error::AuditError,
     event::decode_record,
     filter::{Filter, FilterSpec, parse_time},
-    input::{Input, collect_inputs},
+    input::{Input, LineSource, collect_inputs},
     report::{Cell, Format, Report, Row},
     request::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,

@@ -286,6 +286,14 @@ where
                             }
                         },
                         Input::Stdin => Box::new(std::io::stdin()),
+                        Input::Source(source) => match source.open() {
+                            Ok(raw) => raw,
+                            Err(error) => {
+                                lock(read_errors).push((idx, format!("{}: {error}", input.name())));
+                                lock(stages).input_done(idx, out.sent);
+                                continue;
+                            }
+                        },
                     };
                     match input.wrap(raw, progress.clone()) {
                         Ok(opened) => {

@@ -48,7 +48,7 @@ fn all_fixtures() -> Vec<PathBuf> {
         .into_iter()
         .map(|i| match i {
             Input::Path(p) => p,
-            Input::Stdin => unreachable!("a directory holds no stdin"),
+            other => unreachable!("a directory holds files only: {other:?}"),
         })
         .collect()
 }
@@ -1645,4 +1645,108 @@ fn a_fifo_fed_in_small_writes_reads_like_the_file() {
         assert_eq!(summary.events, 37, "{name}");
         assert_eq!(summary.malformed.count, 0, "{name}");
     }
+}
+
+/// Event lines from elsewhere: the bytes of a file, failing with `error` after `fail_after`
+/// bytes when set.
+#[derive(Debug)]
+struct Lines {
+    name: String,
+    bytes: Vec<u8>,
+    fail_after: Option<usize>,
+}
+
+impl apilens_audit::LineSource for Lines {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        let cut = self.fail_after.unwrap_or(self.bytes.len());
+        let head = std::io::Cursor::new(self.bytes[..cut].to_vec());
+        let fail = self.fail_after.is_some();
+        Ok(Box::new(std::io::Read::chain(head, FailingRead(fail))))
+    }
+}
+
+/// Ends the stream, or fails it as a dropped connection would.
+struct FailingRead(bool);
+
+impl std::io::Read for FailingRead {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 {
+            Err(std::io::Error::other(
+                "logs:GetLogEvents failed: cannot reach http://127.0.0.1:1",
+            ))
+        } else {
+            Ok(0)
+        }
+    }
+}
+
+#[test]
+fn line_sources_count_as_the_same_files_and_a_failure_part_way_keeps_what_came_before() {
+    let paths = all_fixtures();
+    let opts = ScanOpts {
+        threads: 2,
+        chunk_bytes: 4096,
+        ..ScanOpts::default()
+    };
+    let (from_files, files_summary) = check(&paths, || Top::new(&[TopKey::User], 50, 1000));
+    let sources: Vec<Input> = paths
+        .iter()
+        .map(|p| {
+            Input::Source(std::sync::Arc::new(Lines {
+                name: format!("cloudwatch:{}", p.display()),
+                bytes: std::fs::read(p).unwrap(),
+                fail_after: None,
+            }))
+        })
+        .collect();
+    let filter = Filter::new(&FilterSpec::default()).unwrap();
+    let (view, summary) = scan(&sources, &filter, &opts, || {
+        Top::new(&[TopKey::User], 50, 1000)
+    })
+    .unwrap();
+    assert_eq!(counts(&view.finish(&summary)), counts(&from_files));
+    assert_eq!(summary.events, files_summary.events);
+    assert!(summary.read_errors.is_empty());
+
+    // 37 requests of system:admin in one file; the stream breaks after its first ten lines.
+    let demo = fixtures_dir().join("liggitt-audit2rbac-demo.log");
+    let bytes = std::fs::read(&demo).unwrap();
+    let tenth_line_end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(9)
+        .unwrap()
+        .0
+        + 1;
+    let source = Input::Source(std::sync::Arc::new(Lines {
+        name: "cloudwatch:/aws/eks/prod/cluster/kube-apiserver-audit-1".into(),
+        bytes,
+        fail_after: Some(tenth_line_end),
+    }));
+    let (view, summary) = scan(&[source], &filter, &opts, || {
+        Top::new(&[TopKey::User], 50, 1000)
+    })
+    .unwrap();
+    assert_eq!(summary.events, 10);
+    assert_eq!(
+        view.finish(&summary)
+            .rows
+            .iter()
+            .map(|r| r.count)
+            .sum::<u64>(),
+        10
+    );
+    assert_eq!(summary.read_errors.len(), 1);
+    let e = &summary.read_errors[0];
+    assert!(
+        e.starts_with(&format!(
+            "cloudwatch:/aws/eks/prod/cluster/kube-apiserver-audit-1: read failed at byte {tenth_line_end}: logs:GetLogEvents failed"
+        )),
+        "{e}"
+    );
 }

@@ -1,5 +1,6 @@
 //! `apilens audit <view>`: who is hurting the API server, from its audit logs.
 
+use super::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use anyhow::Context as _;
 use apilens_audit::{
     Filter, FilterSpec, Format, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary,
@@ -15,12 +16,13 @@ use std::time::{Duration, Instant};
 const KEY_CAP: usize = 20_000;
 
 /// Analyse Kubernetes audit logs (JSON lines, .gz, directories, `-` for stdin; EKS CloudWatch,
-/// AKS and GKE records too).
+/// AKS and GKE records too), or read them straight from CloudWatch Logs (`--cloudwatch`) or S3
+/// (`--s3`).
 ///
 /// Exits with status 0 when every input was read to its end (malformed lines are counted and
 /// shown, not fatal), and 2 when an input could not be read to its end (a truncated gzip, an
-/// I/O error): the report then covers what was read before the error and says it is partial,
-/// and each error is printed on standard error.
+/// I/O error, an AWS error part-way through a stream): the report then covers what was read
+/// before the error and says it is partial, and each error is printed on standard error.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -120,10 +122,15 @@ Examples:
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("source").required(true).multiple(true).args(["files", "cloudwatch", "s3"])
+))]
 struct Common {
     /// Audit log files, directories (read recursively) or `-` for stdin; gzip is detected by content.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE")]
     files: Vec<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// Keep requests received at or after this time: RFC 3339 (2024-05-01T10:00:00Z) or a
     /// duration before now (2h, 30m, 1h30m, 2d).
     #[arg(long)]
@@ -237,7 +244,16 @@ fn execute<V: View, F: Fn() -> V + Sync>(
         code: common.code.clone(),
     };
     let filter = Filter::new(&spec)?;
-    let inputs = collect_inputs(&common.files)?;
+    check_flags(&common.aws)?;
+    let mut inputs = if common.files.is_empty() {
+        Vec::new()
+    } else {
+        collect_inputs(&common.files)?
+    };
+    let from_aws = plan_if_set(&common.aws, &filter, &common.verb, &common.user)?;
+    if let Some(aws) = &from_aws {
+        inputs.extend(aws.inputs.iter().cloned());
+    }
     let progress = Arc::new(AtomicU64::new(0));
     let mut opts = ScanOpts {
         progress: Some(Arc::clone(&progress)),
@@ -248,10 +264,14 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     }
     opts.max_line_bytes = usize::try_from(common.max_line_bytes).unwrap_or(usize::MAX);
     let done = Arc::new(AtomicBool::new(false));
-    let bar = std::io::stderr()
-        .is_terminal()
+    let bar = (std::io::stderr().is_terminal() && from_aws.is_none())
         .then(|| spawn_progress(&inputs, Arc::clone(&progress), Arc::clone(&done)));
-    let result = scan(&inputs, &filter, &opts, make_view);
+    let result = match &from_aws {
+        Some(aws) => {
+            aws.run_with_progress(&common.aws, || scan(&inputs, &filter, &opts, make_view))
+        }
+        None => scan(&inputs, &filter, &opts, make_view),
+    };
     done.store(true, Ordering::Relaxed);
     if let Some(handle) = bar {
         let _ = handle.join();

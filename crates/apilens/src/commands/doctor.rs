@@ -3,6 +3,7 @@
 
 mod live;
 
+use crate::commands::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::commands::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
 use apilens_apf::{ApfError, KubeVersion, load_objects};
@@ -26,11 +27,18 @@ use std::time::Duration;
 Examples:
   apilens doctor --audit-log /var/log/kubernetes/audit/
   apilens doctor --audit-log audit/ --data-dir data --format markdown > ticket.md
-  apilens doctor --audit-log audit.log --kubeconfig ~/.kube/config --what-if fix.yaml")]
+  apilens doctor --audit-log audit.log --kubeconfig ~/.kube/config --what-if fix.yaml
+  apilens doctor --cloudwatch /aws/eks/prod/cluster --region eu-west-1 --since 1h --data-dir data
+  apilens doctor --s3 s3://audit-exports/prod/ --since 2026-11-01T00:00:00Z
+
+Exits with status 2 when an audit log could not be read to its end: the diagnosis then covers
+what was read before the error, and each error is printed on standard error.")]
 pub(crate) struct Args {
     /// Audit log files or directories (read recursively), `-` for stdin; repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
     audit_logs: Vec<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// The embedded store to read metrics from.
     #[arg(long, value_name = "DIR", conflicts_with = "prometheus")]
     data_dir: Option<PathBuf>,
@@ -79,11 +87,19 @@ pub(crate) struct Args {
 
 /// Runs `apilens doctor`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let inputs = gather(&args)?;
+    let (inputs, from_aws) = gather(&args)?;
+    let with_progress = |work: &mut dyn FnMut()| match &from_aws {
+        Some(aws) => aws.run_with_progress(&args.aws, work),
+        None => work(),
+    };
     if let Some(path) = &args.what_if {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --what-if {}", path.display()))?;
-        let w = what_if(&inputs, &text, &path.display().to_string())?;
+        let mut result = None;
+        with_progress(&mut || {
+            result = Some(what_if(&inputs, &text, &path.display().to_string()));
+        });
+        let w = result.expect("the work ran")?;
         let out = match args.format.as_str() {
             "json" => serde_json::to_string_pretty(&w)? + "\n",
             _ => render_what_if(&w),
@@ -91,7 +107,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let d = diagnose(&inputs)?;
+    let mut result = None;
+    with_progress(&mut || result = Some(diagnose(&inputs)));
+    let d = result.expect("the work ran")?;
     write_out(&render(&d, &args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
@@ -159,9 +177,10 @@ fn write_out(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Reads every input the flags name.
-fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
+/// Reads every input the flags name (audit logs in AWS are planned, to be read by the scan).
+fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     if args.audit_logs.is_empty()
+        && !args.aws.is_set()
         && args.data_dir.is_none()
         && args.remote.prometheus.is_none()
         && args.remote.amp_workspace.is_none()
@@ -170,7 +189,7 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
         && args.apf_config.is_empty()
     {
         bail!(
-            "nothing to diagnose: pass --audit-log PATH, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
+            "nothing to diagnose: pass --audit-log PATH, --cloudwatch GROUP, --s3 URL, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
         );
     }
     let mut version = match &args.kubernetes_version {
@@ -194,7 +213,8 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
         }
         None => None,
     };
-    let audit: Vec<Input> = if args.audit_logs.is_empty() {
+    check_flags(&args.aws)?;
+    let mut audit: Vec<Input> = if args.audit_logs.is_empty() {
         Vec::new()
     } else {
         collect_inputs(&args.audit_logs)?
@@ -205,6 +225,20 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
         ..FilterSpec::default()
     };
     let filter = Filter::new(&spec)?;
+    let wants_metrics = args.data_dir.is_some()
+        || args.remote.prometheus.is_some()
+        || args.remote.amp_workspace.is_some();
+    if args.aws.is_set() && wants_metrics && filter.since_us().is_none() {
+        // The metrics window would come from a first pass over the audit log: a second read of
+        // everything in AWS.
+        bail!(
+            "--cloudwatch/--s3 with metrics (--data-dir, --prometheus, --amp-workspace) needs --since: it sets the metrics window, so the audit log in AWS is read once"
+        );
+    }
+    let from_aws = plan_if_set(&args.aws, &filter, &[], &[])?;
+    if let Some(aws) = &from_aws {
+        audit.extend(aws.inputs.iter().cloned());
+    }
     let scan = ScanOpts {
         threads: args
             .threads
@@ -256,26 +290,26 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
         live_notes = state.notes;
     }
     // Metrics.
-    let wants_metrics = args.data_dir.is_some()
-        || args.remote.prometheus.is_some()
-        || args.remote.amp_workspace.is_some();
     let (metrics, metrics_error) = if wants_metrics {
         let window = metrics_window(&filter, &audit, &scan)?;
         read_metrics(args, window)?
     } else {
         (None, None)
     };
-    Ok(DoctorInputs {
-        audit,
-        filter,
-        scan,
-        metrics,
-        metrics_error,
-        apf,
-        dumps,
-        version,
-        notes: live_notes,
-    })
+    Ok((
+        DoctorInputs {
+            audit,
+            filter,
+            scan,
+            metrics,
+            metrics_error,
+            apf,
+            dumps,
+            version,
+            notes: live_notes,
+        },
+        from_aws,
+    ))
 }
 
 /// The metrics range: the flags' window, else the audit log's span, else the last hour.

@@ -2,6 +2,7 @@
 
 pub(crate) mod apf;
 pub(crate) mod audit;
+pub(crate) mod aws_audit;
 pub(crate) mod dashboard;
 pub(crate) mod demo;
 pub(crate) mod doctor;

@@ -58,6 +58,8 @@ pub fn pki() -> Pki {
 pub struct Replica {
     pub addr: SocketAddr,
     pub metrics_requests: Arc<AtomicUsize>,
+    /// Every request received, as `METHOD /path?query`, in order.
+    pub requests: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// Starts a replica on `ip` (a free port) serving `metrics` as `/metrics`; `endpoints` is what
@@ -82,6 +84,20 @@ pub async fn start_replica_with_apf(
     endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
 ) -> Replica {
     start(ip, pki, metrics, endpoints, true).await
+}
+
+/// Two replicas with the APF routes, on 127.0.0.1 and 127.0.0.2, serving `metrics` and listed
+/// by the `kubernetes` EndpointSlices, and a kubeconfig for them written in `dir`.
+pub async fn two_replicas_with_apf(metrics: Bytes, dir: &Path) -> (Vec<Replica>, PathBuf) {
+    let pki = pki();
+    let endpoints = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let a =
+        start_replica_with_apf("127.0.0.1", &pki, metrics.clone(), Arc::clone(&endpoints)).await;
+    let b = start_replica_with_apf("127.0.0.2", &pki, metrics, Arc::clone(&endpoints)).await;
+    *endpoints.lock().unwrap() = vec![a.addr, b.addr];
+    let server = format!("https://localhost:{}", a.addr.port());
+    let kubeconfig = kubeconfig(dir, &server, &pki.ca_pem, TOKEN);
+    (vec![a, b], kubeconfig)
 }
 
 /// The cluster's own FlowSchemas served by [`start_replica_with_apf`]: one that jails a
@@ -118,6 +134,8 @@ async fn start(
     let addr = listener.local_addr().unwrap();
     let metrics_requests = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&metrics_requests);
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&requests);
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -127,6 +145,7 @@ async fn start(
             let metrics = metrics.clone();
             let endpoints = Arc::clone(&endpoints);
             let counter = Arc::clone(&counter);
+            let log = Arc::clone(&log);
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
@@ -135,6 +154,11 @@ async fn start(
                     let metrics = metrics.clone();
                     let endpoints = Arc::clone(&endpoints);
                     let counter = Arc::clone(&counter);
+                    log.lock().unwrap().push(format!(
+                        "{} {}",
+                        req.method(),
+                        req.uri().path_and_query().map_or("", |p| p.as_str())
+                    ));
                     async move {
                         if apf && let Some(res) = answer_apf(&req) {
                             return Ok::<_, Infallible>(res);
@@ -151,6 +175,7 @@ async fn start(
     Replica {
         addr,
         metrics_requests,
+        requests,
     }
 }
 
