@@ -1,0 +1,246 @@
+//! `apilens top` end to end: one frame for scripts from the simulator, errors of bad sources,
+//! and the live view in a real terminal (tmux): keys, the culprit on the clients screen, and
+//! the terminal put back after `q`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn apilens(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args(args)
+        .output()
+        .expect("run apilens")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const LOG_AGENT: &str = "system:serviceaccount:logging:log-agent";
+
+#[test]
+fn once_json_names_the_log_agent_and_fills_every_screen() {
+    let out = apilens(&[
+        "top",
+        "--sim",
+        "chatty-daemonset",
+        "--once",
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let frame: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(frame["culprit"]["user"], LOG_AGENT, "{stdout}");
+    assert_eq!(frame["culprit"]["severity"], "CRITICAL", "{stdout}");
+    assert!(
+        frame["culprit"]["fix_yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: FlowSchema"),
+        "{stdout}"
+    );
+    assert_eq!(frame["clients"][0]["user"], LOG_AGENT);
+    let levels = frame["levels"].as_array().unwrap();
+    assert!(
+        levels
+            .iter()
+            .any(|l| l["instance"] == "apiserver-1.sim:6443"),
+        "every replica's levels: {levels:?}"
+    );
+    assert!(!frame["sections"].as_array().unwrap().is_empty());
+    assert!(!frame["calls"].as_array().unwrap().is_empty());
+    assert!(!frame["etcd"].as_array().unwrap().is_empty());
+    assert!(frame["source"].as_str().unwrap().contains("SIMULATED"));
+}
+
+#[test]
+fn once_text_fits_80_columns_and_shows_every_screen() {
+    let out = apilens(&[
+        "top",
+        "--sim",
+        "chatty-daemonset",
+        "--once",
+        "--width",
+        "80",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for title in [
+        "Overview",
+        "Priority levels",
+        "Clients",
+        "Slowest calls",
+        "WATCHes",
+        "etcd",
+    ] {
+        assert!(
+            stdout.contains(&format!("apilens top · {title}")),
+            "{title}\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("sa:logging:log-agent"), "{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80, "a line of {widest} columns\n{stdout}");
+}
+
+#[test]
+fn a_missing_store_or_a_dead_engine_is_an_error_naming_it() {
+    let out = apilens(&["top", "--data-dir", "/nonexistent/apilens", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("store directory /nonexistent/apilens does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apilens(&["top", "--prometheus", "http://127.0.0.1:1", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apilens(&["top", "--sim", "no-such-scenario", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown scenario"));
+}
+
+#[test]
+fn the_live_view_refuses_a_pipe() {
+    let out = apilens(&["top", "--sim", "healthy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a terminal"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A tmux server of the test's own, killed at the end whatever happens.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        text(&out.stdout)
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "top"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "top"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Sends Escape on its own: a terminal reads Escape followed at once by a key as
+    /// Alt+key.
+    fn escape(&self) {
+        self.keys(&["Escape"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Waits until the pane shows what `done` accepts, and returns it.
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let pane = self.capture();
+            if done(&pane) {
+                return pane;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the pane:\n{pane}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() {
+    if !apilens_testkit::peers_run(&[("tmux", &["-V"])]) {
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("apilens-top-test-{}", std::process::id()),
+    };
+    // After apilens exits, the shell prints the terminal's line discipline: raw mode left on
+    // would show as `-icanon -echo`.
+    let script = format!(
+        "{} top --sim chatty-daemonset --interval 1s; echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e '-\\?icanon' -e '-\\?echo'; sleep 60",
+        env!("CARGO_BIN_EXE_apilens")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let pane = tmux.wait_for("the first frame", |p| {
+        p.contains("apilens top · Overview") && p.contains("LEVEL") && p.contains("SECTION")
+    });
+    assert!(pane.contains("q:quit"), "{pane}");
+
+    tmux.keys(&[":clients", "Enter"]);
+    let pane = tmux.wait_for("the culprit on the clients screen", |p| {
+        p.lines()
+            .any(|l| l.contains("CRIT") && l.contains("sa:logging:log-agent"))
+    });
+    assert!(pane.contains("apilens top · Clients"), "{pane}");
+
+    tmux.keys(&["y"]);
+    tmux.wait_for("the fix YAML", |p| {
+        p.contains("kind: PriorityLevelConfiguration")
+    });
+    tmux.escape();
+    tmux.keys(&[":pl", "Enter"]);
+    tmux.wait_for("the priority levels", |p| {
+        p.contains("apilens top · Priority levels") && p.contains("apiserver-1.sim:6443")
+    });
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help", |p| {
+        p.contains(":watches") && p.contains("Esc closes")
+    });
+    tmux.escape();
+    tmux.keys(&["Left"]);
+    tmux.wait_for("history one step back", |p| p.contains("1m ago"));
+
+    tmux.keys(&["q"]);
+    let pane = tmux.wait_for("the exit", |p| p.contains("EXITED"));
+    assert!(pane.contains("EXITED 0"), "{pane}");
+    assert!(
+        !pane.contains("apilens top ·"),
+        "the alternate screen was left on:\n{pane}"
+    );
+    let modes: Vec<&str> = pane
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with("icanon") || l.ends_with("echo"))
+        .collect();
+    assert_eq!(modes, ["icanon", "echo"], "{pane}");
+}
