@@ -244,3 +244,107 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
         .collect();
     assert_eq!(modes, ["icanon", "echo"], "{pane}");
 }
+
+#[test]
+fn a_store_filled_by_the_demo_reads_with_its_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let data_arg = data.to_str().unwrap();
+    let out = apilens(&[
+        "demo",
+        "--scenario",
+        "apf-saturation",
+        "--history",
+        "6m",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_arg,
+        "--exit-after-report",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let audit = data.join("audit.log");
+    let out = apilens(&[
+        "top",
+        "--data-dir",
+        data_arg,
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--once",
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let frame: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(frame["source"], format!("store {data_arg}"));
+    assert_eq!(frame["culprit"]["severity"], "CRITICAL", "{stdout}");
+    assert_eq!(
+        frame["culprit"]["priority_level"], "workload-low",
+        "{stdout}"
+    );
+    let full = frame["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["level"] == "workload-low")
+        .filter_map(|l| l["utilisation_peak_pct"].as_f64())
+        .fold(0.0_f64, f64::max);
+    assert!(full >= 99.0, "workload-low peaks at {full}%\n{stdout}");
+    // Without the audit log the clients screen says where clients come from.
+    let out = apilens(&["top", "--data-dir", data_arg, "--once"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("no clients: they come from the audit log"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotation() {
+    if !apilens_testkit::peers_run(&[("tmux", &["-V"])]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let out = apilens(&[
+        "demo",
+        "--scenario",
+        "apf-saturation",
+        "--history",
+        "6m",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--exit-after-report",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let followed = dir.path().join("followed.log");
+    std::fs::write(&followed, "").unwrap();
+    let tmux = Tmux {
+        socket: format!("apilens-top-follow-{}", std::process::id()),
+    };
+    let script = format!(
+        "{} top --data-dir {} --audit-log {} --follow --interval 1s; sleep 60",
+        env!("CARGO_BIN_EXE_apilens"),
+        data.display(),
+        followed.display()
+    );
+    tmux.run(&[
+        "new-session", "-d", "-s", "top", "-x", "100", "-y", "30", "sh", "-c", &script,
+    ]);
+    tmux.keys(&["3"]);
+    tmux.wait_for("the first frame, no clients yet", |p| {
+        p.contains("apilens top · Clients") && p.contains("no clients")
+    });
+    // The log is rotated away and the requests arrive in the new file.
+    std::fs::rename(&followed, dir.path().join("followed.log.1")).unwrap();
+    std::fs::copy(data.join("audit.log"), &followed).unwrap();
+    let pane = tmux.wait_for("the culprit from the followed log", |p| {
+        p.lines().any(|l| l.starts_with("CRIT ") && l.contains("workload-low"))
+    });
+    assert!(pane.contains("culprit CRITICAL"), "{pane}");
+    tmux.keys(&["q"]);
+}

@@ -1,5 +1,6 @@
 //! `apilens top`: the live terminal view, or one frame of it with `--once`.
 
+mod follow;
 mod source;
 
 use crate::commands::remote::RemoteArgs;
@@ -39,6 +40,10 @@ pub(crate) struct Args {
     /// clients by harm (the doctor's ranking) and `y` shows the fix. Repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
     audit_logs: Vec<PathBuf>,
+    /// Follow the audit logs as they grow, by name as `tail -F` does (through rotation and
+    /// truncation), from their current end, instead of reading them whole at every refresh.
+    #[arg(long, requires = "audit_logs", conflicts_with = "sim")]
+    follow: bool,
     /// The window every figure is read over, ending at the newest data.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     window: Duration,
@@ -104,6 +109,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         window: args.window,
         selector: args.selector.clone(),
         audit_logs: args.audit_logs.clone(),
+        follow: args.follow,
     };
     if let Some(scenario) = &args.sim {
         return Ok(Box::new(source::SimSource::start(
@@ -115,7 +121,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         )?));
     }
     if let Some(client) = args.remote.client(Duration::from_secs(30))? {
-        return Ok(Box::new(source::RemoteStoreSource::new(client, settings)));
+        return Ok(Box::new(source::RemoteStoreSource::new(client, settings)?));
     }
     let dir = args
         .data_dir
@@ -127,5 +133,5 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             dir.display()
         );
     }
-    Ok(Box::new(source::StoreSource::new(dir, settings)))
+    Ok(Box::new(source::StoreSource::new(dir, settings)?))
 }

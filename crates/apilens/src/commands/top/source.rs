@@ -1,6 +1,7 @@
 //! Where `top` reads its frames: the simulator in-process, a store directory, a remote engine;
 //! each through the report and the doctor, as `report` and `doctor` read them.
 
+use super::follow::Follower;
 use crate::commands::demo::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::commands::report::now_ms;
 use anyhow::{Context as _, bail};
@@ -25,6 +26,67 @@ pub(crate) struct Settings {
     pub(crate) selector: String,
     /// Audit logs for the clients screen.
     pub(crate) audit_logs: Vec<PathBuf>,
+    /// Follow the audit logs as they grow instead of reading them whole at every refresh.
+    pub(crate) follow: bool,
+}
+
+/// The audit logs of a store or remote source: read whole at every refresh (the window's
+/// requests kept), or followed as they grow.
+struct AuditLogs {
+    paths: Vec<PathBuf>,
+    followers: Vec<Follower>,
+    // Dropped last: the followers' spool lives in it.
+    _spool: Option<tempfile::TempDir>,
+}
+
+impl AuditLogs {
+    fn new(settings: &Settings) -> anyhow::Result<AuditLogs> {
+        if !settings.follow {
+            return Ok(AuditLogs {
+                paths: settings.audit_logs.clone(),
+                followers: Vec::new(),
+                _spool: None,
+            });
+        }
+        let spool = tempfile::Builder::new()
+            .prefix("apilens-top-follow-")
+            .tempdir()
+            .context("cannot create a spool directory for --follow")?;
+        let mut followers = Vec::new();
+        for (i, path) in settings.audit_logs.iter().enumerate() {
+            if path.is_dir() {
+                bail!(
+                    "--follow follows files, not directories: {} is a directory",
+                    path.display()
+                );
+            }
+            followers.push(
+                Follower::new(path, &spool.path().join(i.to_string()), settings.window)
+                    .with_context(|| format!("following {}", path.display()))?,
+            );
+        }
+        Ok(AuditLogs {
+            paths: Vec::new(),
+            followers,
+            _spool: Some(spool),
+        })
+    }
+
+    /// The files to read for this refresh.
+    fn current(&mut self) -> Result<Vec<PathBuf>, String> {
+        if self.followers.is_empty() {
+            return Ok(self.paths.clone());
+        }
+        let now = std::time::Instant::now();
+        let mut out = Vec::new();
+        for f in &mut self.followers {
+            let segments = f
+                .poll(now)
+                .map_err(|e| format!("following {}: {e}", f.path().display()))?;
+            out.extend(segments);
+        }
+        Ok(out)
+    }
 }
 
 /// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
@@ -44,7 +106,12 @@ fn read_frame(
     };
     let report = build_report(queries, &opts).map_err(|e| format!("{name}: {e}"))?;
     if audit.is_empty() {
-        return Ok(build_frame(name, &report, None));
+        let mut frame = build_frame(name, &report, None);
+        if settings.follow {
+            frame.notes =
+                vec!["following the audit log from its end: no request seen yet".to_owned()];
+        }
+        return Ok(frame);
     }
     let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
     let rfc3339 = |ms: i64| {
@@ -195,17 +262,19 @@ pub(crate) struct StoreSource {
     dir: PathBuf,
     name: String,
     settings: Settings,
+    audit: AuditLogs,
 }
 
 impl StoreSource {
     /// Reads the store in `dir`.
-    pub(crate) fn new(dir: PathBuf, settings: Settings) -> StoreSource {
+    pub(crate) fn new(dir: PathBuf, settings: Settings) -> anyhow::Result<StoreSource> {
         let name = format!("store {}", dir.display());
-        StoreSource {
+        Ok(StoreSource {
             dir,
             name,
+            audit: AuditLogs::new(&settings)?,
             settings,
-        }
+        })
     }
 }
 
@@ -219,11 +288,12 @@ impl Source for StoreSource {
             )
         })?;
         let local = LocalSource::new(Engine::new(EngineOpts::default()), &db, &self.name);
+        let audit = self.audit.current()?;
         read_frame(
             &self.name,
             &local,
             &self.settings,
-            &self.settings.audit_logs,
+            &audit,
             now_ms() - millis(back),
         )
     }
@@ -234,27 +304,33 @@ pub(crate) struct RemoteStoreSource {
     queries: RemoteSource,
     name: String,
     settings: Settings,
+    audit: AuditLogs,
 }
 
 impl RemoteStoreSource {
     /// Reads through `client`.
-    pub(crate) fn new(client: RemoteClient, settings: Settings) -> RemoteStoreSource {
+    pub(crate) fn new(
+        client: RemoteClient,
+        settings: Settings,
+    ) -> anyhow::Result<RemoteStoreSource> {
         let name = client.base().to_owned();
-        RemoteStoreSource {
+        Ok(RemoteStoreSource {
             queries: RemoteSource::new(client),
             name,
+            audit: AuditLogs::new(&settings)?,
             settings,
-        }
+        })
     }
 }
 
 impl Source for RemoteStoreSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
+        let audit = self.audit.current()?;
         read_frame(
             &self.name,
             &self.queries,
             &self.settings,
-            &self.settings.audit_logs,
+            &audit,
             now_ms() - millis(back),
         )
     }
