@@ -16,6 +16,26 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A store (and its audit log, `audit.log`) of six simulated minutes of APF saturation, filled
+/// by `apilens demo` under `dir`.
+fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("store");
+    let out = apilens(&[
+        "demo",
+        "--scenario",
+        "apf-saturation",
+        "--history",
+        "6m",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--exit-after-report",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    data
+}
+
 const LOG_AGENT: &str = "system:serviceaccount:logging:log-agent";
 
 #[test]
@@ -84,36 +104,45 @@ fn once_text_fits_80_columns_and_shows_every_screen() {
     assert!(widest <= 80, "a line of {widest} columns\n{stdout}");
 }
 
+/// Runs apilens with `args` and checks that it fails with status 2 and `message` on stderr.
+fn fails_with(args: &[&str], message: &str) {
+    let out = apilens(args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}\n{stderr}");
+    assert!(stderr.contains(message), "{args:?}: {message}\n{stderr}");
+}
+
 #[test]
-fn a_missing_store_or_a_dead_engine_is_an_error_naming_it() {
-    let out = apilens(&["top", "--data-dir", "/nonexistent/apilens", "--once"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("store directory /nonexistent/apilens does not exist"),
-        "{}",
-        text(&out.stderr)
+fn a_missing_store_a_dead_engine_or_a_bad_scenario_is_an_error_naming_it() {
+    fails_with(
+        &["top", "--data-dir", "/nonexistent/apilens", "--once"],
+        "store directory /nonexistent/apilens does not exist",
     );
-    let out = apilens(&["top", "--prometheus", "http://127.0.0.1:1", "--once"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("127.0.0.1:1"),
-        "{}",
-        text(&out.stderr)
+    fails_with(
+        &["top", "--prometheus", "http://127.0.0.1:1", "--once"],
+        "http://127.0.0.1:1",
     );
-    let out = apilens(&["top", "--sim", "no-such-scenario", "--once"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown scenario"));
+    fails_with(
+        &["top", "--sim", "no-such-scenario", "--once"],
+        "unknown scenario \"no-such-scenario\"",
+    );
+    fails_with(
+        &[
+            "top",
+            "--data-dir",
+            "/tmp",
+            "--audit-log",
+            "/tmp",
+            "--follow",
+            "--once",
+        ],
+        "--follow follows files, not directories",
+    );
 }
 
 #[test]
 fn the_live_view_refuses_a_pipe() {
-    let out = apilens(&["top", "--sim", "healthy"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not a terminal"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_with(&["top", "--sim", "healthy"], "not a terminal");
 }
 
 /// A tmux server of the test's own, killed at the end whatever happens.
@@ -130,6 +159,23 @@ impl Tmux {
             .output()
             .expect("run tmux");
         text(&out.stdout)
+    }
+
+    /// Runs `script` with `sh -c` in a 100x30 pane.
+    fn start(&self, script: &str) {
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "sh",
+            "-c",
+            script,
+        ]);
     }
 
     fn capture(&self) -> String {
@@ -188,19 +234,7 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
         "{} top --sim chatty-daemonset --interval 1s; echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e '-\\?icanon' -e '-\\?echo'; sleep 60",
         env!("CARGO_BIN_EXE_apilens")
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    tmux.start(&script);
     let pane = tmux.wait_for("the first frame", |p| {
         p.contains("apilens top · Overview") && p.contains("LEVEL") && p.contains("SECTION")
     });
@@ -248,21 +282,8 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
 #[test]
 fn a_store_filled_by_the_demo_reads_with_its_audit_log() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("store");
+    let data = demo_store(dir.path());
     let data_arg = data.to_str().unwrap();
-    let out = apilens(&[
-        "demo",
-        "--scenario",
-        "apf-saturation",
-        "--history",
-        "6m",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_arg,
-        "--exit-after-report",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let audit = data.join("audit.log");
     let out = apilens(&[
         "top",
@@ -307,20 +328,7 @@ fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotati
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("store");
-    let out = apilens(&[
-        "demo",
-        "--scenario",
-        "apf-saturation",
-        "--history",
-        "6m",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--exit-after-report",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let data = demo_store(dir.path());
     let followed = dir.path().join("followed.log");
     std::fs::write(&followed, "").unwrap();
     let tmux = Tmux {
@@ -332,9 +340,7 @@ fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotati
         data.display(),
         followed.display()
     );
-    tmux.run(&[
-        "new-session", "-d", "-s", "top", "-x", "100", "-y", "30", "sh", "-c", &script,
-    ]);
+    tmux.start(&script);
     tmux.keys(&["3"]);
     tmux.wait_for("the first frame, no clients yet", |p| {
         p.contains("apilens top · Clients") && p.contains("no clients")
@@ -343,7 +349,8 @@ fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotati
     std::fs::rename(&followed, dir.path().join("followed.log.1")).unwrap();
     std::fs::copy(data.join("audit.log"), &followed).unwrap();
     let pane = tmux.wait_for("the culprit from the followed log", |p| {
-        p.lines().any(|l| l.starts_with("CRIT ") && l.contains("workload-low"))
+        p.lines()
+            .any(|l| l.starts_with("CRIT ") && l.contains("workload-low"))
     });
     assert!(pane.contains("culprit CRITICAL"), "{pane}");
     tmux.keys(&["q"]);
