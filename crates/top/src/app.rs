@@ -167,9 +167,10 @@ impl App {
         }
     }
 
-    /// Takes a new frame: the sparklines grow by a point.
+    /// Takes a new frame: the sparklines grow by a point when it is live.
     pub fn set_frame(&mut self, frame: Frame, now: Instant) {
-        for s in &frame.sections {
+        let live = self.history.is_zero();
+        for s in frame.sections.iter().filter(|_| live) {
             let value = s.figure.map_or(0, |v| {
                 if v.is_finite() && v > 0.0 {
                     (v * 1000.0).min(u64::MAX as f64 / 2.0) as u64

@@ -150,6 +150,8 @@ pub(crate) struct SimSource {
     db: Arc<Db>,
     audit: AuditFile,
     audit_path: PathBuf,
+    /// The audit log's last window, so that a live refresh does not read the whole session.
+    recent: Follower,
     last_scrape_ms: i64,
     // Dropped last: the store and the audit log live in it.
     _dir: tempfile::TempDir,
@@ -192,6 +194,8 @@ impl SimSource {
         let audit_path = dir.path().join("audit.log");
         let mut audit = AuditFile::create(&audit_path)?;
         sim.set_audit_sink(Box::new(audit.clone()));
+        // Created while the log is empty, so it follows it from its first line.
+        let recent = Follower::new(&audit_path, &dir.path().join("spool"), settings.window)?;
         let db = Arc::new(
             Db::open(&dir.path().join("store"), DbOptions::default())
                 .context("cannot open the temporary store")?,
@@ -217,6 +221,7 @@ impl SimSource {
             db,
             audit,
             audit_path,
+            recent,
             last_scrape_ms: now,
             _dir: dir,
         })
@@ -245,13 +250,21 @@ impl Source for SimSource {
             self.db.as_ref(),
             &self.name,
         );
-        let mut settings = self.settings.clone();
-        settings.audit_logs = vec![self.audit_path.clone()];
+        let recent = self
+            .recent
+            .poll(std::time::Instant::now())
+            .map_err(|e| format!("simulator audit log: {e}"))?;
+        // Live, the spool holds the window; further back, only the whole log does.
+        let audit = if back.is_zero() {
+            recent
+        } else {
+            vec![self.audit_path.clone()]
+        };
         read_frame(
             &self.name,
             &local,
-            &settings,
-            &settings.audit_logs,
+            &self.settings,
+            &audit,
             self.last_scrape_ms - millis(back),
         )
     }
