@@ -43,6 +43,6 @@ pub use crate::{
     once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
     style::Theme,
     term::{LiveOpts, Source, run_live},
-    text::render_json,
+    text::{duration as duration_text, render_json},
     ui::draw,
 };

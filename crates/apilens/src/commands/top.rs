@@ -112,6 +112,11 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         follow: args.follow,
     };
     if let Some(scenario) = &args.sim {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "apilens top: simulating {scenario} (SIMULATED data): storing the first {} ...",
+            apilens_top::duration_text(args.window.as_secs() + 60)
+        );
         return Ok(Box::new(source::SimSource::start(
             scenario,
             &args.kubernetes_version,

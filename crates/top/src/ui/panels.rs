@@ -77,7 +77,7 @@ pub(crate) fn draw(
         [
             Constraint::Length(8),
             Constraint::Fill(2),
-            Constraint::Length(10),
+            Constraint::Length(12),
             Constraint::Fill(1),
         ],
     )
