@@ -47,6 +47,10 @@ pub(crate) struct Args {
     /// The window every figure is read over, ending at the newest data.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     window: Duration,
+    /// End of the window instead of now (RFC 3339 or Unix seconds), for `--data-dir` and
+    /// `--prometheus`: a frame of an incident that is over, for a ticket.
+    #[arg(long, conflicts_with = "sim")]
+    until: Option<String>,
     /// Time between two refreshes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     interval: Duration,
@@ -110,6 +114,12 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         selector: args.selector.clone(),
         audit_logs: args.audit_logs.clone(),
         follow: args.follow,
+        until_ms: args
+            .until
+            .as_deref()
+            .map(apilens_promql::parse_time)
+            .transpose()
+            .context("--until")?,
     };
     if let Some(scenario) = &args.sim {
         let _ = writeln!(

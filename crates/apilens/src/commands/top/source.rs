@@ -28,6 +28,15 @@ pub(crate) struct Settings {
     pub(crate) audit_logs: Vec<PathBuf>,
     /// Follow the audit logs as they grow instead of reading them whole at every refresh.
     pub(crate) follow: bool,
+    /// End of the window instead of now, milliseconds since the epoch.
+    pub(crate) until_ms: Option<i64>,
+}
+
+impl Settings {
+    /// End of the window `back` before the newest data (now, or `--until`).
+    fn end_ms(&self, back: Duration) -> i64 {
+        self.until_ms.unwrap_or_else(now_ms) - millis(back)
+    }
 }
 
 /// The audit logs of a store or remote source: read whole at every refresh (the window's
@@ -307,7 +316,7 @@ impl Source for StoreSource {
             &local,
             &self.settings,
             &audit,
-            now_ms() - millis(back),
+            self.settings.end_ms(back),
         )
     }
 }
@@ -344,7 +353,7 @@ impl Source for RemoteStoreSource {
             &self.queries,
             &self.settings,
             &audit,
-            now_ms() - millis(back),
+            self.settings.end_ms(back),
         )
     }
 }
