@@ -312,7 +312,18 @@ fn a_source_error_shows_in_the_status_line_and_keeps_the_frame() {
     let text = screen_text(&app, (80, 24));
     let last = text.lines().last().unwrap();
     assert!(last.contains("connection refused"), "{text}");
+    assert!(last.contains("showing the last frame"), "{text}");
     assert!(text.contains("CRITICAL: APF workload-low"), "{text}");
+    // A long error wraps onto the lines it needs instead of losing its cause.
+    let cause = "tcp connect error: Connection refused (os error 111)";
+    let mut app = App::new(Duration::from_secs(2));
+    app.set_error(
+        format!("http://prometheus.monitoring.svc:9090: remote http://prometheus.monitoring.svc:9090/api/v1/query: error sending request: {cause}"),
+        Instant::now(),
+    );
+    let text = screen_text(&app, (80, 24));
+    let tail: String = text.lines().skip(21).collect::<Vec<_>>().join(" ");
+    assert!(tail.contains("os error 111) (0s ago; retrying)"), "{text}");
 }
 
 #[test]

@@ -16,11 +16,20 @@ use std::time::Instant;
 
 /// Draws the whole view for `app` at `now`.
 pub fn draw(f: &mut TermFrame<'_>, app: &App, theme: Theme, now: Instant) {
+    let status_text = status_line(app, theme, now);
+    // An error gets the lines it needs, up to three, so that its cause is not cut off.
+    let status_height = match &app.error {
+        Some(_) if app.prompt == Prompt::None => {
+            let width = usize::from(f.area().width.max(1));
+            status_text.width().div_ceil(width).clamp(1, 3) as u16
+        }
+        _ => 1,
+    };
     let [header, verdict, body, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(status_height),
     ])
     .areas(f.area());
     f.render_widget(Paragraph::new(header_line(app, theme, now)), header);
@@ -40,7 +49,10 @@ pub fn draw(f: &mut TermFrame<'_>, app: &App, theme: Theme, now: Instant) {
         },
     }
     overlay::draw(f, body, app, theme);
-    f.render_widget(Paragraph::new(status_line(app, theme, now)), status);
+    f.render_widget(
+        Paragraph::new(status_text).wrap(ratatui::widgets::Wrap { trim: false }),
+        status,
+    );
 }
 
 fn header_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
@@ -100,11 +112,13 @@ fn status_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
         Prompt::None => {}
     }
     if let Some((e, at)) = &app.error {
+        let kept = if app.frame.is_some() {
+            "showing the last frame"
+        } else {
+            "retrying"
+        };
         return Line::styled(
-            format!(
-                "{e} ({}s ago; showing the last frame)",
-                now.duration_since(*at).as_secs()
-            ),
+            format!("{e} ({}s ago; {kept})", now.duration_since(*at).as_secs()),
             theme.error(),
         );
     }

@@ -113,7 +113,14 @@ fn read_frame(
         selector: settings.selector.clone(),
         top: SERIES_PER_PANEL,
     };
-    let report = build_report(queries, &opts).map_err(|e| format!("{name}: {e}"))?;
+    let report = build_report(queries, &opts).map_err(|e| {
+        let e = e.to_string();
+        if e.starts_with(name) {
+            e
+        } else {
+            format!("{name}: {e}")
+        }
+    })?;
     if audit.is_empty() {
         let mut frame = build_frame(name, &report, None);
         if settings.follow {
