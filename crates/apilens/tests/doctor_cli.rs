@@ -333,15 +333,22 @@ fn bad_input_is_a_clear_error_or_note_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
     std::fs::write(&log, "").unwrap();
-    // An unreachable engine: a note naming it, the audit log still read.
+    // An unreachable engine: a note naming it, the audit log still read; an audit log with no
+    // event in it is no diagnosis (exit 2, said on standard error).
     let out = run(apilens().arg("doctor").arg("--audit-log").arg(&log).args([
         "--prometheus",
         "http://127.0.0.1:1",
         "--format",
         "json",
     ]));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).contains("no audit event could be read"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

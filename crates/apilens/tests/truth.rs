@@ -215,13 +215,13 @@ fn every_scenario_names_its_true_cause_first_and_healthy_flags_nothing() {
 /// progress notify, which the chatty-daemonset cluster's etcd does not: the audit log's etcd
 /// latency annotations on its slow LISTs settle it, and `audit lists` says etcd.
 ///
-/// See: issue 16 (`audit lists --kube-version 1.34` said cache where etcd served).
+/// See: issue 16 (`audit lists --kubernetes-version 1.34` said cache where etcd served).
 fn lists_say_etcd_served_them(data: &std::path::Path) -> Vec<String> {
     let log = data.join("audit.log");
     let out = apilens(&[
         "audit",
         "lists",
-        "--kube-version",
+        "--kubernetes-version",
         "1.34",
         "--format",
         "json",

@@ -185,7 +185,13 @@ pub fn estimated_seats(req: &Request<'_>, version: KubeVersion) -> u32 {
         },
         continue_token: params.continue_token,
         send_initial_events: params.send_initial_events,
-        served_from_cache: served.starts_with("cache") && !served.contains("else etcd"),
+        // As the server's estimator decides (`list_work_estimator.go` with
+        // `delegator.CacheWithoutSnapshots`): exact and continued LISTs count as read from etcd
+        // even where a cache snapshot serves them; a consistent LIST counts as read from the
+        // cache from 1.31 when etcd supports progress notify, which a current etcd (3.5.13+)
+        // does and is assumed.
+        served_from_cache: served == crate::view::lists::CACHE_IF_PROGRESS_NOTIFY
+            || served.starts_with("cache") && !served.contains("else etcd"),
     };
     let d = defaults(version);
     let large = ObjectStats {

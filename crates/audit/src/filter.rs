@@ -160,8 +160,9 @@ impl Filter {
     }
 }
 
-/// An RFC 3339 time, or a duration (`90s`, `30m`, `2h`, `1h30m`, `2d`, `1w`) before `now_us`.
-fn parse_time(text: &str, now_us: i64) -> Option<i64> {
+/// The time syntax of every `--since` and `--until`: an RFC 3339 time, or a duration (`90s`,
+/// `30m`, `2h`, `1h30m`, `2d`, `1w`) before `now_us`; microseconds since the epoch.
+pub fn parse_time(text: &str, now_us: i64) -> Option<i64> {
     let text = text.trim();
     if let Some(t) = parse_timestamp_us(text) {
         return Some(t);

@@ -78,7 +78,7 @@ pub use crate::{
     client::{client_key, normalize_user_agent, push_normalized_user_agent},
     error::AuditError,
     event::decode_record,
-    filter::{Filter, FilterSpec},
+    filter::{Filter, FilterSpec, parse_time},
     input::{Input, collect_inputs},
     report::{Cell, Format, Report, Row},
     request::{

@@ -29,6 +29,10 @@ pub struct ApfObjects {
     pub levels: Vec<PriorityLevel>,
     /// Notes from reading them (skipped documents).
     pub notes: Vec<ConfigNote>,
+    /// True when the objects add to the version's defaults, replacing those of the same name,
+    /// as `--apf-config` files do (`apilens apf match` reads them so too); false when they are
+    /// the cluster's whole configuration (a live listing).
+    pub over_defaults: bool,
 }
 
 /// Everything the doctor may be given; any combination works, and an audit log alone is
@@ -196,11 +200,20 @@ impl Setup {
         let defaults = ApfConfig::defaults(version);
         let (config, config_notes, config_from) = match &inputs.apf {
             Some(objects) => {
-                let (config, mut notes) = ApfConfig::from_objects(
-                    version,
-                    objects.schemas.clone(),
-                    objects.levels.clone(),
-                );
+                let (mut schemas, mut levels) = if objects.over_defaults {
+                    (defaults.schemas().to_vec(), defaults.levels().to_vec())
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                for schema in &objects.schemas {
+                    schemas.retain(|s| s.name != schema.name);
+                    schemas.push(schema.clone());
+                }
+                for level in &objects.levels {
+                    levels.retain(|l| l.name != level.name);
+                    levels.push(level.clone());
+                }
+                let (config, mut notes) = ApfConfig::from_objects(version, schemas, levels);
                 notes.extend(objects.notes.iter().cloned());
                 (config, notes, objects.source.clone())
             }

@@ -75,6 +75,8 @@ pub enum Kind {
     WebhookSlow,
     /// API server replicas run different versions.
     VersionSkew,
+    /// One client holds most of its priority level's seats while the level rejects or queues.
+    LevelHog,
 }
 
 impl Kind {
@@ -96,11 +98,12 @@ impl Kind {
             Kind::EtcdSlow => "etcd-slow",
             Kind::WebhookSlow => "webhook-slow",
             Kind::VersionSkew => "version-skew",
+            Kind::LevelHog => "level-hog",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::UnboundedList,
         Kind::ListFromEtcd,
         Kind::PollingLoop,
@@ -116,6 +119,7 @@ impl Kind {
         Kind::EtcdSlow,
         Kind::WebhookSlow,
         Kind::VersionSkew,
+        Kind::LevelHog,
     ];
 
     /// True for causes inside the server (etcd, a webhook, the version mix): no client is the

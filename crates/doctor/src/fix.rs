@@ -72,7 +72,7 @@ pub(crate) fn write(a: &Analysis<'_>, cand: &Candidate, advice: Vec<String>) -> 
     };
     let mut yaml = String::new();
     for line in &c.comments {
-        yaml.push_str(&crate::render::wrap(line, 96, "# ", "#   "));
+        yaml.push_str(&crate::render::wrap(&comment_safe(line), 96, "# ", "#   "));
     }
     yaml.push_str(&apilens_apf::to_yaml_v1(
         std::slice::from_ref(&c.level),
@@ -101,6 +101,9 @@ pub(crate) fn contain(a: &Analysis<'_>, cand: &Candidate) -> Option<Containment>
     }
     let stats = &l.clients[client as usize];
     let user = stats.user().to_owned();
+    if !nameable(&user) {
+        return None;
+    }
     let subject = if user == identity::FOLDED_NODES {
         Subject::Group {
             name: "system:nodes".to_owned(),
@@ -269,8 +272,9 @@ pub(crate) fn contain(a: &Analysis<'_>, cand: &Candidate) -> Option<Containment>
 /// group, resource, scope), with the namespaces seen.
 fn offending(a: &Analysis<'_>, cand: &Candidate) -> Vec<OffendingCall> {
     let l = a.ledger.expect("checked");
-    let mut map: BTreeMap<(String, String, String, bool), (bool, BTreeSet<String>, bool)> =
-        BTreeMap::new();
+    // (verb, group, resource, non-resource) → (cluster scope, namespaces, many namespaces)
+    type Kind = (String, String, String, bool);
+    let mut map: BTreeMap<Kind, (bool, BTreeSet<String>, bool)> = BTreeMap::new();
     for &i in &cand.calls {
         let c = &l.calls[i];
         let non_resource = c.scope == Some(Scope::NonResource);
@@ -444,17 +448,47 @@ fn is_controller(user_agent: &str, user: &str) -> bool {
         || identity::is_control_plane(user)
 }
 
-/// A DNS-1123 name for the fix's objects: `apilens-` and the service account or user.
+/// A comment line as the YAML may carry it: a control character (a newline in a user name
+/// would end the comment and start YAML of the client's choosing) is written as its escape.
+fn comment_safe(text: &str) -> String {
+    text.chars()
+        .flat_map(|ch| {
+            if ch.is_control() {
+                ch.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![ch]
+            }
+        })
+        .collect()
+}
+
+/// True when a FlowSchema subject can name `user` and no one else. `*` (as a user, or as a
+/// service account's name) matches everyone there; an empty name matches no one; a kubelet
+/// fold is written as the `system:nodes` group.
+fn nameable(user: &str) -> bool {
+    if user == identity::FOLDED_NODES {
+        return true;
+    }
+    let name = identity::service_account(user).map_or(user, |(_, name)| name);
+    !name.is_empty() && name != "*" && name != "-"
+}
+
+/// A DNS-1123 name for the fix's objects: `apilens-`, the service account (namespace and name)
+/// or user made readable, and six hex digits of a hash of the exact user, so two clients whose
+/// readable forms agree (`team-a:controller` and `team:a-controller`, `Jane.Doe` and
+/// `jane-doe`) never share a name. The folded kubelets are `apilens-kubelets`.
 fn object_name(user: &str, user_agent: &str) -> String {
-    let base = if user == identity::FOLDED_NODES {
-        "kubelets".to_owned()
-    } else if let Some((_, name)) = identity::service_account(user) {
-        name.to_owned()
+    if user == identity::FOLDED_NODES {
+        return "apilens-kubelets".to_owned();
+    }
+    let (base, exact) = if let Some((ns, name)) = identity::service_account(user) {
+        (format!("{ns}-{name}"), user)
     } else if !user.is_empty() && user != "-" {
-        user.to_owned()
+        (user.to_owned(), user)
     } else {
-        user_agent.to_owned()
+        (user_agent.to_owned(), user_agent)
     };
+    let suffix = format!("-{:06x}", crate::hash::hash64(exact) & 0xff_ffff);
     let mut out = String::from("apilens-");
     for ch in base.chars() {
         let ch = ch.to_ascii_lowercase();
@@ -464,11 +498,15 @@ fn object_name(user: &str, user_agent: &str) -> String {
             out.push('-');
         }
     }
-    let mut out: String = out.trim_end_matches('-').chars().take(63).collect();
+    let mut out: String = out
+        .trim_end_matches('-')
+        .chars()
+        .take(63 - suffix.len())
+        .collect();
     while out.ends_with('-') {
         out.pop();
     }
-    out
+    out + &suffix
 }
 
 #[cfg(test)]
@@ -476,17 +514,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_dns_labels() {
-        assert_eq!(
-            object_name("system:serviceaccount:logging:log-agent", "log-agent"),
-            "apilens-log-agent"
-        );
+    fn names_are_dns_labels_and_one_per_client() {
+        let sa = object_name("system:serviceaccount:logging:log-agent", "log-agent");
+        assert!(sa.starts_with("apilens-logging-log-agent-"), "{sa}");
+        assert_eq!(sa.len(), "apilens-logging-log-agent-".len() + 6);
         assert_eq!(object_name("system:node:*", "kubelet"), "apilens-kubelets");
-        assert_eq!(
-            object_name("Alice@Example.com", "kubectl"),
-            "apilens-alice-example-com"
-        );
-        assert!(object_name(&"x".repeat(100), "").len() <= 63);
+        let user = object_name("Alice@Example.com", "kubectl");
+        assert!(user.starts_with("apilens-alice-example-com-"), "{user}");
+        let long = object_name(&"x".repeat(100), "");
+        assert!(long.len() <= 63 && !long.contains("--"), "{long}");
+        // Readable forms that agree still give two names.
+        for (a, b) in [
+            (
+                "system:serviceaccount:team-a:controller",
+                "system:serviceaccount:team:a-controller",
+            ),
+            ("Jane.Doe@example.com", "jane-doe@example.com"),
+        ] {
+            assert_ne!(object_name(a, ""), object_name(b, ""), "{a} and {b}");
+        }
+        for name in [sa, user, long] {
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_comment_cannot_end_itself() {
+        let line = comment_safe("contain x (evil\nkind: ClusterRoleBinding\r\u{1b}[2J)");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\nkind: ClusterRoleBinding"), "{line:?}");
+    }
+
+    #[test]
+    fn a_wildcard_or_empty_name_gets_no_fix() {
+        for user in ["*", "", "system:serviceaccount:ns:*", "-"] {
+            assert!(!nameable(user), "{user:?}");
+        }
+        for user in ["alice", "system:serviceaccount:ns:a", "system:node:*"] {
+            assert!(nameable(user), "{user:?}");
+        }
     }
 
     #[test]

@@ -190,7 +190,7 @@ pub(crate) fn model(
     if sorted.is_empty() {
         return HarmModel::default();
     }
-    sorted.sort_unstable_by_key(|r| r.t_us);
+    l.sort_for_replay(&mut sorted);
     let Some(window) = pick_window(l, &sorted) else {
         return HarmModel::default();
     };

@@ -251,11 +251,14 @@ fn write_event(out: &mut String, e: &Ev, id: u64) {
     );
 }
 
+/// Makes the event of one copy (given the copy's index) of a periodic request.
+type MakeEvent = Box<dyn Fn(&mut Rng, u32) -> Ev>;
+
 /// A periodic request from `copies` copies: one per copy every `period_s`, phases spread.
 struct Periodic {
     period_s: f64,
     copies: u32,
-    make: Box<dyn Fn(&mut Rng, u32) -> Ev>,
+    make: MakeEvent,
 }
 
 fn node(i: u32) -> String {

@@ -104,9 +104,9 @@ pub fn what_if(
     // by client key, call key and time (the two scans read the same requests).
     let moved = moved_clients(&today, &with_fix);
     let mut sorted_today: Vec<&Record> = today.records.rows.iter().collect();
-    sorted_today.sort_unstable_by_key(|r| (r.t_us, r.conn, r.exec_us));
+    today.sort_for_replay(&mut sorted_today);
     let mut sorted_fixed: Vec<&Record> = with_fix.records.rows.iter().collect();
-    sorted_fixed.sort_unstable_by_key(|r| (r.t_us, r.conn, r.exec_us));
+    with_fix.sort_for_replay(&mut sorted_fixed);
     let window = harm::pick_window(&today, &sorted_today).ok_or(DoctorError::WhatIfWithoutAudit)?;
     let replay_opts = ReplayOpts {
         replicas: setup.replicas.max(1),

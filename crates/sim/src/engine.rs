@@ -1935,7 +1935,12 @@ fn loopback_and_controllers(
     let write_s = 0.004 * disk_factor.min(100.0);
     for (name, adds_per_s, writes) in WORKQUEUES {
         let l = [("name", *name)];
-        let adds = rng.poisson(*adds_per_s);
+        // A writing controller always holds the item it is working on while etcd stalls, even
+        // when nothing new is added in the second.
+        let adds = match rng.poisson(*adds_per_s) {
+            0 if *writes && etcd_stalled => 1,
+            n => n,
+        };
         s.inc("workqueue_adds_total", &l, adds as f64);
         let (work, depth) = if *writes && etcd_stalled {
             (

@@ -14,12 +14,14 @@
 //!   [`AccessPolicy`] refuses cross-site and DNS-rebinding requests and checks basic auth.
 //! - [`dashboard_router`] serves the troubleshooter page and the panel catalog;
 //!   [`verdict_router`] its banner, the report's one-line verdict over the page's range, read
-//!   through the same [`VerdictSource`] as the panels.
+//!   through the same [`VerdictSource`] as the panels; [`findings_router`] the culprit panel,
+//!   what a [`FindingsSlot`] holds of the doctor's findings (404 while it holds nothing).
 #![deny(missing_docs)]
 
 mod api;
 mod dashboard;
 mod error;
+mod findings;
 mod guard;
 mod pool;
 mod server;
@@ -30,6 +32,7 @@ pub use crate::{
     api::{ApiState, api_router},
     dashboard::{dashboard_router, panels_json},
     error::WebError,
+    findings::{FindingsSlot, findings_router},
     guard::AccessPolicy,
     pool::{FAST_MAX_SAMPLES, FAST_MAX_STEPS, FAST_TIMEOUT, PoolOpts, QueryPool},
     server::{MAX_HEAD_BYTES, exposure_warning, serve},

@@ -90,8 +90,8 @@ fn simulate(scenario: &str, minutes: u64, end_unix_ms: i64) -> MemQueryable {
     mem
 }
 
-/// What `/api/findings` answers in a test: nothing (404, as before the doctor serves it) or a
-/// fixed body.
+/// What the findings slot holds in a test: nothing (`/api/findings` answers 404) or a fixed
+/// body.
 #[derive(Clone, Copy)]
 enum Findings {
     Absent,
@@ -107,20 +107,14 @@ fn serve(data: MemQueryable, findings: Findings) -> String {
         Engine::new(EngineOpts::default()),
         apilens_web::PoolOpts::default(),
     );
-    let mut app: Router = verdict_router(VerdictSource::Store(state.clone()))
-        .merge(api_router(state))
-        .merge(dashboard_router());
+    let slot = apilens_web::FindingsSlot::new();
     if let Findings::Fixed(body) = findings {
-        app = app.route(
-            "/api/findings",
-            axum::routing::get(move || async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-            }),
-        );
+        slot.set(body.to_owned());
     }
+    let app: Router = verdict_router(VerdictSource::Store(state.clone()))
+        .merge(api_router(state))
+        .merge(dashboard_router())
+        .merge(apilens_web::findings_router(slot));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -19,6 +19,11 @@ use std::process::ExitCode;
 
 /// Arguments of `apilens apf`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens apf match --user system:serviceaccount:logging:agent --verb list --resource pods
+  apilens apf capacity --kubernetes-version 1.32 --replicas 3
+  apilens apf dump requests.txt queues.txt --format json")]
 pub(crate) struct Args {
     /// What to do.
     #[command(subcommand)]

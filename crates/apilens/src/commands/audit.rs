@@ -22,6 +22,11 @@ const KEY_CAP: usize = 20_000;
 /// I/O error): the report then covers what was read before the error and says it is partial,
 /// and each error is printed on standard error.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens audit top --by client audit.log
+  apilens audit lists --kubernetes-version 1.34 audit/
+  apilens audit slow --since 2h audit.log.gz")]
 pub(crate) struct Args {
     /// The analysis to run.
     #[command(subcommand)]
@@ -31,6 +36,11 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum ViewCommand {
     /// Requests, share, rate, errors, p50/p99 latency and APF seat cost per key.
+    #[command(after_help = "\
+Examples:
+  apilens audit top --by client audit.log
+  apilens audit top --by user,verb --code 429 --since 2h audit/
+  apilens audit top --by flow --kubernetes-version 1.29 --format json audit.log")]
     Top {
         /// Group by these keys (repeat or comma-separate): user, useragent, client, verb,
         /// resource, namespace, code, sourceip, flow.
@@ -38,37 +48,65 @@ enum ViewCommand {
         by: Vec<TopKey>,
         /// The apiserver's Kubernetes version (such as 1.30): decides the default FlowSchemas
         /// of the flow key and the seat estimates; the newest version apilens knows otherwise.
-        #[arg(long)]
+        #[arg(
+            long = "kubernetes-version",
+            alias = "kube-version",
+            value_name = "X.Y"
+        )]
         kube_version: Option<apilens_apf::KubeVersion>,
         #[command(flatten)]
         common: Common,
     },
     /// LIST calls: unbounded vs paginated, cluster vs namespace scope, watch cache vs etcd, by
     /// client.
+    #[command(after_help = "\
+Examples:
+  apilens audit lists audit.log
+  apilens audit lists --kubernetes-version 1.34 --user 'system:serviceaccount:logging:*' a/")]
     Lists {
         /// The apiserver's Kubernetes version (such as 1.30): decides cache-or-etcd; without it
         /// every version range is shown.
-        #[arg(long)]
+        #[arg(
+            long = "kubernetes-version",
+            alias = "kube-version",
+            value_name = "X.Y"
+        )]
         kube_version: Option<KubeVersion>,
         #[command(flatten)]
         common: Common,
     },
     /// WATCH counts and re-establishment churn per client and resource.
+    #[command(after_help = "\
+Examples:
+  apilens audit watches audit.log
+  apilens audit watches --resource pods --format csv audit/")]
     Watches {
         #[command(flatten)]
         common: Common,
     },
     /// 429 responses per client: APF rejections vs eviction (PDB) vs EventRateLimit.
+    #[command(after_help = "\
+Examples:
+  apilens audit throttled audit.log
+  apilens audit throttled --since 30m --format markdown audit/")]
     Throttled {
         #[command(flatten)]
         common: Common,
     },
     /// The slowest requests with the apiserver.latency.k8s.io/* breakdown.
+    #[command(after_help = "\
+Examples:
+  apilens audit slow audit.log
+  apilens audit slow --verb list --limit 50 audit/")]
     Slow {
         #[command(flatten)]
         common: Common,
     },
     /// Requests per time step for the busiest clients.
+    #[command(after_help = "\
+Examples:
+  apilens audit timeline --step 1m audit.log
+  apilens audit timeline --step 5m --verb list --since 6h audit/")]
     Timeline {
         /// Step width (30s, 1m, 5m, 1h).
         #[arg(long, default_value = "1m", value_parser = parse_step)]

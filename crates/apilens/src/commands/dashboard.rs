@@ -20,6 +20,11 @@ use std::time::Duration;
 
 /// Serve the troubleshooter dashboard over an existing store or a remote engine.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens dashboard --data-dir data --audit-log audit/
+  apilens dashboard --prometheus http://prometheus:9090 --bearer-token-file token
+  apilens dashboard --amp-workspace ws-1234abcd --sigv4-region eu-west-1")]
 pub(crate) struct Args {
     /// The store directory to show, opened read-only (while no `apilens serve` writes it).
     #[arg(long, default_value = "data", conflicts_with = "prometheus")]
@@ -33,6 +38,14 @@ pub(crate) struct Args {
     web: WebArgs,
     #[command(flatten)]
     limits: QueryLimitArgs,
+    /// An audit log (file, directory or glob, repeatable) for the culprit panel: the doctor's
+    /// findings over it, read once at start in the background.
+    #[arg(long = "audit-log", value_name = "PATH")]
+    audit_logs: Vec<String>,
+    /// The Kubernetes version whose APF defaults classify the audit log (default: the
+    /// version the metrics report, else the newest apilens knows).
+    #[arg(long, value_name = "X.Y")]
+    kubernetes_version: Option<String>,
 }
 
 /// Runs `apilens dashboard` until SIGINT or SIGTERM.
@@ -52,10 +65,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Result<ExitCode> {
     let web = args.web.load(args.listen)?;
+    let findings = apilens_web::FindingsSlot::new();
+    if !args.audit_logs.is_empty() {
+        let version = args
+            .kubernetes_version
+            .as_deref()
+            .map(|v| {
+                apilens_apf::KubeVersion::parse(v)
+                    .with_context(|| format!("--kubernetes-version {v}"))
+            })
+            .transpose()?;
+        let inputs = apilens_audit::collect_inputs(&args.audit_logs)?;
+        diagnose_in_background(inputs, version, findings.clone());
+    }
     let (app, what) = match client {
         Some(client) => {
             let what = client.base().to_owned();
-            (remote_router(client), what)
+            (
+                remote_router(client).merge(apilens_web::findings_router(findings)),
+                what,
+            )
         }
         None => {
             if !args.data_dir.is_dir() {
@@ -74,7 +103,7 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
                     )
                 })?;
             (
-                crate::commands::serve::router(Health::new(), Arc::new(db), &args.limits),
+                crate::commands::serve::router(Health::new(), Arc::new(db), &args.limits, findings),
                 format!("store {}", args.data_dir.display()),
             )
         }
@@ -95,6 +124,32 @@ async fn dashboard(args: Args, client: Option<Arc<RemoteClient>>) -> anyhow::Res
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the doctor over `audit_logs` on a thread of its own and puts its JSON findings in
+/// `slot` for the culprit panel; a failure is logged and leaves the panel hidden.
+fn diagnose_in_background(
+    audit: Vec<apilens_audit::Input>,
+    version: Option<apilens_apf::KubeVersion>,
+    slot: apilens_web::FindingsSlot,
+) {
+    std::thread::spawn(move || {
+        let inputs = apilens_doctor::DoctorInputs {
+            audit,
+            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
+            ..apilens_doctor::DoctorInputs::default()
+        };
+        match apilens_doctor::diagnose(&inputs) {
+            Ok(d) => {
+                tracing::info!(findings = d.findings.len(), "culprit panel ready");
+                slot.set(apilens_doctor::render_json(&d));
+            }
+            Err(e) => tracing::warn!(
+                error = %apilens_model::error_chain(&e),
+                "no culprit panel: the audit log could not be diagnosed"
+            ),
+        }
+    });
 }
 
 /// The dashboard with `/api/v1/query` and `/api/v1/query_range` forwarded to `client`: the

@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 /// Run a simulated cluster with a problem, store its metrics, serve the dashboard and print the
 /// report. The data is SIMULATED: real metric names and bucket layouts, made-up values.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens demo
+  apilens demo --scenario chatty-daemonset --kubernetes-version 1.29 --data-dir demo-data
+  apilens demo --scenario webhook-slow --exit-after-report --format markdown")]
 pub(crate) struct Args {
     /// The problem to simulate: healthy, chatty-daemonset, watch-storm, etcd-slow,
     /// apf-saturation, webhook-slow or upgrade-skew (`apilens sim --list` explains each).
@@ -181,7 +186,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         "history stored"
     );
 
-    let app = crate::commands::serve::router(health, Arc::clone(&db), &args.limits);
+    let findings = apilens_web::FindingsSlot::new();
+    let app =
+        crate::commands::serve::router(health, Arc::clone(&db), &args.limits, findings.clone());
     let scheme = web.scheme();
     let server = HttpServer::spawn(listener, app, web);
 
@@ -199,11 +206,15 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     };
     print(&report, &args.format)?;
     audit.flush()?;
-    if args.format == "text" {
-        // The doctor's top findings: who is behind the metrics, and the fix.
+    // The doctor's findings: who is behind the metrics, and the fix, for the dashboard's
+    // culprit panel and, in text, after the report.
+    let d = {
         let report = report.clone();
         let path = audit_path.clone();
-        let d = tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??;
+        tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??
+    };
+    findings.set(apilens_doctor::render_json(&d));
+    if args.format == "text" {
         let text = apilens_doctor::render_who_text(&d, 3);
         match std::io::stdout().lock().write_all(text.as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

@@ -13,7 +13,7 @@ use apilens_doctor::{
 };
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report};
-use apilens_tsdb::{Db, DbOptions};
+use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +71,10 @@ pub(crate) struct Args {
     /// Worker threads for the audit log (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// The longest audit line read (16MiB, 1GiB, or a number of bytes), as `apilens audit`
+    /// takes it; a longer line is counted as malformed and skipped unread.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = super::remote_write::parse_bytes)]
+    max_line_bytes: u64,
 }
 
 /// Runs `apilens doctor`.
@@ -89,6 +93,27 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let d = diagnose(&inputs)?;
     write_out(&render(&d, &args.format))?;
+    // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
+    // `apilens audit` does, whatever the findings.
+    if let Some(a) = &d.inputs.audit {
+        for e in &a.read_errors {
+            eprintln!("error: {e}");
+        }
+        if !a.read_errors.is_empty() {
+            eprintln!(
+                "error: the diagnosis covers only what was read before the errors above (a partial result)"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        if a.requests == 0 {
+            eprintln!(
+                "error: no audit event could be read from {} ({} malformed lines): nothing was diagnosed",
+                a.files.join(", "),
+                a.malformed
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     let threshold = match args.fail_on.as_deref() {
         Some("warning") => Some(Severity::Warning),
         Some("critical") => Some(Severity::Critical),
@@ -100,13 +125,31 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The diagnosis in `format`.
+/// The diagnosis in `format`. Text and Markdown carry names from the audit log as written:
+/// a control character in one (an escape sequence in a user name) is shown escaped, never sent
+/// to the terminal.
 pub(crate) fn render(d: &Diagnosis, format: &str) -> String {
     match format {
         "json" => render_json(d) + "\n",
-        "markdown" => render_markdown(d),
-        _ => render_text(d, true),
+        "markdown" => printable(&render_markdown(d)),
+        _ => printable(&render_text(d, true)),
     }
+}
+
+/// `text` with every control character but newline escaped.
+fn printable(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_owned();
+    }
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn write_out(text: &str) -> anyhow::Result<()> {
@@ -118,11 +161,37 @@ fn write_out(text: &str) -> anyhow::Result<()> {
 
 /// Reads every input the flags name.
 fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
+    if args.audit_logs.is_empty()
+        && args.data_dir.is_none()
+        && args.remote.prometheus.is_none()
+        && args.remote.amp_workspace.is_none()
+        && args.kubeconfig.is_none()
+        && args.context.is_none()
+        && args.apf_config.is_empty()
+    {
+        bail!(
+            "nothing to diagnose: pass --audit-log PATH, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
+        );
+    }
     let mut version = match &args.kubernetes_version {
-        Some(v) => Some((
-            KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?,
-            "--kubernetes-version".to_owned(),
-        )),
+        Some(v) => {
+            let given =
+                KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?;
+            // Outside the releases apilens knows, the nearest one's APF is used, and said.
+            let release = KubeVersion::minor(given.major, given.minor);
+            let known = release.clamp(apilens_apf::OLDEST, apilens_apf::NEWEST);
+            let (known, from) = if known == release {
+                (given, "--kubernetes-version".to_owned())
+            } else {
+                let from = format!(
+                    "--kubernetes-version {v}, outside the releases apilens knows ({} to {}): the nearest one's APF",
+                    apilens_apf::OLDEST,
+                    apilens_apf::NEWEST
+                );
+                (known, from)
+            };
+            Some((known, from))
+        }
         None => None,
     };
     let audit: Vec<Input> = if args.audit_logs.is_empty() {
@@ -141,6 +210,7 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
             .threads
             .unwrap_or_else(|| ScanOpts::default().threads)
             .max(1),
+        max_line_bytes: usize::try_from(args.max_line_bytes).unwrap_or(usize::MAX),
         ..ScanOpts::default()
     };
     // APF objects from files.
@@ -156,7 +226,7 @@ fn gather(args: &Args) -> anyhow::Result<DoctorInputs> {
             other => anyhow::anyhow!("--apf-config {name}: {other}"),
         })?;
         let objects = apf.get_or_insert_with(|| ApfObjects {
-            source: String::new(),
+            over_defaults: true,
             ..ApfObjects::default()
         });
         if !objects.source.is_empty() {
@@ -255,7 +325,7 @@ fn read_metrics(
                 dir.display()
             );
         }
-        let db = Db::open(&dir, DbOptions::default())
+        let db = Db::open_read_only(&dir)
             .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
         let name = format!("store {}", dir.display());
         build(

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 /// Arguments of `apilens grafana`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens grafana export -o apilens-dashboard.json
+  apilens grafana export --datasource-uid prom --kubernetes-version 1.29")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: GrafanaCommand,
@@ -16,6 +20,10 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum GrafanaCommand {
     /// Write the dashboard JSON (import it in Grafana or Amazon Managed Grafana).
+    #[command(after_help = "\
+Examples:
+  apilens grafana export -o apilens-dashboard.json
+  apilens grafana export --datasource-uid prom --kubernetes-version 1.29")]
     Export(ExportArgs),
 }
 

@@ -15,6 +15,11 @@ use std::time::Duration;
 /// Run a PromQL query: an instant query at `--time` (default now), or a range query with
 /// `--start`, `--end` and `--step`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens query 'sum by (verb) (rate(apiserver_request_total[5m]))'
+  apilens query --start 2026-12-01T10:00:00Z --end 2026-12-01T11:00:00Z --step 1m 'up'
+  apilens query --prometheus http://prometheus:9090 --format json 'up'")]
 pub(crate) struct Args {
     /// The PromQL expression.
     query: String,

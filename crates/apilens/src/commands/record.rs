@@ -12,6 +12,10 @@ use super::serve::{TargetArgs, init_logging, parse_duration};
 /// Record raw scrapes of every target into a bundle that `serve --target DIR` replays and
 /// whose scrape files `inspect` reads.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens record --kubeconfig ~/.kube/config --out bundle/
+  apilens record --target https://10.0.0.1:6443/metrics --count 10 --scrape-interval 30s --out bundle/")]
 pub(crate) struct Args {
     #[command(flatten)]
     targets: TargetArgs,
@@ -19,10 +23,10 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1)]
     count: usize,
     /// Time between two scrapes of a target, e.g. `15s`.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long = "scrape-interval", alias = "interval", default_value = "15s", value_parser = parse_duration)]
     interval: Duration,
     /// Deadline of one scrape.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "scrape-timeout", alias = "timeout", default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
     /// Largest body accepted from one target, in MiB (after decompression).
     #[arg(long, default_value_t = 256)]

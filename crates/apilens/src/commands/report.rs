@@ -17,11 +17,16 @@ use std::time::Duration;
 /// Read every troubleshooter panel over a time range and print what matters: per section a
 /// verdict line (OK, WARNING, CRITICAL, NO DATA) and the panels behind it.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens report
+  apilens report --since 6h --until 1h --audit-log audit/ --format markdown > report.md
+  apilens report --amp-workspace ws-1234abcd --sigv4-region eu-west-1 --fail-on critical")]
 pub(crate) struct Args {
-    /// How far back to look, e.g. `30m`, `1h`, `1d`.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    since: Duration,
-    /// End of the range: RFC 3339 or Unix seconds. Default: now.
+    /// Start of the range: a duration before its end (`30m`, `1h`, `1d`) or an RFC 3339 time.
+    #[arg(long, default_value = "1h")]
+    since: String,
+    /// End of the range: RFC 3339, Unix seconds, or a duration before now (`30m`). Default: now.
     #[arg(long)]
     until: Option<String>,
     /// The embedded store directory to read.
@@ -50,13 +55,25 @@ pub(crate) struct Args {
 
 /// Builds the report from the store or the remote engine and prints it.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let now = now_ms();
     let end_ms = match &args.until {
-        Some(t) => parse_time(t).context("--until")?,
-        None => now_ms(),
+        Some(t) => instant_ms(t, now).with_context(|| format!("--until {t}"))?,
+        None => now,
+    };
+    let range = match parse_duration(&args.since) {
+        Ok(d) => d,
+        Err(_) => {
+            let start =
+                instant_ms(&args.since, now).with_context(|| format!("--since {}", args.since))?;
+            if start >= end_ms {
+                bail!("--since {} is not before the end of the range", args.since);
+            }
+            Duration::from_millis((end_ms - start) as u64)
+        }
     };
     let opts = ReportOpts {
         end_ms,
-        range: args.since,
+        range,
         selector: args.selector.clone(),
         top: args.top.max(1),
     };
@@ -158,6 +175,21 @@ pub(crate) fn diagnose_clients(
         ..apilens_doctor::DoctorInputs::default()
     };
     Ok(apilens_doctor::diagnose(&inputs)?)
+}
+
+/// A time as `--since` and `--until` take it: Unix seconds, RFC 3339, or a duration before
+/// `now_ms`; milliseconds since the epoch.
+fn instant_ms(text: &str, now_ms: i64) -> anyhow::Result<i64> {
+    if let Ok(t) = parse_time(text) {
+        return Ok(t);
+    }
+    apilens_audit::parse_time(text, now_ms.saturating_mul(1000))
+        .map(|us| us / 1000)
+        .with_context(|| {
+            format!(
+                "cannot parse {text:?}: expected RFC 3339, Unix seconds or a duration such as 30m"
+            )
+        })
 }
 
 /// Milliseconds since the epoch, now.

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 /// Arguments of `apilens rules`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens rules export -o apilens-rules.yml
+  apilens rules export --selector 'job=\"apiserver\"' --kubernetes-version 1.34")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: RulesCommand,
@@ -16,6 +20,10 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum RulesCommand {
     /// Write a Prometheus rule file: SLO burn rates, APF, etcd latency, watch and LIST storms.
+    #[command(after_help = "\
+Examples:
+  apilens rules export -o apilens-rules.yml
+  apilens rules export --selector 'job=\"apiserver\"' --kubernetes-version 1.34")]
     Export(ExportArgs),
 }
 

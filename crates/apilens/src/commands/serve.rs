@@ -137,6 +137,11 @@ impl TargetArgs {
 
 /// Scrape into the embedded store and serve it.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens serve --kubeconfig ~/.kube/config
+  apilens serve --target https://10.0.0.1:6443/metrics --bearer-token-file token
+  apilens serve --target bundle/ --listen 0.0.0.0:9797 --web.config.file web.yml")]
 pub(crate) struct Args {
     #[command(flatten)]
     targets: TargetArgs,
@@ -267,7 +272,12 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let sink = super::remote_write::sink(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
     let scraper = Scraper::start(targets, opts, sink, health.clone());
 
-    let app = router(health, Arc::clone(&db), &args.limits);
+    let app = router(
+        health,
+        Arc::clone(&db),
+        &args.limits,
+        apilens_web::FindingsSlot::new(),
+    );
     tracing::info!(listen = %local, scheme = web.scheme(), data_dir = %args.data_dir.display(), "serving");
     let server = HttpServer::spawn(listener, app, web);
 
@@ -327,8 +337,13 @@ pub(crate) async fn close_store(db: Arc<Db>) {
 
 /// The HTTP routes: Prometheus-style health and readiness, the scrape targets, the
 /// Prometheus-compatible query API over the store (on its own query threads, within
-/// `limits`), and the dashboard.
-pub(crate) fn router(health: Health, db: Arc<Db>, limits: &QueryLimitArgs) -> axum::Router {
+/// `limits`), the dashboard, and its culprit panel from `findings`.
+pub(crate) fn router(
+    health: Health,
+    db: Arc<Db>,
+    limits: &QueryLimitArgs,
+    findings: apilens_web::FindingsSlot,
+) -> axum::Router {
     use axum::routing::get;
     let state = apilens_web::ApiState::new(
         db as Arc<dyn apilens_model::Queryable>,
@@ -341,6 +356,7 @@ pub(crate) fn router(health: Health, db: Arc<Db>, limits: &QueryLimitArgs) -> ax
         ))
         .merge(apilens_web::api_router(state))
         .merge(apilens_web::dashboard_router())
+        .merge(apilens_web::findings_router(findings))
         .route("/-/healthy", get(|| async { "apilens is Healthy.\n" }))
         .route("/-/ready", get(|| async { "apilens is Ready.\n" }))
         .route(

@@ -15,7 +15,12 @@ use std::time::Duration;
 #[command(after_help = "\
 The data is SIMULATED: synthetic load from a workload model. Metric names, HELP texts, labels and \
 bucket layouts are those of a real kube-apiserver of the chosen version (taken from real scrapes); \
-the values are not. Replica i serves /metrics on PORT+i, etcd on PORT+REPLICAS.")]
+the values are not. Replica i serves /metrics on PORT+i, etcd on PORT+REPLICAS.
+
+Examples:
+  apilens sim --list
+  apilens sim --scenario chatty-daemonset --listen 127.0.0.1:9100
+  apilens sim --scenario webhook-slow --kubernetes-version 1.29 --audit-log audit.log")]
 pub(crate) struct Args {
     /// Scenario to run (see --list).
     #[arg(long, value_name = "NAME", required_unless_present = "list")]

@@ -14,6 +14,11 @@ use std::time::Duration;
 
 /// Backfill the store from OpenMetrics text, export it as OpenMetrics, or verify it.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens tsdb check --data-dir data
+  apilens tsdb import backfill.om --data-dir data
+  apilens tsdb export --data-dir data --match 'apiserver_request_total' -o dump.om")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: TsdbCommand,
@@ -23,6 +28,10 @@ pub(crate) struct Args {
 enum TsdbCommand {
     /// Write the samples of an OpenMetrics file (timestamps in seconds, ending in `# EOF`, as
     /// `promtool tsdb create-blocks-from openmetrics` reads) into the store as blocks.
+    #[command(after_help = "\
+Examples:
+  apilens tsdb import backfill.om --data-dir data
+  apilens tsdb import scrape.txt --format prometheus --retention 30d --data-dir data")]
     Import {
         /// The file to read.
         file: PathBuf,
@@ -41,6 +50,10 @@ enum TsdbCommand {
     },
     /// Print stored samples as OpenMetrics text that `promtool tsdb create-blocks-from
     /// openmetrics` accepts. The store is opened read-only.
+    #[command(after_help = "\
+Examples:
+  apilens tsdb export --data-dir data -o all.om
+  apilens tsdb export --match 'apiserver_request_total{verb=\"LIST\"}' --start 2026-12-01T00:00:00Z")]
     Export {
         /// A series selector such as `apiserver_request_total{verb=~"LIST|GET"}`; repeat to
         /// export the union. Default: every series.
@@ -62,6 +75,10 @@ enum TsdbCommand {
     /// Verify a whole store without changing it: every WAL record, every block's checksums,
     /// chunks and index; then a summary of series, samples, time range and cardinalities.
     /// Exit status 0 when nothing is damaged, 1 when damage was found, 2 on error.
+    #[command(after_help = "\
+Examples:
+  apilens tsdb check --data-dir data
+  apilens tsdb check --data-dir /var/lib/apilens && echo intact")]
     Check {
         /// The store directory.
         #[arg(long, default_value = "data")]

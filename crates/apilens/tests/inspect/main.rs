@@ -105,7 +105,7 @@ fn a_saturated_scrape_reads_its_warning_first_with_marks() {
         text.lines()
             .next()
             .unwrap()
-            .contains("wait in the queues of priority level workload-low"),
+            .contains("priority level workload-low"),
         "{text}"
     );
     assert!(

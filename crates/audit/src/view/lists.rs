@@ -314,7 +314,7 @@ impl View for Lists {
         ];
         if self.version.is_none() {
             notes.push(
-                "no --kube-version given: served lists the answer for each version range"
+                "no --kubernetes-version given: served lists the answer for each version range"
                     .to_owned(),
             );
         }
@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn slow_lists_settle_what_the_rules_cannot() {
-        // See: issue 16 (`lists --kube-version 1.34` said cache where etcd served).
+        // See: issue 16 (`lists --kubernetes-version 1.34` said cache where etcd served).
         assert_eq!(
             served_with_evidence(CACHE_IF_PROGRESS_NOTIFY, 40, 40),
             "etcd (etcd time in 40 of 40 slow ones)"

@@ -227,9 +227,9 @@ impl View for Top {
                 "seat_s estimates APF seat-seconds: seats x latency, seats from the work estimator of Kubernetes {} ({}) capped by the request's priority level under the default FlowSchemas; collections are taken as large (an unbounded or cache-served LIST costs its level's maximum), writes as 1 seat",
                 self.version,
                 if self.version_given {
-                    "--kube-version"
+                    "--kubernetes-version"
                 } else {
-                    "the newest apf knows; set --kube-version"
+                    "the newest apf knows; set --kubernetes-version"
                 },
             ),
         ];

@@ -42,6 +42,9 @@ pub(crate) struct CallStats {
     pub(crate) count: u64,
     /// Answered 429 by APF.
     pub(crate) rejected: u64,
+    /// Answered 429 by something other than APF (the EventRateLimit admission plugin, an
+    /// aggregated API's own limit), evictions left out.
+    pub(crate) throttled_elsewhere: u64,
     /// Answered 5xx.
     pub(crate) errors_5xx: u64,
     /// Σ execution seconds of requests that ran.
@@ -131,6 +134,7 @@ impl CallStats {
     pub(crate) fn merge(&mut self, o: CallStats) {
         self.count += o.count;
         self.rejected += o.rejected;
+        self.throttled_elsewhere += o.throttled_elsewhere;
         self.errors_5xx += o.errors_5xx;
         self.exec_s += o.exec_s;
         self.ran += o.ran;

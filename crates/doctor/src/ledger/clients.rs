@@ -110,7 +110,12 @@ impl Clients {
     /// the old-to-new index map.
     pub(crate) fn purge(&mut self) -> Vec<u32> {
         let mut order: Vec<usize> = (1..self.rows.len()).collect();
-        order.sort_by(|&a, &b| self.rows[b].weight().total_cmp(&self.rows[a].weight()));
+        order.sort_by(|&a, &b| {
+            self.rows[b]
+                .weight()
+                .total_cmp(&self.rows[a].weight())
+                .then_with(|| self.rows[a].key.cmp(&self.rows[b].key))
+        });
         let keep: std::collections::HashSet<usize> =
             order.iter().take(CLIENT_CAP).copied().collect();
         let mut remap = vec![OTHER; self.rows.len()];

@@ -118,7 +118,7 @@ impl<'a> Ledger<'a> {
 
     /// Where the server reads the request from: observed (an etcd latency annotation, or
     /// annotations without one) when the event says, else by the version's rules.
-    fn from_cache(&self, call: &Call<'_>, ann: Option<&apilens_audit::Annotations>) -> bool {
+    fn served_from_cache(&self, call: &Call<'_>, ann: Option<&apilens_audit::Annotations>) -> bool {
         match call.verb {
             "watch" => true,
             "get" => call.rv == Rv::Zero,
@@ -134,7 +134,12 @@ impl<'a> Ledger<'a> {
 
     /// The request's FlowSchema, level and flow, as kube-apiserver matches them.
     fn classify(&self, req: &Request<'_>, user: &str, call: &Call<'_>) -> Option<Class> {
-        let groups = req.groups();
+        // An impersonated user never has the impersonator's groups: with none named, apf gives
+        // it those the server's impersonation filter gives (as the audit crate does).
+        let groups = match req.impersonated_user.as_deref() {
+            Some(imp) if !imp.is_empty() => Vec::new(),
+            _ => req.groups(),
+        };
         let digest = RequestDigest {
             user,
             groups: &groups,
@@ -240,7 +245,7 @@ impl View for Ledger<'_> {
             .annotations
             .filter(|a| slow && latency_finder().find(a.as_bytes()).is_some())
             .map(|_| req.annotations());
-        let from_cache = self.from_cache(&call, ann.as_ref());
+        let from_cache = self.served_from_cache(&call, ann.as_ref());
         let shape_hash = call.hash(ci, node_user.map(|_| user), from_cache);
         let (idx, class) = match self.call_cache.get(&shape_hash) {
             Some(&hit) => hit,
@@ -299,7 +304,8 @@ impl View for Ledger<'_> {
             }
         }
         let t_us = req.received_us.or(req.stage_us).unwrap_or(0);
-        let rejected = req.code == Some(429) && ThrottleCause::of(req) == ThrottleCause::Apf;
+        let cause = (req.code == Some(429)).then(|| ThrottleCause::of(req));
+        let rejected = cause == Some(ThrottleCause::Apf);
         let watch = call.verb == "watch";
         let latency_s = req.latency_us().map(|us| us as f64 / 1e6);
         let wait_s = ann
@@ -326,6 +332,12 @@ impl View for Ledger<'_> {
         if s.examples.len() < calls::EXAMPLES {
             s.note_example(&req.request_uri);
         }
+        if matches!(
+            cause,
+            Some(ThrottleCause::EventRateLimit | ThrottleCause::Other)
+        ) {
+            s.throttled_elsewhere += 1;
+        }
         if rejected {
             s.rejected += 1;
         } else {
@@ -335,11 +347,13 @@ impl View for Ledger<'_> {
         if req.code.is_some_and(|c| c >= 500) {
             s.errors_5xx += 1;
         }
-        if watch && req.stage.is_final() && req.stage != Stage::Unknown {
-            if let Some(l) = latency_s {
-                s.watches_closed += 1;
-                s.watch_lifetime_s += l;
-            }
+        if watch
+            && req.stage.is_final()
+            && req.stage != Stage::Unknown
+            && let Some(l) = latency_s
+        {
+            s.watches_closed += 1;
+            s.watch_lifetime_s += l;
         }
         if let Some(a) = &ann {
             s.annotated += 1;
@@ -368,7 +382,7 @@ impl View for Ledger<'_> {
             wait_us: (wait_s * 1e6).min(f64::from(u32::MAX)) as u32,
             client: ci,
             call: idx,
-            conn: conn_hash(ip_hash, ci),
+            conn: conn_hash(ip_hash, client_hash as u64),
             rejected,
         });
     }
@@ -390,9 +404,10 @@ impl View for Ledger<'_> {
 /// Seconds a watch holds its seats while it starts.
 pub(crate) const WATCH_START_S: f64 = 0.002;
 
-/// Which connection a request most likely used: its source IP (hashed) and client.
-fn conn_hash(ip_hash: u64, client: u32) -> u32 {
-    let h = ip_hash ^ u64::from(client).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+/// Which connection a request most likely used: its source IP and its client, both hashed
+/// (never a row index, which differs between the workers that read parts of the log).
+fn conn_hash(ip_hash: u64, client_hash: u64) -> u32 {
+    let h = ip_hash ^ client_hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h ^ (h >> 32)) as u32
 }
 

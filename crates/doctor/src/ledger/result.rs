@@ -101,6 +101,33 @@ pub(crate) struct LedgerResult<'a> {
     pub(crate) span_s: f64,
 }
 
+impl LedgerResult<'_> {
+    /// Sorts records in the order the replay takes them: by arrival, then by what the request
+    /// was (client and call keys, figures), never by row indices, which depend on how the
+    /// workers' results were merged. So the replay, and every figure from it, is the same
+    /// whatever the number of threads.
+    pub(crate) fn sort_for_replay(&self, records: &mut [&super::records::Record]) {
+        records.sort_by(|a, b| {
+            a.t_us
+                .cmp(&b.t_us)
+                .then_with(|| {
+                    self.clients[a.client as usize]
+                        .key
+                        .cmp(&self.clients[b.client as usize].key)
+                })
+                .then_with(|| {
+                    self.calls[a.call as usize]
+                        .key
+                        .cmp(&self.calls[b.call as usize].key)
+                })
+                .then_with(|| {
+                    (a.exec_us, a.wait_us, a.conn, a.rejected, a.flow)
+                        .cmp(&(b.exec_us, b.wait_us, b.conn, b.rejected, b.flow))
+                })
+        });
+    }
+}
+
 impl<'a> LedgerResult<'a> {
     pub(crate) fn new(ledger: Ledger<'a>, summary: &Summary) -> LedgerResult<'a> {
         Self::with_objects(ledger, summary, &ObjectFacts::default())

@@ -143,7 +143,7 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
             super::client_name(a, client)
         )),
     }
-    worst.sort_by(|x, y| y.0.cmp(&x.0));
+    worst.sort_by_key(|w| std::cmp::Reverse(w.0));
     let calls: Vec<usize> = worst.iter().take(3).map(|w| w.1).collect();
     let uris = super::examples(a, &calls);
     if !uris.is_empty() {

@@ -11,6 +11,7 @@ mod apf_exempt;
 mod apf_starved;
 mod etcd_slow;
 mod huge_list;
+mod level_hog;
 mod list_from_etcd;
 mod paginated_relist;
 mod polling_loop;
@@ -113,6 +114,7 @@ pub(crate) fn detect(a: &Analysis<'_>, sorted: &SortedRecords<'_>) -> Vec<Candid
     out.extend(etcd_slow::detect(a));
     out.extend(webhook_slow::detect(a));
     out.extend(version_skew::detect(a));
+    out.extend(level_hog::detect(a));
     out
 }
 
@@ -120,8 +122,10 @@ pub(crate) fn detect(a: &Analysis<'_>, sorted: &SortedRecords<'_>) -> Vec<Candid
 pub(crate) fn preference(kind: Kind) -> usize {
     [
         Kind::ApfExemptApplication,
-        Kind::RetryStorm429,
+        // A client whose unbounded LISTs fill its level and who also retries at once is named
+        // for the LISTs, the cost; the retries only add to it.
         Kind::UnboundedList,
+        Kind::RetryStorm429,
         Kind::PaginatedRelist,
         Kind::PollingLoop,
         Kind::WatchChurn,
@@ -129,6 +133,7 @@ pub(crate) fn preference(kind: Kind) -> usize {
         Kind::HugeListResponse,
         Kind::WatchFanout,
         Kind::ApfJailInCatchAll,
+        Kind::LevelHog,
     ]
     .iter()
     .position(|k| *k == kind)

@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn detect(a: &Analysis<'_>, sorted: &SortedRecords<'_>) -> Vec<Candidate> {
     let Some(l) = a.ledger else { return Vec::new() };
-    // (client, resource, limit) -> (first-page calls, continue calls)
-    let mut chains: BTreeMap<(u32, String, u64), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    /// The calls of one chain: (first-page calls, continue calls).
+    type Pages = (Vec<usize>, Vec<usize>);
+    // (client, resource, limit) -> its pages
+    let mut chains: BTreeMap<(u32, String, u64), Pages> = BTreeMap::new();
     for (i, c) in l.calls.iter().enumerate() {
         let (Some(limit), true) = (c.limit, c.verb == "list") else {
             continue;

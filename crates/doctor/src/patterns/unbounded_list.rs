@@ -105,9 +105,16 @@ pub(crate) fn detect(a: &Analysis<'_>) -> Vec<Candidate> {
                 "a per-node agent needs only its node's pods: add fieldSelector=spec.nodeName=$(NODE_NAME) (downward API), or read pod metadata from the local kubelet (GET https://$(NODE_IP):10250/pods), which costs the API server nothing".to_owned(),
             );
         }
-        c.advice.push(
-            "if a full LIST is unavoidable, page it: limit=500 and continue, so no single response holds the whole collection".to_owned(),
-        );
+        // The server ignores `limit` on a LIST with resourceVersion=0 (every release): paging
+        // such a LIST needs another resourceVersion.
+        let from_rv0 = calls
+            .iter()
+            .any(|&i| l.calls[i].rv == Some(crate::ledger::call::Rv::Zero));
+        c.advice.push(if from_rv0 {
+            "if a full LIST is unavoidable, page it with limit=500 and continue, without resourceVersion=0: the server ignores limit on a LIST with resourceVersion=0 and returns the whole collection".to_owned()
+        } else {
+            "if a full LIST is unavoidable, page it: limit=500 and continue, so no single response holds the whole collection".to_owned()
+        });
         out.push(c);
     }
     out

@@ -99,6 +99,7 @@ spec:
         schemas,
         levels,
         notes,
+        over_defaults: false,
     });
     let d = diagnose(&inputs).unwrap();
     let kinds: Vec<&str> = d.findings.iter().map(|f| f.kind.slug()).collect();

@@ -5,6 +5,7 @@
 mod adversarial;
 mod bad_input;
 mod fixes;
+mod hostile;
 mod scenarios;
 mod whatif;
 

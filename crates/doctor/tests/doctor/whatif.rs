@@ -17,10 +17,14 @@ fn the_culprits_fix_ends_the_victims_429s_and_moves_only_the_culprit() {
         vec!["system:serviceaccount:reporting:report-builder | report-builder".to_owned()],
         "{text}"
     );
-    assert!(w.others_before.rejected > 0, "{text}");
+    // Today the others are rejected or wait behind the culprit; with the fix neither.
+    assert!(
+        w.others_before.rejected > 0 || w.others_before.wait_total_s > 60.0,
+        "{text}"
+    );
     assert_eq!(w.others_after.rejected, 0, "{text}");
     assert!(
-        w.others_after.wait_total_s < w.others_before.wait_total_s,
+        w.others_after.wait_total_s < w.others_before.wait_total_s / 10.0,
         "{text}"
     );
     assert!(text.contains("others, with the fix"), "{text}");

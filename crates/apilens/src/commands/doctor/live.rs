@@ -76,6 +76,7 @@ pub(crate) fn read(
                             schemas,
                             levels,
                             notes: n1,
+                            over_defaults: false,
                         })
                     }
                     (Err(e), _) | (_, Err(e)) => {

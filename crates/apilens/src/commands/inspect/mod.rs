@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 /// Arguments of `apilens inspect`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens inspect scrape.txt
+  apilens inspect <(kubectl get --raw /metrics)
+  apilens inspect https://10.0.0.1:6443/metrics --bearer-token-file token --format json")]
 pub(crate) struct Args {
     /// A scrape to read: a file (plain or gzip), a pipe or FIFO (`<(kubectl get --raw
     /// /metrics)`), `-` for standard input, an http(s) URL, or a support bundle directory written

@@ -288,7 +288,10 @@ pub(crate) fn text(i: &Inspection) -> String {
         "no apiserver_current_inflight_requests in this scrape",
     );
 
-    let _ = writeln!(out, "\nAPI Priority and Fairness by priority level now");
+    let _ = writeln!(
+        out,
+        "\nAPI Priority and Fairness by priority level now (! at 80 % of the seats, queuing, or having rejected)"
+    );
     let mut t = Table::new(&[
         "priority level",
         "executing",
@@ -302,6 +305,8 @@ pub(crate) fn text(i: &Inspection) -> String {
         match (p.executing_seats.or(p.executing_requests), p.limit_seats) {
             (Some(u), Some(l)) if mark(u, l) != "  " => mark(u, l),
             _ if p.queued_requests.is_some_and(|q| q > 0.0) => "! ",
+            // A level that rejected requests was full at some point since the server started.
+            _ if p.rejected.values().sum::<f64>() > 0.0 => "! ",
             _ => "  ",
         }
     };
