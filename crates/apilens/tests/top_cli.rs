@@ -449,18 +449,9 @@ fn a_frame_reads_the_same_on_prometheus_as_on_the_store() {
         assert_eq!(x["level"], y["level"], "{}", x["title"]);
         assert!(close(&x["figure"], &y["figure"]), "{x} vs {y}");
     }
-    // The culprit and its fix; its evidence counts may differ between two runs of the doctor
-    // (retries after a 429 counted across scan threads), which is the doctor's to settle.
-    for key in [
-        "user",
-        "user_agent",
-        "severity",
-        "priority_level",
-        "flow_schema",
-        "verb_resource",
-        "fix_yaml",
-    ] {
-        assert_eq!(ours["culprit"][key], theirs["culprit"][key], "{key}");
+    // The culprit, its evidence and its fix; sums over scan threads may differ in the last bits.
+    for (key, value) in ours["culprit"].as_object().unwrap() {
+        assert!(close(value, &theirs["culprit"][key]), "{key}");
     }
     assert_eq!(
         ours["culprit"]["user"],

@@ -15,6 +15,11 @@ use std::time::Duration;
 /// The API server's load per priority level, per client and per flow, live in the terminal,
 /// with the doctor's culprit and its fix one key away.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens top --sim chatty-daemonset
+  apilens top --data-dir data --audit-log /var/log/kube-apiserver/audit.log --follow
+  apilens top --prometheus http://127.0.0.1:9797 --once --format json")]
 pub(crate) struct Args {
     /// Run the simulator in-process with this scenario (healthy, chatty-daemonset,
     /// watch-storm, etcd-slow, apf-saturation, webhook-slow, upgrade-skew): no cluster needed.
