@@ -83,15 +83,23 @@ fn event_loop(
     app.history_step = opts.history_step;
     let mut last_ask: Option<Instant> = None;
     let mut in_flight = false;
+    // A source slower than the interval is asked again only after as long again as its last
+    // read took, so the reader thread is busy at most half the time.
+    let mut gap = opts.interval;
     loop {
         let now = Instant::now();
-        if !in_flight && last_ask.is_none_or(|t| now.duration_since(t) >= opts.interval) {
+        if !in_flight && last_ask.is_none_or(|t| now.duration_since(t) >= gap) {
             let _ = ask.send(app.history);
             in_flight = true;
             last_ask = Some(now);
         }
         while let Ok((back, result)) = answers.try_recv() {
             in_flight = false;
+            if let Some(asked) = last_ask {
+                gap = opts.interval.max(asked.elapsed() * 2);
+                // Stale means older than the pace the source can keep.
+                app.interval = gap;
+            }
             if back != app.history {
                 continue;
             }
