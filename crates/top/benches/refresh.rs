@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const TARGET_SERIES: usize = 50_000;
+const MAX_REPLICAS: usize = 16;
 const STEP_MS: i64 = 15_000;
 const WINDOW: Duration = Duration::from_secs(300);
 
@@ -40,20 +41,30 @@ fn store(dir: &std::path::Path) -> (Arc<Db>, i64, std::path::PathBuf, usize) {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count();
     let replicas = TARGET_SERIES.div_ceil(per_replica);
-    let mut sim = Simulator::new(config(replicas, start)).unwrap();
+    // The simulator runs at most 16 replicas: several simulated clusters feed one store, each
+    // replica a target of its own.
+    let mut sims: Vec<Simulator> = (0..replicas.div_ceil(MAX_REPLICAS))
+        .map(|k| {
+            let n = (replicas - k * MAX_REPLICAS).min(MAX_REPLICAS);
+            let mut cfg = config(n, start);
+            cfg.seed = 1 + k as u64;
+            Simulator::new(cfg).unwrap()
+        })
+        .collect();
     let audit_path = dir.join("audit.log");
-    sim.set_audit_sink(Box::new(std::fs::File::create(&audit_path).unwrap()));
+    sims[0].set_audit_sink(Box::new(std::fs::File::create(&audit_path).unwrap()));
     let db = Arc::new(Db::open(&dir.join("store"), DbOptions::default()).unwrap());
     let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
     let health = Health::new();
-    let mut loops: Vec<ScrapeLoop> = (0..replicas)
+    let mut loops: Vec<(usize, usize, ScrapeLoop)> = (0..replicas)
         .map(|i| {
-            ScrapeLoop::new(
+            let scrape_loop = ScrapeLoop::new(
                 Target::external(JOB_APISERVER, &format!("apiserver-{i}:6443"), "bench"),
                 ScrapeOpts::default(),
                 Arc::clone(&sink),
                 health.clone(),
-            )
+            );
+            (i / MAX_REPLICAS, i % MAX_REPLICAS, scrape_loop)
         })
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,11 +73,13 @@ fn store(dir: &std::path::Path) -> (Arc<Db>, i64, std::path::PathBuf, usize) {
         .unwrap();
     let mut t = start + STEP_MS;
     while t <= end {
-        sim.advance_to(t).unwrap();
-        for (i, l) in loops.iter_mut().enumerate() {
+        for sim in &mut sims {
+            sim.advance_to(t).unwrap();
+        }
+        for (k, i, l) in &mut loops {
             let fetched = Fetched {
                 content_type: None,
-                body: sim.render_metrics(i).unwrap().into(),
+                body: sims[*k].render_metrics(*i).unwrap().into(),
                 timestamp_ms: Some(t),
             };
             let report = runtime.block_on(l.ingest(fetched, Duration::ZERO));
@@ -74,7 +87,7 @@ fn store(dir: &std::path::Path) -> (Arc<Db>, i64, std::path::PathBuf, usize) {
         }
         t += STEP_MS;
     }
-    drop(sim);
+    drop(sims);
     (db, end, audit_path, per_replica * replicas)
 }
 
