@@ -36,6 +36,8 @@ before=$(cpu); start=$(date +%s.%N)
 sleep "$duration"
 after=$(cpu); end=$(date +%s.%N)
 tmux -L "$socket" send-keys -t top q
+# Let it exit on its own, so that it removes its temporary store.
+while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
 awk -v b="$before" -v a="$after" -v s="$start" -v e="$end" -v t="$tick" 'BEGIN {
   cores = (a - b) / t / (e - s)
   printf "live view, refresh every 1s: %.2f cores over %.0f s (target < 1 core): %s\n", cores, e - s, (cores < 1 ? "ok" : "OVER")

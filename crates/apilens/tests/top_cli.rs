@@ -335,7 +335,7 @@ fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotati
         socket: format!("apilens-top-follow-{}", std::process::id()),
     };
     let script = format!(
-        "{} top --data-dir {} --audit-log {} --follow --interval 1s; sleep 60",
+        "{} top --data-dir {} --audit-log {} --follow --interval 1s; echo \"EXITED $?\"; sleep 60",
         env!("CARGO_BIN_EXE_apilens"),
         data.display(),
         followed.display()
@@ -353,7 +353,10 @@ fn a_followed_audit_log_names_the_culprit_once_its_lines_arrive_through_a_rotati
             .any(|l| l.starts_with("CRIT ") && l.contains("workload-low"))
     });
     assert!(pane.contains("culprit CRITICAL"), "{pane}");
+    // Quit and wait for the exit, so that the spool is removed before tmux goes.
     tmux.keys(&["q"]);
+    let pane = tmux.wait_for("the exit", |p| p.contains("EXITED"));
+    assert!(pane.contains("EXITED 0"), "{pane}");
 }
 
 /// True when two JSON numbers (or nulls) agree within 1e-9 relative.

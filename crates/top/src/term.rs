@@ -6,7 +6,8 @@ use crate::error::TopError;
 use crate::frame::Frame;
 use crate::style::Theme;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Where frames come from: the simulator, a store, a remote engine, an audit log.
@@ -21,7 +22,7 @@ pub trait Source: Send {
 }
 
 /// How the live view runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LiveOpts {
     /// Time between two reads.
     pub interval: Duration,
@@ -29,6 +30,9 @@ pub struct LiveOpts {
     pub history_step: Duration,
     /// Colours.
     pub theme: Theme,
+    /// Set from outside (a signal handler: the terminal closed, SIGTERM) to leave as `q` does,
+    /// with the terminal restored and the source cleaned up.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Runs the live view on the terminal until `q`.
@@ -45,9 +49,12 @@ pub fn run_live(source: Box<dyn Source>, opts: LiveOpts) -> Result<(), TopError>
     let (answer, answers) = mpsc::channel::<(Duration, Result<Frame, String>)>();
     let reader = std::thread::Builder::new()
         .name("top-reader".to_owned())
-        .spawn(move || read_loop(source, &asked, &answer))?;
+        .spawn({
+            let stop = opts.stop.clone();
+            move || read_loop(source, &asked, &answer, stop.as_deref())
+        })?;
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, &ask, &answers, opts);
+    let result = event_loop(&mut terminal, &ask, &answers, &opts);
     let restored = ratatui::try_restore();
     drop(ask);
     // The source cleans up (a temporary store) when its thread ends.
@@ -60,8 +67,19 @@ fn read_loop(
     mut source: Box<dyn Source>,
     asked: &mpsc::Receiver<Duration>,
     answer: &mpsc::Sender<(Duration, Result<Frame, String>)>,
+    stop: Option<&AtomicBool>,
 ) {
-    while let Ok(mut back) = asked.recv() {
+    loop {
+        // The stop flag ends this thread even when the main thread is stuck on a closed
+        // terminal, so the source (a temporary store) is dropped and cleaned up.
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return;
+        }
+        let mut back = match asked.recv_timeout(Duration::from_millis(250)) {
+            Ok(back) => back,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         // Only the newest request matters.
         while let Ok(newer) = asked.try_recv() {
             back = newer;
@@ -77,7 +95,7 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     ask: &mpsc::Sender<Duration>,
     answers: &mpsc::Receiver<(Duration, Result<Frame, String>)>,
-    opts: LiveOpts,
+    opts: &LiveOpts,
 ) -> Result<(), TopError> {
     let mut app = App::new(opts.interval);
     app.history_step = opts.history_step;
@@ -87,6 +105,13 @@ fn event_loop(
     // read took, so the reader thread is busy at most half the time.
     let mut gap = opts.interval;
     loop {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Ok(());
+        }
         let now = Instant::now();
         if !in_flight && last_ask.is_none_or(|t| now.duration_since(t) >= gap) {
             let _ = ask.send(app.history);

@@ -10,6 +10,8 @@ use apilens_top::{LiveOpts, Source, Theme};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The API server's load per priority level, per client and per flow, live in the terminal,
@@ -108,6 +110,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             interval: args.interval,
             history_step: args.history_step,
             theme: Theme::from_env(),
+            stop: Some(stop_on_signal()?),
         },
     )?;
     Ok(ExitCode::SUCCESS)
@@ -154,4 +157,39 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         );
     }
     Ok(Box::new(source::StoreSource::new(dir, settings)?))
+}
+
+/// A flag set when the terminal closes (SIGHUP) or the process is asked to stop (SIGTERM), so
+/// that the view leaves as `q` leaves: terminal restored, temporary store removed.
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("cannot start the signal listener")?;
+    let (mut hup, mut term) = runtime.block_on(async {
+        Ok::<_, anyhow::Error>((
+            signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        ))
+    })?;
+    let flag = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .name("top-signals".to_owned())
+        .spawn(move || {
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = hup.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            flag.store(true, Ordering::Relaxed);
+            // A closed terminal can leave the main thread stuck in the terminal library; the
+            // reader thread has dropped the source (and its temporary store) by now.
+            std::thread::sleep(Duration::from_secs(3));
+            std::process::exit(0);
+        })
+        .context("cannot start the signal listener")?;
+    Ok(stop)
 }
