@@ -472,3 +472,32 @@ fn a_frame_reads_the_same_on_prometheus_as_on_the_store() {
         }
     }
 }
+
+#[test]
+fn closing_the_terminal_ends_the_view_and_removes_its_temporary_store() {
+    if !apilens_testkit::peers_run(&[("tmux", &["-V"])]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("apilens-top-hup-{}", std::process::id()),
+    };
+    tmux.start(&format!(
+        "TMPDIR={} exec {} top --sim healthy --interval 1s",
+        tmp.path().display(),
+        env!("CARGO_BIN_EXE_apilens")
+    ));
+    tmux.wait_for("the first frame", |p| p.contains("SECTION"));
+    let stored = || std::fs::read_dir(tmp.path()).unwrap().count();
+    assert_eq!(stored(), 1, "the simulator's temporary store");
+    // Killing the server closes the terminal: the view gets SIGHUP.
+    tmux.run(&["kill-server"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the temporary store is left behind"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
