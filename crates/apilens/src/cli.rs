@@ -44,6 +44,9 @@ pub(crate) enum Command {
     Dashboard(crate::commands::dashboard::Args),
     /// Name the client that hurts the API server, cost it in APF seats, and write the fix.
     Doctor(crate::commands::doctor::Args),
+    /// The API server's load per priority level and per client, live in the terminal, with
+    /// the culprit and its fix one key away.
+    Top(crate::commands::top::Args),
 }
 
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.

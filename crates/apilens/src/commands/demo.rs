@@ -95,7 +95,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// One simulated scrape target: the loop that stores it and what renders its body.
-struct SimTarget {
+pub(crate) struct SimTarget {
     scrape_loop: ScrapeLoop,
     /// `Some(i)` for API server replica `i`, `None` for etcd.
     replica: Option<usize>,
@@ -159,34 +159,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let db = Arc::new(db);
     let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
     let health = Health::new();
-    let opts = ScrapeOpts {
-        interval: SCRAPE_INTERVAL,
-        ..ScrapeOpts::default()
-    };
-    let mut targets: Vec<SimTarget> = (0..sim.replicas())
-        .map(|i| SimTarget {
-            scrape_loop: ScrapeLoop::new(
-                Target::external(
-                    JOB_APISERVER,
-                    &format!("apiserver-{i}.sim:6443"),
-                    &format!("simulated API server replica {i}"),
-                ),
-                opts,
-                Arc::clone(&sink),
-                health.clone(),
-            ),
-            replica: Some(i),
-        })
-        .collect();
-    targets.push(SimTarget {
-        scrape_loop: ScrapeLoop::new(
-            Target::external(JOB_ETCD, "etcd-0.sim:2379", "simulated etcd"),
-            opts,
-            Arc::clone(&sink),
-            health.clone(),
-        ),
-        replica: None,
-    });
+    let mut targets = sim_targets(&sim, &sink, &health, SCRAPE_INTERVAL);
 
     note!(
         "apilens demo: scenario {} on Kubernetes {}, {} API servers (SIMULATED data)",
@@ -300,10 +273,11 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 /// The simulated audit log, shared between the simulator that writes it and the demo that
 /// flushes it so `apilens audit` can read it while the demo runs.
 #[derive(Clone)]
-struct AuditFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
+pub(crate) struct AuditFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
 
 impl AuditFile {
-    fn create(path: &Path) -> anyhow::Result<Self> {
+    /// Creates (or truncates) the file at `path`.
+    pub(crate) fn create(path: &Path) -> anyhow::Result<Self> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Self(Arc::new(std::sync::Mutex::new(
@@ -322,8 +296,47 @@ impl std::io::Write for AuditFile {
     }
 }
 
+/// The scrape loops of every simulated replica and of etcd, storing into `sink`, as `serve`
+/// stores external targets.
+pub(crate) fn sim_targets(
+    sim: &Simulator,
+    sink: &Arc<dyn Sink>,
+    health: &Health,
+    interval: Duration,
+) -> Vec<SimTarget> {
+    let opts = ScrapeOpts {
+        interval,
+        ..ScrapeOpts::default()
+    };
+    let mut targets: Vec<SimTarget> = (0..sim.replicas())
+        .map(|i| SimTarget {
+            scrape_loop: ScrapeLoop::new(
+                Target::external(
+                    JOB_APISERVER,
+                    &format!("apiserver-{i}.sim:6443"),
+                    &format!("simulated API server replica {i}"),
+                ),
+                opts,
+                Arc::clone(sink),
+                health.clone(),
+            ),
+            replica: Some(i),
+        })
+        .collect();
+    targets.push(SimTarget {
+        scrape_loop: ScrapeLoop::new(
+            Target::external(JOB_ETCD, "etcd-0.sim:2379", "simulated etcd"),
+            opts,
+            Arc::clone(sink),
+            health.clone(),
+        ),
+        replica: None,
+    });
+    targets
+}
+
 /// Advances the simulation to `t` and stores one scrape of every target at `t`.
-async fn scrape_all(
+pub(crate) async fn scrape_all(
     sim: &mut Simulator,
     targets: &mut [SimTarget],
     t: i64,

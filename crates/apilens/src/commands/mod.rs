@@ -16,6 +16,7 @@ pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod sim;
+pub(crate) mod top;
 pub(crate) mod tsdb;
 pub(crate) mod web_server;
 
@@ -39,5 +40,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Top(args) => top::run(args),
     }
 }

@@ -1,0 +1,195 @@
+//! `apilens top`: the live terminal view, or one frame of it with `--once`.
+
+mod follow;
+mod source;
+
+use crate::commands::remote::RemoteArgs;
+use crate::commands::serve::parse_duration;
+use anyhow::{Context as _, bail};
+use apilens_top::{LiveOpts, Source, Theme};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The API server's load per priority level, per client and per flow, live in the terminal,
+/// with the doctor's culprit and its fix one key away.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  apilens top --sim chatty-daemonset
+  apilens top --data-dir data --audit-log /var/log/kube-apiserver/audit.log --follow
+  apilens top --prometheus http://127.0.0.1:9797 --once --format json")]
+pub(crate) struct Args {
+    /// Run the simulator in-process with this scenario (healthy, chatty-daemonset,
+    /// watch-storm, etcd-slow, apf-saturation, webhook-slow, upgrade-skew): no cluster needed.
+    /// The data is SIMULATED.
+    #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["prometheus", "data_dir"])]
+    sim: Option<String>,
+    /// Kubernetes version the simulator imitates.
+    #[arg(long, default_value = "1.34", value_name = "VERSION", requires = "sim")]
+    kubernetes_version: String,
+    /// API server replicas of the simulator.
+    #[arg(long, default_value_t = 2, value_name = "N", requires = "sim")]
+    replicas: usize,
+    /// Seed of the simulator's random draws.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "sim")]
+    seed: u64,
+    /// The embedded store directory to read (what `apilens serve` or `apilens demo --data-dir`
+    /// fills).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Audit log files or directories of the same cluster: the clients screen ranks their
+    /// clients by harm (the doctor's ranking) and `y` shows the fix. Repeat for more.
+    #[arg(long = "audit-log", value_name = "PATH")]
+    audit_logs: Vec<PathBuf>,
+    /// Follow the audit logs as they grow, by name as `tail -F` does (through rotation and
+    /// truncation), from their current end, instead of reading them whole at every refresh.
+    #[arg(long, requires = "audit_logs", conflicts_with = "sim")]
+    follow: bool,
+    /// The window every figure is read over, ending at the newest data.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    window: Duration,
+    /// End of the window instead of now (RFC 3339 or Unix seconds), for `--data-dir` and
+    /// `--prometheus`: a frame of an incident that is over, for a ticket.
+    #[arg(long, conflicts_with = "sim")]
+    until: Option<String>,
+    /// Time between two refreshes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    interval: Duration,
+    /// How far `←` and `→` move through stored history.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    history_step: Duration,
+    /// Label matchers that scope every query, without braces, e.g. `cluster="prod"`.
+    #[arg(long, default_value = "")]
+    selector: String,
+    /// Print one frame (every screen) and exit, for scripts and tickets.
+    #[arg(long)]
+    once: bool,
+    /// Output of `--once`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"], requires = "once")]
+    format: String,
+    /// Width of `--once --format text`.
+    #[arg(long, default_value_t = 120, value_name = "COLUMNS", requires = "once")]
+    width: u16,
+}
+
+/// Runs `apilens top`.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.window < Duration::from_secs(60) {
+        bail!("--window must be at least 1m: rates look a minute or more back");
+    }
+    if args.interval < Duration::from_millis(100) {
+        bail!("--interval must be at least 100ms");
+    }
+    let mut source = open_source(&args)?;
+    if args.once {
+        let frame = source.read(Duration::ZERO).map_err(anyhow::Error::msg)?;
+        let text = match args.format.as_str() {
+            "json" => apilens_top::render_json(&frame) + "\n",
+            _ => apilens_top::render_text(&frame, args.width.max(60)),
+        };
+        return match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            other => {
+                other.context("writing to standard output")?;
+                Ok(ExitCode::SUCCESS)
+            }
+        };
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("standard output is not a terminal: use --once [--format text|json] in scripts");
+    }
+    apilens_top::run_live(
+        source,
+        LiveOpts {
+            interval: args.interval,
+            history_step: args.history_step,
+            theme: Theme::from_env(),
+            stop: Some(stop_on_signal()?),
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
+    let settings = source::Settings {
+        window: args.window,
+        selector: args.selector.clone(),
+        audit_logs: args.audit_logs.clone(),
+        follow: args.follow,
+        until_ms: args
+            .until
+            .as_deref()
+            .map(apilens_promql::parse_time)
+            .transpose()
+            .context("--until")?,
+    };
+    if let Some(scenario) = &args.sim {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "apilens top: simulating {scenario} (SIMULATED data): storing the first {} ...",
+            apilens_top::duration_text(args.window.as_secs() + 60)
+        );
+        return Ok(Box::new(source::SimSource::start(
+            scenario,
+            &args.kubernetes_version,
+            args.replicas,
+            args.seed,
+            settings,
+        )?));
+    }
+    if let Some(client) = args.remote.client(Duration::from_secs(30))? {
+        return Ok(Box::new(source::RemoteStoreSource::new(client, settings)?));
+    }
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data"));
+    if !dir.is_dir() {
+        bail!(
+            "store directory {} does not exist (pass --sim SCENARIO to try it, --data-dir DIR, or --prometheus URL)",
+            dir.display()
+        );
+    }
+    Ok(Box::new(source::StoreSource::new(dir, settings)?))
+}
+
+/// A flag set when the terminal closes (SIGHUP) or the process is asked to stop (SIGTERM), so
+/// that the view leaves as `q` leaves: terminal restored, temporary store removed.
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("cannot start the signal listener")?;
+    let (mut hup, mut term) = runtime.block_on(async {
+        Ok::<_, anyhow::Error>((
+            signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        ))
+    })?;
+    let flag = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .name("top-signals".to_owned())
+        .spawn(move || {
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = hup.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            flag.store(true, Ordering::Relaxed);
+            // A closed terminal can leave the main thread stuck in the terminal library; the
+            // reader thread has dropped the source (and its temporary store) by now.
+            std::thread::sleep(Duration::from_secs(3));
+            std::process::exit(0);
+        })
+        .context("cannot start the signal listener")?;
+    Ok(stop)
+}

@@ -1,0 +1,366 @@
+//! Where `top` reads its frames: the simulator in-process, a store directory, a remote engine;
+//! each through the report and the doctor, as `report` and `doctor` read them.
+
+use super::follow::Follower;
+use crate::commands::demo::{AuditFile, SimTarget, scrape_all, sim_targets};
+use crate::commands::report::now_ms;
+use anyhow::{Context as _, bail};
+use apilens_audit::{Filter, FilterSpec, Input};
+use apilens_promql::{Engine, EngineOpts, RemoteClient};
+use apilens_report::{LocalSource, QuerySource, RemoteSource, ReportOpts, build_report};
+use apilens_scrape::{Health, Sink};
+use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
+use apilens_top::{Frame, SERIES_PER_PANEL, Source, build_frame};
+use apilens_tsdb::{Db, DbOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every source reads the same way.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The window of every figure.
+    pub(crate) window: Duration,
+    /// Matchers scoping every query.
+    pub(crate) selector: String,
+    /// Audit logs for the clients screen.
+    pub(crate) audit_logs: Vec<PathBuf>,
+    /// Follow the audit logs as they grow instead of reading them whole at every refresh.
+    pub(crate) follow: bool,
+    /// End of the window instead of now, milliseconds since the epoch.
+    pub(crate) until_ms: Option<i64>,
+}
+
+impl Settings {
+    /// End of the window `back` before the newest data (now, or `--until`).
+    fn end_ms(&self, back: Duration) -> i64 {
+        self.until_ms.unwrap_or_else(now_ms) - millis(back)
+    }
+}
+
+/// The audit logs of a store or remote source: read whole at every refresh (the window's
+/// requests kept), or followed as they grow.
+struct AuditLogs {
+    paths: Vec<PathBuf>,
+    followers: Vec<Follower>,
+    // Dropped last: the followers' spool lives in it.
+    _spool: Option<tempfile::TempDir>,
+}
+
+impl AuditLogs {
+    fn new(settings: &Settings) -> anyhow::Result<AuditLogs> {
+        if !settings.follow {
+            return Ok(AuditLogs {
+                paths: settings.audit_logs.clone(),
+                followers: Vec::new(),
+                _spool: None,
+            });
+        }
+        let spool = tempfile::Builder::new()
+            .prefix("apilens-top-follow-")
+            .tempdir()
+            .context("cannot create a spool directory for --follow")?;
+        let mut followers = Vec::new();
+        for (i, path) in settings.audit_logs.iter().enumerate() {
+            if path.is_dir() {
+                bail!(
+                    "--follow follows files, not directories: {} is a directory",
+                    path.display()
+                );
+            }
+            followers.push(
+                Follower::new(path, &spool.path().join(i.to_string()), settings.window)
+                    .with_context(|| format!("following {}", path.display()))?,
+            );
+        }
+        Ok(AuditLogs {
+            paths: Vec::new(),
+            followers,
+            _spool: Some(spool),
+        })
+    }
+
+    /// The files to read for this refresh.
+    fn current(&mut self) -> Result<Vec<PathBuf>, String> {
+        if self.followers.is_empty() {
+            return Ok(self.paths.clone());
+        }
+        let now = std::time::Instant::now();
+        let mut out = Vec::new();
+        for f in &mut self.followers {
+            let segments = f
+                .poll(now)
+                .map_err(|e| format!("following {}: {e}", f.path().display()))?;
+            out.extend(segments);
+        }
+        Ok(out)
+    }
+}
+
+/// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
+/// logs of the same window.
+fn read_frame(
+    name: &str,
+    queries: &dyn QuerySource,
+    settings: &Settings,
+    audit: &[PathBuf],
+    end_ms: i64,
+) -> Result<Frame, String> {
+    let opts = ReportOpts {
+        end_ms,
+        range: settings.window,
+        selector: settings.selector.clone(),
+        top: SERIES_PER_PANEL,
+    };
+    let report = build_report(queries, &opts).map_err(|e| {
+        let e = e.to_string();
+        if e.starts_with(name) {
+            e
+        } else {
+            format!("{name}: {e}")
+        }
+    })?;
+    if audit.is_empty() {
+        let mut frame = build_frame(name, &report, None);
+        if settings.follow {
+            frame.notes =
+                vec!["following the audit log from its end: no request seen yet".to_owned()];
+        }
+        return Ok(frame);
+    }
+    let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
+    let rfc3339 = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
+    };
+    let filter = Filter::new(&FilterSpec {
+        since: Some(rfc3339(end_ms - window_ms)?),
+        until: Some(rfc3339(end_ms)?),
+        ..FilterSpec::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let inputs = apilens_doctor::DoctorInputs {
+        audit: audit.iter().cloned().map(Input::Path).collect(),
+        filter,
+        metrics: Some(report.clone()),
+        ..apilens_doctor::DoctorInputs::default()
+    };
+    let diagnosis = apilens_doctor::diagnose(&inputs).map_err(|e| format!("audit log: {e}"))?;
+    Ok(build_frame(name, &report, Some(&diagnosis)))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The simulator in-process, stored in a temporary embedded store as `demo` stores it, with its
+/// audit log beside.
+pub(crate) struct SimSource {
+    name: String,
+    settings: Settings,
+    runtime: tokio::runtime::Runtime,
+    sim: Simulator,
+    targets: Vec<SimTarget>,
+    db: Arc<Db>,
+    audit: AuditFile,
+    audit_path: PathBuf,
+    /// The audit log's last window, so that a live refresh does not read the whole session.
+    recent: Follower,
+    last_scrape_ms: i64,
+    // Dropped last: the store and the audit log live in it.
+    _dir: tempfile::TempDir,
+}
+
+/// Time between two simulated scrapes.
+const SIM_SCRAPE: Duration = Duration::from_secs(5);
+
+impl SimSource {
+    /// Starts the simulator with `scenario` and stores the window's worth of history.
+    pub(crate) fn start(
+        scenario: &str,
+        version: &str,
+        replicas: usize,
+        seed: u64,
+        settings: Settings,
+    ) -> anyhow::Result<SimSource> {
+        if !SCENARIOS.iter().any(|s| s.name == scenario) {
+            let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+            bail!(
+                "unknown scenario {scenario:?}: choose one of {}",
+                names.join(", ")
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("apilens-top-")
+            .tempdir()
+            .context("cannot create a temporary store directory")?;
+        let step = millis(SIM_SCRAPE);
+        let now = now_ms() / step * step;
+        // The window plus a minute, so that the first frame's rates have their lookback.
+        let history = millis(settings.window) + 60_000;
+        let mut sim = Simulator::new(ScenarioConfig {
+            scenario: scenario.to_owned(),
+            kubernetes_version: KubeVersion::parse(version)?,
+            replicas,
+            seed,
+            start_unix_ms: now - history,
+        })?;
+        let audit_path = dir.path().join("audit.log");
+        let mut audit = AuditFile::create(&audit_path)?;
+        sim.set_audit_sink(Box::new(audit.clone()));
+        // Created while the log is empty, so it follows it from its first line.
+        let recent = Follower::new(&audit_path, &dir.path().join("spool"), settings.window)?;
+        let db = Arc::new(
+            Db::open(&dir.path().join("store"), DbOptions::default())
+                .context("cannot open the temporary store")?,
+        );
+        let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let mut targets = sim_targets(&sim, &sink, &Health::new(), SIM_SCRAPE);
+        let mut t = now - history + step;
+        while t <= now {
+            runtime.block_on(scrape_all(&mut sim, &mut targets, t))?;
+            t += step;
+        }
+        audit.flush()?;
+        Ok(SimSource {
+            name: format!("simulator {scenario} (SIMULATED)"),
+            settings,
+            runtime,
+            sim,
+            targets,
+            db,
+            audit,
+            audit_path,
+            recent,
+            last_scrape_ms: now,
+            _dir: dir,
+        })
+    }
+
+    /// Scrapes the simulator up to now, a scrape every [`SIM_SCRAPE`].
+    fn catch_up(&mut self) -> anyhow::Result<()> {
+        let step = millis(SIM_SCRAPE);
+        let now = now_ms();
+        while self.last_scrape_ms + step <= now {
+            let t = self.last_scrape_ms + step;
+            self.runtime
+                .block_on(scrape_all(&mut self.sim, &mut self.targets, t))?;
+            self.last_scrape_ms = t;
+        }
+        self.audit.flush()?;
+        Ok(())
+    }
+}
+
+impl Source for SimSource {
+    fn read(&mut self, back: Duration) -> Result<Frame, String> {
+        self.catch_up().map_err(|e| format!("simulator: {e:#}"))?;
+        let local = LocalSource::new(
+            Engine::new(EngineOpts::default()),
+            self.db.as_ref(),
+            &self.name,
+        );
+        let recent = self
+            .recent
+            .poll(std::time::Instant::now())
+            .map_err(|e| format!("simulator audit log: {e}"))?;
+        // Live, the spool holds the window; further back, only the whole log does.
+        let audit = if back.is_zero() {
+            recent
+        } else {
+            vec![self.audit_path.clone()]
+        };
+        read_frame(
+            &self.name,
+            &local,
+            &self.settings,
+            &audit,
+            self.last_scrape_ms - millis(back),
+        )
+    }
+}
+
+/// A store directory, opened read-only at every refresh so that what a writer adds shows up.
+pub(crate) struct StoreSource {
+    dir: PathBuf,
+    name: String,
+    settings: Settings,
+    audit: AuditLogs,
+}
+
+impl StoreSource {
+    /// Reads the store in `dir`.
+    pub(crate) fn new(dir: PathBuf, settings: Settings) -> anyhow::Result<StoreSource> {
+        let name = format!("store {}", dir.display());
+        Ok(StoreSource {
+            dir,
+            name,
+            audit: AuditLogs::new(&settings)?,
+            settings,
+        })
+    }
+}
+
+impl Source for StoreSource {
+    fn read(&mut self, back: Duration) -> Result<Frame, String> {
+        let db = Db::open_read_only(&self.dir).map_err(|e| {
+            format!(
+                "opening store {}: {} (when `apilens serve` holds it, read through its API: --prometheus http://127.0.0.1:9797)",
+                self.dir.display(),
+                apilens_model::error_chain(&e)
+            )
+        })?;
+        let local = LocalSource::new(Engine::new(EngineOpts::default()), &db, &self.name);
+        let audit = self.audit.current()?;
+        read_frame(
+            &self.name,
+            &local,
+            &self.settings,
+            &audit,
+            self.settings.end_ms(back),
+        )
+    }
+}
+
+/// A remote Prometheus-compatible engine (`--prometheus`, SigV4 included).
+pub(crate) struct RemoteStoreSource {
+    queries: RemoteSource,
+    name: String,
+    settings: Settings,
+    audit: AuditLogs,
+}
+
+impl RemoteStoreSource {
+    /// Reads through `client`.
+    pub(crate) fn new(
+        client: RemoteClient,
+        settings: Settings,
+    ) -> anyhow::Result<RemoteStoreSource> {
+        let name = client.base().to_owned();
+        Ok(RemoteStoreSource {
+            queries: RemoteSource::new(client),
+            name,
+            audit: AuditLogs::new(&settings)?,
+            settings,
+        })
+    }
+}
+
+impl Source for RemoteStoreSource {
+    fn read(&mut self, back: Duration) -> Result<Frame, String> {
+        let audit = self.audit.current()?;
+        read_frame(
+            &self.name,
+            &self.queries,
+            &self.settings,
+            &audit,
+            self.settings.end_ms(back),
+        )
+    }
+}

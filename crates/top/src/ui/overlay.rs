@@ -1,0 +1,134 @@
+//! What opens over a screen: the keys, a client's finding and its fix YAML.
+
+use crate::app::{App, Overlay};
+use crate::frame::ClientRow;
+use crate::style::Theme;
+use ratatui::Frame as TermFrame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+/// The keys, as `?` shows them.
+pub const HELP: &[(&str, &str)] = &[
+    (
+        ":pl",
+        "priority levels: seats in use against the limit per replica",
+    ),
+    (
+        ":clients",
+        "clients by harm (the doctor's ranking), flows by seats",
+    ),
+    (
+        ":calls",
+        "the slowest calls, request rates, errors and 429s",
+    ),
+    (":watches", "open WATCHes and the events they send"),
+    (":etcd", "etcd as the API server sees it, and etcd itself"),
+    ("Tab 1-6", "next screen / screen by number"),
+    ("/", "filter the rows (Esc clears)"),
+    (
+        "Enter",
+        "drill down: section → screen, level → its clients, client → finding",
+    ),
+    ("y", "the doctor's fix YAML for the selected client"),
+    ("← →", "back and forth through stored history"),
+    ("r", "per replica or per level"),
+    ("R F5", "refresh now"),
+    ("j k ↑ ↓", "move; PgUp PgDn Home End"),
+    ("q", "quit (Esc closes a window)"),
+];
+
+pub(crate) fn draw(f: &mut TermFrame<'_>, area: Rect, app: &App, theme: Theme) {
+    let (title, lines) = match &app.overlay {
+        Overlay::None => return,
+        Overlay::Help => ("keys", help_lines(theme)),
+        Overlay::Client(i) => match client(app, *i) {
+            Some(c) => ("client", client_lines(c, theme)),
+            None => return,
+        },
+        Overlay::Fix(i) => match client(app, *i) {
+            Some(c) => ("fix (y: the doctor's YAML)", fix_lines(c, theme)),
+            None => return,
+        },
+    };
+    let rect = super::centred(area, area.width.saturating_sub(2).max(20), area.height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {title} · Esc closes ")),
+            )
+            .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0)),
+        rect,
+    );
+}
+
+fn client(app: &App, i: usize) -> Option<&ClientRow> {
+    app.frame.as_ref()?.clients.get(i)
+}
+
+fn help_lines(theme: Theme) -> Vec<Line<'static>> {
+    HELP.iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<10}"), theme.heading()),
+                Span::raw(*what),
+            ])
+        })
+        .collect()
+}
+
+fn client_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(c.severity.clone(), theme.level(&c.severity)),
+            Span::raw(format!(" {}", c.finding)),
+        ]),
+        Line::raw(format!("user        {}", c.user)),
+        Line::raw(format!("user agent  {}", c.user_agent)),
+        Line::raw(format!("calls       {}", c.verb_resource)),
+        Line::raw(format!(
+            "level       {} ({:.0}% of its seat-seconds), FlowSchema {}",
+            c.priority_level, c.level_share_pct, c.flow_schema
+        )),
+        Line::raw(format!(
+            "cost        {} req/s, {} seats busy, {} 429/s, {} source IPs",
+            crate::text::num(c.req_per_s),
+            crate::text::num(c.seat_s_per_s),
+            crate::text::num(c.rejected_per_s),
+            c.source_ips
+        )),
+        Line::raw(""),
+    ];
+    lines.extend(c.evidence.iter().map(|e| Line::raw(format!("• {e}"))));
+    if !c.advice.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("fix", theme.heading()));
+        lines.extend(c.advice.iter().map(|a| Line::raw(format!("• {a}"))));
+    }
+    if !c.fix_yaml.is_empty() {
+        lines.push(Line::styled("y shows the YAML", theme.dim()));
+    }
+    lines
+}
+
+fn fix_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
+    if c.fix_yaml.is_empty() {
+        let mut lines = vec![Line::raw(if c.severity.is_empty() {
+            format!("the doctor found nothing to fix for {}", c.user)
+        } else {
+            format!("APF is not the remedy for {}:", c.user)
+        })];
+        lines.extend(c.advice.iter().map(|a| Line::raw(format!("• {a}"))));
+        return lines;
+    }
+    let mut lines = vec![Line::styled(
+        format!("# kubectl apply -f - for {}", c.user),
+        theme.dim(),
+    )];
+    lines.extend(c.fix_yaml.lines().map(|l| Line::raw(l.to_owned())));
+    lines
+}

@@ -1,0 +1,358 @@
+//! Every screen and key of the view drawn on ratatui's test backend, at several sizes.
+
+use apilens_top::{
+    App, ClientRow, Effect, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable, Screen,
+    SectionLine, Theme, draw_to_buffer, draw_to_text,
+};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+use std::time::{Duration, Instant};
+
+const PLAIN: Theme = Theme { colour: false };
+const COLOUR: Theme = Theme { colour: true };
+
+/// The sizes every screen must fit: the smallest terminal supported, common ones and a wide one.
+const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (160, 50), (250, 70)];
+
+/// A frame shaped like the chatty-daemonset scenario's: a DaemonSet's LISTs fill
+/// workload-low on both replicas, and the doctor names it.
+fn frame() -> Frame {
+    let culprit = ClientRow {
+        user: "system:serviceaccount:logging:log-agent".into(),
+        user_agent: "log-agent".into(),
+        req_per_s: 41.5,
+        seat_s_per_s: 12.3,
+        priority_level: "workload-low".into(),
+        level_share_pct: 87.0,
+        rejected_per_s: 2.4,
+        verb_resource: "list pods".into(),
+        source_ips: 200,
+        severity: "CRITICAL".into(),
+        finding: "log-agent LISTs pods cluster-wide from 200 nodes: 87% of workload-low".into(),
+        flow_schema: "service-accounts".into(),
+        evidence: vec!["12.3 seats busy on average".into()],
+        fix_yaml: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata:\n  name: log-agent\n".into(),
+        advice: vec!["page the LIST with limit=500".into()],
+    };
+    let victim = ClientRow {
+        user: "system:serviceaccount:kube-system:replicaset-controller".into(),
+        user_agent: "kube-controller-manager".into(),
+        req_per_s: 3.0,
+        seat_s_per_s: 0.2,
+        priority_level: "workload-high".into(),
+        level_share_pct: 20.0,
+        ..ClientRow::default()
+    };
+    let level = |level: &str, instance: &str, used: f64| LevelRow {
+        level: level.into(),
+        instance: instance.into(),
+        utilisation_pct: Some(used),
+        utilisation_peak_pct: Some(used + 5.0),
+        wait_p99_s: Some(1.5),
+        rejected_per_s: Some(2.4),
+        dispatched_per_s: Some(50.0),
+    };
+    Frame {
+        source: "simulator chatty-daemonset (SIMULATED)".into(),
+        end_ms: 1_767_229_200_000,
+        window_s: 300,
+        level: "CRITICAL".into(),
+        overall: "CRITICAL: APF workload-low saturated → LIST pods queue → 429s".into(),
+        sections: vec![
+            SectionLine {
+                title: "Priority and Fairness".into(),
+                level: "CRITICAL".into(),
+                verdict: "workload-low at 100% of its seats on apiserver-0".into(),
+                figure: Some(100.0),
+            },
+            SectionLine {
+                title: "Watches".into(),
+                level: "OK".into(),
+                verdict: "120 WATCHes per server".into(),
+                figure: Some(120.0),
+            },
+        ],
+        levels: vec![
+            level("workload-low", "apiserver-0.sim:6443", 100.0),
+            level("workload-low", "apiserver-1.sim:6443", 92.0),
+            level("global-default", "apiserver-0.sim:6443", 10.0),
+        ],
+        flows: vec![FlowRow {
+            flow_schema: "service-accounts".into(),
+            priority_level: "workload-low".into(),
+            seats: Some(24.0),
+        }],
+        clients: vec![culprit.clone(), victim],
+        culprit: Some(culprit),
+        calls: vec![PanelTable {
+            id: "slowest-calls".into(),
+            title: "Slowest calls (LIST included)".into(),
+            level: "WARNING".into(),
+            headline: String::new(),
+            rows: vec![PanelRow {
+                name: "LIST pods cluster".into(),
+                now: "4.2 s".into(),
+                peak: "p50 1.1 s".into(),
+            }],
+            errors: vec![],
+        }],
+        watches: vec![],
+        etcd: vec![],
+        notes: vec![],
+    }
+}
+
+fn app() -> App {
+    let mut app = App::new(Duration::from_secs(2));
+    app.set_frame(frame(), Instant::now());
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) -> Effect {
+    app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn screen_text(app: &App, (w, h): (u16, u16)) -> String {
+    draw_to_text(app, PLAIN, w, h)
+}
+
+#[test]
+fn every_screen_fits_every_size_with_header_and_key_hints() {
+    for size in SIZES {
+        for screen in Screen::ALL {
+            let mut app = app();
+            app.screen = screen;
+            let text = screen_text(&app, size);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), usize::from(size.1), "{screen:?} at {size:?}");
+            assert!(
+                lines[0].contains(screen.title()),
+                "{screen:?} at {size:?}: header\n{text}"
+            );
+            assert!(
+                lines.last().unwrap().contains("q:quit"),
+                "{screen:?} at {size:?}: key hints\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_culprit_is_the_first_client_at_80x24() {
+    let mut app = app();
+    typed(&mut app, ":clients");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Clients);
+    let text = screen_text(&app, (80, 24));
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("CRIT "))
+        .unwrap_or_else(|| panic!("no CRIT row\n{text}"));
+    assert!(first.contains("sa:logging:log-agent"), "{text}");
+    assert!(first.contains("workload-low"), "{text}");
+    // The culprit is named above the table on every screen but the overview.
+    assert!(
+        text.lines().nth(1).unwrap().contains("culprit CRITICAL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_tiny_terminal_draws_without_panicking() {
+    for (w, h) in [(1, 1), (10, 4), (20, 6), (79, 23)] {
+        for screen in Screen::ALL {
+            let mut app = app();
+            app.screen = screen;
+            let _ = screen_text(&app, (w, h));
+            key(&mut app, KeyCode::Char('?'));
+            let _ = screen_text(&app, (w, h));
+        }
+    }
+}
+
+#[test]
+fn resizing_keeps_the_selection_and_redraws_at_the_new_size() {
+    let mut app = app();
+    typed(&mut app, ":pl");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Down);
+    for size in [(80, 24), (200, 60), (80, 24)] {
+        let text = screen_text(&app, size);
+        assert_eq!(text.lines().count(), usize::from(size.1));
+        assert!(text.contains("apiserver-1.sim:6443"), "{text}");
+    }
+    assert_eq!(app.selected, 1);
+}
+
+#[test]
+fn commands_switch_screens_and_an_unknown_one_says_so() {
+    let mut app = app();
+    for (cmd, screen) in [
+        ("pl", Screen::Levels),
+        ("clients", Screen::Clients),
+        ("calls", Screen::Calls),
+        ("watches", Screen::Watches),
+        ("etcd", Screen::Etcd),
+    ] {
+        key(&mut app, KeyCode::Char(':'));
+        typed(&mut app, cmd);
+        assert!(screen_text(&app, (80, 24)).contains(&format!(":{cmd}")));
+        key(&mut app, KeyCode::Enter);
+        assert_eq!(app.screen, screen, ":{cmd}");
+    }
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "nodes");
+    key(&mut app, KeyCode::Enter);
+    assert!(screen_text(&app, (80, 24)).contains("unknown command :nodes"));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen, Screen::Overview);
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.screen, Screen::Clients);
+}
+
+#[test]
+fn the_levels_screen_shows_seats_per_replica_and_r_merges_them() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    let text = screen_text(&app, (100, 30));
+    assert!(text.contains("apiserver-0.sim:6443"), "{text}");
+    assert!(text.contains("100%"), "{text}");
+    assert_eq!(app.row_count(), 3);
+    key(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.row_count(), 2);
+    let text = screen_text(&app, (100, 30));
+    assert!(!text.contains("apiserver-1.sim:6443"), "{text}");
+    assert!(text.contains("all"), "{text}");
+}
+
+#[test]
+fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Clients);
+    assert_eq!(app.filter, "workload-low");
+    assert_eq!(app.visible_clients().len(), 1);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.overlay, Overlay::Client(0));
+    let text = screen_text(&app, (80, 24));
+    assert!(text.contains("page the LIST with limit=500"), "{text}");
+    key(&mut app, KeyCode::Char('y'));
+    let text = screen_text(&app, (80, 24));
+    assert!(text.contains("kind: PriorityLevelConfiguration"), "{text}");
+    // q closes the window first; only then does it quit.
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Redraw);
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn y_on_a_client_without_finding_says_there_is_nothing_to_fix() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char('y'));
+    let text = screen_text(&app, (80, 24));
+    assert!(text.contains("the doctor found nothing to fix"), "{text}");
+}
+
+#[test]
+fn slash_filters_rows_and_esc_clears_the_filter() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "replicaset");
+    assert_eq!(app.visible_clients().len(), 1);
+    key(&mut app, KeyCode::Enter);
+    let text = screen_text(&app, (100, 30));
+    assert!(text.contains("replicaset-controller"), "{text}");
+    assert!(!text.contains("sa:logging:log-agent"), "{text}");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.filter.is_empty());
+    assert_eq!(app.visible_clients().len(), 2);
+}
+
+#[test]
+fn help_lists_every_screen_command() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('?'));
+    let text = screen_text(&app, (80, 24));
+    for cmd in [":pl", ":clients", ":calls", ":watches", ":etcd", "q"] {
+        assert!(text.contains(cmd), "{cmd}\n{text}");
+    }
+}
+
+#[test]
+fn left_and_right_move_through_history_and_ask_for_a_frame() {
+    let mut app = app();
+    assert_eq!(key(&mut app, KeyCode::Right), Effect::Redraw);
+    assert_eq!(key(&mut app, KeyCode::Left), Effect::Fetch);
+    assert_eq!(key(&mut app, KeyCode::Left), Effect::Fetch);
+    assert_eq!(app.history, Duration::from_secs(120));
+    assert!(screen_text(&app, (80, 24)).contains("2m ago"));
+    assert_eq!(key(&mut app, KeyCode::Right), Effect::Fetch);
+    assert_eq!(key(&mut app, KeyCode::Right), Effect::Fetch);
+    assert!(app.history.is_zero());
+    assert!(screen_text(&app, (80, 24)).contains("live"));
+}
+
+#[test]
+fn a_source_error_shows_in_the_status_line_and_keeps_the_frame() {
+    let mut app = app();
+    app.set_error(
+        "http://127.0.0.1:1: connection refused".into(),
+        Instant::now(),
+    );
+    let text = screen_text(&app, (80, 24));
+    let last = text.lines().last().unwrap();
+    assert!(last.contains("connection refused"), "{text}");
+    assert!(last.contains("showing the last frame"), "{text}");
+    assert!(text.contains("CRITICAL: APF workload-low"), "{text}");
+    // A long error wraps onto the lines it needs instead of losing its cause.
+    let cause = "tcp connect error: Connection refused (os error 111)";
+    let mut app = App::new(Duration::from_secs(2));
+    app.set_error(
+        format!("http://prometheus.monitoring.svc:9090: remote http://prometheus.monitoring.svc:9090/api/v1/query: error sending request: {cause}"),
+        Instant::now(),
+    );
+    let text = screen_text(&app, (80, 24));
+    let tail: String = text.lines().skip(21).collect::<Vec<_>>().join(" ");
+    assert!(tail.contains("os error 111) (0s ago; retrying)"), "{text}");
+}
+
+#[test]
+fn a_stale_frame_says_how_stale_it_is() {
+    let mut app = App::new(Duration::from_secs(2));
+    app.set_frame(frame(), Instant::now() - Duration::from_secs(30));
+    let text = screen_text(&app, (100, 30));
+    assert!(text.lines().next().unwrap().contains("STALE"), "{text}");
+}
+
+#[test]
+fn no_color_draws_without_colours_and_colour_draws_levels_in_red() {
+    let app = app();
+    let plain = draw_to_buffer(&app, PLAIN, 100, 30);
+    assert!(
+        plain
+            .content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+        "a colour under NO_COLOR"
+    );
+    let coloured = draw_to_buffer(&app, COLOUR, 100, 30);
+    assert!(coloured.content.iter().any(|c| c.fg == Color::Red));
+}
+
+#[test]
+fn ctrl_c_quits_from_anywhere() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char(':'));
+    let effect = app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(effect, Effect::Quit);
+}
