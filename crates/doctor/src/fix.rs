@@ -72,7 +72,12 @@ pub(crate) fn write(a: &Analysis<'_>, cand: &Candidate, advice: Vec<String>) -> 
     };
     let mut yaml = String::new();
     for line in &c.comments {
-        yaml.push_str(&crate::render::wrap(&comment_safe(line), 96, "# ", "#   "));
+        yaml.push_str(&crate::render::wrap(
+            &crate::render::escape_controls(line, false),
+            96,
+            "# ",
+            "#   ",
+        ));
     }
     yaml.push_str(&apilens_apf::to_yaml_v1(
         std::slice::from_ref(&c.level),
@@ -448,20 +453,6 @@ fn is_controller(user_agent: &str, user: &str) -> bool {
         || identity::is_control_plane(user)
 }
 
-/// A comment line as the YAML may carry it: a control character (a newline in a user name
-/// would end the comment and start YAML of the client's choosing) is written as its escape.
-fn comment_safe(text: &str) -> String {
-    text.chars()
-        .flat_map(|ch| {
-            if ch.is_control() {
-                ch.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![ch]
-            }
-        })
-        .collect()
-}
-
 /// True when a FlowSchema subject can name `user` and no one else. `*` (as a user, or as a
 /// service account's name) matches everyone there; an empty name matches no one; a kubelet
 /// fold is written as the `system:nodes` group.
@@ -544,7 +535,10 @@ mod tests {
 
     #[test]
     fn a_comment_cannot_end_itself() {
-        let line = comment_safe("contain x (evil\nkind: ClusterRoleBinding\r\u{1b}[2J)");
+        let line = crate::render::escape_controls(
+            "contain x (evil\nkind: ClusterRoleBinding\r\u{1b}[2J)",
+            false,
+        );
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert!(line.contains("\\nkind: ClusterRoleBinding"), "{line:?}");
     }

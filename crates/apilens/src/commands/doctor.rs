@@ -24,15 +24,13 @@ use std::time::Duration;
 /// the fix (a FlowSchema + PriorityLevelConfiguration and the client-side change).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Examples:
-  apilens doctor --audit-log /var/log/kubernetes/audit/
-  apilens doctor --audit-log audit/ --data-dir data --format markdown > ticket.md
-  apilens doctor --audit-log audit.log --kubeconfig ~/.kube/config --what-if fix.yaml
-  apilens doctor --cloudwatch /aws/eks/prod/cluster --region eu-west-1 --since 1h --data-dir data
-  apilens doctor --s3 s3://audit-exports/prod/ --since 2026-11-01T00:00:00Z
+Exits with status 2 when an audit log could not be read to its end (the diagnosis then covers
+what was read before the error, and each error is printed on standard error) or held no event.
 
-Exits with status 2 when an audit log could not be read to its end: the diagnosis then covers
-what was read before the error, and each error is printed on standard error.")]
+Examples:
+  apilens doctor --audit-log /var/log/kubernetes/audit/ --data-dir data --format markdown > ticket.md
+  apilens doctor --audit-log audit.log --kubeconfig ~/.kube/config --what-if fix.yaml
+  apilens doctor --cloudwatch /aws/eks/prod/cluster --region eu-west-1 --since 1h --data-dir data")]
 pub(crate) struct Args {
     /// Audit log files or directories (read recursively), `-` for stdin; repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
@@ -143,31 +141,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The diagnosis in `format`. Text and Markdown carry names from the audit log as written:
-/// a control character in one (an escape sequence in a user name) is shown escaped, never sent
-/// to the terminal.
+/// The diagnosis in `format`.
 pub(crate) fn render(d: &Diagnosis, format: &str) -> String {
     match format {
         "json" => render_json(d) + "\n",
-        "markdown" => printable(&render_markdown(d)),
-        _ => printable(&render_text(d, true)),
+        "markdown" => render_markdown(d),
+        _ => render_text(d, true),
     }
-}
-
-/// `text` with every control character but newline escaped.
-fn printable(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
-        return text.to_owned();
-    }
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 fn write_out(text: &str) -> anyhow::Result<()> {

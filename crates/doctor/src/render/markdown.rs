@@ -6,7 +6,12 @@ use crate::diagnose::Diagnosis;
 use crate::finding::Evidence;
 
 /// Renders the diagnosis as Markdown.
+/// Control characters in names from the log are shown escaped.
 pub fn render_markdown(d: &Diagnosis) -> String {
+    super::escape_controls(&render_markdown_raw(d), true)
+}
+
+fn render_markdown_raw(d: &Diagnosis) -> String {
     let mut out = format!("# apilens doctor\n\n**{}**\n\n", d.verdict);
     let i = &d.inputs;
     if let Some(a) = &i.audit {

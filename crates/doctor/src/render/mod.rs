@@ -12,6 +12,25 @@ pub use who::{render_who_markdown, render_who_text};
 
 use crate::finding::Evidence;
 
+/// `text` with every control character escaped (newlines kept when `keep_newlines`): names from
+/// an audit log are written as the client sent them, and an escape sequence or a newline in one
+/// must neither reach the terminal nor end a YAML comment and start YAML of its own.
+pub(crate) fn escape_controls(text: &str, keep_newlines: bool) -> String {
+    let escaped = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    if !text.chars().any(escaped) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Seconds, short (`412 ms`, `3.2 s`, `12.5 min`, `4.2 h`).
 pub(crate) fn seconds(v: f64) -> String {
     if v.abs() >= 3600.0 {

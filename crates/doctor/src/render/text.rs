@@ -10,7 +10,12 @@ use crate::finding::{Evidence, Finding, Severity};
 const WIDTH: usize = 100;
 
 /// Renders the diagnosis for a terminal. With `yaml`, each fix's YAML follows its finding.
+/// Control characters in names from the log are shown escaped.
 pub fn render_text(d: &Diagnosis, yaml: bool) -> String {
+    super::escape_controls(&render_text_raw(d, yaml), true)
+}
+
+fn render_text_raw(d: &Diagnosis, yaml: bool) -> String {
     let mut out = String::new();
     out.push_str(&wrap(
         &format!("apilens doctor: {}", d.verdict),

@@ -11,7 +11,12 @@ const WIDTH: usize = 100;
 
 /// The clients behind the metrics as a report section (text): the top findings, then the
 /// costliest clients by seat-seconds.
+/// Control characters in names from the log are shown escaped.
 pub fn render_who_text(d: &Diagnosis, findings: usize) -> String {
+    super::escape_controls(&render_who_text_raw(d, findings), true)
+}
+
+fn render_who_text_raw(d: &Diagnosis, findings: usize) -> String {
     let requests = d.inputs.audit.as_ref().map_or(0, |a| a.requests);
     let mut out = format!(
         "\n[WHO] the clients behind the metrics ({} audited requests, ranked by harm)\n",
@@ -64,7 +69,12 @@ pub fn render_who_text(d: &Diagnosis, findings: usize) -> String {
 }
 
 /// The same as Markdown.
+/// Control characters in names from the log are shown escaped.
 pub fn render_who_markdown(d: &Diagnosis, findings: usize) -> String {
+    super::escape_controls(&render_who_markdown_raw(d, findings), true)
+}
+
+fn render_who_markdown_raw(d: &Diagnosis, findings: usize) -> String {
     let mut out = format!("## Who: the clients behind the metrics\n\n{}\n\n", lead(d));
     for f in d.findings.iter().take(findings) {
         out.push_str(&format!(

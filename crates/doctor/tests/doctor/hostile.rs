@@ -198,7 +198,7 @@ fn a_user_name_cannot_write_yaml_or_match_everyone() {
     background(&mut log, 60);
     unbounded_lists(
         &mut log,
-        "mallory\n---\nkind: ClusterRoleBinding\nmetadata:\n  name: own",
+        "mallory\u{1b}[2J\n---\nkind: ClusterRoleBinding\nmetadata:\n  name: own",
         None,
     );
     let (d, _dir) = diagnose_text(&log, "1.34");
@@ -223,6 +223,15 @@ fn a_user_name_cannot_write_yaml_or_match_everyone() {
         "{}",
         f.fix.yaml
     );
+    // Nor reach the terminal: the escape sequence is shown, not sent.
+    for text in [
+        apilens_doctor::render_text(&d, true),
+        apilens_doctor::render_markdown(&d),
+        apilens_doctor::render_who_text(&d, 3),
+    ] {
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+        assert!(text.contains("mallory\\u{1b}[2J"), "{text}");
+    }
 
     // A user named `*` cannot be a FlowSchema subject: no fix, never one for everyone.
     let mut log = String::new();
