@@ -35,20 +35,9 @@ bytes=$(awk -v g="$size_gb" 'BEGIN{printf "%.0f", g * 1000000000}')  # %d is 32-
 "$target/release/examples/synth" "$bytes" 7 >"$log"
 bytes=$(stat -c %s "$log")
 
-measure() { # $1 = label, rest = command; prints "wall cpu rss_kb" from GNU time -v
-  local label=$1; shift
-  local log_t=$out/audit-time-$label.txt
-  /usr/bin/time -v -o "$log_t" "$@" >"$out/audit-out-$label.txt" 2>/dev/null || true
-  awk -F': ' '
-    /User time \(seconds\)/ { u = $2 }
-    /System time \(seconds\)/ { s = $2 }
-    /Maximum resident set size/ { m = $2 }
-    /Elapsed \(wall clock\) time/ {
-      n = split($2, p, ":"); w = 0
-      for (i = 1; i <= n; i++) w = w * 60 + p[i]
-    }
-    END { printf "%.2f %.2f %d\n", w, u + s, m }' "$log_t"
-}
+prefix=audit
+# shellcheck source=bench/lib.sh
+. bench/lib.sh  # measure (the working directory is the repository root)
 
 # Warm the page cache so both read from memory.
 cat "$log" >/dev/null

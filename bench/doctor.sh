@@ -37,20 +37,9 @@ fi
 bytes=$(stat -c %s "$log")
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-measure() { # $1 = label, rest = command; prints "wall cpu rss_kb" from GNU time -v
-  local label=$1; shift
-  local t=$out/doctor-time-$label.txt
-  /usr/bin/time -v -o "$t" "$@" >"$out/doctor-out-$label.txt" 2>/dev/null || true
-  awk -F': ' '
-    /User time \(seconds\)/ { u = $2 }
-    /System time \(seconds\)/ { s = $2 }
-    /Maximum resident set size/ { m = $2 }
-    /Elapsed \(wall clock\) time/ {
-      n = split($2, p, ":"); w = 0
-      for (i = 1; i <= n; i++) w = w * 60 + p[i]
-    }
-    END { printf "%.2f %.2f %d\n", w, u + s, m }' "$t"
-}
+prefix=doctor
+# shellcheck source=bench/lib.sh
+. bench/lib.sh  # measure (the working directory is the repository root)
 
 cat "$log" >/dev/null  # warm the page cache
 # The two tools alternate so outside load falls on both; the median run of each is reported.
