@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod input;
 mod output;
+mod shared;
 mod tls;
 
 use std::process::ExitCode;

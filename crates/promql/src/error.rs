@@ -1,4 +1,4 @@
-//! The one error type of the PromQL engine and its remote backend.
+//! The one error type of the PromQL engine.
 
 use apilens_model::SelectError;
 
@@ -35,14 +35,6 @@ pub enum Error {
     /// The store or the remote engine failed.
     #[error(transparent)]
     Select(#[from] SelectError),
-    /// A remote Prometheus-compatible engine answered with an error or could not be reached.
-    #[error("remote {url}: {message}")]
-    Remote {
-        /// The endpoint that was asked.
-        url: String,
-        /// What went wrong, with the remote error text when there is one.
-        message: String,
-    },
     /// A request parameter is invalid (time, duration, step).
     #[error("{0}")]
     BadParam(String),
@@ -60,7 +52,6 @@ impl Error {
             Error::Busy(_) => "unavailable",
             Error::Select(SelectError::TooManySamples { .. }) => "execution",
             Error::Select(_) => "internal",
-            Error::Remote { .. } => "unavailable",
         }
     }
 

@@ -4,14 +4,10 @@
 //!
 //! - [`Engine`] parses a query with `promql-parser` and evaluates it as an instant query
 //!   ([`Engine::instant_query`]) or a range query ([`Engine::range_query`]) against a
-//!   `Queryable`: the embedded store, an in-memory [`MemQueryable`], or a remote engine through
-//!   [`RemoteQueryable`].
+//!   `Queryable`: the embedded store or an in-memory [`MemQueryable`].
 //! - [`Value`] is the result (scalar, string, vector, matrix); [`api_response`] renders it as the
 //!   body of Prometheus's HTTP API, which `apilens query --format json` prints and the web
 //!   layer serves.
-//! - [`RemoteClient`] sends a query string unchanged to a Prometheus-compatible
-//!   `/api/v1/query(_range)` (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed
-//!   Service for Prometheus).
 //! - [`promqltest`] runs Prometheus's `promqltest` files against the engine; [`fuzz`] is the
 //!   harness the fuzz target and a stable test share.
 //!
@@ -33,7 +29,6 @@ mod functions;
 pub mod fuzz;
 mod memory;
 pub mod promqltest;
-mod remote;
 mod response;
 mod value;
 
@@ -42,10 +37,9 @@ pub use crate::{
     engine::{Engine, EngineOpts, ExecControl, PreparedQuery, parse_series_selector},
     error::Error,
     memory::MemQueryable,
-    remote::{RemoteAnswer, RemoteAuth, RemoteClient, RemoteQueryable},
     response::{
-        api_error, api_response, api_response_annotated, format_value_table, parse_duration,
-        parse_time,
+        api_error, api_error_body, api_response, api_response_annotated, format_value_table,
+        parse_duration, parse_time,
     },
     value::{Annotations, InstantSample, QueryResult, Value},
 };

@@ -90,7 +90,12 @@ pub fn api_response_annotated(result: &QueryResult) -> String {
 /// `{"status":"error","errorType":"bad_data","error":"…"}` with 400 for bad data, 422 for
 /// execution errors, 503 for timeouts and unavailable remotes, 500 for internal errors.
 pub fn api_error(err: &Error) -> (u16, String) {
-    let kind = err.kind();
+    api_error_body(err.kind(), &err.to_string())
+}
+
+/// The JSON error body of `kind` (an API `errorType`) with `message`, and its HTTP status, for
+/// errors that are not the engine's (a remote engine that cannot be reached).
+pub fn api_error_body(kind: &str, message: &str) -> (u16, String) {
     let status = match kind {
         "bad_data" => 400,
         "execution" => 422,
@@ -102,7 +107,7 @@ pub fn api_error(err: &Error) -> (u16, String) {
     out.push_str(r#"{"status":"error","errorType":""#);
     out.push_str(kind);
     out.push_str(r#"","error":"#);
-    json_string(&mut out, &err.to_string());
+    json_string(&mut out, message);
     out.push('}');
     (status, out)
 }

@@ -12,7 +12,8 @@
 //! With `APILENS_PROMQL_BENCH` set the test also times every query on both engines (see
 //! [`bench`]); `bench/promql.sh` runs it.
 
-use apilens_promql::{Engine, EngineOpts, RemoteAuth, RemoteClient, Value};
+use apilens_promapi::{RemoteAuth, RemoteClient};
+use apilens_promql::{Engine, EngineOpts, Value};
 use apilens_testkit::{Prometheus, PrometheusOpts, peers_available};
 use apilens_tsdb::{Db, DbOptions, import_openmetrics};
 use std::process::{Command, Stdio};

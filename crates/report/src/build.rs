@@ -1,17 +1,18 @@
 //! Running every panel's queries over the range and reading them into sections.
 
+use crate::ReportError;
 use crate::cause::{cause_of, order_sections, overall_line};
 use crate::context::Context;
 use crate::explain::explain;
 use crate::format::{format_value, legend};
 use crate::model::{ClusterFacts, Level, PanelSummary, Report, Section, SeriesFigure, TableRow};
 use crate::readings::special_reading;
-use crate::{QuerySource, ReportError};
 use apilens_model::Labels;
 use apilens_panels::{
     Alternative, EMERGENT_METRICS, KubeVersion, Panel, Query, RenderOpts, Row, Severity, TableSpec,
     Visualisation, catalog,
 };
+use apilens_promapi::QueryEngine;
 use apilens_promql::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl ReportOpts {
 ///
 /// [`ReportError::Options`] for an empty range, [`ReportError::Source`] when the source cannot
 /// answer at all.
-pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Report, ReportError> {
+pub fn build_report(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Report, ReportError> {
     let range_ms = i64::try_from(opts.range.as_millis()).unwrap_or(i64::MAX);
     if range_ms < 60_000 {
         return Err(ReportError::Options(format!(
@@ -95,9 +96,9 @@ pub fn build_report(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Repor
             ),
             opts.end_ms,
         )
-        .map_err(|message| ReportError::Source {
+        .map_err(|e| ReportError::Source {
             source_name: source.describe(),
-            message,
+            message: e.to_string(),
         })?;
     let (kubernetes_versions, query_version) = versions(&build_info);
     let targets = targets(&ctx, &range_text);
@@ -172,7 +173,7 @@ fn build_info_instances(build_info: &Value) -> usize {
 }
 
 struct Ctx<'a> {
-    source: &'a dyn QuerySource,
+    source: &'a dyn QueryEngine,
     opts: &'a ReportOpts,
     start_ms: i64,
     step_ms: i64,

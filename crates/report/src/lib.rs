@@ -3,8 +3,8 @@
 //! # Brief overview
 //!
 //! [`build_report`] runs every panel of the catalog (`apilens-panels`) over a time range through
-//! a [`QuerySource`]: the embedded engine over the store ([`LocalSource`]) or a remote
-//! Prometheus-compatible engine ([`RemoteSource`]), which receives the queries unchanged. Each
+//! an [`apilens_promapi::QueryEngine`]: the embedded engine over the store or a remote
+//! Prometheus-compatible engine, which receives the queries unchanged. Each
 //! panel is reduced to figures (peak, last and mean per series; top rows for tables) and read
 //! against its thresholds and limits into a [`Level`]; each catalog row becomes a [`Section`]
 //! with the worst level of its panels and a verdict sentence naming the worst finding.
@@ -14,12 +14,13 @@
 //! same histograms as figures.
 //!
 //! ```no_run
+//! use apilens_promapi::LocalEngine;
 //! use apilens_promql::{Engine, EngineOpts, MemQueryable};
-//! use apilens_report::{LocalSource, ReportOpts, build_report, render_text};
+//! use apilens_report::{ReportOpts, build_report, render_text};
 //! use std::time::Duration;
 //!
 //! let store = MemQueryable::new();
-//! let source = LocalSource::new(Engine::new(EngineOpts::default()), &store, "memory");
+//! let source = LocalEngine::new(Engine::new(EngineOpts::default()), &store, "memory");
 //! let report = build_report(&source, &ReportOpts::new(1_767_229_200_000, Duration::from_secs(3600)))?;
 //! print!("{}", render_text(&report));
 //! # Ok::<(), apilens_report::ReportError>(())
@@ -35,7 +36,6 @@ mod format;
 mod model;
 mod readings;
 mod render;
-mod source;
 
 pub use crate::{
     build::{ReportOpts, build_report},
@@ -46,5 +46,4 @@ pub use crate::{
         TableRow,
     },
     render::{render_json, render_markdown, render_text},
-    source::{LocalSource, QuerySource, RemoteSource},
 };

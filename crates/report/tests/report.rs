@@ -2,9 +2,10 @@
 //! cluster shows none, and the text form fits one screen.
 
 use apilens_model::Sample;
+use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts, MemQueryable};
 use apilens_report::{
-    Level, LocalSource, Report, ReportOpts, build_report, render_json, render_markdown, render_text,
+    Level, Report, ReportOpts, build_report, render_json, render_markdown, render_text,
 };
 use apilens_sim::{KubeVersion, ScenarioConfig, Simulator};
 use apilens_textparse::{Entry, Format, Parser};
@@ -61,7 +62,7 @@ fn report(scenario: &str, version: &str) -> Report {
 /// The report over the last `range` minutes of `minutes` simulated.
 fn report_over(scenario: &str, version: &str, minutes: u64, range: u64) -> Report {
     let (store, end) = simulate(scenario, version, minutes);
-    let source = LocalSource::new(Engine::new(EngineOpts::default()), &store, "memory");
+    let source = LocalEngine::new(Engine::new(EngineOpts::default()), &store, "memory");
     build_report(
         &source,
         &ReportOpts::new(end, Duration::from_secs(range * 60)),
@@ -371,7 +372,7 @@ fn markdown_and_json_carry_every_panel() {
 #[test]
 fn an_empty_store_reads_no_data_and_a_tiny_range_is_refused() {
     let store = MemQueryable::new();
-    let source = LocalSource::new(Engine::new(EngineOpts::default()), &store, "memory");
+    let source = LocalEngine::new(Engine::new(EngineOpts::default()), &store, "memory");
     let report = build_report(
         &source,
         &ReportOpts::new(1_767_229_200_000, Duration::from_secs(3600)),

@@ -2,8 +2,9 @@
 //! simulator's real metric catalog, stored through the scrape loop as `apilens top --sim` stores
 //! it), then the frame; and the same refresh with the doctor over the window's audit log.
 
+use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{LocalSource, ReportOpts, build_report};
+use apilens_report::{ReportOpts, build_report};
 use apilens_scrape::{Fetched, Health, JOB_APISERVER, ScrapeLoop, ScrapeOpts, Sink, Target};
 use apilens_sim::{KubeVersion, ScenarioConfig, Simulator};
 use apilens_top::{SERIES_PER_PANEL, build_frame};
@@ -105,7 +106,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("refresh-metrics-50k-series", |b| {
         b.iter(|| {
-            let source = LocalSource::new(Engine::new(EngineOpts::default()), db.as_ref(), "bench");
+            let source = LocalEngine::new(Engine::new(EngineOpts::default()), db.as_ref(), "bench");
             let report = build_report(&source, &opts).unwrap();
             build_frame("bench", &report, None)
         })
@@ -113,7 +114,7 @@ fn bench(c: &mut Criterion) {
     let audit = vec![apilens_audit::Input::Path(audit_path)];
     g.bench_function("refresh-with-audit-50k-series", |b| {
         b.iter(|| {
-            let source = LocalSource::new(Engine::new(EngineOpts::default()), db.as_ref(), "bench");
+            let source = LocalEngine::new(Engine::new(EngineOpts::default()), db.as_ref(), "bench");
             let report = build_report(&source, &opts).unwrap();
             let inputs = apilens_doctor::DoctorInputs {
                 audit: audit.clone(),

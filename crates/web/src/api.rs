@@ -6,34 +6,51 @@
 //! "error":…}` with 400 for bad parameters, 422 for evaluation errors, 503 for timeouts and
 //! when every query thread is busy. Queries run on the [`QueryPool`], never on the runtime.
 
-use crate::pool::{PoolOpts, QueryJob, QueryPool, QuerySpec};
-use apilens_model::{Labels, Matcher, Queryable};
-use apilens_promql::{Engine, Error, api_error, parse_duration, parse_series_selector, parse_time};
+use crate::pool::{PoolOpts, QueryJob, QueryPool};
+use apilens_model::Queryable;
+use apilens_promapi::{Answer, LocalEngine, PromApiError, QueryEngine, QueryRequest, Selection};
+use apilens_promql::{Engine, Error, parse_duration, parse_time};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// What the API reads: a store (embedded or remote), the engine options and the query threads.
+/// What the API reads: a [`QueryEngine`] (the embedded engine over a store, or a remote
+/// engine) and the query threads it runs on.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The series source.
-    pub queryable: Arc<dyn Queryable>,
-    /// The engine, with its timeout and sample limit.
-    pub engine: Engine,
+    /// The engine every request goes to.
+    pub engine: Arc<dyn QueryEngine>,
     /// The threads queries run on.
     pub pool: Arc<QueryPool>,
 }
 
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("engine", &self.engine.describe())
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
 impl ApiState {
-    /// The state of a server over `queryable`, starting its query threads.
+    /// The state of a server over `queryable` with the embedded `engine`, starting its query
+    /// threads.
     pub fn new(queryable: Arc<dyn Queryable>, engine: Engine, pool: PoolOpts) -> Self {
+        Self::with_engine(
+            Arc::new(LocalEngine::shared(engine, queryable, "store")),
+            pool,
+        )
+    }
+
+    /// The state of a server over any `engine` (a remote one, say), starting its query
+    /// threads.
+    pub fn with_engine(engine: Arc<dyn QueryEngine>, pool: PoolOpts) -> Self {
         Self {
-            queryable,
             engine,
             pool: Arc::new(QueryPool::start(pool)),
         }
@@ -42,7 +59,7 @@ impl ApiState {
     /// The timeout of one request: its `timeout` parameter (a duration or seconds), capped by
     /// the engine's.
     fn timeout(&self, p: &Params) -> Result<std::time::Duration, Error> {
-        let cap = self.engine.opts().timeout;
+        let cap = self.engine.limits().timeout;
         match p.get("timeout") {
             None | Some("") => Ok(cap),
             Some(s) => {
@@ -58,11 +75,10 @@ impl ApiState {
         }
     }
 
-    async fn run(&self, spec: QuerySpec, timeout: std::time::Duration) -> Response {
+    async fn run(&self, request: QueryRequest, timeout: std::time::Duration) -> Response {
         let job = QueryJob {
-            engine: self.engine.clone(),
-            queryable: Arc::clone(&self.queryable),
-            spec,
+            engine: Arc::clone(&self.engine),
+            request,
             timeout,
         };
         let (status, body) = self.pool.run_query(job).await;
@@ -70,6 +86,26 @@ impl ApiState {
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body,
         )
+    }
+
+    /// Runs a series or label request on the heavy lane and answers with its body.
+    async fn select(
+        &self,
+        work: impl FnOnce(&dyn QueryEngine) -> Result<Answer, PromApiError> + Send + 'static,
+    ) -> Response {
+        let engine = Arc::clone(&self.engine);
+        match self
+            .pool
+            .run_heavy(move |_| Ok(work(engine.as_ref())))
+            .await
+        {
+            Ok(Ok(answer)) => json(
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+                answer.body,
+            ),
+            Ok(Err(e)) => api_error(&e),
+            Err(e) => error(&e),
+        }
     }
 }
 
@@ -135,7 +171,15 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 fn error(err: &Error) -> Response {
-    let (status, body) = api_error(err);
+    let (status, body) = apilens_promql::api_error(err);
+    json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+}
+
+fn api_error(err: &PromApiError) -> Response {
+    let (status, body) = err.api_error();
     json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         body,
@@ -156,7 +200,14 @@ async fn query(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) ->
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    s.run(QuerySpec::Instant { query: expr, t }, timeout).await
+    s.run(
+        QueryRequest::Instant {
+            query: expr,
+            time: t,
+        },
+        timeout,
+    )
+    .await
 }
 
 async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
@@ -190,114 +241,42 @@ async fn query_range(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Byt
         Ok(v) => v,
         Err(e) => return error(&e),
     };
-    let spec = QuerySpec::Range {
+    let request = QueryRequest::Range {
         query,
         start,
         end,
         step,
     };
-    s.run(spec, timeout).await
+    s.run(request, timeout).await
 }
 
-/// The matcher sets of `match[]`, the start and the end (all time by default).
-fn selection(p: &Params, required: bool) -> Result<(Vec<Vec<Matcher>>, i64, i64), Error> {
-    let selectors = p.all("match[]");
+/// The `match[]` selectors, the start and the end (all time when not given).
+fn selection(p: &Params, required: bool) -> Result<Selection, Error> {
+    let selectors: Vec<String> = p.all("match[]").into_iter().map(str::to_owned).collect();
     if required && selectors.is_empty() {
         return Err(Error::BadParam("no match[] parameter provided".into()));
     }
-    let sets = selectors
-        .into_iter()
-        .map(parse_series_selector)
-        .collect::<Result<Vec<_>, _>>()?;
-    let start = p.time("start", i64::MIN / 2)?;
-    let end = p.time("end", i64::MAX / 2)?;
-    Ok((sets, start, end))
-}
-
-fn select_labels(
-    q: &dyn Queryable,
-    sets: &[Vec<Matcher>],
-    start: i64,
-    end: i64,
-) -> Result<BTreeSet<Labels>, Error> {
-    let mut out = BTreeSet::new();
-    let all = [vec![
-        Matcher::new(
-            apilens_model::MatchOp::RegexMatch,
-            apilens_model::METRIC_NAME,
-            ".+",
-        )
-        .map_err(|e| Error::BadParam(e.to_string()))?,
-    ]];
-    let sets = if sets.is_empty() { &all[..] } else { sets };
-    for m in sets {
-        out.extend(q.series(m, start, end)?);
-    }
-    Ok(out)
-}
-
-fn string_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let v: Vec<&str> = items.collect();
-    format!(
-        r#"{{"status":"success","data":{}}}"#,
-        serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
-    )
+    let start = p.time("start", i64::MIN)?;
+    let end = p.time("end", i64::MIN)?;
+    Ok(Selection {
+        selectors,
+        start: (start != i64::MIN).then_some(start),
+        end: (end != i64::MIN).then_some(end),
+    })
 }
 
 async fn series(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
-    let (sets, start, end) = match selection(&p, true) {
-        Ok(v) => v,
-        Err(e) => return error(&e),
-    };
-    let q = Arc::clone(&s.queryable);
-    let res = s
-        .pool
-        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
-        .await;
-    match res {
-        Ok(set) => {
-            let items: Vec<serde_json::Value> = set
-                .iter()
-                .map(|l| {
-                    serde_json::Value::Object(
-                        l.iter()
-                            .map(|x| (x.name.clone(), x.value.clone().into()))
-                            .collect(),
-                    )
-                })
-                .collect();
-            json(
-                StatusCode::OK,
-                format!(
-                    r#"{{"status":"success","data":{}}}"#,
-                    serde_json::Value::Array(items)
-                ),
-            )
-        }
+    match selection(&p, true) {
+        Ok(sel) => s.select(move |e| e.series(&sel)).await,
         Err(e) => error(&e),
     }
 }
 
 async fn labels(State(s): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
-    let (sets, start, end) = match selection(&p, false) {
-        Ok(v) => v,
-        Err(e) => return error(&e),
-    };
-    let q = Arc::clone(&s.queryable);
-    let res = s
-        .pool
-        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
-        .await;
-    match res {
-        Ok(set) => {
-            let names: BTreeSet<&str> = set
-                .iter()
-                .flat_map(|l| l.iter().map(|x| x.name.as_str()))
-                .collect();
-            json(StatusCode::OK, string_list(names.into_iter()))
-        }
+    match selection(&p, false) {
+        Ok(sel) => s.select(move |e| e.label_names(&sel)).await,
         Err(e) => error(&e),
     }
 }
@@ -308,20 +287,8 @@ async fn label_values(
     RawQuery(q): RawQuery,
 ) -> Response {
     let p = Params::new(q, &Bytes::new());
-    let (sets, start, end) = match selection(&p, false) {
-        Ok(v) => v,
-        Err(e) => return error(&e),
-    };
-    let q = Arc::clone(&s.queryable);
-    let res = s
-        .pool
-        .run_heavy(move |_| select_labels(q.as_ref(), &sets, start, end))
-        .await;
-    match res {
-        Ok(set) => {
-            let values: BTreeSet<&str> = set.iter().filter_map(|l| l.get(&name)).collect();
-            json(StatusCode::OK, string_list(values.into_iter()))
-        }
+    match selection(&p, false) {
+        Ok(sel) => s.select(move |e| e.label_values(&name, &sel)).await,
         Err(e) => error(&e),
     }
 }

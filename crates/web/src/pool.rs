@@ -12,11 +12,8 @@
 //! Prometheus's `--query.max-concurrency`, fed by a queue of bounded length; a query that finds
 //! the queue full, or waits in it past its limit, gets 503.
 
-use apilens_model::Queryable;
-use apilens_promql::{
-    Engine, Error, ExecControl, PreparedQuery, QUERY_STACK_SIZE, QueryResult, api_error,
-    api_response_annotated,
-};
+use apilens_promapi::{Answer, PromApiError, QueryEngine, QueryRequest};
+use apilens_promql::{Error, ExecControl, QUERY_STACK_SIZE, api_error};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,47 +167,12 @@ impl std::fmt::Debug for QueryPool {
     }
 }
 
-/// One PromQL evaluation asked of the pool.
+/// One query asked of the pool.
 pub(crate) struct QueryJob {
-    pub(crate) engine: Engine,
-    pub(crate) queryable: Arc<dyn Queryable>,
-    pub(crate) spec: QuerySpec,
+    pub(crate) engine: Arc<dyn QueryEngine>,
+    pub(crate) request: QueryRequest,
     /// The request's timeout, already capped by the engine's.
     pub(crate) timeout: Duration,
-}
-
-/// An instant or a range query.
-pub(crate) enum QuerySpec {
-    Instant {
-        query: String,
-        t: i64,
-    },
-    Range {
-        query: String,
-        start: i64,
-        end: i64,
-        step: i64,
-    },
-}
-
-impl QuerySpec {
-    fn text(&self) -> &str {
-        match self {
-            QuerySpec::Instant { query, .. } | QuerySpec::Range { query, .. } => query,
-        }
-    }
-
-    fn prepare(&self, engine: &Engine) -> Result<PreparedQuery, Error> {
-        match self {
-            QuerySpec::Instant { query, t } => engine.prepare_instant(query, *t),
-            QuerySpec::Range {
-                query,
-                start,
-                end,
-                step,
-            } => engine.prepare_range(query, *start, *end, *step),
-        }
-    }
 }
 
 impl QueryPool {
@@ -343,28 +305,29 @@ fn fast_lane(
     if cancel.load(Ordering::Relaxed) {
         return;
     }
-    let prepared = match job.spec.prepare(&job.engine) {
+    let plan = match job.engine.plan(job.request) {
         Ok(p) => p,
         Err(e) => {
-            let _ = tx.send(api_error(&e));
+            let _ = tx.send(e.api_error());
             return;
         }
     };
-    let text = job.spec.text();
-    if prepared.steps_per_series() <= FAST_MAX_STEPS && !shared.known_heavy(text) {
+    let text = plan.request().text();
+    // A query whose cost cannot be told before it runs (a remote engine's) goes to the heavy
+    // lane, whose threads bound how many run at once.
+    let cheap = plan.steps_per_series().is_some_and(|n| n <= FAST_MAX_STEPS);
+    if cheap && !shared.known_heavy(text) {
         let left = job.timeout.saturating_sub(received.elapsed());
         let ctl = ExecControl {
             timeout: Some(left.min(FAST_TIMEOUT)),
             max_samples: Some(FAST_MAX_SAMPLES),
             cancel: Some(Arc::clone(&cancel)),
         };
-        let engine_cap = job.engine.opts().max_samples;
-        match guarded(|| {
-            job.engine
-                .exec_with(job.queryable.as_ref(), &prepared, &ctl)
-        }) {
-            Err(Error::TooManySamples(_)) if engine_cap > FAST_MAX_SAMPLES => {}
-            Err(Error::Timeout(_)) if left > FAST_TIMEOUT => {}
+        let engine_cap = job.engine.limits().max_samples.unwrap_or(usize::MAX);
+        match guarded_answer(|| job.engine.execute(&plan, &ctl)) {
+            Err(PromApiError::Query(Error::TooManySamples(_))) if engine_cap > FAST_MAX_SAMPLES => {
+            }
+            Err(PromApiError::Query(Error::Timeout(_))) if left > FAST_TIMEOUT => {}
             res => {
                 let _ = tx.send(render(res));
                 return;
@@ -374,31 +337,37 @@ fn fast_lane(
     }
     let enqueued = Instant::now();
     let queue_timeout = shared.opts.queue_timeout;
+    let engine = job.engine;
+    let timeout = job.timeout;
     let heavy: Job = Box::new(move |_| {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
-        let left = job.timeout.saturating_sub(received.elapsed());
+        let left = timeout.saturating_sub(received.elapsed());
         let res = if enqueued.elapsed() > queue_timeout {
-            Err(Error::Busy(queue_timeout_message(queue_timeout)))
+            Err(Error::Busy(queue_timeout_message(queue_timeout)).into())
         } else if left.is_zero() {
-            Err(Error::Timeout("query queue"))
+            Err(Error::Timeout("query queue").into())
         } else {
             let ctl = ExecControl {
                 timeout: Some(left),
                 max_samples: None,
                 cancel: Some(cancel),
             };
-            guarded(|| {
-                job.engine
-                    .exec_with(job.queryable.as_ref(), &prepared, &ctl)
-            })
+            guarded_answer(|| engine.execute(&plan, &ctl))
         };
         let _ = tx.send(render(res));
     });
     // When the queue is full the job and its reply are dropped, and the waiting side answers
     // 503.
     let _ = shared.submit(Lane::Heavy, heavy);
+}
+
+/// [`guarded`] for an engine's answer.
+fn guarded_answer(
+    f: impl FnOnce() -> Result<Answer, PromApiError>,
+) -> Result<Answer, PromApiError> {
+    guarded(|| Ok(f())).unwrap_or_else(|e| Err(e.into()))
 }
 
 /// Runs `f`, turning a panic into an error (Prometheus's `evaluator.recover`), so a bug in one
@@ -414,10 +383,10 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     })
 }
 
-fn render(res: Result<QueryResult, Error>) -> (u16, String) {
+fn render(res: Result<Answer, PromApiError>) -> (u16, String) {
     match res {
-        Ok(v) => (200, api_response_annotated(&v)),
-        Err(e) => api_error(&e),
+        Ok(answer) => (answer.status, answer.body),
+        Err(e) => e.api_error(),
     }
 }
 

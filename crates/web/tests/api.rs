@@ -11,6 +11,15 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 fn state() -> ApiState {
+    ApiState::new(
+        store(),
+        Engine::new(EngineOpts::default()),
+        apilens_web::PoolOpts::default(),
+    )
+}
+
+/// Two counters of requests, by code, over five minutes.
+fn store() -> Arc<MemQueryable> {
     let mut store = MemQueryable::new();
     for (code, step) in [("200", 10.0), ("429", 1.0)] {
         let l = Labels::from_pairs([
@@ -28,11 +37,7 @@ fn state() -> ApiState {
             );
         }
     }
-    ApiState::new(
-        Arc::new(store),
-        Engine::new(EngineOpts::default()),
-        apilens_web::PoolOpts::default(),
-    )
+    Arc::new(store)
 }
 
 async fn call(req: Request<Body>) -> (StatusCode, String) {
@@ -171,7 +176,7 @@ async fn the_timeout_parameter_is_honoured_and_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn heavy_queries_queue_past_the_limit_get_503_and_up_keeps_answering() {
-    let store = state().queryable;
+    let store = store();
     let engine = Engine::new(EngineOpts {
         max_samples: 10_000_000,
         ..EngineOpts::default()

@@ -9,7 +9,7 @@
 
 use apilens_model::{Labels, Sample};
 use apilens_promql::{Engine, EngineOpts, MemQueryable};
-use apilens_web::{ApiState, VerdictSource, api_router, dashboard_router, verdict_router};
+use apilens_web::{ApiState, api_router, dashboard_router, verdict_router};
 use axum::Router;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -111,7 +111,7 @@ fn serve(data: MemQueryable, findings: Findings) -> String {
     if let Findings::Fixed(body) = findings {
         slot.set(body.to_owned());
     }
-    let app: Router = verdict_router(VerdictSource::Store(state.clone()))
+    let app: Router = verdict_router(std::sync::Arc::clone(&state.engine))
         .merge(api_router(state))
         .merge(dashboard_router())
         .merge(apilens_web::findings_router(slot));

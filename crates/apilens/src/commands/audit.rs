@@ -1,6 +1,6 @@
 //! `apilens audit <view>`: who is hurting the API server, from its audit logs.
 
-use super::aws_audit::{AwsArgs, check_flags, plan_if_set};
+use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use anyhow::Context as _;
 use apilens_audit::{
     Filter, FilterSpec, Format, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary,
@@ -167,7 +167,7 @@ struct Common {
     threads: Option<usize>,
     /// The longest line read (16MiB, 1GiB, or a number of bytes); a longer line is counted as
     /// malformed and skipped unread, and a multi-line JSON document is held to the same limit.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = super::remote_write::parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::shared::remote_write::parse_bytes)]
     max_line_bytes: u64,
 }
 

@@ -1,19 +1,23 @@
 //! `apilens demo`: the simulator, the embedded store, the dashboard and the report together,
 //! with nothing to install and no cluster.
 
-use crate::commands::report::{diagnose_clients, now_ms, print};
-use crate::commands::serve::{HttpServer, close_store, init_logging, parse_duration};
+use crate::shared::logging::init_logging;
+use crate::shared::report_print::{diagnose_clients, print};
+use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
+use crate::shared::store::close_store;
+use crate::shared::time::now_ms;
+use crate::shared::time::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{LocalSource, ReportOpts, build_report};
-use apilens_scrape::{
-    Fetched, Health, JOB_APISERVER, JOB_ETCD, ScrapeLoop, ScrapeOpts, Sink, Target,
-};
+use apilens_report::{ReportOpts, build_report};
+use apilens_scrape::{Health, Sink};
 use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
 use apilens_tsdb::{Db, DbOptions};
+use apilens_web::HttpServer;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,9 +61,9 @@ pub(crate) struct Args {
     #[arg(long)]
     exit_after_report: bool,
     #[command(flatten)]
-    web: crate::commands::web_server::WebArgs,
+    web: crate::shared::web::WebArgs,
     #[command(flatten)]
-    limits: crate::commands::web_server::QueryLimitArgs,
+    limits: crate::shared::web::QueryLimitArgs,
 }
 
 /// Writes one line on standard error; a closed stderr does not stop the demo.
@@ -92,13 +96,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(demo(args))
-}
-
-/// One simulated scrape target: the loop that stores it and what renders its body.
-pub(crate) struct SimTarget {
-    scrape_loop: ScrapeLoop,
-    /// `Some(i)` for API server replica `i`, `None` for etcd.
-    replica: Option<usize>,
 }
 
 async fn demo(args: Args) -> anyhow::Result<ExitCode> {
@@ -188,7 +185,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 
     let findings = apilens_web::FindingsSlot::new();
     let app =
-        crate::commands::serve::router(health, Arc::clone(&db), &args.limits, findings.clone());
+        crate::shared::web::store_router(health, Arc::clone(&db), &args.limits, findings.clone());
     let scheme = web.scheme();
     let server = HttpServer::spawn(listener, app, web);
 
@@ -198,7 +195,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         tokio::task::spawn_blocking(move || {
             let engine = Engine::new(EngineOpts::default());
             build_report(
-                &LocalSource::new(engine, db.as_ref(), "the demo store"),
+                &LocalEngine::new(engine, db.as_ref(), "the demo store"),
                 &opts,
             )
         })
@@ -247,7 +244,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             tokio::time::Instant::now() + SCRAPE_INTERVAL,
             SCRAPE_INTERVAL,
         );
-        let signal = crate::commands::serve::shutdown_signal();
+        let signal = apilens_web::shutdown_signal();
         tokio::pin!(signal);
         loop {
             tokio::select! {
@@ -268,99 +265,6 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     drop(sink);
     close_store(db).await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The simulated audit log, shared between the simulator that writes it and the demo that
-/// flushes it so `apilens audit` can read it while the demo runs.
-#[derive(Clone)]
-pub(crate) struct AuditFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
-
-impl AuditFile {
-    /// Creates (or truncates) the file at `path`.
-    pub(crate) fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Self(Arc::new(std::sync::Mutex::new(
-            std::io::BufWriter::with_capacity(1 << 16, file),
-        ))))
-    }
-}
-
-impl std::io::Write for AuditFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
-    }
-}
-
-/// The scrape loops of every simulated replica and of etcd, storing into `sink`, as `serve`
-/// stores external targets.
-pub(crate) fn sim_targets(
-    sim: &Simulator,
-    sink: &Arc<dyn Sink>,
-    health: &Health,
-    interval: Duration,
-) -> Vec<SimTarget> {
-    let opts = ScrapeOpts {
-        interval,
-        ..ScrapeOpts::default()
-    };
-    let mut targets: Vec<SimTarget> = (0..sim.replicas())
-        .map(|i| SimTarget {
-            scrape_loop: ScrapeLoop::new(
-                Target::external(
-                    JOB_APISERVER,
-                    &format!("apiserver-{i}.sim:6443"),
-                    &format!("simulated API server replica {i}"),
-                ),
-                opts,
-                Arc::clone(sink),
-                health.clone(),
-            ),
-            replica: Some(i),
-        })
-        .collect();
-    targets.push(SimTarget {
-        scrape_loop: ScrapeLoop::new(
-            Target::external(JOB_ETCD, "etcd-0.sim:2379", "simulated etcd"),
-            opts,
-            Arc::clone(sink),
-            health.clone(),
-        ),
-        replica: None,
-    });
-    targets
-}
-
-/// Advances the simulation to `t` and stores one scrape of every target at `t`.
-pub(crate) async fn scrape_all(
-    sim: &mut Simulator,
-    targets: &mut [SimTarget],
-    t: i64,
-) -> anyhow::Result<usize> {
-    sim.advance_to(t)?;
-    let mut appended = 0;
-    for target in targets.iter_mut() {
-        let started = Instant::now();
-        let body = match target.replica {
-            Some(i) => sim.render_metrics(i)?,
-            None => sim.render_etcd_metrics(),
-        };
-        let fetched = Fetched {
-            content_type: None,
-            body: body.into(),
-            timestamp_ms: Some(t),
-        };
-        let report = target.scrape_loop.ingest(fetched, started.elapsed()).await;
-        if let Some(e) = report.error.or(report.store_error) {
-            bail!("{e}");
-        }
-        appended += report.appended;
-    }
-    Ok(appended)
 }
 
 fn humanize(d: Duration) -> String {

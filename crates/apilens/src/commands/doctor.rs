@@ -3,8 +3,8 @@
 
 mod live;
 
-use crate::commands::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
-use crate::commands::remote::RemoteArgs;
+use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
+use crate::shared::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
 use apilens_apf::{ApfError, KubeVersion, load_objects};
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
@@ -12,8 +12,9 @@ use apilens_doctor::{
     ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, render_json, render_markdown,
     render_text, render_what_if, what_if,
 };
+use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report};
+use apilens_report::{Report, ReportOpts, build_report};
 use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -79,7 +80,7 @@ pub(crate) struct Args {
     threads: Option<usize>,
     /// The longest audit line read (16MiB, 1GiB, or a number of bytes), as `apilens audit`
     /// takes it; a longer line is counted as malformed and skipped unread.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = super::remote_write::parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::shared::remote_write::parse_bytes)]
     max_line_bytes: u64,
 }
 
@@ -298,7 +299,7 @@ fn metrics_window(
     audit: &[Input],
     scan: &ScanOpts,
 ) -> anyhow::Result<(i64, Duration)> {
-    let now_ms = crate::commands::report::now_ms();
+    let now_ms = crate::shared::time::now_ms();
     let end_ms = filter.until_us().map_or(now_ms, |us| us / 1000);
     if let Some(since) = filter.since_us() {
         let range = Duration::from_millis((end_ms - since / 1000).max(60_000) as u64);
@@ -328,7 +329,7 @@ fn read_metrics(
         top: 30,
     };
     let report = if let Some(client) = args.remote.client(Duration::from_secs(60))? {
-        let source = RemoteSource::new(client);
+        let source = RemoteEngine::new(client);
         let name = source.describe();
         build(&source, &opts).map_err(|e| (name, e))
     } else {
@@ -343,7 +344,7 @@ fn read_metrics(
             .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
         let name = format!("store {}", dir.display());
         build(
-            &LocalSource::new(Engine::new(EngineOpts::default()), &db, &name),
+            &LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name),
             &opts,
         )
         .map_err(|e| (name, e))
@@ -355,7 +356,7 @@ fn read_metrics(
 }
 
 /// The report, or why no panel could be read.
-fn build(source: &dyn QuerySource, opts: &ReportOpts) -> Result<Report, String> {
+fn build(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Report, String> {
     let report = build_report(source, opts).map_err(|e| e.to_string())?;
     let panels: Vec<&apilens_report::PanelSummary> =
         report.sections.iter().flat_map(|s| &s.panels).collect();

@@ -2,7 +2,6 @@
 
 pub(crate) mod apf;
 pub(crate) mod audit;
-pub(crate) mod aws_audit;
 pub(crate) mod dashboard;
 pub(crate) mod demo;
 pub(crate) mod doctor;
@@ -10,15 +9,12 @@ pub(crate) mod grafana;
 pub(crate) mod inspect;
 pub(crate) mod query;
 pub(crate) mod record;
-pub(crate) mod remote;
-pub(crate) mod remote_write;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod top;
 pub(crate) mod tsdb;
-pub(crate) mod web_server;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;

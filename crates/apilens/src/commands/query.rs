@@ -1,11 +1,9 @@
 //! `apilens query`: run one PromQL query against the embedded store or a remote engine.
 
-use crate::commands::remote::RemoteArgs;
+use crate::shared::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
-use apilens_model::Queryable;
-use apilens_promql::{
-    Engine, EngineOpts, Value, api_response, format_value_table, parse_duration, parse_time,
-};
+use apilens_promapi::{LocalEngine, QueryEngine, QueryRequest, RemoteEngine};
+use apilens_promql::{Engine, EngineOpts, Value, format_value_table, parse_duration, parse_time};
 use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -72,40 +70,53 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(t) => parse_time(t).context("--time")?,
         None => now,
     };
-    let body_and_value = if let Some(client) = args.remote.client(timeout)? {
-        if args.format == "json" {
-            match range {
-                Some((s, e, st)) => (client.query_range_raw(&args.query, s, e, st)?, None),
-                None => (client.query_raw(&args.query, time)?, None),
-            }
-        } else {
-            let value = match range {
-                Some((s, e, st)) => client.query_range(&args.query, s, e, st)?,
-                None => client.query(&args.query, time)?,
-            };
-            (String::new(), Some(value))
-        }
-    } else {
-        if !args.data_dir.is_dir() {
-            bail!("store directory {} does not exist", args.data_dir.display());
-        }
-        crate::commands::serve::init_logging();
-        let db = Db::open_read_only(&args.data_dir)
-            .with_context(|| format!("opening store {}", args.data_dir.display()))?;
-        let engine = Engine::new(EngineOpts {
-            timeout,
-            ..EngineOpts::default()
-        });
-        let q: &dyn Queryable = &db;
-        // Parsed and evaluated on a thread whose stack fits the deepest query accepted.
-        let value = apilens_promql::with_query_stack(|| match range {
-            Some((s, e, st)) => engine.range_query(q, &args.query, s, e, st),
-            None => engine.instant_query(q, &args.query, time),
-        })
-        .with_context(|| format!("query {:?}", args.query))?;
-        (api_response(&value), Some(value))
+    let request = match range {
+        Some((start, end, step)) => QueryRequest::Range {
+            query: args.query.clone(),
+            start,
+            end,
+            step,
+        },
+        None => QueryRequest::Instant {
+            query: args.query.clone(),
+            time,
+        },
     };
-    let (body, value) = body_and_value;
+    let remote = args.remote.client(timeout)?.map(RemoteEngine::new);
+    let db;
+    let local;
+    let engine: &dyn QueryEngine = match &remote {
+        Some(remote) => remote,
+        None => {
+            if !args.data_dir.is_dir() {
+                bail!("store directory {} does not exist", args.data_dir.display());
+            }
+            crate::shared::logging::init_logging();
+            db = Db::open_read_only(&args.data_dir)
+                .with_context(|| format!("opening store {}", args.data_dir.display()))?;
+            let opts = EngineOpts {
+                timeout,
+                ..EngineOpts::default()
+            };
+            local = LocalEngine::new(Engine::new(opts), &db, "store");
+            &local
+        }
+    };
+    // Parsed and evaluated on a thread whose stack fits the deepest query accepted.
+    let answer = apilens_promql::with_query_stack(|| {
+        if args.format == "json" {
+            engine.body(&request).map(|body| (body, None))
+        } else {
+            engine
+                .evaluate(&request)
+                .map(|value| (String::new(), Some(value)))
+        }
+    });
+    let (body, value) = match (answer, &remote) {
+        (Ok(answer), _) => answer,
+        (Err(e), Some(_)) => return Err(e.into()),
+        (Err(e), None) => return Err(e).with_context(|| format!("query {:?}", args.query)),
+    };
     let empty = match &value {
         Some(Value::Vector(v)) => v.is_empty(),
         Some(Value::Matrix(m)) => m.is_empty(),

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use apilens_scrape::{BundleWriter, Target};
 
-use super::serve::{TargetArgs, init_logging, parse_duration};
+use crate::shared::logging::init_logging;
+use crate::shared::targets::TargetArgs;
+use crate::shared::time::parse_duration;
 
 /// Record raw scrapes of every target into a bundle that `serve --target DIR` replays and
 /// whose scrape files `inspect` reads.

@@ -1,15 +1,13 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
-use crate::commands::remote::RemoteArgs;
-use crate::commands::serve::parse_duration;
+use crate::shared::remote::RemoteArgs;
+use crate::shared::report_print::{print, print_report_with_clients};
+use crate::shared::time::{now_ms, parse_duration};
 use anyhow::{Context as _, bail};
+use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts, parse_time};
-use apilens_report::{
-    LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report, render_json,
-    render_markdown, render_text,
-};
+use apilens_report::{Report, ReportOpts, build_report};
 use apilens_tsdb::Db;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -78,7 +76,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         top: args.top.max(1),
     };
     let report = if let Some(client) = args.remote.client(Duration::from_secs(120))? {
-        make(&RemoteSource::new(client), &opts)?
+        make(&RemoteEngine::new(client), &opts)?
     } else {
         if !args.data_dir.is_dir() {
             bail!(
@@ -86,7 +84,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.data_dir.display()
             );
         }
-        crate::commands::serve::init_logging();
+        crate::shared::logging::init_logging();
         let db = Db::open_read_only(&args.data_dir)
             .with_context(|| {
                 format!(
@@ -96,7 +94,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
         let name = format!("store {}", args.data_dir.display());
         make(
-            &LocalSource::new(Engine::new(EngineOpts::default()), &db, &name),
+            &LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name),
             &opts,
         )?
     };
@@ -117,64 +115,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn make(source: &dyn QuerySource, opts: &ReportOpts) -> anyhow::Result<Report> {
+fn make(source: &dyn QueryEngine, opts: &ReportOpts) -> anyhow::Result<Report> {
     Ok(build_report(source, opts)?)
-}
-
-/// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
-/// is not an error.
-pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
-    let text = match format {
-        "json" => render_json(report) + "\n",
-        "markdown" => render_markdown(report),
-        _ => render_text(report),
-    };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-/// The clients behind the metrics, through the doctor's ranking (harm, never request counts):
-/// the doctor runs over the audit logs with `report`'s metrics. Text and Markdown append a
-/// section; JSON is the report's object with a `doctor` member beside its own.
-pub(crate) fn print_report_with_clients(
-    report: &Report,
-    paths: &[PathBuf],
-    format: &str,
-) -> anyhow::Result<()> {
-    let d = diagnose_clients(report, paths)?;
-    let text = match format {
-        "json" => {
-            let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
-            value["doctor"] = serde_json::to_value(&d)?;
-            value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
-            serde_json::to_string(&value)? + "\n"
-        }
-        "markdown" => render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3),
-        _ => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
-    };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-/// Runs the doctor over `paths` with the report's metrics.
-pub(crate) fn diagnose_clients(
-    report: &Report,
-    paths: &[PathBuf],
-) -> anyhow::Result<apilens_doctor::Diagnosis> {
-    let inputs = apilens_doctor::DoctorInputs {
-        audit: paths
-            .iter()
-            .cloned()
-            .map(apilens_audit::Input::Path)
-            .collect(),
-        metrics: Some(report.clone()),
-        ..apilens_doctor::DoctorInputs::default()
-    };
-    Ok(apilens_doctor::diagnose(&inputs)?)
 }
 
 /// A time as `--since` and `--until` take it: Unix seconds, RFC 3339, or a duration before
@@ -190,12 +132,4 @@ fn instant_ms(text: &str, now_ms: i64) -> anyhow::Result<i64> {
                 "cannot parse {text:?}: expected RFC 3339, Unix seconds or a duration such as 30m"
             )
         })
-}
-
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

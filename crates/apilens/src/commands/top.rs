@@ -3,8 +3,8 @@
 mod follow;
 mod source;
 
-use crate::commands::remote::RemoteArgs;
-use crate::commands::serve::parse_duration;
+use crate::shared::remote::RemoteArgs;
+use crate::shared::time::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_top::{LiveOpts, Source, Theme};
 use std::io::Write as _;

@@ -1,7 +1,8 @@
 //! `apilens tsdb import|export|check`: move data between the embedded store and OpenMetrics
 //! text, and verify a store.
 
-use crate::commands::serve::{init_logging, parse_duration};
+use crate::shared::logging::init_logging;
+use crate::shared::time::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_model::{MatchOp, Matcher, Queryable, SelectHints, Series};
 use apilens_textparse::Format;

@@ -172,3 +172,109 @@ fn crate_imports_follow_the_architecture_table() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The identifier that starts `text` (`serve` of `serve::router`).
+fn leading_ident(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// Where a command file names another command: `crate::commands::<other>`, or `super::<other>`
+/// from a command's own file (whose `super` is `commands`), or `super::super::` from a file in
+/// a command's folder. What commands share lives in `crate::shared` or a library.
+fn cross_command_imports(
+    command: &str,
+    in_folder: bool,
+    text: &str,
+    commands: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for (i, _) in code.match_indices("crate::commands::") {
+            let other = leading_ident(&code[i + "crate::commands::".len()..]);
+            if other != command {
+                found.push(format!("line {}: {}", n + 1, line.trim()));
+            }
+        }
+        if in_folder {
+            if code.contains("super::super::") {
+                found.push(format!("line {}: {}", n + 1, line.trim()));
+            }
+        } else {
+            for (i, _) in code.match_indices("super::") {
+                let other = leading_ident(&code[i + "super::".len()..]);
+                if other != command && commands.contains(other) {
+                    found.push(format!("line {}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Commands never import each other: each `src/commands/<name>.rs` (or folder) imports the
+/// libraries and `crate::shared` only, so a command can change without moving another.
+#[test]
+fn commands_never_import_each_other() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let commands: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("read src/commands")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let stem = path.file_stem()?.to_str()?.to_owned();
+            (stem != "mod").then_some(stem)
+        })
+        .collect();
+    assert!(commands.contains("serve") && commands.contains("report"));
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(&dir).expect("under src/commands");
+        let mut parts = rel.iter().map(|p| p.to_str().unwrap_or(""));
+        let first = parts.next().unwrap_or("");
+        let in_folder = parts.next().is_some();
+        let command = first.trim_end_matches(".rs");
+        if command == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        for hit in cross_command_imports(command, in_folder, &text, &commands) {
+            offenders.push(format!("{}: {hit}", rel.display()));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "commands import other commands (move what they share to crate::shared or a library):\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// The check itself finds each way of naming another command, and not a command's own parts.
+#[test]
+fn cross_command_imports_are_found() {
+    let commands: std::collections::BTreeSet<String> =
+        ["demo", "serve", "top"].map(str::to_owned).into();
+    let hits =
+        |command, in_folder, text| cross_command_imports(command, in_folder, text, &commands).len();
+    assert_eq!(
+        hits("demo", false, "use crate::commands::serve::router;"),
+        1
+    );
+    assert_eq!(hits("demo", false, "use super::serve::{a, b};"), 1);
+    assert_eq!(hits("top", true, "use super::super::demo::x;"), 1);
+    assert_eq!(hits("top", true, "use super::follow::Follower;"), 0);
+    assert_eq!(hits("top", true, "use crate::commands::top::x;"), 0);
+    assert_eq!(hits("demo", false, "    use super::*;"), 0);
+    assert_eq!(
+        hits(
+            "demo",
+            false,
+            "use crate::shared::web::WebArgs; // commands::serve"
+        ),
+        0
+    );
+}

@@ -2,12 +2,13 @@
 //! each through the report and the doctor, as `report` and `doctor` read them.
 
 use super::follow::Follower;
-use crate::commands::demo::{AuditFile, SimTarget, scrape_all, sim_targets};
-use crate::commands::report::now_ms;
+use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
+use crate::shared::time::now_ms;
 use anyhow::{Context as _, bail};
 use apilens_audit::{Filter, FilterSpec, Input};
-use apilens_promql::{Engine, EngineOpts, RemoteClient};
-use apilens_report::{LocalSource, QuerySource, RemoteSource, ReportOpts, build_report};
+use apilens_promapi::{LocalEngine, QueryEngine, RemoteClient, RemoteEngine};
+use apilens_promql::{Engine, EngineOpts};
+use apilens_report::{ReportOpts, build_report};
 use apilens_scrape::{Health, Sink};
 use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
 use apilens_top::{Frame, SERIES_PER_PANEL, Source, build_frame};
@@ -102,7 +103,7 @@ impl AuditLogs {
 /// logs of the same window.
 fn read_frame(
     name: &str,
-    queries: &dyn QuerySource,
+    queries: &dyn QueryEngine,
     settings: &Settings,
     audit: &[PathBuf],
     end_ms: i64,
@@ -261,7 +262,7 @@ impl SimSource {
 impl Source for SimSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
         self.catch_up().map_err(|e| format!("simulator: {e:#}"))?;
-        let local = LocalSource::new(
+        let local = LocalEngine::new(
             Engine::new(EngineOpts::default()),
             self.db.as_ref(),
             &self.name,
@@ -316,7 +317,7 @@ impl Source for StoreSource {
                 apilens_model::error_chain(&e)
             )
         })?;
-        let local = LocalSource::new(Engine::new(EngineOpts::default()), &db, &self.name);
+        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &db, &self.name);
         let audit = self.audit.current()?;
         read_frame(
             &self.name,
@@ -330,7 +331,7 @@ impl Source for StoreSource {
 
 /// A remote Prometheus-compatible engine (`--prometheus`, SigV4 included).
 pub(crate) struct RemoteStoreSource {
-    queries: RemoteSource,
+    queries: RemoteEngine,
     name: String,
     settings: Settings,
     audit: AuditLogs,
@@ -344,7 +345,7 @@ impl RemoteStoreSource {
     ) -> anyhow::Result<RemoteStoreSource> {
         let name = client.base().to_owned();
         Ok(RemoteStoreSource {
-            queries: RemoteSource::new(client),
+            queries: RemoteEngine::new(client),
             name,
             audit: AuditLogs::new(&settings)?,
             settings,

@@ -1,12 +1,15 @@
 //! The flags and set-up shared by every command that serves the query API (`serve`,
 //! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
 
-use crate::commands::serve::parse_duration;
-use anyhow::Context as _;
+use crate::shared::time::parse_duration;
+use apilens_promapi::{LocalEngine, QueryEngine};
 use apilens_promql::EngineOpts;
-use apilens_web::{AccessPolicy, PoolOpts, WebConfig};
+use apilens_scrape::Health;
+use apilens_tsdb::Db;
+use apilens_web::{AccessPolicy, ApiState, PoolOpts, Site, WebConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Who may reach the server and how.
@@ -58,6 +61,11 @@ impl QueryLimitArgs {
         }
     }
 
+    /// The query API's state over `engine`, on query threads within these limits.
+    pub(crate) fn api_state(&self, engine: Arc<dyn QueryEngine>) -> ApiState {
+        ApiState::with_engine(engine, self.pool_opts())
+    }
+
     /// The query threads these limits give.
     pub(crate) fn pool_opts(&self) -> PoolOpts {
         PoolOpts {
@@ -68,17 +76,10 @@ impl QueryLimitArgs {
     }
 }
 
-/// The checked web set-up of one server.
-#[derive(Debug, Clone)]
-pub(crate) struct Web {
-    config: WebConfig,
-    policy: AccessPolicy,
-}
-
 impl WebArgs {
     /// Reads the web configuration and builds the access rules; prints the warning of a
     /// server that listens beyond loopback unprotected.
-    pub(crate) fn load(&self, listen: SocketAddr) -> anyhow::Result<Web> {
+    pub(crate) fn load(&self, listen: SocketAddr) -> anyhow::Result<Site> {
         let config = match &self.web_config_file {
             Some(path) => WebConfig::load(path)?,
             None => WebConfig::default(),
@@ -87,30 +88,27 @@ impl WebArgs {
         if let Some(warning) = apilens_web::exposure_warning(listen, &config) {
             eprintln!("{warning}");
         }
-        Ok(Web { config, policy })
+        Ok(Site::new(config, policy))
     }
 }
 
-impl Web {
-    /// `http` or `https`.
-    pub(crate) fn scheme(&self) -> &'static str {
-        if self.config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        }
-    }
-
-    /// Serves `app` under these rules until `stop` completes.
-    pub(crate) async fn serve(
-        &self,
-        listener: tokio::net::TcpListener,
-        app: axum::Router,
-        stop: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<()> {
-        let app = self.policy.clone().apply(app);
-        apilens_web::serve(listener, app, self.config.tls.clone(), stop)
-            .await
-            .context("HTTP server failed")
-    }
+/// The HTTP routes of a server over the store `db` (the query API on its own query threads,
+/// within `limits`; the dashboard and its culprit panel from `findings`) and the scrape targets'
+/// `health`.
+pub(crate) fn store_router(
+    health: Health,
+    db: Arc<Db>,
+    limits: &QueryLimitArgs,
+    findings: apilens_web::FindingsSlot,
+) -> axum::Router {
+    let engine = LocalEngine::shared(
+        apilens_promql::Engine::new(limits.engine_opts()),
+        db as Arc<dyn apilens_model::Queryable>,
+        "store",
+    );
+    apilens_web::app_router(limits.api_state(Arc::new(engine)), findings).merge(
+        apilens_web::targets_router(move || {
+            serde_json::to_value(health.snapshot()).unwrap_or_default()
+        }),
+    )
 }

@@ -1,20 +1,13 @@
-//! A remote Prometheus-compatible engine: a client for its query API and a [`Queryable`] over
-//! it.
+//! A client of a remote Prometheus-compatible engine's HTTP API.
 //!
 //! The client sends the query string unchanged to `/api/v1/query` or `/api/v1/query_range`
-//! (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed Service for Prometheus), with a
-//! bearer token, basic auth, or AWS SigV4 signing (service `aps`) for Amazon Managed Service
-//! for Prometheus. [`RemoteQueryable`] answers `select` with a
-//! range-vector query, so the local engine can evaluate over remote data; the remote API drops
-//! staleness markers, so a series that ended inside the lookback window still answers until the
-//! window passes.
+//! (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed Service for Prometheus), and the
+//! selectors of `/api/v1/series` and the label APIs, with a bearer token, basic auth, or AWS
+//! SigV4 signing (service `aps`) for Amazon Managed Service for Prometheus.
 
-use crate::error::Error;
-use crate::response::parse_time;
-use crate::value::{InstantSample, Value};
-use apilens_model::{
-    Labels, MatchOp, Matcher, Queryable, Sample, SelectError, SelectHints, Series,
-};
+use crate::error::PromApiError as Error;
+use apilens_model::{Labels, Sample, Series};
+use apilens_promql::{InstantSample, Value, parse_time};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -54,6 +47,7 @@ impl std::fmt::Debug for RemoteAuth {
 pub struct RemoteClient {
     base: String,
     auth: RemoteAuth,
+    timeout: Duration,
     http: reqwest::blocking::Client,
 }
 
@@ -81,7 +75,12 @@ impl RemoteClient {
                 url: base.clone(),
                 message: e.to_string(),
             })?;
-        Ok(Self { base, auth, http })
+        Ok(Self {
+            base,
+            auth,
+            timeout,
+            http,
+        })
     }
 
     /// The base URL.
@@ -123,7 +122,7 @@ impl RemoteClient {
     ///
     /// [`Error::Remote`] when the engine cannot be reached, or answers with a status and a
     /// body that is not the Prometheus API's (a proxy's error page, say).
-    pub fn relay_query(&self, query: &str, time_ms: i64) -> Result<RemoteAnswer, Error> {
+    pub fn relay_query(&self, query: &str, time_ms: i64) -> Result<Answer, Error> {
         self.relay(
             "/api/v1/query",
             &[("query", query.to_owned()), ("time", secs(time_ms))],
@@ -141,7 +140,7 @@ impl RemoteClient {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
-    ) -> Result<RemoteAnswer, Error> {
+    ) -> Result<Answer, Error> {
         self.relay(
             "/api/v1/query_range",
             &[
@@ -180,7 +179,7 @@ impl RemoteClient {
         decode_value(&body).map_err(|message| self.err("/api/v1/query_range", message))
     }
 
-    fn err(&self, path: &str, message: String) -> Error {
+    pub(crate) fn err(&self, path: &str, message: String) -> Error {
         Error::Remote {
             url: format!("{}{path}", self.base),
             message,
@@ -188,7 +187,7 @@ impl RemoteClient {
     }
 
     /// The body of a successful answer, else the remote error naming the engine.
-    fn success(&self, path: &str, answer: RemoteAnswer) -> Result<String, Error> {
+    fn success(&self, path: &str, answer: Answer) -> Result<String, Error> {
         if answer.is_success() {
             Ok(answer.body)
         } else {
@@ -197,22 +196,68 @@ impl RemoteClient {
     }
 
     /// The error for a failed answer: status, and the Prometheus error or the body's start.
-    fn failure(&self, path: &str, answer: &RemoteAnswer) -> Error {
+    pub(crate) fn failure(&self, path: &str, answer: &Answer) -> Error {
         let detail = api_error_detail(&answer.body)
             .unwrap_or_else(|| apilens_model::body_excerpt(answer.body.as_bytes(), &[]));
         self.err(path, format!("status {}: {detail}", answer.status))
     }
 
-    /// Posts a form; a success or a Prometheus API error comes back as it is.
-    fn relay(&self, path: &str, form: &[(&str, String)]) -> Result<RemoteAnswer, Error> {
-        let url = format!("{}{path}", self.base);
-        let body = form
+    /// Posts `form` to `path` (such as `/api/v1/series`) and returns the engine's answer as it
+    /// came, Prometheus error bodies included.
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::relay_query`].
+    pub fn relay(&self, path: &str, form: &[(&str, String)]) -> Result<Answer, Error> {
+        self.send(true, path, form)
+    }
+
+    /// As [`RemoteClient::relay`], with the parameters in the query string of a GET (for
+    /// `/api/v1/label/<name>/values`, which takes no POST).
+    ///
+    /// # Errors
+    ///
+    /// As [`RemoteClient::relay_query`].
+    pub fn relay_get(&self, path: &str, params: &[(&str, String)]) -> Result<Answer, Error> {
+        self.send(false, path, params)
+    }
+
+    /// The longest a request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `form` as a POST body or a GET query string; a success or a Prometheus API error
+    /// comes back as it is.
+    fn send(&self, post: bool, path: &str, form: &[(&str, String)]) -> Result<Answer, Error> {
+        let encoded = form
             .iter()
             .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-        let mut req = self.http.post(&url).header(CONTENT_TYPE.0, CONTENT_TYPE.1);
+        let (url, body, method, headers): (String, String, &str, &[(&str, &str)]) = if post {
+            (
+                format!("{}{path}", self.base),
+                encoded,
+                "POST",
+                &[CONTENT_TYPE],
+            )
+        } else if encoded.is_empty() {
+            (format!("{}{path}", self.base), String::new(), "GET", &[])
+        } else {
+            (
+                format!("{}{path}?{encoded}", self.base),
+                String::new(),
+                "GET",
+                &[],
+            )
+        };
+        let mut req = if post {
+            self.http.post(&url).header(CONTENT_TYPE.0, CONTENT_TYPE.1)
+        } else {
+            self.http.get(&url)
+        };
         // What was sent that an error body must not show.
         let mut sent: Vec<String> = Vec::new();
         req = match &self.auth {
@@ -227,7 +272,7 @@ impl RemoteClient {
             }
             RemoteAuth::SigV4(signer) => {
                 let headers = signer
-                    .sign("POST", &url, &[CONTENT_TYPE], body.as_bytes())
+                    .sign(method, &url, headers, body.as_bytes())
                     .map_err(|e| self.err(path, e.to_string()))?;
                 sent.extend(apilens_sigv4::credential_values(&headers));
                 headers
@@ -244,7 +289,7 @@ impl RemoteClient {
             .text()
             .map_err(|e| self.err(path, apilens_model::error_chain(&e.without_url())))?;
         let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
-        let mut answer = RemoteAnswer { status, body };
+        let mut answer = Answer { status, body };
         if !answer.is_success() {
             // Relayed to the dashboard as it is: never with a credential echoed by a proxy.
             answer.body = apilens_model::redact(&answer.body, &sent);
@@ -265,16 +310,17 @@ impl RemoteClient {
     }
 }
 
-/// An answer of a remote engine: its HTTP status and body.
+/// An answer of the API: its HTTP status and its JSON body (Prometheus's error bodies
+/// included).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteAnswer {
+pub struct Answer {
     /// The HTTP status.
     pub status: u16,
     /// The body, unchanged.
     pub body: String,
 }
 
-impl RemoteAnswer {
+impl Answer {
     /// A 2xx status.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -316,7 +362,8 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-fn secs(ms: i64) -> String {
+/// Milliseconds as the seconds the API takes (`1.5`, `-1.500`).
+pub(crate) fn secs(ms: i64) -> String {
     let mut s = String::new();
     let (sign, v) = if ms < 0 {
         ("-", -(ms as i128))
@@ -429,68 +476,6 @@ fn parse_value(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A [`Queryable`] over a remote engine: each select is one range-vector query.
-#[derive(Debug, Clone)]
-pub struct RemoteQueryable {
-    client: RemoteClient,
-}
-
-impl RemoteQueryable {
-    /// Selects through `client`.
-    pub fn new(client: RemoteClient) -> Self {
-        Self { client }
-    }
-}
-
-/// A selector string for matchers, values escaped as PromQL strings.
-fn selector(matchers: &[Matcher]) -> String {
-    let mut s = String::from("{");
-    for (i, m) in matchers.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let op = match m.op {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::RegexMatch => "=~",
-            MatchOp::RegexNoMatch => "!~",
-        };
-        s.push_str(&m.name);
-        s.push_str(op);
-        s.push_str(&serde_json::to_string(&m.value).unwrap_or_default());
-    }
-    s.push('}');
-    s
-}
-
-impl Queryable for RemoteQueryable {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        _hints: SelectHints,
-    ) -> Result<Vec<Series>, SelectError> {
-        let range = (maxt - mint + 1).max(1);
-        let query = format!("{}[{range}ms]", selector(matchers));
-        let value = self
-            .client
-            .query(&query, maxt)
-            .map_err(|e| SelectError::Remote {
-                url: self.client.base().to_owned(),
-                message: e.to_string(),
-            })?;
-        let Value::Matrix(mut series) = value else {
-            return Err(SelectError::Remote {
-                url: self.client.base().to_owned(),
-                message: format!("expected a matrix for {query}"),
-            });
-        };
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(series)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,13 +493,9 @@ mod tests {
     }
 
     #[test]
-    fn selector_escapes_values() {
-        let m = [
-            Matcher::equal("__name__", "up"),
-            Matcher::new(MatchOp::RegexMatch, "job", "a\"b").unwrap(),
-        ];
-        assert_eq!(selector(&m), r#"{__name__="up",job=~"a\"b"}"#);
+    fn times_are_seconds() {
         assert_eq!(secs(-1500), "-1.500");
+        assert_eq!(secs(2000), "2");
     }
 
     /// A proxy that answers every request with `status` and a page quoting the request head.

@@ -2,7 +2,7 @@
 //! commands that read through one.
 
 use anyhow::Context as _;
-use apilens_promql::{RemoteAuth, RemoteClient};
+use apilens_promapi::{RemoteAuth, RemoteClient};
 use std::time::Duration;
 
 /// `--prometheus URL` and its credentials.

@@ -1,0 +1,61 @@
+//! Printing a report, alone or with the clients behind its metrics (`report`, `demo`).
+
+use apilens_report::{Report, render_json, render_markdown, render_text};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
+/// is not an error.
+pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
+    let text = match format {
+        "json" => render_json(report) + "\n",
+        "markdown" => render_markdown(report),
+        _ => render_text(report),
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The clients behind the metrics, through the doctor's ranking (harm, never request counts):
+/// the doctor runs over the audit logs with `report`'s metrics. Text and Markdown append a
+/// section; JSON is the report's object with a `doctor` member beside its own.
+pub(crate) fn print_report_with_clients(
+    report: &Report,
+    paths: &[PathBuf],
+    format: &str,
+) -> anyhow::Result<()> {
+    let d = diagnose_clients(report, paths)?;
+    let text = match format {
+        "json" => {
+            let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
+            value["doctor"] = serde_json::to_value(&d)?;
+            value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
+            serde_json::to_string(&value)? + "\n"
+        }
+        "markdown" => render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3),
+        _ => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Runs the doctor over `paths` with the report's metrics.
+pub(crate) fn diagnose_clients(
+    report: &Report,
+    paths: &[PathBuf],
+) -> anyhow::Result<apilens_doctor::Diagnosis> {
+    let inputs = apilens_doctor::DoctorInputs {
+        audit: paths
+            .iter()
+            .cloned()
+            .map(apilens_audit::Input::Path)
+            .collect(),
+        metrics: Some(report.clone()),
+        ..apilens_doctor::DoctorInputs::default()
+    };
+    Ok(apilens_doctor::diagnose(&inputs)?)
+}

@@ -1,0 +1,126 @@
+//! `--target`, `--etcd` and the kubeconfig: where `serve` and `record` scrape from.
+
+use anyhow::bail;
+use apilens_kube::{Cluster, ClusterOpts};
+use apilens_scrape::{
+    HttpOpts, JOB_APISERVER, JOB_ETCD, Target, api_server_targets, replay_targets,
+};
+use std::path::PathBuf;
+
+/// Where to scrape from; shared by `serve` and `record`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TargetArgs {
+    /// A target to scrape: an `http://` or `https://` URL of a /metrics endpoint, a recorded
+    /// bundle directory (from `apilens record`), a directory of scrape files, or one scrape
+    /// file. Repeat for more.
+    #[arg(long = "target", value_name = "URL|PATH")]
+    pub(crate) targets: Vec<String>,
+    /// The `job` label of `--target` series.
+    #[arg(long, default_value = JOB_APISERVER)]
+    pub(crate) job: String,
+    /// CA certificates (PEM) to trust for `--target` URLs instead of the system roots.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for `--target` URLs.
+    #[arg(long, value_name = "PATH", requires = "key_file")]
+    pub(crate) cert_file: Option<PathBuf>,
+    /// Private key (PEM) of `--cert-file`.
+    #[arg(long, value_name = "PATH", requires = "cert_file")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// File holding a bearer token for `--target` URLs (re-read on every scrape).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) bearer_token_file: Option<PathBuf>,
+    /// Scrape every API server replica of this kubeconfig (default: `KUBECONFIG`, then
+    /// `~/.kube/config`, then the in-cluster service account, when no other target is given).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
+    /// An etcd /metrics URL, e.g. `https://10.0.0.5:2379/metrics`. Repeat for more.
+    #[arg(long = "etcd", value_name = "URL")]
+    pub(crate) etcd: Vec<String>,
+    /// CA certificates (PEM) of the etcd server certificates.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) etcd_ca_file: Option<PathBuf>,
+    /// etcd client certificate (PEM), e.g. `/etc/kubernetes/pki/apiserver-etcd-client.crt`.
+    #[arg(long, value_name = "PATH", requires = "etcd_key_file")]
+    pub(crate) etcd_cert_file: Option<PathBuf>,
+    /// Private key (PEM) of `--etcd-cert-file`.
+    #[arg(long, value_name = "PATH", requires = "etcd_cert_file")]
+    pub(crate) etcd_key_file: Option<PathBuf>,
+}
+
+/// What to do when nothing is given to scrape.
+const NOTHING_TO_SCRAPE: &str = "nothing to scrape: no --target, no --etcd, and no kubeconfig found (KUBECONFIG, ~/.kube/config or an in-cluster service account)
+
+try one of:
+  apilens serve --kubeconfig ~/.kube/config [--context NAME]    every API server replica of a cluster
+  apilens serve --target https://HOST:6443/metrics --ca-file ca.crt --bearer-token-file token
+  apilens serve --target ./bundle                               replay a bundle from `apilens record`
+  apilens serve --etcd https://127.0.0.1:2379/metrics --etcd-ca-file ca.crt --etcd-cert-file c.crt --etcd-key-file c.key";
+
+impl TargetArgs {
+    /// Whether a kubeconfig should be used: asked for, or nothing else given and one exists.
+    fn wants_kube(&self) -> bool {
+        if self.kubeconfig.is_some() || self.context.is_some() {
+            return true;
+        }
+        if !self.targets.is_empty() || !self.etcd.is_empty() {
+            return false;
+        }
+        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("HOME")
+                .is_some_and(|h| PathBuf::from(h).join(".kube/config").is_file())
+            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    }
+
+    /// Builds every target; a kubeconfig that cannot be used is an error, discovery problems
+    /// are warnings.
+    pub(crate) async fn build(&self) -> anyhow::Result<Vec<Target>> {
+        let mut targets = Vec::new();
+        let http_opts = HttpOpts {
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+        };
+        for spec in &self.targets {
+            if spec.starts_with("http://") || spec.starts_with("https://") {
+                targets.push(Target::http(&self.job, spec, &http_opts)?);
+            } else {
+                targets.extend(replay_targets(std::path::Path::new(spec), &self.job)?);
+            }
+        }
+        let etcd_opts = HttpOpts {
+            ca_file: self.etcd_ca_file.clone(),
+            cert_file: self.etcd_cert_file.clone(),
+            key_file: self.etcd_key_file.clone(),
+            bearer_token_file: None,
+        };
+        for url in &self.etcd {
+            targets.push(Target::http(JOB_ETCD, url, &etcd_opts)?);
+        }
+        if self.wants_kube() {
+            let cluster = Cluster::connect(&ClusterOpts {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            })
+            .await?;
+            tracing::info!(
+                context = cluster.context(),
+                server = cluster.server().url(),
+                "discovering API server replicas"
+            );
+            let (found, warnings) = api_server_targets(&cluster, JOB_APISERVER).await;
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            targets.extend(found);
+        }
+        if targets.is_empty() {
+            bail!("{NOTHING_TO_SCRAPE}");
+        }
+        Ok(targets)
+    }
+}
