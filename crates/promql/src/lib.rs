@@ -29,12 +29,14 @@ mod binary;
 mod depth;
 mod engine;
 mod error;
+mod evaluator;
 mod functions;
 pub mod fuzz;
 mod memory;
 pub mod promqltest;
 mod remote;
 mod response;
+mod step;
 mod value;
 
 pub use crate::{
