@@ -7,6 +7,7 @@
 //! (`protoPayload`). Everything is parsed into one borrowed struct so the common case, a native
 //! event, costs a single pass with no allocation for unescaped strings.
 
+use crate::native::{Native, raw_string};
 use crate::plausible::{self, Stamp};
 use crate::request::{Request, Stage};
 use serde::Deserialize;
@@ -310,7 +311,7 @@ fn decode_depth(
             _ => Err("not an audit event (no requestURI or verb)".to_owned()),
         };
     }
-    emit(Decoded::Request(Native::from_serde(rec).into_request()?));
+    emit(Decoded::Request(native_from_serde(rec).into_request()?));
     Ok(())
 }
 
@@ -326,119 +327,6 @@ fn decode_nested(
         decode_depth(inner.trim(), emit, depth + 1, fast)
     } else {
         decode_depth(raw, emit, depth + 1, fast)
-    }
-}
-
-/// The fields of a native audit event, read by serde or by [`crate::fast`].
-#[derive(Default)]
-pub(crate) struct Native<'a> {
-    pub(crate) audit_id: Option<Cow<'a, str>>,
-    pub(crate) stage: Option<Cow<'a, str>>,
-    pub(crate) request_uri: Option<Cow<'a, str>>,
-    pub(crate) verb: Option<Cow<'a, str>>,
-    /// `user.username`.
-    pub(crate) username: Option<Cow<'a, str>>,
-    /// `user.groups`, raw JSON.
-    pub(crate) groups: Option<&'a str>,
-    /// `user.extra`, raw JSON.
-    pub(crate) extra: Option<&'a str>,
-    /// `impersonatedUser.username`.
-    pub(crate) impersonated: Option<Cow<'a, str>>,
-    /// The last entry of `sourceIPs`.
-    pub(crate) source_ip: Option<Cow<'a, str>>,
-    pub(crate) user_agent: Option<Cow<'a, str>>,
-    pub(crate) resource: Option<Cow<'a, str>>,
-    pub(crate) namespace: Option<Cow<'a, str>>,
-    pub(crate) api_group: Option<Cow<'a, str>>,
-    pub(crate) subresource: Option<Cow<'a, str>>,
-    /// `responseStatus.code`.
-    pub(crate) code: Option<i64>,
-    /// `responseStatus.message` is present and non-empty.
-    pub(crate) status_message: bool,
-    /// `requestReceivedTimestamp`.
-    pub(crate) received: Option<Cow<'a, str>>,
-    pub(crate) stage_timestamp: Option<Cow<'a, str>>,
-    /// `timestamp` (old layouts), raw JSON.
-    pub(crate) timestamp: Option<&'a str>,
-    /// `annotations`, raw JSON.
-    pub(crate) annotations: Option<&'a str>,
-}
-
-impl<'a> Native<'a> {
-    fn from_serde(rec: RawRecord<'a>) -> Native<'a> {
-        let (username, groups, extra) = match rec.user {
-            Some(u) => (
-                u.username,
-                u.groups.map(RawValue::get),
-                u.extra.map(RawValue::get),
-            ),
-            None => (None, None, None),
-        };
-        let (resource, namespace, api_group, subresource) = match rec.object_ref {
-            Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
-            None => (None, None, None, None),
-        };
-        let (code, status_message) = match rec.response_status {
-            Some(s) => (s.code, s.message.is_some_and(|m| !m.is_empty())),
-            None => (None, false),
-        };
-        Native {
-            audit_id: rec.audit_id,
-            stage: rec.stage,
-            request_uri: rec.request_uri,
-            verb: rec.verb,
-            username,
-            groups,
-            extra,
-            impersonated: rec.impersonated_user.and_then(|u| u.username),
-            source_ip: rec.source_ips.and_then(|mut ips| ips.pop()),
-            user_agent: rec.user_agent,
-            resource,
-            namespace,
-            api_group,
-            subresource,
-            code,
-            status_message,
-            received: rec.request_received_timestamp,
-            stage_timestamp: rec.stage_timestamp,
-            timestamp: rec.timestamp.map(RawValue::get),
-            annotations: rec.annotations.map(RawValue::get),
-        }
-    }
-
-    /// The request this event describes, or why its timestamps cannot be real (see
-    /// `plausible.rs`).
-    pub(crate) fn into_request(self) -> Result<Request<'a>, String> {
-        let old_layout = self.timestamp.and_then(raw_string);
-        let (received, received_field) = match (self.received.as_deref(), old_layout.as_deref()) {
-            (Some(t), _) => (Stamp::read(Some(t)), "requestReceivedTimestamp"),
-            (None, Some(t)) => (Stamp::read(Some(t)), "timestamp"),
-            (None, None) => (Stamp::Absent, "requestReceivedTimestamp"),
-        };
-        let stage = Stamp::read(self.stage_timestamp.as_deref());
-        let req = Request {
-            audit_id: self.audit_id.unwrap_or_default(),
-            stage: Stage::parse(self.stage.as_deref()),
-            verb: self.verb.unwrap_or_default(),
-            user: self.username.unwrap_or_default(),
-            groups: self.groups,
-            extra: self.extra,
-            impersonated_user: self.impersonated,
-            user_agent: self.user_agent.unwrap_or_default(),
-            source_ip: self.source_ip.unwrap_or_default(),
-            request_uri: self.request_uri.unwrap_or_default(),
-            object_resource: self.resource,
-            object_namespace: self.namespace,
-            object_api_group: self.api_group,
-            object_subresource: self.subresource,
-            code: self.code.and_then(|c| u16::try_from(c).ok()),
-            status_message: self.status_message,
-            received_us: received.us(),
-            stage_us: stage.us(),
-            annotations: self.annotations,
-        };
-        plausible::check(&req, received, received_field, stage)?;
-        Ok(req)
     }
 }
 
@@ -501,11 +389,6 @@ fn gke_request<'a>(
     Ok(req)
 }
 
-/// The string inside a raw JSON value, `None` when it is not a string.
-fn raw_string(raw: &str) -> Option<Cow<'_, str>> {
-    serde_json::from_str(raw).ok()
-}
-
 fn gke_uri(resource_name: &str) -> String {
     let name = resource_name.trim_start_matches('/');
     if let Some(rest) = name.strip_prefix("core/") {
@@ -532,5 +415,47 @@ fn grpc_to_http(code: i64) -> u16 {
         14 => 503,
         16 => 401,
         _ => 500,
+    }
+}
+
+/// The fields of a native event that serde read, as the fast scanner gives them.
+fn native_from_serde(rec: RawRecord<'_>) -> Native<'_> {
+    let (username, groups, extra) = match rec.user {
+        Some(u) => (
+            u.username,
+            u.groups.map(RawValue::get),
+            u.extra.map(RawValue::get),
+        ),
+        None => (None, None, None),
+    };
+    let (resource, namespace, api_group, subresource) = match rec.object_ref {
+        Some(o) => (o.resource, o.namespace, o.api_group, o.subresource),
+        None => (None, None, None, None),
+    };
+    let (code, status_message) = match rec.response_status {
+        Some(s) => (s.code, s.message.is_some_and(|m| !m.is_empty())),
+        None => (None, false),
+    };
+    Native {
+        audit_id: rec.audit_id,
+        stage: rec.stage,
+        request_uri: rec.request_uri,
+        verb: rec.verb,
+        username,
+        groups,
+        extra,
+        impersonated: rec.impersonated_user.and_then(|u| u.username),
+        source_ip: rec.source_ips.and_then(|mut ips| ips.pop()),
+        user_agent: rec.user_agent,
+        resource,
+        namespace,
+        api_group,
+        subresource,
+        code,
+        status_message,
+        received: rec.request_received_timestamp,
+        stage_timestamp: rec.stage_timestamp,
+        timestamp: rec.timestamp.map(RawValue::get),
+        annotations: rec.annotations.map(RawValue::get),
     }
 }

@@ -62,14 +62,18 @@ mod client;
 mod error;
 mod event;
 mod fast;
+#[cfg(test)]
+mod fast_agrees;
 mod filter;
 mod input;
+mod native;
 mod plausible;
 mod read;
 mod report;
 mod request;
 mod scan;
 mod sketch;
+mod summary;
 mod synth;
 mod uri;
 mod view;
@@ -85,8 +89,9 @@ pub use crate::{
     request::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,
     },
-    scan::{DEFAULT_MAX_LINE_BYTES, MALFORMED_EXAMPLES, Malformed, ScanOpts, Summary, scan},
+    scan::{DEFAULT_MAX_LINE_BYTES, ScanOpts, scan},
     sketch::{FxHasher, FxMap},
+    summary::{MALFORMED_EXAMPLES, Malformed, Summary},
     synth::{SynthOpts, SynthStats, write_synthetic},
     uri::{ListParams, Shape},
     view::{

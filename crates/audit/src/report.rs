@@ -1,6 +1,6 @@
 //! The result of a view as a table, rendered as text table, JSON, CSV or Markdown.
 
-use crate::scan::Summary;
+use crate::summary::Summary;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 

@@ -5,9 +5,11 @@
 //! `aggregationCountValues`) including its Kahan summation and overflow-safe average.
 
 use crate::binary::by_step;
-use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::{Error, Result};
+use crate::evaluator::Evaluator;
 use crate::functions::over_time::{kahan_sum_inc, quantile};
+use crate::step::{StepSeries, Steps, Val};
+use crate::value::format_go_float;
 use apilens_model::{Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use std::collections::HashMap;
@@ -361,17 +363,4 @@ fn count_values(
 /// Whether `name` is a label name Prometheus 3 accepts (any non-empty UTF-8 string).
 fn valid_label_name(name: &str) -> bool {
     !name.is_empty()
-}
-
-/// Formats a float as Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
-pub(crate) fn format_go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }

@@ -4,8 +4,9 @@
 //! Follows Prometheus v3.5.0 `promql/engine.go` (`VectorBinop`, `VectorscalarBinop`,
 //! `VectorAnd`, `VectorOr`, `VectorUnless`, `resultMetric`, `vectorElemBinop`, `scalarBinop`).
 
-use crate::engine::{Evaluator, StepSeries, Steps, Val, merge_same_labels};
 use crate::error::{Error, Result};
+use crate::evaluator::Evaluator;
+use crate::step::{StepSeries, Steps, Val, merge_same_labels};
 use apilens_model::{Labels, METRIC_NAME};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use std::collections::HashMap;
@@ -452,7 +453,7 @@ fn vector_binop(
                 set.push(oi);
             }
             if last_step[oi] == stamp {
-                return Err(crate::engine::same_labelset());
+                return Err(crate::step::same_labelset());
             }
             last_step[oi] = stamp;
             out[oi].points.push((stamp, value));

@@ -25,11 +25,13 @@ mod binary;
 mod depth;
 mod engine;
 mod error;
+mod evaluator;
 mod functions;
 pub mod fuzz;
 mod memory;
 pub mod promqltest;
 mod response;
+mod step;
 mod value;
 
 pub use crate::{

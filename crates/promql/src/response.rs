@@ -148,7 +148,7 @@ pub(crate) fn format_value(v: f64) -> String {
         };
         format!("{mantissa}e{sign}{digits:0>2}")
     } else {
-        crate::aggregate::format_go_float(v)
+        crate::value::format_go_float(v)
     }
 }
 

@@ -88,3 +88,16 @@ pub struct QueryResult {
     /// Warnings and infos, as Prometheus's API returns them beside `data`.
     pub annotations: Annotations,
 }
+
+/// Formats a float as Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
+pub(crate) fn format_go_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}

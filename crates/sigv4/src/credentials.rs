@@ -2,164 +2,19 @@
 //! instance metadata.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use crate::env::{EnvSnapshot, ini_section};
 use crate::error::Error;
+use crate::keys::{Credentials, json_document, parse_expiry};
 use apilens_model::error_chain;
 
-/// Temporary credentials are renewed this long before they expire.
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Timeout of one call to STS or a container credentials endpoint.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The ECS/EKS container credentials host of `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
 const CONTAINER_HOST: &str = "http://169.254.170.2";
-
-/// An access key, its secret, and for temporary credentials a session token and an expiry.
-/// `Debug` shows only the access key id.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-    expiry: Option<SystemTime>,
-}
-
-impl Credentials {
-    /// Credentials that do not expire.
-    pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Self {
-        Self {
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: secret_access_key.to_owned(),
-            session_token: session_token.map(str::to_owned),
-            expiry: None,
-        }
-    }
-
-    /// The same credentials, expiring at `expiry`.
-    pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
-        self.expiry = Some(expiry);
-        self
-    }
-
-    /// The access key id.
-    pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
-    }
-
-    /// The secret access key.
-    pub fn secret_access_key(&self) -> &str {
-        &self.secret_access_key
-    }
-
-    /// The session token of temporary credentials.
-    pub fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref()
-    }
-
-    /// When temporary credentials expire.
-    pub fn expiry(&self) -> Option<SystemTime> {
-        self.expiry
-    }
-
-    fn fresh(&self, now: SystemTime) -> bool {
-        self.expiry.is_none_or(|e| now + REFRESH_MARGIN < e)
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("expiry", &self.expiry)
-            .finish()
-    }
-}
-
-/// The environment variables and home directory the credential sources read, captured once,
-/// so that tests can give their own.
-#[derive(Clone, Default)]
-pub struct EnvSnapshot {
-    vars: HashMap<String, String>,
-    home: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for EnvSnapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.vars.keys().collect();
-        names.sort();
-        f.debug_struct("EnvSnapshot")
-            .field("names", &names)
-            .field("home", &self.home)
-            .finish()
-    }
-}
-
-impl EnvSnapshot {
-    /// The `AWS_*` variables and `HOME` of this process.
-    pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars()
-                .filter(|(k, _)| k.starts_with("AWS_"))
-                .collect(),
-            home: std::env::var_os("HOME").map(PathBuf::from),
-        }
-    }
-
-    /// Given variables and home directory.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        vars: impl IntoIterator<Item = (K, V)>,
-        home: Option<&Path>,
-    ) -> Self {
-        Self {
-            vars: vars
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            home: home.map(Path::to_path_buf),
-        }
-    }
-
-    /// A variable that is set and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-    pub fn region(&self) -> Option<&str> {
-        self.get("AWS_REGION").or(self.get("AWS_DEFAULT_REGION"))
-    }
-
-    /// The `region` of the profile (`AWS_PROFILE`, else `default`) in the shared config file
-    /// (`AWS_CONFIG_FILE`, else `~/.aws/config`), as the AWS CLI reads it.
-    pub fn config_region(&self) -> Option<String> {
-        let profile = self
-            .get("AWS_PROFILE")
-            .or(self.get("AWS_DEFAULT_PROFILE"))
-            .unwrap_or("default");
-        let path = self.aws_file("AWS_CONFIG_FILE", "config")?;
-        let text = std::fs::read_to_string(path).ok()?;
-        ini_section(&text, profile, true)?
-            .remove("region")
-            .filter(|r| !r.is_empty())
-    }
-
-    fn aws_file(&self, var: &str, name: &str) -> Option<PathBuf> {
-        match self.get(var) {
-            Some(p) => Some(PathBuf::from(p)),
-            None => self.home.as_ref().map(|h| h.join(".aws").join(name)),
-        }
-    }
-}
 
 /// The credential sources, in the order of the AWS SDKs' default chain, with a cache of the
 /// last credentials until five minutes before they expire. Cheap to clone; clones share the
@@ -184,7 +39,7 @@ enum Source {
 impl std::fmt::Debug for CredentialsChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner.source {
-            Source::Fixed(c) => write!(f, "CredentialsChain(fixed {})", c.access_key_id),
+            Source::Fixed(c) => write!(f, "CredentialsChain(fixed {})", c.access_key_id()),
             Source::Env(_) => f.write_str("CredentialsChain(default)"),
         }
     }
@@ -496,35 +351,6 @@ impl CredentialsChain {
     }
 }
 
-/// The JSON credentials document of container endpoints and instance metadata:
-/// `AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`, and from instance metadata a
-/// `Code` that is `Success` unless the role cannot be used.
-pub(crate) fn json_document(body: &str) -> Result<Credentials, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    if let Some(code) = v.get("Code").and_then(|c| c.as_str())
-        && code != "Success"
-    {
-        let message = v.get("Message").and_then(|m| m.as_str()).unwrap_or("");
-        return Err(format!("{code} {message}").trim_end().to_owned());
-    }
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("response without {k}"))
-    };
-    let creds = Credentials::new(
-        field("AccessKeyId")?,
-        field("SecretAccessKey")?,
-        v.get("Token").and_then(|x| x.as_str()),
-    );
-    Ok(match v.get("Expiration").and_then(|x| x.as_str()) {
-        Some(e) => creds.with_expiry(parse_expiry(e)?),
-        None => creds,
-    })
-}
-
 /// The client in `cell`, built on first use with a TLS crypto provider installed.
 fn client(
     cell: &OnceLock<Result<reqwest::blocking::Client, String>>,
@@ -558,43 +384,6 @@ fn from_env_vars(env: &EnvSnapshot) -> Result<Option<Credentials>, Error> {
     }
 }
 
-/// The keys of `[profile]` (credentials file) or `[profile name]`/`[default]` (config file).
-fn ini_section(text: &str, profile: &str, config: bool) -> Option<HashMap<String, String>> {
-    let mut current: Option<bool> = None;
-    let mut found: Option<HashMap<String, String>> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let name = name.trim();
-            let name = if config {
-                match name.strip_prefix("profile ") {
-                    Some(n) => n.trim(),
-                    None if name == "default" => name,
-                    None => "",
-                }
-            } else {
-                name
-            };
-            let hit = !name.is_empty() && name == profile;
-            if hit {
-                found.get_or_insert_with(HashMap::new);
-            }
-            current = Some(hit);
-            continue;
-        }
-        if current == Some(true)
-            && let Some((k, v)) = line.split_once('=')
-            && let Some(map) = found.as_mut()
-        {
-            map.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    found
-}
-
 /// The text of the first `<tag>…</tag>` of an XML document, entities decoded.
 fn xml_text(body: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
@@ -609,14 +398,6 @@ fn xml_text(body: &str, tag: &str) -> Option<String> {
             .replace("&apos;", "'")
             .replace("&amp;", "&"),
     )
-}
-
-fn parse_expiry(text: &str) -> Result<SystemTime, String> {
-    let ts: jiff::Timestamp = text
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid expiration {text:?}: {e}"))?;
-    Ok(SystemTime::from(ts))
 }
 
 fn url_encode(s: &str) -> String {

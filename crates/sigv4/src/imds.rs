@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::credentials::{Credentials, EnvSnapshot, json_document};
+use crate::env::EnvSnapshot;
 use crate::error::Error;
+use crate::keys::{Credentials, json_document};
 use apilens_model::error_chain;
 
 /// The IPv4 endpoint of the instance metadata service.

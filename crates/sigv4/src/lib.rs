@@ -37,12 +37,16 @@
 #![deny(missing_docs)]
 
 mod credentials;
+mod env;
 mod error;
 mod imds;
+mod keys;
 mod signer;
 
 pub use crate::{
-    credentials::{Credentials, CredentialsChain, EnvSnapshot},
+    credentials::CredentialsChain,
+    env::EnvSnapshot,
     error::Error,
+    keys::Credentials,
     signer::{Signer, amp_workspace_url, credential_values, region_from_url},
 };

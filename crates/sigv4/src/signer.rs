@@ -9,7 +9,8 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::credentials::{CredentialsChain, EnvSnapshot};
+use crate::credentials::CredentialsChain;
+use crate::env::EnvSnapshot;
 use crate::error::Error;
 
 /// Signs requests for one region and service with credentials from a [`CredentialsChain`].
@@ -289,7 +290,7 @@ pub fn region_from_url(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Credentials;
+    use crate::keys::Credentials;
 
     #[test]
     fn regions_from_amp_urls() {

@@ -72,26 +72,37 @@ fn main() {
             let mut rng = replay::Rng::new(1);
             let t0 = Instant::now();
             let mut n = 0usize;
+            // How long each commit (WAL record, fsync, head) kept the scrape waiting.
+            let mut commit_ms: Vec<f64> = Vec::with_capacity(scrapes);
             for t in replay::timestamps(1_700_000_000_000, scrapes) {
                 let mut app = db.appender();
                 for s in &series {
                     app.append(&s.labels, t, s.value).expect("append");
                 }
                 n += app.len();
+                let c0 = Instant::now();
                 app.commit().expect("commit");
+                commit_ms.push(c0.elapsed().as_secs_f64() * 1e3);
                 replay::step(&mut series, &mut rng);
             }
             let secs = t0.elapsed().as_secs_f64();
+            commit_ms.sort_by(f64::total_cmp);
+            let p99 = commit_ms
+                .get(commit_ms.len().saturating_sub(1) * 99 / 100)
+                .copied()
+                .unwrap_or(0.0);
+            let max = commit_ms.last().copied().unwrap_or(0.0);
             let after = rss_kib();
             let st = db.stats();
             println!(
-                "series={} samples={n} seconds={secs:.2} samples_per_sec={:.0} rss_delta_kib={} bytes_per_series={:.0} head_chunk_bytes={} wal_bytes={}",
+                "series={} samples={n} seconds={secs:.2} samples_per_sec={:.0} rss_delta_kib={} bytes_per_series={:.0} head_chunk_bytes={} wal_bytes={} blocks={} commit_p99_ms={p99:.1} commit_max_ms={max:.1}",
                 st.head_series,
                 n as f64 / secs,
                 after.saturating_sub(before),
                 (after.saturating_sub(before) * 1024) as f64 / st.head_series.max(1) as f64,
                 st.head_chunk_bytes,
-                st.wal_bytes
+                st.wal_bytes,
+                st.blocks
             );
         }
         _ => {

@@ -56,6 +56,8 @@ mod block;
 mod bstream;
 mod check;
 mod compact;
+#[cfg(test)]
+mod compact_tests;
 mod damage;
 mod db;
 mod error;

@@ -1,5 +1,7 @@
 //! Repository rules that hold for every source file, checked as a test.
 
+mod modules;
+
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -5,8 +5,8 @@ use super::{KEY_SEP, QUANTILE_NOTE, RequestStats, View};
 use crate::client::client_key;
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
-use crate::scan::Summary;
 use crate::sketch::{HeavyHitters, Stat};
+use crate::summary::Summary;
 use crate::uri::ListParams;
 
 /// A Kubernetes minor version (`1.30` is `KubeVersion { major: 1, minor: 30 }`).

@@ -11,8 +11,8 @@ pub(crate) mod watches;
 use crate::apf::estimated_seats;
 use crate::report::Report;
 use crate::request::Request;
-use crate::scan::Summary;
 use crate::sketch::{Latency, Stat};
+use crate::summary::Summary;
 
 /// An analysis fed one request at a time by [`crate::scan`].
 ///

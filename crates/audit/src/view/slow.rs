@@ -4,7 +4,7 @@ use super::{View, format_us, latency_ms};
 use crate::client::client_key;
 use crate::report::{Cell, Report, Row};
 use crate::request::{Annotations, Request};
-use crate::scan::Summary;
+use crate::summary::Summary;
 use crate::uri::Shape;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};

@@ -4,8 +4,8 @@ use super::{Count, KEY_SEP, View, format_us};
 use crate::client::client_key;
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
-use crate::scan::Summary;
 use crate::sketch::{HeavyHitters, Stat};
+use crate::summary::Summary;
 
 /// Why a request got 429 Too Many Requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use super::{Count, View, format_us};
 use crate::client::client_key;
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
-use crate::scan::Summary;
 use crate::sketch::{FxMap, HeavyHitters};
+use crate::summary::Summary;
 
 /// Most (step, client) cells kept; beyond it new cells count only in the step total.
 const CELL_CAP: usize = 500_000;

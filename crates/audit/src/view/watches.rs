@@ -4,8 +4,8 @@ use super::{KEY_SEP, View};
 use crate::client::client_key;
 use crate::report::{Cell, Report, Row};
 use crate::request::Request;
-use crate::scan::Summary;
 use crate::sketch::{HeavyHitters, Latency, Stat};
+use crate::summary::Summary;
 
 /// A watch that ended within this many seconds counts as short-lived.
 const SHORT_LIVED_S: f64 = 60.0;

@@ -8,8 +8,9 @@
 
 use super::{scalar_arg, vector_arg};
 use crate::binary::by_step;
-use crate::engine::{Evaluator, StepSeries, Steps, Val, merge_same_labels};
 use crate::error::Result;
+use crate::evaluator::Evaluator;
+use crate::step::{StepSeries, Steps, Val, merge_same_labels};
 use apilens_model::{Labels, METRIC_NAME};
 use promql_parser::parser::Expr;
 use std::collections::HashMap;

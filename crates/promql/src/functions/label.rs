@@ -3,8 +3,9 @@
 //! Follows Prometheus v3.5.0 `promql/functions.go` (`funcLabelReplace`, `funcLabelJoin`).
 
 use super::{string_arg, vector_arg};
-use crate::engine::{Evaluator, StepSeries, Steps, Val, merge_same_labels};
 use crate::error::{Error, Result};
+use crate::evaluator::Evaluator;
+use crate::step::{StepSeries, Steps, Val, merge_same_labels};
 use promql_parser::parser::Expr;
 
 /// `label_replace(v, dst, replacement, src, regex)`.

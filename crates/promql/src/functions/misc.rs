@@ -4,8 +4,9 @@
 //! `createLabelsForAbsentFunction`, `funcScalar`, `funcSort`, `funcSortDesc`).
 
 use super::{matrix_arg, vector_arg};
-use crate::engine::{Evaluator, StepSeries, Steps, Val};
 use crate::error::Result;
+use crate::evaluator::Evaluator;
+use crate::step::{StepSeries, Steps, Val};
 use apilens_model::{Labels, METRIC_NAME};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{Expr, VectorSelector};

@@ -15,10 +15,9 @@ mod rate;
 mod regression;
 mod time;
 
-use crate::engine::{
-    Evaluator, MatrixArg, StepSeries, Steps, Val, check_unique_labels, merge_same_labels,
-};
 use crate::error::{Error, Result};
+use crate::evaluator::Evaluator;
+use crate::step::{MatrixArg, StepSeries, Steps, Val, check_unique_labels, merge_same_labels};
 use apilens_model::Sample;
 use promql_parser::parser::{Call, Expr};
 
@@ -263,7 +262,7 @@ pub(crate) fn invalid_quantile_warning(ev: &mut Evaluator<'_>, q: &[f64], at: &E
             ev.warn(
                 format!(
                     "quantile value should be between 0 and 1, got {}",
-                    crate::aggregate::format_go_float(x)
+                    crate::value::format_go_float(x)
                 ),
                 at,
             );

@@ -4,8 +4,9 @@
 //! Follows Prometheus v3.5.0 `promql/functions.go` (`funcTimestamp`, `dateWrapper`).
 
 use super::{pointwise, vector_arg};
-use crate::engine::{Evaluator, StepSeries, Steps, Val, merge_same_labels};
 use crate::error::Result;
+use crate::evaluator::Evaluator;
+use crate::step::{StepSeries, Steps, Val, merge_same_labels};
 use promql_parser::parser::Expr;
 
 /// `timestamp(v)`: the timestamp of each sample in seconds; for a plain selector the sample's
