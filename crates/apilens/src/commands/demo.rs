@@ -2,8 +2,9 @@
 //! with nothing to install and no cluster.
 
 use crate::commands::report::{diagnose_clients, now_ms, print};
-use crate::commands::serve::{HttpServer, close_store, init_logging, parse_duration};
+use crate::commands::serve::{HttpServer, close_store, init_logging};
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{LocalSource, ReportOpts, build_report};
 use apilens_scrape::{

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use apilens_scrape::{BundleWriter, Target};
 
-use super::serve::{TargetArgs, init_logging, parse_duration};
+use super::serve::{TargetArgs, init_logging};
+use apilens_model::parse_duration;
 
 /// Record raw scrapes of every target into a bundle that `serve --target DIR` replays and
 /// whose scrape files `inspect` reads.

@@ -1,8 +1,8 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
 use crate::commands::remote::RemoteArgs;
-use crate::commands::serve::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_promql::{Engine, EngineOpts, parse_time};
 use apilens_report::{
     LocalSource, QuerySource, RemoteSource, Report, ReportOpts, build_report, render_json,

@@ -4,8 +4,8 @@ mod follow;
 mod source;
 
 use crate::commands::remote::RemoteArgs;
-use crate::commands::serve::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_top::{LiveOpts, Source, Theme};
 use std::io::Write as _;
 use std::path::PathBuf;

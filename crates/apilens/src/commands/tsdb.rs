@@ -1,8 +1,9 @@
 //! `apilens tsdb import|export|check`: move data between the embedded store and OpenMetrics
 //! text, and verify a store.
 
-use crate::commands::serve::{init_logging, parse_duration};
+use crate::commands::serve::init_logging;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_model::{Matcher, Queryable, SelectHints, Series};
 use apilens_promql::{parse_series_selector, parse_time};
 use apilens_textparse::Format;

@@ -1,8 +1,8 @@
 //! The flags and set-up shared by every command that serves the query API (`serve`,
 //! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
 
-use crate::commands::serve::parse_duration;
 use anyhow::Context as _;
+use apilens_model::parse_duration;
 use apilens_promql::EngineOpts;
 use apilens_web::{AccessPolicy, PoolOpts, WebConfig};
 use std::net::SocketAddr;
