@@ -14,6 +14,7 @@
 //!   short, printable and without credentials.
 //! - [`parse_duration`]: the one duration syntax (`15s`, `1h30m`, `1.5h`, `7d`) of every flag,
 //!   API parameter and audit-log latency.
+//! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
 //! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
 //!
 //! ```
@@ -35,7 +36,11 @@ mod matcher;
 mod queryable;
 mod redact;
 mod sample;
+#[cfg(feature = "tls")]
+mod tls;
 
+#[cfg(feature = "tls")]
+pub use crate::tls::install_crypto_provider;
 pub use crate::{
     duration::{DurationError, parse_duration},
     error_chain::error_chain,

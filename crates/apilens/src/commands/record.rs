@@ -40,7 +40,6 @@ pub(crate) struct Args {
 /// Runs `apilens record`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    crate::tls::install_crypto_provider();
     if args.count == 0 {
         bail!("--count must be at least 1");
     }

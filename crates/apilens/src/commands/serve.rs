@@ -192,7 +192,6 @@ pub(crate) fn init_logging() {
 /// Runs `apilens serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    crate::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
