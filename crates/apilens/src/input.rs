@@ -147,7 +147,6 @@ pub(crate) fn show_duration(d: Duration) -> String {
 }
 
 fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
-    crate::tls::install_crypto_provider();
     let timed_out = || {
         anyhow::anyhow!(
             "{url}: timed out after {} (--timeout)",

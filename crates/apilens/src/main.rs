@@ -8,12 +8,12 @@ mod commands;
 mod input;
 mod output;
 mod shared;
-mod tls;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::parse();
+    apilens_model::install_crypto_provider();
     match commands::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -46,7 +46,7 @@ fn fake_engine(status: &'static str, content_type: &'static str, body: &'static 
 /// Prometheus API error is passed on with its own status and body.
 #[test]
 fn dashboard_over_a_dead_or_foreign_engine_says_which() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
     let dead = format!("http://127.0.0.1:{}", free_port());
     let html = "text/html";
@@ -101,7 +101,7 @@ fn dashboard_over_a_real_prometheus_passes_its_answers_through() {
     if !peers_available(&["prometheus"]) {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = Prometheus::start(&PrometheusOpts {
@@ -275,7 +275,7 @@ fn dashboard_serves_the_doctors_findings_over_an_audit_log() {
         .and_then(|l| l.split('/').nth(2))
         .map(|host| format!("http://{host}"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let client = reqwest::blocking::Client::new();
     let mut body = serde_json::Value::Null;
     wait_for(

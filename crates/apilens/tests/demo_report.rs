@@ -195,7 +195,7 @@ fn live_demo_serves_the_dashboard_and_the_query_api_until_sigterm() {
     });
     let base = url_rx.recv_timeout(Duration::from_secs(300)).ok();
     let base = base.expect("the demo prints its dashboard URL");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let client = reqwest::blocking::Client::new();
     let page = client.get(format!("{base}/")).send().unwrap();
     assert!(page.status().is_success());

@@ -25,7 +25,7 @@ fn free_addr() -> SocketAddr {
 
 /// Prometheus on `addr` with the remote-write receiver; its TSDB survives a restart in `dir`.
 fn start_prometheus(dir: &Path, addr: SocketAddr) -> Prometheus {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let mut opts = PrometheusOpts::new(dir);
     opts.port = Some(addr.port());
     opts.args
@@ -35,7 +35,7 @@ fn start_prometheus(dir: &Path, addr: SocketAddr) -> Prometheus {
 
 /// `apilens serve` replaying the fixture once into `data`, writing to `remote`.
 fn start_serve(data: &Path, listen: SocketAddr, remote: &str) -> KillOnDrop {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let child = Command::new(env!("CARGO_BIN_EXE_apilens"))
         .arg("serve")
         .arg("--target")

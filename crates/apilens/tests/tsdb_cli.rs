@@ -143,7 +143,11 @@ fn bad_input_names_file_and_line() {
         "up{job}",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of =, !=, =~, !~"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"--match "up{job}""#) && err.contains("expected label matching operator"),
+        "{err}"
+    );
 }
 
 /// A store of 100 scrapes of 40 real series (4,000 samples) in WAL segments of 8 KiB.

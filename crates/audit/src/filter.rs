@@ -161,39 +161,19 @@ impl Filter {
 }
 
 /// The time syntax of every `--since` and `--until`: an RFC 3339 time, or a duration (`90s`,
-/// `30m`, `2h`, `1h30m`, `2d`, `1w`) before `now_us`; microseconds since the epoch.
+/// `30m`, `2h`, `1h30m`, `1.5h`, `2d`, `1w`: [`apilens_model::parse_duration`]) before `now_us`;
+/// microseconds since the epoch.
 pub fn parse_time(text: &str, now_us: i64) -> Option<i64> {
     let text = text.trim();
     if let Some(t) = parse_timestamp_us(text) {
         return Some(t);
     }
-    let mut rest = text;
-    let mut total_ms = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit] {
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3600e3,
-            "d" => 86_400e3,
-            "w" => 7.0 * 86_400e3,
-            _ => return None,
-        };
-        total_ms += value * factor;
-        rest = &rest[unit..];
-    }
-    if text.is_empty() || !total_ms.is_finite() || total_ms > 1e15 {
+    let ago = apilens_model::parse_duration(text).ok()?;
+    let ago_us = i64::try_from(ago.as_micros()).ok()?;
+    if ago_us > 1_000_000_000_000_000_000 {
         return None;
     }
-    Some(now_us - (total_ms * 1000.0) as i64)
+    Some(now_us - ago_us)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -415,40 +415,11 @@ fn fast_utc_us(b: &[u8]) -> Option<i64> {
     Some(((days * 86_400 + hour * 3600 + min * 60 + sec) * 1_000_000) + micros)
 }
 
-/// Parses a Go duration string (`1.5s`, `415ns`, `1m2.5s`, `780µs`) into milliseconds.
+/// Parses a Go duration string (`1.5s`, `415ns`, `1m2.5s`, `780µs`) into milliseconds, by
+/// [`apilens_model::parse_duration`].
 pub fn parse_go_duration_ms(text: &str) -> Option<f64> {
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Some(0.0);
-    }
-    let mut total = 0.0;
-    let mut any = false;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if n == 0 {
-            return None;
-        }
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ns" => 1e-6,
-            "us" | "µs" | "μs" => 1e-3,
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3600e3,
-            _ => return None,
-        };
-        total += value * factor;
-        rest = &rest[unit_len..];
-        any = true;
-    }
-    any.then_some(total)
+    let d = apilens_model::parse_duration(text).ok()?;
+    Some(d.as_nanos() as f64 / 1e6)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! throttling, 5xx and network errors, and errors that name what was read, the AWS error code
 //! and the IAM action.
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apilens_sigv4::{Signer, credential_values};
@@ -71,17 +71,13 @@ pub(crate) struct Request<'a> {
     pub(crate) signer: &'a Signer,
 }
 
-static CRYPTO: Once = Once::new();
-
 impl Http {
     pub(crate) fn new(
         per_second: f64,
         max_attempts: u32,
         progress: Arc<Progress>,
     ) -> Result<Http, String> {
-        CRYPTO.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        apilens_model::install_crypto_provider();
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Per wait of the blocking client: the request, then each read of a body.

@@ -12,6 +12,9 @@
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
 //! - [`body_excerpt`] and [`redact`]: what a remote body may show in a log or an API answer,
 //!   short, printable and without credentials.
+//! - [`parse_duration`]: the one duration syntax (`15s`, `1h30m`, `1.5h`, `7d`) of every flag,
+//!   API parameter and audit-log latency.
+//! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
 //! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
 //!
 //! ```
@@ -25,6 +28,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod duration;
 mod error_chain;
 mod kube_version;
 mod labels;
@@ -32,8 +36,13 @@ mod matcher;
 mod queryable;
 mod redact;
 mod sample;
+#[cfg(feature = "tls")]
+mod tls;
 
+#[cfg(feature = "tls")]
+pub use crate::tls::install_crypto_provider;
 pub use crate::{
+    duration::{DurationError, parse_duration},
     error_chain::error_chain,
     kube_version::{KubeVersion, VersionError},
     labels::{Label, Labels, METRIC_NAME},

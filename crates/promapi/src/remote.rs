@@ -8,7 +8,6 @@
 use crate::error::PromApiError as Error;
 use apilens_model::{Labels, Sample, Series};
 use apilens_promql::{InstantSample, Value, parse_time};
-use std::sync::Once;
 use std::time::Duration;
 
 /// How to authenticate to the remote engine. Secrets are never logged or shown by `Debug`.
@@ -51,8 +50,6 @@ pub struct RemoteClient {
     http: reqwest::blocking::Client,
 }
 
-static CRYPTO: Once = Once::new();
-
 impl RemoteClient {
     /// A client for the engine at `base` (such as `http://127.0.0.1:9090`; a trailing `/` and
     /// a trailing `/api/v1` are accepted).
@@ -61,9 +58,7 @@ impl RemoteClient {
     ///
     /// [`Error::Remote`] when the HTTP client cannot be built.
     pub fn new(base: &str, auth: RemoteAuth, timeout: Duration) -> Result<Self, Error> {
-        CRYPTO.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        apilens_model::install_crypto_provider();
         let base = base
             .trim_end_matches('/')
             .trim_end_matches("/api/v1")

@@ -207,8 +207,8 @@ pub fn parse_time(s: &str) -> Result<i64, Error> {
         .map_err(|_| Error::BadParam(format!("cannot parse {s:?} to a valid timestamp")))
 }
 
-/// Parses an API duration parameter: seconds with optional fraction, or a Prometheus duration
-/// such as `5m` or `1h30m`; returns milliseconds.
+/// Parses an API duration parameter: seconds with optional fraction, or a duration such as
+/// `5m` or `1h30m` (the syntax of [`apilens_model::parse_duration`]); returns milliseconds.
 ///
 /// # Errors
 ///
@@ -219,39 +219,10 @@ pub fn parse_duration(s: &str) -> Result<i64, Error> {
     {
         return Ok((secs * 1000.0).round() as i64);
     }
-    prom_duration(s)
+    apilens_model::parse_duration(s)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
         .ok_or_else(|| Error::BadParam(format!("cannot parse {s:?} to a valid duration")))
-}
-
-/// Parses a Prometheus duration (`1h30m`, `10s53ms`, `0m`): units `y w d h m s ms`, largest
-/// first, each at most once.
-fn prom_duration(s: &str) -> Option<i64> {
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("ms", 1),
-        ("m", 60_000),
-        ("s", 1000),
-    ];
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, ms) = UNITS.iter().find(|(u, _)| rest.starts_with(u))?;
-        total = total.checked_add(n.checked_mul(*ms)?)?;
-        rest = &rest[unit.len()..];
-    }
-    Some(total)
 }
 
 /// Renders a value as a plain-text table for terminals: one line per sample, labels first.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -314,10 +314,7 @@ enum Outcome {
 }
 
 fn send_loop(shared: &Shared) {
-    static CRYPTO: Once = Once::new();
-    CRYPTO.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    apilens_model::install_crypto_provider();
     let opts = &shared.opts;
     let url = strip_query(&opts.url).to_owned();
     let http = match reqwest::blocking::Client::builder()

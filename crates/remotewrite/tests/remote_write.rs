@@ -56,7 +56,7 @@ fn opts(url: &str, dir: &Path) -> RemoteWriteOpts {
 
 /// Prometheus on `port` with the remote-write receiver; its TSDB survives a restart in `dir`.
 fn start_prometheus(dir: &Path, port: u16) -> Prometheus {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let mut opts = PrometheusOpts::new(dir);
     opts.port = Some(port);
     opts.args

@@ -1,7 +1,7 @@
 //! Scrape targets: what to fetch, how, and which `job` and `instance` labels its series get.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apilens_kube::ApiServer;
@@ -196,22 +196,12 @@ impl Target {
     }
 }
 
-/// Installs ring as rustls's process-wide crypto provider (once): reqwest is built without a
-/// provider of its own so that the binary carries only ring, shared with kube-rs.
-pub(crate) fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Fails only when another provider is installed already, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
 fn http_client(opts: &HttpOpts) -> Result<reqwest::Client, String> {
-    install_crypto_provider();
+    apilens_model::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("apilens/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(3))

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::env::{EnvSnapshot, ini_section};
@@ -356,10 +356,7 @@ fn client(
     cell: &OnceLock<Result<reqwest::blocking::Client, String>>,
     builder: impl FnOnce() -> reqwest::blocking::ClientBuilder,
 ) -> Result<&reqwest::blocking::Client, String> {
-    static CRYPTO: Once = Once::new();
-    CRYPTO.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    apilens_model::install_crypto_provider();
     cell.get_or_init(|| builder().build().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(Clone::clone)

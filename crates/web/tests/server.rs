@@ -91,7 +91,7 @@ fn config(dir: &Path, text: &str) -> Result<WebConfig, apilens_web::WebError> {
 
 #[test]
 fn https_and_basic_auth_from_an_exporter_toolkit_file() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    apilens_model::install_crypto_provider();
     let pki = pki();
     let hash = bcrypt::hash("s3cret", 4).unwrap();
     // Relative names are read beside the file, as exporter-toolkit does.

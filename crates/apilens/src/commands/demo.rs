@@ -6,7 +6,7 @@ use crate::shared::report_print::{diagnose_clients, print};
 use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
 use crate::shared::store::close_store;
 use crate::shared::time::now_ms;
-use crate::shared::time::parse_duration;
+use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};

@@ -9,7 +9,7 @@ use apilens_scrape::{BundleWriter, Target};
 
 use crate::shared::logging::init_logging;
 use crate::shared::targets::TargetArgs;
-use crate::shared::time::parse_duration;
+use apilens_model::parse_duration;
 
 /// Record raw scrapes of every target into a bundle that `serve --target DIR` replays and
 /// whose scrape files `inspect` reads.
@@ -41,7 +41,6 @@ pub(crate) struct Args {
 /// Runs `apilens record`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    crate::tls::install_crypto_provider();
     if args.count == 0 {
         bail!("--count must be at least 1");
     }

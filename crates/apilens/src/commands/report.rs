@@ -2,7 +2,8 @@
 
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
-use crate::shared::time::{now_ms, parse_duration};
+use crate::shared::time::now_ms;
+use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts, parse_time};

@@ -14,7 +14,6 @@ use apilens_tsdb::{Db, DbOptions};
 use crate::shared::logging::init_logging;
 use crate::shared::store::close_store;
 use crate::shared::targets::TargetArgs;
-use crate::shared::time::parse_duration;
 use crate::shared::web::{QueryLimitArgs, WebArgs};
 use apilens_web::{HttpServer, shutdown_signal};
 
@@ -32,13 +31,13 @@ pub(crate) struct Args {
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
     /// Time between two scrapes of a target, e.g. `15s`, `1m`.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = apilens_model::parse_duration)]
     scrape_interval: Duration,
     /// Deadline of one scrape (at most the interval).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = apilens_model::parse_duration)]
     scrape_timeout: Duration,
     /// How long samples are kept, e.g. `7d`, `36h`.
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = apilens_model::parse_duration)]
     retention: Duration,
     /// Largest body accepted from one target, in MiB (after decompression).
     #[arg(long, default_value_t = 128)]
@@ -60,7 +59,6 @@ pub(crate) struct Args {
 /// Runs `apilens serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    crate::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

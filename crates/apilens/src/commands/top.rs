@@ -4,7 +4,7 @@ mod follow;
 mod source;
 
 use crate::shared::remote::RemoteArgs;
-use crate::shared::time::parse_duration;
+use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_top::{LiveOpts, Source, Theme};
 use std::io::Write as _;

@@ -198,7 +198,6 @@ pub(crate) fn plan_if_set(
     if !args.is_set() {
         return Ok(None);
     }
-    crate::tls::install_crypto_provider();
     plan(args, filter, verbs, users)
         .context("cannot read audit logs from AWS")
         .map(Some)

@@ -56,7 +56,6 @@ impl RemoteArgs {
             (Some(url), None) => (url.clone(), self.sigv4),
             (None, None) => return Ok(None),
         };
-        crate::tls::install_crypto_provider();
         let auth = match (&self.bearer_token_env, &self.basic_user) {
             _ if sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(&url, region)?),
             (Some(env), _) => RemoteAuth::Bearer(

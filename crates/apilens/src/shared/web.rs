@@ -1,7 +1,7 @@
 //! The flags and set-up shared by every command that serves the query API (`serve`,
 //! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
 
-use crate::shared::time::parse_duration;
+use apilens_model::parse_duration;
 use apilens_promapi::{LocalEngine, QueryEngine};
 use apilens_promql::EngineOpts;
 use apilens_scrape::Health;

@@ -28,7 +28,7 @@ pub struct Loader {
 
 impl Loader {
     pub fn new(base: &str) -> Loader {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        apilens_model::install_crypto_provider();
         Loader {
             base: base.to_owned(),
             http: reqwest::blocking::Client::new(),

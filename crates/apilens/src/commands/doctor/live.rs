@@ -27,7 +27,6 @@ pub(crate) fn read(
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
 ) -> anyhow::Result<LiveState> {
-    crate::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

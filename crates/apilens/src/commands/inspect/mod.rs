@@ -42,7 +42,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
     /// The most reading a URL may take, from connecting to the end of the body (500ms, 10s, 1m).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::shared::time::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = apilens_model::parse_duration)]
     timeout: std::time::Duration,
 }
 
