@@ -137,7 +137,12 @@ fn report_on_prometheus_matches_report_on_the_store() {
             );
             assert_eq!(ps.len(), qs.len(), "{id}");
             for (x, y) in ps.iter().zip(qs) {
-                assert_eq!(x["legend"], y["legend"], "{id}");
+                assert_eq!(
+                    x["legend"], y["legend"],
+                    "{id}: store {} vs prometheus {}",
+                    serde_json::Value::Array(ps.clone()),
+                    serde_json::Value::Array(qs.clone())
+                );
                 for figure in ["peak", "mean"] {
                     let (u, v) = (x[figure].as_f64().unwrap(), y[figure].as_f64().unwrap());
                     assert!(close(u, v), "{id} {} {figure}: {u} vs {v}", x["legend"]);
