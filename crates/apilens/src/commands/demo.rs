@@ -3,6 +3,7 @@
 
 use crate::commands::report::{diagnose_clients, now_ms, print};
 use crate::commands::serve::{HttpServer, close_store, init_logging};
+use crate::output::ReportFormat;
 use anyhow::{Context as _, bail};
 use apilens_model::parse_duration;
 use apilens_promql::{Engine, EngineOpts};
@@ -52,8 +53,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Report format.
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Print the report and exit instead of serving until interrupted.
     #[arg(long)]
     exit_after_report: bool,
@@ -205,7 +206,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         })
         .await??
     };
-    print(&report, &args.format)?;
+    print(&report, args.format)?;
     audit.flush()?;
     // The doctor's findings: who is behind the metrics, and the fix, for the dashboard's
     // culprit panel and, in text, after the report.
@@ -215,7 +216,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??
     };
     findings.set(apilens_doctor::render_json(&d));
-    if args.format == "text" {
+    if args.format == ReportFormat::Text {
         let text = apilens_doctor::render_who_text(&d, 3);
         match std::io::stdout().lock().write_all(text.as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

@@ -42,11 +42,20 @@ pub(crate) struct Args {
     remote: RemoteArgs,
     /// Output: `json` is exactly the Prometheus API response body; `table` is one line per
     /// sample.
-    #[arg(long, default_value = "table", value_parser = ["json", "table"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    format: QueryFormat,
     /// Query timeout.
     #[arg(long, default_value = "2m")]
     timeout: String,
+}
+
+/// `--format` of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QueryFormat {
+    /// Exactly the Prometheus API response body.
+    Json,
+    /// One line per sample.
+    Table,
 }
 
 /// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
@@ -73,7 +82,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => now,
     };
     let body_and_value = if let Some(client) = args.remote.client(timeout)? {
-        if args.format == "json" {
+        if args.format == QueryFormat::Json {
             match range {
                 Some((s, e, st)) => (client.query_range_raw(&args.query, s, e, st)?, None),
                 None => (client.query_raw(&args.query, time)?, None),
@@ -127,7 +136,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let mut out = std::io::stdout().lock();
-    let text = if args.format == "json" {
+    let text = if args.format == QueryFormat::Json {
         body + "\n"
     } else {
         value.as_ref().map(format_value_table).unwrap_or_default()

@@ -1,6 +1,7 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
 use crate::commands::remote::RemoteArgs;
+use crate::output::ReportFormat;
 use anyhow::{Context as _, bail};
 use apilens_model::parse_duration;
 use apilens_promql::{Engine, EngineOpts, parse_time};
@@ -38,8 +39,8 @@ pub(crate) struct Args {
     #[arg(long, default_value = "")]
     selector: String,
     /// Output: `text` (one screen), `markdown` (every panel, for a ticket), `json` (every figure).
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Series or rows kept per panel in the JSON form.
     #[arg(long, default_value_t = 5)]
     top: usize,
@@ -101,9 +102,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?
     };
     if args.audit_logs.is_empty() {
-        print(&report, &args.format)?;
+        print(&report, args.format)?;
     } else {
-        print_report_with_clients(&report, &args.audit_logs, &args.format)?;
+        print_report_with_clients(&report, &args.audit_logs, args.format)?;
     }
     let failed = match args.fail_on.as_deref() {
         Some("warning") => report.level() >= apilens_report::Level::Warning,
@@ -123,11 +124,11 @@ fn make(source: &dyn QuerySource, opts: &ReportOpts) -> anyhow::Result<Report> {
 
 /// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
 /// is not an error.
-pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
+pub(crate) fn print(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
     let text = match format {
-        "json" => render_json(report) + "\n",
-        "markdown" => render_markdown(report),
-        _ => render_text(report),
+        ReportFormat::Json => render_json(report) + "\n",
+        ReportFormat::Markdown => render_markdown(report),
+        ReportFormat::Text => render_text(report),
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -141,18 +142,20 @@ pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
 pub(crate) fn print_report_with_clients(
     report: &Report,
     paths: &[PathBuf],
-    format: &str,
+    format: ReportFormat,
 ) -> anyhow::Result<()> {
     let d = diagnose_clients(report, paths)?;
     let text = match format {
-        "json" => {
+        ReportFormat::Json => {
             let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
             value["doctor"] = serde_json::to_value(&d)?;
             value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
             serde_json::to_string(&value)? + "\n"
         }
-        "markdown" => render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3),
-        _ => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
+        ReportFormat::Markdown => {
+            render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3)
+        }
+        ReportFormat::Text => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
