@@ -1,6 +1,51 @@
-//! Writing results: aligned text tables and the broken-pipe rule.
+//! Writing results: the `--format` choices, aligned text tables and the broken-pipe rule.
 
 use std::fmt::Write;
+
+/// `--format` of the commands that judge (`report`, `doctor`, `demo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Reads at a glance, one screen.
+    Text,
+    /// Every figure, for a program.
+    Json,
+    /// Every panel or finding, for a ticket.
+    Markdown,
+}
+
+/// `--format` of the commands that print for a person or a program (`apf`, `top --once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TextOrJson {
+    /// Aligned text for a person.
+    Text,
+    /// JSON for a program.
+    Json,
+}
+
+/// `--format` of `audit`'s views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuditFormat {
+    /// An aligned text table with notes below.
+    Table,
+    /// One JSON object.
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A Markdown table with notes as a list.
+    #[value(alias = "md")]
+    Markdown,
+}
+
+impl From<AuditFormat> for apilens_audit::Format {
+    fn from(f: AuditFormat) -> Self {
+        match f {
+            AuditFormat::Table => apilens_audit::Format::Table,
+            AuditFormat::Json => apilens_audit::Format::Json,
+            AuditFormat::Csv => apilens_audit::Format::Csv,
+            AuditFormat::Markdown => apilens_audit::Format::Markdown,
+        }
+    }
+}
 
 /// Whether an error chain ends in a closed pipe on standard output (`apilens ... | head`).
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -15,6 +15,7 @@
 //! - [`parse_duration`]: the one duration syntax (`15s`, `1h30m`, `1.5h`, `7d`) of every flag,
 //!   API parameter and audit-log latency.
 //! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
+//! - [`Sink`] and [`Batch`]: where one scrape's samples go (the store, a remote writer).
 //! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
 //!
 //! ```
@@ -36,6 +37,7 @@ mod matcher;
 mod queryable;
 mod redact;
 mod sample;
+mod sink;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -50,4 +52,5 @@ pub use crate::{
     queryable::{Queryable, SelectError, SelectHints},
     redact::{EXCERPT_CHARS, REDACTED, body_excerpt, redact},
     sample::{STALE_NAN, Sample, Series, is_stale_nan},
+    sink::{Batch, MemorySink, Sink, SinkError},
 };

@@ -3,7 +3,7 @@
 //!
 //! # Brief overview
 //!
-//! - [`RemoteWriter`]: an [`apilens_scrape::Sink`] that encodes each scrape as remote-write
+//! - [`RemoteWriter`]: an [`apilens_model::Sink`] that encodes each scrape as remote-write
 //!   1.0 requests (protobuf [`WriteRequest`], snappy block format, at most
 //!   [`RemoteWriteOpts::max_samples_per_send`] samples each), appends them to a bounded
 //!   on-disk queue, and posts them from a sender thread with `Content-Encoding: snappy`,
@@ -22,7 +22,7 @@
 //! use std::sync::Arc;
 //! use apilens_model::{Labels, Sample};
 //! use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter};
-//! use apilens_scrape::{Batch, Sink};
+//! use apilens_model::{Batch, Sink};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! // Nothing listens on port 1: the samples wait in the queue.

@@ -1,8 +1,8 @@
 //! The remote-write 1.0 protobuf messages (`prometheus/prompb/remote.proto` and `types.proto`),
 //! written out by hand for `prost`, and the encoding of scrape batches into requests.
 
+use apilens_model::Batch;
 use apilens_model::Labels;
-use apilens_scrape::Batch;
 
 /// `prometheus.WriteRequest`: the body of one remote-write request before snappy.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use apilens_scrape::{Batch, Sink, SinkError};
+use apilens_model::{Batch, Sink, SinkError};
 use apilens_sigv4::Signer;
 
 use crate::error::Error;

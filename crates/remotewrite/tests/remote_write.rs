@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use apilens_model::{Batch, Sink};
 use apilens_model::{Labels, Sample};
 use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter, WriteAuth, decode_write_request};
-use apilens_scrape::{Batch, Sink};
 use apilens_sigv4::{Credentials, CredentialsChain, Signer};
 use apilens_testkit::{Prometheus, PrometheusOpts, free_port, peers_available};
 use apilens_textparse::{Entry, Format, Parser};

@@ -5,13 +5,6 @@ use std::collections::HashMap;
 use apilens_model::{Labels, STALE_NAN, Sample};
 use apilens_textparse::{Entry, FamilyRules, Format, Parser, SeriesEntry};
 
-/// One scrape's samples, appended to the store as one batch.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Batch {
-    /// The samples, each with its full label set (`job` and `instance` included).
-    pub samples: Vec<(Labels, Sample)>,
-}
-
 /// Counts of one ingested scrape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct IngestStats {

@@ -46,7 +46,6 @@ mod health;
 mod ingest;
 mod kube_targets;
 mod scrape_loop;
-mod sink;
 mod target;
 
 pub use crate::{
@@ -57,9 +56,8 @@ pub use crate::{
     error::ScrapeError,
     fetch::Fetched,
     health::{Health, TargetHealth},
-    ingest::Batch,
     kube_targets::api_server_targets,
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
-    sink::{MemorySink, Sink, SinkError},
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
+pub use apilens_model::{Batch, MemorySink, Sink, SinkError};

@@ -65,6 +65,7 @@ mod head;
 mod index;
 mod openmetrics;
 mod recover;
+mod sink;
 mod wal;
 mod xor;
 

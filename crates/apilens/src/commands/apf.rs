@@ -2,7 +2,7 @@
 //! every level, and the debug dumps read as tables.
 
 use crate::input::{self, HttpOpts};
-use crate::output::Table;
+use crate::output::{Table, TextOrJson};
 use anyhow::{Context as _, bail};
 use apilens_apf::{
     AnyDump, ApfConfig, Capacity, ConfigNote, DEFAULT_REQUEST_TIMEOUT_S,
@@ -108,8 +108,8 @@ struct MatchArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,8 +137,8 @@ struct CapacityArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT_S)]
     request_timeout: f64,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,17 +147,8 @@ struct DumpArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
-}
-
-/// How an `apf` command prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OutputFormat {
-    /// Aligned text for a person.
-    Text,
-    /// JSON for a program.
-    Json,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
 }
 
 /// Runs `apilens apf`.
@@ -259,7 +250,7 @@ fn run_match(a: MatchArgs) -> anyhow::Result<String> {
         .and_then(|s| s.distinguisher)
         .map(|d| d.as_str());
     let wait = queue_wait_limit_for(version, DEFAULT_REQUEST_TIMEOUT_S);
-    if a.format == OutputFormat::Json {
+    if a.format == TextOrJson::Json {
         let json = MatchJson {
             kubernetes_version: version.to_string(),
             classification: &c,
@@ -426,7 +417,7 @@ fn run_capacity(a: CapacityArgs) -> anyhow::Result<String> {
     };
     let capacity: Capacity = config.capacity(version, server_cl);
     let wait = queue_wait_limit_for(version, a.request_timeout);
-    if a.format == OutputFormat::Json {
+    if a.format == TextOrJson::Json {
         let json = CapacityJson {
             kubernetes_version: version.to_string(),
             server_concurrency_limit: server_cl,
@@ -704,7 +695,7 @@ fn run_dump(a: DumpArgs) -> anyhow::Result<String> {
         }
         json_out.push(json);
     }
-    if a.format == OutputFormat::Json {
+    if a.format == TextOrJson::Json {
         let value = if json_out.len() == 1 {
             json_out.remove(0)
         } else {

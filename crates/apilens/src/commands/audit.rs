@@ -1,10 +1,11 @@
 //! `apilens audit <view>`: who is hurting the API server, from its audit logs.
 
 use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
+use crate::output::AuditFormat;
 use anyhow::Context as _;
 use apilens_audit::{
-    Filter, FilterSpec, Format, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary,
-    Throttled, Timeline, Top, TopKey, View, Watches, collect_inputs, parse_step, scan,
+    Filter, FilterSpec, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary, Throttled,
+    Timeline, Top, TopKey, View, Watches, collect_inputs, parse_step, scan,
 };
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -157,8 +158,8 @@ struct Common {
     #[arg(long, allow_hyphen_values = true)]
     code: Vec<String>,
     /// Output format: table, json, csv or markdown.
-    #[arg(long, default_value = "table")]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    format: AuditFormat,
     /// Rows to show.
     #[arg(long, short = 'n', default_value_t = 20)]
     limit: usize,
@@ -279,7 +280,7 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     let (view, summary): (V, Summary) = result?;
     let report: Report = view.finish(&summary);
     Ok((
-        report.render(&summary, common.format),
+        report.render(&summary, common.format.into()),
         summary.read_errors.clone(),
     ))
 }

@@ -6,6 +6,7 @@ use crate::shared::report_print::{diagnose_clients, print};
 use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
 use crate::shared::store::close_store;
 use crate::shared::time::now_ms;
+use crate::output::ReportFormat;
 use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_promapi::LocalEngine;
@@ -55,8 +56,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Report format.
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Print the report and exit instead of serving until interrupted.
     #[arg(long)]
     exit_after_report: bool,
@@ -201,7 +202,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         })
         .await??
     };
-    print(&report, &args.format)?;
+    print(&report, args.format)?;
     audit.flush()?;
     // The doctor's findings: who is behind the metrics, and the fix, for the dashboard's
     // culprit panel and, in text, after the report.
@@ -211,7 +212,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??
     };
     findings.set(apilens_doctor::render_json(&d));
-    if args.format == "text" {
+    if args.format == ReportFormat::Text {
         let text = apilens_doctor::render_who_text(&d, 3);
         match std::io::stdout().lock().write_all(text.as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

@@ -5,6 +5,7 @@ mod live;
 
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::shared::remote::RemoteArgs;
+use crate::output::ReportFormat;
 use anyhow::{Context as _, bail};
 use apilens_apf::{ApfError, KubeVersion, load_objects};
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
@@ -66,8 +67,8 @@ pub(crate) struct Args {
     #[arg(long)]
     until: Option<String>,
     /// Output: `text` (reads at a glance), `markdown` (for a ticket), `json` (everything).
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Exit with status 1 when a finding is at or above this severity.
     #[arg(long, value_parser = ["warning", "critical"])]
     fail_on: Option<String>,
@@ -99,9 +100,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             result = Some(what_if(&inputs, &text, &path.display().to_string()));
         });
         let w = result.expect("the work ran")?;
-        let out = match args.format.as_str() {
-            "json" => serde_json::to_string_pretty(&w)? + "\n",
-            _ => render_what_if(&w),
+        let out = match args.format {
+            ReportFormat::Json => serde_json::to_string_pretty(&w)? + "\n",
+            ReportFormat::Text | ReportFormat::Markdown => render_what_if(&w),
         };
         write_out(&out)?;
         return Ok(ExitCode::SUCCESS);
@@ -109,7 +110,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut result = None;
     with_progress(&mut || result = Some(diagnose(&inputs)));
     let d = result.expect("the work ran")?;
-    write_out(&render(&d, &args.format))?;
+    write_out(&render(&d, args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
     if let Some(a) = &d.inputs.audit {
@@ -143,11 +144,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The diagnosis in `format`.
-pub(crate) fn render(d: &Diagnosis, format: &str) -> String {
+pub(crate) fn render(d: &Diagnosis, format: ReportFormat) -> String {
     match format {
-        "json" => render_json(d) + "\n",
-        "markdown" => render_markdown(d),
-        _ => render_text(d, true),
+        ReportFormat::Json => render_json(d) + "\n",
+        ReportFormat::Markdown => render_markdown(d),
+        ReportFormat::Text => render_text(d, true),
     }
 }
 

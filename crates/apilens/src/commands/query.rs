@@ -40,11 +40,20 @@ pub(crate) struct Args {
     remote: RemoteArgs,
     /// Output: `json` is exactly the Prometheus API response body; `table` is one line per
     /// sample.
-    #[arg(long, default_value = "table", value_parser = ["json", "table"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    format: QueryFormat,
     /// Query timeout.
     #[arg(long, default_value = "2m")]
     timeout: String,
+}
+
+/// `--format` of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QueryFormat {
+    /// Exactly the Prometheus API response body.
+    Json,
+    /// One line per sample.
+    Table,
 }
 
 /// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
@@ -104,7 +113,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Parsed and evaluated on a thread whose stack fits the deepest query accepted.
     let answer = apilens_promql::with_query_stack(|| {
-        if args.format == "json" {
+        if args.format == QueryFormat::Json {
             engine.body(&request).map(|body| (body, None))
         } else {
             engine
@@ -138,7 +147,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let mut out = std::io::stdout().lock();
-    let text = if args.format == "json" {
+    let text = if args.format == QueryFormat::Json {
         body + "\n"
     } else {
         value.as_ref().map(format_value_table).unwrap_or_default()

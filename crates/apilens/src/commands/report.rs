@@ -3,6 +3,7 @@
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
 use crate::shared::time::now_ms;
+use crate::output::ReportFormat;
 use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
@@ -37,8 +38,8 @@ pub(crate) struct Args {
     #[arg(long, default_value = "")]
     selector: String,
     /// Output: `text` (one screen), `markdown` (every panel, for a ticket), `json` (every figure).
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Series or rows kept per panel in the JSON form.
     #[arg(long, default_value_t = 5)]
     top: usize,
@@ -100,9 +101,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?
     };
     if args.audit_logs.is_empty() {
-        print(&report, &args.format)?;
+        print(&report, args.format)?;
     } else {
-        print_report_with_clients(&report, &args.audit_logs, &args.format)?;
+        print_report_with_clients(&report, &args.audit_logs, args.format)?;
     }
     let failed = match args.fail_on.as_deref() {
         Some("warning") => report.level() >= apilens_report::Level::Warning,

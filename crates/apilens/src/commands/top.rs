@@ -4,6 +4,7 @@ mod follow;
 mod source;
 
 use crate::shared::remote::RemoteArgs;
+use crate::output::TextOrJson;
 use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_top::{LiveOpts, Source, Theme};
@@ -71,8 +72,8 @@ pub(crate) struct Args {
     #[arg(long)]
     once: bool,
     /// Output of `--once`.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"], requires = "once")]
-    format: String,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text, requires = "once")]
+    format: TextOrJson,
     /// Width of `--once --format text`.
     #[arg(long, default_value_t = 120, value_name = "COLUMNS", requires = "once")]
     width: u16,
@@ -89,9 +90,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut source = open_source(&args)?;
     if args.once {
         let frame = source.read(Duration::ZERO).map_err(anyhow::Error::msg)?;
-        let text = match args.format.as_str() {
-            "json" => apilens_top::render_json(&frame) + "\n",
-            _ => apilens_top::render_text(&frame, args.width.max(60)),
+        let text = match args.format {
+            TextOrJson::Json => apilens_top::render_json(&frame) + "\n",
+            TextOrJson::Text => apilens_top::render_text(&frame, args.width.max(60)),
         };
         return match std::io::stdout().lock().write_all(text.as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),

@@ -42,8 +42,8 @@ Examples:
         data_dir: PathBuf,
         /// `openmetrics`: timestamps in seconds, the file ends with `# EOF` (as promtool reads
         /// it); `prometheus`: the text format 0.0.4, timestamps in milliseconds.
-        #[arg(long, default_value = "openmetrics", value_parser = ["openmetrics", "prometheus"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = ImportFormat::Openmetrics)]
+        format: ImportFormat,
         /// The store's retention, applied right after the import (as `apilens serve
         /// --retention`): blocks that end this long before the newest sample are deleted, and
         /// the command says so.
@@ -98,9 +98,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             format,
             retention,
         } => {
-            let format = match format.as_str() {
-                "prometheus" => Format::PrometheusText,
-                _ => Format::OpenMetrics,
+            let format = match format {
+                ImportFormat::Prometheus => Format::PrometheusText,
+                ImportFormat::Openmetrics => Format::OpenMetrics,
             };
             let db = Db::open(
                 &data_dir,
@@ -208,6 +208,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `--format` of `tsdb import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ImportFormat {
+    /// Timestamps in seconds, the file ends with `# EOF`.
+    Openmetrics,
+    /// The text format 0.0.4, timestamps in milliseconds.
+    Prometheus,
 }
 
 /// The matchers of one `--match` selector, parsed as the series API parses `match[]`.

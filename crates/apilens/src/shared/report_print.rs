@@ -1,16 +1,17 @@
 //! Printing a report, alone or with the clients behind its metrics (`report`, `demo`).
 
+use crate::output::ReportFormat;
 use apilens_report::{Report, render_json, render_markdown, render_text};
 use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
 /// is not an error.
-pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
+pub(crate) fn print(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
     let text = match format {
-        "json" => render_json(report) + "\n",
-        "markdown" => render_markdown(report),
-        _ => render_text(report),
+        ReportFormat::Json => render_json(report) + "\n",
+        ReportFormat::Markdown => render_markdown(report),
+        ReportFormat::Text => render_text(report),
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -24,18 +25,20 @@ pub(crate) fn print(report: &Report, format: &str) -> anyhow::Result<()> {
 pub(crate) fn print_report_with_clients(
     report: &Report,
     paths: &[PathBuf],
-    format: &str,
+    format: ReportFormat,
 ) -> anyhow::Result<()> {
     let d = diagnose_clients(report, paths)?;
     let text = match format {
-        "json" => {
+        ReportFormat::Json => {
             let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
             value["doctor"] = serde_json::to_value(&d)?;
             value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
             serde_json::to_string(&value)? + "\n"
         }
-        "markdown" => render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3),
-        _ => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
+        ReportFormat::Markdown => {
+            render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3)
+        }
+        ReportFormat::Text => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

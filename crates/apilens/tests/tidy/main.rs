@@ -63,19 +63,13 @@ fn no_debugging_leftovers_or_disabled_tests() {
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
-/// The workspace crates each crate depends on (normal dependencies only), by short name
-/// (`apilens-tsdb` → `tsdb`, the binary `apilens` → `apilens`), from `cargo metadata`.
-fn crate_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+/// `cargo metadata` of the workspace (offline), with `extra` arguments.
+fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(extra)
         .current_dir(&root)
         .output()
         .expect("run cargo metadata");
@@ -84,7 +78,13 @@ fn crate_imports() -> std::collections::BTreeMap<String, std::collections::BTree
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    serde_json::from_slice(&out.stdout).expect("metadata JSON")
+}
+
+/// The workspace crates each crate depends on (normal dependencies only), by short name
+/// (`apilens-tsdb` → `tsdb`, the binary `apilens` → `apilens`), from `cargo metadata`.
+fn crate_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let meta = cargo_metadata(&["--no-deps"]);
     let short = |name: &str| name.strip_prefix("apilens-").unwrap_or(name).to_owned();
     let members: std::collections::BTreeSet<String> = meta["packages"]
         .as_array()
@@ -279,4 +279,63 @@ fn cross_command_imports_are_found() {
         ),
         0
     );
+}
+
+/// Every package `root` compiles (normal dependencies, followed to the end), by name, from
+/// `cargo metadata`'s resolved graph.
+fn compiled_closure(root: &str) -> std::collections::BTreeSet<String> {
+    let meta = cargo_metadata(&[]);
+    let name_of: std::collections::HashMap<&str, &str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let nodes: std::collections::HashMap<&str, &serde_json::Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n))
+        .collect();
+    let start = name_of
+        .iter()
+        .find(|(_, name)| **name == root)
+        .map(|(id, _)| *id)
+        .unwrap_or_else(|| panic!("no package {root}"));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![start];
+    while let Some(id) = todo.pop() {
+        for dep in nodes[id]["deps"].as_array().unwrap() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().unwrap();
+            if normal && seen.insert(name_of[dep_id].to_owned()) {
+                todo.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+/// Remote write needs only the batch and the sink (in model), so it compiles neither kube-rs nor
+/// the store nor the scraper.
+#[test]
+fn remotewrite_compiles_neither_kube_nor_the_store() {
+    let compiled = compiled_closure("apilens-remotewrite");
+    assert!(compiled.contains("apilens-model"), "{compiled:?}");
+    for heavy in [
+        "kube",
+        "kube-client",
+        "apilens-kube",
+        "apilens-scrape",
+        "apilens-tsdb",
+    ] {
+        assert!(
+            !compiled.contains(heavy),
+            "apilens-remotewrite compiles {heavy}"
+        );
+    }
 }

@@ -1,10 +1,16 @@
-//! Where scraped batches go: the store, or memory in tests.
+//! Where scraped batches go: the [`Sink`] trait that the store and the remote writer implement,
+//! and a sink in memory for tests.
 
 use std::sync::Mutex;
 
-use apilens_model::{Labels, Sample, Series};
+use crate::{Labels, Sample, Series};
 
-use crate::Batch;
+/// One scrape's samples, appended to a sink as one batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// The samples, each with its full label set (`job` and `instance` included).
+    pub samples: Vec<(Labels, Sample)>,
+}
 
 /// The error a [`Sink`] reports.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
@@ -72,37 +78,6 @@ impl Sink for MemorySink {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(batch.clone());
-        Ok(())
-    }
-}
-
-/// The embedded store: each batch becomes one WAL record, fsynced before `append` returns.
-///
-/// Samples the store refuses one by one (out of order, or older than its head, as after a
-/// restart with recorded data) are dropped and counted in a warning, as Prometheus counts them;
-/// the rest of the batch is still stored.
-impl Sink for apilens_tsdb::Db {
-    fn append(&self, batch: &Batch) -> Result<(), SinkError> {
-        let mut appender = self.appender();
-        let mut dropped = 0usize;
-        let mut first_drop = None;
-        for (labels, sample) in &batch.samples {
-            match appender.append(labels, sample.t, sample.v) {
-                Ok(()) => {}
-                Err(
-                    err @ (apilens_tsdb::Error::OutOfOrder { .. }
-                    | apilens_tsdb::Error::OutOfBounds { .. }),
-                ) => {
-                    dropped += 1;
-                    first_drop.get_or_insert_with(|| err.to_string());
-                }
-                Err(err) => return Err(Box::new(err)),
-            }
-        }
-        appender.commit()?;
-        if let Some(first) = first_drop {
-            tracing::warn!(dropped, first = %first, "store refused samples of a scrape");
-        }
         Ok(())
     }
 }
