@@ -16,7 +16,11 @@ use tower::ServiceExt;
 
 fn store() -> Arc<MemQueryable> {
     let mut store = MemQueryable::new();
-    for (code, verb, step) in [("200", "LIST", 10.0), ("429", "LIST", 1.0), ("200", "GET", 3.0)] {
+    for (code, verb, step) in [
+        ("200", "LIST", 10.0),
+        ("429", "LIST", 1.0),
+        ("200", "GET", 3.0),
+    ] {
         let l = Labels::from_pairs([
             ("__name__", "apiserver_request_total"),
             ("code", code),
