@@ -1,7 +1,7 @@
 //! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
-mod live;
+pub(crate) mod live;
 
 use crate::commands::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::commands::remote::RemoteArgs;

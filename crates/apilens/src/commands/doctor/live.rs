@@ -12,6 +12,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the cluster told.
+#[derive(Clone)]
 pub(crate) struct LiveState {
     pub(crate) context: String,
     pub(crate) version: Option<KubeVersion>,
@@ -39,89 +40,102 @@ pub(crate) fn read(
             context,
         })
         .await?;
-        let mut notes = Vec::new();
-        let server = cluster.server();
-        let version = match tokio::time::timeout(TIMEOUT, server.version()).await {
-            Ok(Ok(v)) => KubeVersion::parse(&v.git_version).ok(),
-            Ok(Err(e)) => {
-                notes.push(e.to_string());
-                None
-            }
-            Err(_) => {
-                notes.push(format!("GET /version from {}: timed out", server.name()));
-                None
-            }
-        };
-        let objects = match tokio::time::timeout(TIMEOUT, server.apf_objects()).await {
-            Ok(Ok(raw)) => {
-                let src = format!("cluster {} ({})", cluster.context(), raw.api_version);
-                // An empty list is no error: the server re-adds its mandatory objects.
-                let load = |body: &[u8], what: &str| match load_objects(
-                    &String::from_utf8_lossy(body),
-                    &format!("{src} {what}"),
-                ) {
-                    Err(apilens_apf::ApfError::Empty { .. }) => {
-                        Ok((Vec::new(), Vec::new(), Vec::new()))
-                    }
-                    other => other,
-                };
-                match (
-                    load(&raw.flow_schemas, "flowschemas"),
-                    load(&raw.priority_levels, "prioritylevelconfigurations"),
-                ) {
-                    (Ok((schemas, _, mut n1)), Ok((_, levels, n2))) => {
-                        n1.extend(n2);
-                        Some(ApfObjects {
-                            source: src,
-                            schemas,
-                            levels,
-                            notes: n1,
-                            over_defaults: false,
-                        })
-                    }
-                    (Err(e), _) | (_, Err(e)) => {
-                        notes.push(e.to_string());
-                        None
-                    }
+        Ok(read_cluster(&cluster).await)
+    })
+}
+
+/// Reads the live state of `cluster`; everything it refuses is a note naming the server and
+/// path.
+pub(crate) async fn read_cluster(cluster: &Cluster) -> LiveState {
+    let mut notes = Vec::new();
+    let server = cluster.server();
+    let version = match tokio::time::timeout(TIMEOUT, server.version()).await {
+        Ok(Ok(v)) => KubeVersion::parse(&v.git_version).ok(),
+        Ok(Err(e)) => {
+            notes.push(e.to_string());
+            None
+        }
+        Err(_) => {
+            notes.push(format!("GET /version from {}: timed out", server.name()));
+            None
+        }
+    };
+    let objects = match tokio::time::timeout(TIMEOUT, server.apf_objects()).await {
+        Ok(Ok(raw)) => {
+            let src = format!("cluster {} ({})", cluster.context(), raw.api_version);
+            // An empty list is no error: the server re-adds its mandatory objects.
+            let load = |body: &[u8], what: &str| match load_objects(
+                &String::from_utf8_lossy(body),
+                &format!("{src} {what}"),
+            ) {
+                Err(apilens_apf::ApfError::Empty { .. }) => {
+                    Ok((Vec::new(), Vec::new(), Vec::new()))
                 }
-            }
-            Ok(Err(e)) => {
-                notes.push(e.to_string());
-                None
-            }
-            Err(_) => {
-                notes.push(format!(
-                    "listing APF objects from {}: timed out",
-                    server.name()
-                ));
-                None
-            }
-        };
-        let mut dumps = Vec::new();
-        match cluster.discover().await {
-            Ok(endpoints) => {
-                for endpoint in endpoints {
-                    match cluster.replica(&endpoint) {
-                        Ok(replica) => dumps.push(dumps_of(&replica).await),
-                        Err(e) => notes.push(e.to_string()),
-                    }
+                other => other,
+            };
+            match (
+                load(&raw.flow_schemas, "flowschemas"),
+                load(&raw.priority_levels, "prioritylevelconfigurations"),
+            ) {
+                (Ok((schemas, _, mut n1)), Ok((_, levels, n2))) => {
+                    n1.extend(n2);
+                    Some(ApfObjects {
+                        source: src,
+                        schemas,
+                        levels,
+                        notes: n1,
+                        over_defaults: false,
+                    })
                 }
-            }
-            Err(e) => {
-                notes.push(format!(
-                    "{e}; reading the dumps through the service URL instead"
-                ));
-                dumps.push(dumps_of(server).await);
+                (Err(e), _) | (_, Err(e)) => {
+                    notes.push(e.to_string());
+                    None
+                }
             }
         }
-        Ok(LiveState {
-            context: cluster.context().to_owned(),
-            version,
-            objects,
-            dumps,
-            notes,
-        })
-    })
+        Ok(Err(e)) => {
+            notes.push(e.to_string());
+            None
+        }
+        Err(_) => {
+            notes.push(format!(
+                "listing APF objects from {}: timed out",
+                server.name()
+            ));
+            None
+        }
+    };
+    let mut dumps = Vec::new();
+    match tokio::time::timeout(TIMEOUT, cluster.discover()).await {
+        Ok(Ok(endpoints)) => {
+            for endpoint in endpoints {
+                match cluster.replica(&endpoint) {
+                    Ok(replica) => dumps.push(dumps_of(&replica).await),
+                    Err(e) => notes.push(e.to_string()),
+                }
+            }
+        }
+        Ok(Err(e)) => {
+            notes.push(format!(
+                "{e}; reading the dumps through the service URL instead"
+            ));
+            dumps.push(dumps_of(server).await);
+        }
+        Err(_) => {
+            notes.push(format!(
+                "discovering the API server replicas of {}: timed out; reading the dumps through the service URL instead",
+                server.name()
+            ));
+            dumps.push(dumps_of(server).await);
+        }
+    }
+    LiveState {
+        context: cluster.context().to_owned(),
+        version,
+        objects,
+        dumps,
+        notes,
+    }
 }
 
 /// The three dumps of one replica; each failure is kept as an error naming it.
