@@ -522,11 +522,19 @@ fn fake_cluster(
     (runtime, replicas, kubeconfig)
 }
 
-/// `apilens top ARGS` with its temporary files in `tmp`.
-fn top_in(tmp: &std::path::Path, args: &[&str]) -> std::process::Output {
+/// One JSON frame of `apilens top --kubeconfig KUBECONFIG [EXTRA]`, two scrapes a second apart,
+/// with its temporary files in `tmp`.
+fn cluster_once(
+    tmp: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_apilens"))
         .arg("top")
-        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--scrape-interval", "1s", "--once", "--format", "json"])
+        .args(extra)
         .env("TMPDIR", tmp)
         .output()
         .expect("run apilens")
@@ -538,18 +546,7 @@ fn a_live_cluster_through_its_kubeconfig_gives_levels_per_replica_and_findings_f
     let dir = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (_runtime, replicas, kubeconfig) = fake_cluster(dir.path());
-    let out = top_in(
-        tmp.path(),
-        &[
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--scrape-interval",
-            "1s",
-            "--once",
-            "--format",
-            "json",
-        ],
-    );
+    let out = cluster_once(tmp.path(), &kubeconfig, &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let frame: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
@@ -606,20 +603,7 @@ fn a_cluster_scraped_into_a_data_dir_reads_back_from_it() {
     let (_runtime, replicas, kubeconfig) = fake_cluster(dir.path());
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap();
-    let out = top_in(
-        dir.path(),
-        &[
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--data-dir",
-            data_arg,
-            "--scrape-interval",
-            "1s",
-            "--once",
-            "--format",
-            "json",
-        ],
-    );
+    let out = cluster_once(dir.path(), &kubeconfig, &["--data-dir", data_arg]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected: std::collections::BTreeSet<String> =
@@ -657,33 +641,10 @@ fn a_dead_server_refused_credentials_or_forbidden_dumps_are_errors_naming_the_ta
     let dir = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let pki = fake_apiserver::pki();
-    let once = |kubeconfig: &std::path::Path| {
-        top_in(
-            tmp.path(),
-            &[
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-                "--scrape-interval",
-                "1s",
-                "--once",
-                "--format",
-                "json",
-            ],
-        )
-    };
+    let once = |kubeconfig: &std::path::Path| cluster_once(tmp.path(), kubeconfig, &[]);
     // Nothing listens: an error naming the server, exit 2.
-    let dead = fake_apiserver::kubeconfig(
-        dir.path(),
-        &format!("https://localhost:{}", apilens_testkit::free_port()),
-        &pki.ca_pem,
-        fake_apiserver::TOKEN,
-    );
-    let server = std::fs::read_to_string(&dead).unwrap();
-    let url = server
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .unwrap()
-        .to_owned();
+    let url = format!("https://localhost:{}", apilens_testkit::free_port());
+    let dead = fake_apiserver::kubeconfig(dir.path(), &url, &pki.ca_pem, fake_apiserver::TOKEN);
     let out = once(&dead);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

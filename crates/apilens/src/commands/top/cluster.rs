@@ -39,6 +39,9 @@ pub(crate) struct ClusterSettings {
 /// The longest a scrape may take: the interval, at most this.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest the live view's first read waits for the first scrapes; later reads never wait.
+const LIVE_PATIENCE: Duration = Duration::from_secs(2);
+
 /// What the background tasks found, for the reader.
 #[derive(Default)]
 struct Shared {
@@ -158,18 +161,23 @@ impl ClusterSource {
 
     /// Waits, once, until every target was scraped `first_scrapes` times (or is down) and the
     /// APF state was read, within a bound: a server that never answers leaves it to the
-    /// errors of the frame.
+    /// errors of the frame. The live view waits at most [`LIVE_PATIENCE`], so that `q` never
+    /// waits for a silent server (the view leaves once the read in flight returns).
     fn warm_up(&mut self) {
         if self.warmed_up {
             return;
         }
         self.warmed_up = true;
         let rounds = u64::from(self.first_scrapes);
-        // Discovery and the APF poll each wait at most about this long for the server.
-        let deadline = self.started
-            + Duration::from_secs(30)
-            + self.scrape_interval * self.first_scrapes
-            + SCRAPE_TIMEOUT;
+        let deadline = if rounds > 1 {
+            // Discovery and the APF poll each wait at most about this long for the server.
+            self.started
+                + Duration::from_secs(30)
+                + self.scrape_interval * self.first_scrapes
+                + SCRAPE_TIMEOUT
+        } else {
+            self.started + LIVE_PATIENCE
+        };
         let mut first_seen: BTreeMap<String, i64> = BTreeMap::new();
         while Instant::now() < deadline {
             let (targets, polls) = {
@@ -235,8 +243,15 @@ impl Source for ClusterSource {
                 self.name
             ));
         }
-        let errors = self.errors(live.as_ref());
         let health = self.health.snapshot();
+        if health.iter().all(|h| h.health == "unknown") {
+            return Err(format!(
+                "{}: waiting for the first scrape of {} targets",
+                self.name,
+                health.len()
+            ));
+        }
+        let errors = self.errors(live.as_ref());
         let servers: Vec<_> = health.iter().filter(|h| h.job == JOB_APISERVER).collect();
         if !servers.is_empty() && servers.iter().all(|h| h.health == "down") {
             let more = match errors.len() {
@@ -281,12 +296,15 @@ impl Drop for ClusterSource {
         let scraper = lock(&self.shared).scraper.take();
         if let Some(runtime) = self.runtime.take() {
             if let Some(scraper) = scraper {
-                // Each loop ends after its scrape in flight; one stuck on a dead server is cut.
+                // Each loop ends after its scrape in flight; one stuck on a silent server is
+                // cut, so that the store is closed (and a temporary one removed) within the
+                // second a closed terminal leaves.
                 runtime.block_on(async {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), scraper.shutdown()).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(800), scraper.shutdown()).await;
                 });
             }
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            runtime.shutdown_timeout(Duration::from_millis(200));
         }
     }
 }
