@@ -1,6 +1,10 @@
 //! `apilens top` end to end: one frame for scripts from the simulator, errors of bad sources,
 //! and the live view in a real terminal (tmux): keys, the culprit on the clients screen, and
-//! the terminal put back after `q`.
+//! the terminal put back after `q`; a live cluster through its kubeconfig (fake API servers
+//! serving the real fixtures over HTTPS) and its errors.
+
+#[path = "../../kube/tests/support/fake_apiserver.rs"]
+mod fake_apiserver;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -500,4 +504,254 @@ fn closing_the_terminal_ends_the_view_and_removes_its_temporary_store() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Two fake API server replicas on 127.0.0.1 and 127.0.0.2 serving the real 1.34 scrape, the
+/// real APF dumps and a FlowSchema that jails a client in catch-all, and their kubeconfig.
+fn fake_cluster(
+    dir: &std::path::Path,
+) -> (
+    tokio::runtime::Runtime,
+    Vec<fake_apiserver::Replica>,
+    std::path::PathBuf,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let metrics = bytes::Bytes::from(std::fs::read(fake_apiserver::fixture("1.34.0")).unwrap());
+    let (replicas, kubeconfig) =
+        runtime.block_on(fake_apiserver::two_replicas_with_apf(metrics, dir));
+    (runtime, replicas, kubeconfig)
+}
+
+/// One JSON frame of `apilens top --kubeconfig KUBECONFIG [EXTRA]`, two scrapes a second apart,
+/// with its temporary files in `tmp`.
+fn cluster_once(
+    tmp: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .arg("top")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--scrape-interval", "1s", "--once", "--format", "json"])
+        .args(extra)
+        .env("TMPDIR", tmp)
+        .output()
+        .expect("run apilens")
+}
+
+#[test]
+fn a_live_cluster_through_its_kubeconfig_gives_levels_per_replica_and_findings_from_its_apf_state()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_runtime, replicas, kubeconfig) = fake_cluster(dir.path());
+    let out = cluster_once(tmp.path(), &kubeconfig, &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let frame: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(frame["source"], "cluster test", "{stdout}");
+    // Every replica scraped twice, each replica's APF state read.
+    for r in &replicas {
+        let requests = r.requests.lock().unwrap().clone();
+        let count = |path: &str| requests.iter().filter(|q| q.contains(path)).count();
+        assert!(count("GET /metrics") >= 2, "{requests:?}");
+        for dump in ["dump_priority_levels", "dump_queues", "dump_requests"] {
+            assert!(count(dump) >= 1, "{dump}: {requests:?}");
+        }
+    }
+    // The priority levels of the real scrape, per replica.
+    let levels = frame["levels"].as_array().unwrap();
+    for r in &replicas {
+        let instance = r.addr.to_string();
+        let names: Vec<&str> = levels
+            .iter()
+            .filter(|l| l["instance"] == instance.as_str())
+            .map(|l| l["level"].as_str().unwrap())
+            .collect();
+        for level in ["workload-low", "global-default", "system", "catch-all"] {
+            assert!(names.contains(&level), "{instance} {level}: {names:?}");
+        }
+    }
+    // The doctor read the cluster's own FlowSchemas and every replica's dumps.
+    let findings = frame["findings"].as_array().unwrap();
+    let jail = findings
+        .iter()
+        .find(|f| f["kind"] == "apf-jail-in-catch-all")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert!(
+        jail["title"].as_str().unwrap().contains("jail-noisy"),
+        "{jail}"
+    );
+    let notes = frame["notes"].to_string();
+    for r in &replicas {
+        assert!(
+            notes.contains(&format!("{} dump_queues", r.addr)),
+            "{}: {notes}",
+            r.addr
+        );
+    }
+    assert_eq!(frame["errors"], serde_json::json!([]), "{stdout}");
+    // The temporary store is gone.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_cluster_scraped_into_a_data_dir_reads_back_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_runtime, replicas, kubeconfig) = fake_cluster(dir.path());
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = cluster_once(dir.path(), &kubeconfig, &["--data-dir", data_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected: std::collections::BTreeSet<String> =
+        replicas.iter().map(|r| r.addr.to_string()).collect();
+    let levels: std::collections::BTreeSet<String> = live["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["instance"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(levels, expected);
+    // The store kept both scrapes of each replica.
+    let out = apilens(&[
+        "query",
+        "--data-dir",
+        data_arg,
+        "--format",
+        "json",
+        "count_over_time(apiserver_flowcontrol_nominal_limit_seats{priority_level=\"workload-low\"}[5m])",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored: std::collections::BTreeSet<String> = answer["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["value"][1].as_str().unwrap().parse::<f64>().unwrap() >= 2.0)
+        .map(|r| r["metric"]["instance"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, expected, "{answer}");
+}
+
+#[test]
+fn a_dead_server_refused_credentials_or_forbidden_dumps_are_errors_naming_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = fake_apiserver::pki();
+    let once = |kubeconfig: &std::path::Path| cluster_once(tmp.path(), kubeconfig, &[]);
+    // Nothing listens: an error naming the server, exit 2.
+    let url = format!("https://localhost:{}", apilens_testkit::free_port());
+    let dead = fake_apiserver::kubeconfig(dir.path(), &url, &pki.ca_pem, fake_apiserver::TOKEN);
+    let out = once(&dead);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cluster test: no API server answers") && stderr.contains(&url),
+        "{stderr}"
+    );
+    // A token the server refuses: 401 named with the server, the token never printed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let endpoints = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let metrics = bytes::Bytes::from(std::fs::read(fake_apiserver::fixture("1.34.0")).unwrap());
+    let replica = runtime.block_on(fake_apiserver::start_replica_forbidding_apf(
+        "127.0.0.1",
+        &pki,
+        metrics,
+        std::sync::Arc::clone(&endpoints),
+    ));
+    *endpoints.lock().unwrap() = vec![replica.addr];
+    let server = format!("https://localhost:{}", replica.addr.port());
+    let refused = dir.path().join("refused");
+    std::fs::create_dir(&refused).unwrap();
+    let wrong = fake_apiserver::kubeconfig(&refused, &server, &pki.ca_pem, "wrong-token-3f9a1c");
+    let out = once(&wrong);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 401") && stderr.contains(&server),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("wrong-token-3f9a1c"));
+    // Dumps and APF objects refused with 403: the frame still comes, its errors name each
+    // dump and the replica.
+    let allowed = dir.path().join("allowed");
+    std::fs::create_dir(&allowed).unwrap();
+    let kubeconfig =
+        fake_apiserver::kubeconfig(&allowed, &server, &pki.ca_pem, fake_apiserver::TOKEN);
+    let out = once(&kubeconfig);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let frame: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let errors: Vec<&str> = frame["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    for dump in ["dump_priority_levels", "dump_queues", "dump_requests"] {
+        assert!(
+            errors.iter().any(|e| e.contains(dump)
+                && e.contains("HTTP 403")
+                && e.contains(&replica.addr.to_string())),
+            "{dump}: {errors:?}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "warning: GET /debug/api_priority_and_fairness/{dump}"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("flowschemas") && e.contains("HTTP 403")),
+        "{errors:?}"
+    );
+    assert!(!frame["levels"].as_array().unwrap().is_empty(), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    drop(runtime);
+}
+
+#[test]
+fn in_a_real_terminal_a_dead_cluster_shows_in_the_status_line_and_q_still_quits() {
+    if !apilens_testkit::peers_run(&[("tmux", &["-V"])]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = fake_apiserver::pki();
+    let port = apilens_testkit::free_port();
+    let kubeconfig = fake_apiserver::kubeconfig(
+        dir.path(),
+        &format!("https://localhost:{port}"),
+        &pki.ca_pem,
+        fake_apiserver::TOKEN,
+    );
+    let tmux = Tmux {
+        socket: format!("apilens-top-dead-{}", std::process::id()),
+    };
+    tmux.start(&format!(
+        "TMPDIR={} {} top --kubeconfig {} --interval 1s; echo \"EXITED $?\"; sleep 60",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_apilens"),
+        kubeconfig.display()
+    ));
+    tmux.wait_for("the error in the status line", |p| {
+        p.contains("no API server answers") && p.contains(&format!("localhost:{port}"))
+    });
+    // The keys still work while the source fails.
+    tmux.keys(&[":pl", "Enter"]);
+    tmux.wait_for("the levels screen", |p| p.contains("Priority levels"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |p| p.contains("EXITED 0"));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("apilens-top-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -1,6 +1,8 @@
 //! A frame from the report's panels and the doctor's diagnosis: no query and no rule of its own.
 
-use crate::frame::{ClientRow, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine};
+use crate::frame::{
+    ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine,
+};
 use apilens_doctor::{ClientCost, Diagnosis, Evidence, Finding};
 use apilens_panels::Row;
 use apilens_report::{PanelSummary, Report, format_value};
@@ -10,7 +12,8 @@ use std::collections::BTreeMap;
 /// every replica of a large cluster.
 pub const SERIES_PER_PANEL: usize = 60;
 
-/// Builds a frame from `report` and, when an audit log was read, the doctor's `diagnosis`.
+/// Builds a frame from `report` and, when the doctor ran (over an audit log, live APF state, or
+/// both), its `diagnosis`.
 pub fn build_frame(source: &str, report: &Report, diagnosis: Option<&Diagnosis>) -> Frame {
     let mut frame = Frame {
         source: source.to_owned(),
@@ -34,17 +37,36 @@ pub fn build_frame(source: &str, report: &Report, diagnosis: Option<&Diagnosis>)
                 .first()
                 .filter(|c| !c.severity.is_empty())
                 .cloned();
-            if let Some(audit) = &d.inputs.audit {
-                frame.notes.extend(audit.approximations.iter().cloned());
-                frame.notes.extend(audit.read_errors.iter().cloned());
+            frame.findings = d.findings.iter().map(finding_line).collect();
+            match &d.inputs.audit {
+                Some(audit) => {
+                    frame.notes.extend(audit.approximations.iter().cloned());
+                    frame.notes.extend(audit.read_errors.iter().cloned());
+                }
+                None => frame.notes.push(NO_AUDIT_LOG.to_owned()),
             }
             frame.notes.extend(d.inputs.notes.iter().cloned());
         }
-        None => frame.notes.push(
-            "no audit log: clients come from the audit log (--audit-log FILE, or --sim)".to_owned(),
-        ),
+        None => frame.notes.push(NO_AUDIT_LOG.to_owned()),
     }
     frame
+}
+
+/// The note of a frame read without an audit log.
+const NO_AUDIT_LOG: &str =
+    "no audit log: clients come from the audit log (--audit-log FILE, or --sim)";
+
+fn finding_line(f: &Finding) -> FindingLine {
+    FindingLine {
+        severity: f.severity.label().to_owned(),
+        kind: f.kind.slug().to_owned(),
+        title: f.title.clone(),
+        client: f
+            .culprit
+            .as_ref()
+            .map(|c| c.user.clone())
+            .unwrap_or_default(),
+    }
 }
 
 fn section_line(s: &apilens_report::Section) -> SectionLine {

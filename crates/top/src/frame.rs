@@ -32,8 +32,28 @@ pub struct Frame {
     pub watches: Vec<PanelTable>,
     /// The etcd screen: etcd panels, as the API server and etcd itself see them.
     pub etcd: Vec<PanelTable>,
+    /// Every finding of the doctor, the most harmful first: those about a client and those
+    /// about the server or its APF configuration (a FlowSchema jailing clients in catch-all, a
+    /// starved level), which no client row carries.
+    pub findings: Vec<FindingLine>,
     /// What could not be read, and what is approximate.
     pub notes: Vec<String>,
+    /// What the source failed to read for this frame (a replica down, a refused debug dump),
+    /// each naming its target: the status line shows them while the frame stays on screen.
+    pub errors: Vec<String>,
+}
+
+/// One finding of the doctor in one line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingLine {
+    /// Its severity (`CRITICAL`, `WARNING`, ...).
+    pub severity: String,
+    /// Its kind (`apf-jail-in-catch-all`, `unbounded-list`, ...).
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// The client it names, empty for a finding about the server or its configuration.
+    pub client: String,
 }
 
 /// One report section as a line of the overview.

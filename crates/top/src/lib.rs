@@ -39,7 +39,7 @@ pub use crate::{
     app::{App, Effect, Overlay, Prompt, Screen},
     build::{SERIES_PER_PANEL, build_frame, merge_replicas},
     error::TopError,
-    frame::{ClientRow, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine},
+    frame::{ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine},
     once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
     style::Theme,
     term::{LiveOpts, Source, run_live},

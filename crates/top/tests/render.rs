@@ -1,8 +1,8 @@
 //! Every screen and key of the view drawn on ratatui's test backend, at several sizes.
 
 use apilens_top::{
-    App, ClientRow, Effect, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable, Screen,
-    SectionLine, Theme, draw_to_buffer, draw_to_text,
+    App, ClientRow, Effect, FindingLine, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable,
+    Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
@@ -98,7 +98,9 @@ fn frame() -> Frame {
         }],
         watches: vec![],
         etcd: vec![],
+        findings: vec![],
         notes: vec![],
+        errors: vec![],
     }
 }
 
@@ -324,6 +326,59 @@ fn a_source_error_shows_in_the_status_line_and_keeps_the_frame() {
     let text = screen_text(&app, (80, 24));
     let tail: String = text.lines().skip(21).collect::<Vec<_>>().join(" ");
     assert!(tail.contains("os error 111) (0s ago; retrying)"), "{text}");
+}
+
+#[test]
+fn what_a_frame_could_not_read_shows_in_the_status_line_and_a_server_finding_in_the_verdict() {
+    let mut app = App::new(Duration::from_secs(2));
+    let jail = "FlowSchema jail-noisy jails its clients in catch-all, the shared fallback level";
+    app.set_frame(
+        Frame {
+            overall: "OK: nothing stands out".into(),
+            findings: vec![FindingLine {
+                severity: "WARNING".into(),
+                kind: "apf-jail-in-catch-all".into(),
+                title: jail.into(),
+                client: String::new(),
+            }],
+            errors: vec![
+                "GET /debug/api_priority_and_fairness/dump_queues from 10.0.0.1:6443: HTTP 403: forbidden".into(),
+                "GET /debug/api_priority_and_fairness/dump_queues from 10.0.0.2:6443: HTTP 403: forbidden".into(),
+            ],
+            ..Frame::default()
+        },
+        Instant::now(),
+    );
+    let text = screen_text(&app, (80, 24));
+    let tail: String = text.lines().skip(21).collect::<Vec<_>>().join(" ");
+    assert!(
+        tail.contains("dump_queues from 10.0.0.1:6443: HTTP 403: forbidden (and 1 more)"),
+        "{text}"
+    );
+    // The overview keeps the report's verdict; the other screens give the doctor's word.
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .contains("OK: nothing stands out"),
+        "{text}"
+    );
+    app.screen = Screen::Levels;
+    let text = screen_text(&app, (120, 30));
+    let verdict = text.lines().nth(1).unwrap();
+    assert!(
+        verdict.starts_with("doctor WARNING FlowSchema jail-noisy jails"),
+        "{text}"
+    );
+    // A frame read without a problem gives the key hints back.
+    app.set_frame(Frame::default(), Instant::now());
+    assert!(
+        screen_text(&app, (80, 24))
+            .lines()
+            .last()
+            .unwrap()
+            .contains("?:help")
+    );
 }
 
 #[test]

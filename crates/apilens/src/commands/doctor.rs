@@ -1,7 +1,6 @@
 //! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
-mod live;
 
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::shared::remote::RemoteArgs;
@@ -257,7 +256,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     let mut dumps = Vec::new();
     let mut live_notes = Vec::new();
     if args.kubeconfig.is_some() || args.context.is_some() {
-        let state = live::read(args.kubeconfig.clone(), args.context.clone())?;
+        let state = crate::shared::live_apf::read(args.kubeconfig.clone(), args.context.clone())?;
         if version.is_none()
             && let Some(v) = state.version
         {

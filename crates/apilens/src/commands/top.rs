@@ -1,10 +1,12 @@
 //! `apilens top`: the live terminal view, or one frame of it with `--once`.
 
+mod cluster;
 mod follow;
 mod source;
 
-use crate::shared::remote::RemoteArgs;
 use crate::output::TextOrJson;
+use crate::shared::remote::RemoteArgs;
+use crate::shared::targets::{EtcdArgs, KubeArgs};
 use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
 use apilens_top::{LiveOpts, Source, Theme};
@@ -19,15 +21,19 @@ use std::time::Duration;
 /// with the doctor's culprit and its fix one key away.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+With no source named, the cluster of the default kubeconfig is read (KUBECONFIG, ~/.kube/config
+or the in-cluster service account), as `serve` and `record` scrape it; without one, the store in
+./data.
+
 Examples:
+  apilens top --kubeconfig ~/.kube/config --context prod --audit-log audit.log --follow
   apilens top --sim chatty-daemonset
-  apilens top --data-dir data --audit-log /var/log/kube-apiserver/audit.log --follow
   apilens top --prometheus http://127.0.0.1:9797 --once --format json")]
 pub(crate) struct Args {
     /// Run the simulator in-process with this scenario (healthy, chatty-daemonset,
     /// watch-storm, etcd-slow, apf-saturation, webhook-slow, upgrade-skew): no cluster needed.
     /// The data is SIMULATED.
-    #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["prometheus", "data_dir"])]
+    #[arg(long, value_name = "SCENARIO", conflicts_with_all = ["prometheus", "data_dir", "kubeconfig", "context", "etcd"])]
     sim: Option<String>,
     /// Kubernetes version the simulator imitates.
     #[arg(long, default_value = "1.34", value_name = "VERSION", requires = "sim")]
@@ -39,11 +45,20 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1, value_name = "N", requires = "sim")]
     seed: u64,
     /// The embedded store directory to read (what `apilens serve` or `apilens demo --data-dir`
-    /// fills).
+    /// fills); with `--kubeconfig`, the store the cluster's scrapes are kept in (default: a
+    /// temporary one, removed on exit).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    kube: KubeArgs,
+    #[command(flatten)]
+    etcd: EtcdArgs,
+    /// Time between two scrapes of every API server replica and etcd, and between two reads of
+    /// the replicas' APF debug dumps, FlowSchemas and PriorityLevelConfigurations.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    scrape_interval: Duration,
     /// Audit log files or directories of the same cluster: the clients screen ranks their
     /// clients by harm (the doctor's ranking) and `y` shows the fix. Repeat for more.
     #[arg(long = "audit-log", value_name = "PATH")]
@@ -57,7 +72,7 @@ pub(crate) struct Args {
     window: Duration,
     /// End of the window instead of now (RFC 3339 or Unix seconds), for `--data-dir` and
     /// `--prometheus`: a frame of an incident that is over, for a ticket.
-    #[arg(long, conflicts_with = "sim")]
+    #[arg(long, conflicts_with_all = ["sim", "kubeconfig", "context", "etcd"])]
     until: Option<String>,
     /// Time between two refreshes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -87,9 +102,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.interval < Duration::from_millis(100) {
         bail!("--interval must be at least 100ms");
     }
+    if args.scrape_interval < Duration::from_secs(1) {
+        bail!("--scrape-interval must be at least 1s");
+    }
     let mut source = open_source(&args)?;
     if args.once {
         let frame = source.read(Duration::ZERO).map_err(anyhow::Error::msg)?;
+        for e in &frame.errors {
+            let _ = writeln!(std::io::stderr().lock(), "warning: {e}");
+        }
         let text = match args.format {
             TextOrJson::Json => apilens_top::render_json(&frame) + "\n",
             TextOrJson::Text => apilens_top::render_text(&frame, args.width.max(60)),
@@ -144,8 +165,41 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             settings,
         )?));
     }
+    let remote = args.remote.prometheus.is_some() || args.remote.amp_workspace.is_some();
+    let named_cluster = args.kube.given() || !args.etcd.etcd.is_empty();
+    if remote && named_cluster {
+        bail!(
+            "--prometheus and --amp-workspace read an engine, --kubeconfig, --context and --etcd a cluster: choose one"
+        );
+    }
     if let Some(client) = args.remote.client(Duration::from_secs(30))? {
         return Ok(Box::new(source::RemoteStoreSource::new(client, settings)?));
+    }
+    if named_cluster || (args.data_dir.is_none() && KubeArgs::default_found()) {
+        let source = cluster::ClusterSource::start(
+            cluster::ClusterSettings {
+                kube: args.kube.clone(),
+                etcd: args.etcd.clone(),
+                data_dir: args.data_dir.clone(),
+                scrape_interval: args.scrape_interval,
+                first_scrapes: if args.once { 2 } else { 1 },
+            },
+            settings,
+        )?;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "apilens top: scraping every API server replica of {}{}",
+            source.name(),
+            if args.once {
+                format!(
+                    ", twice {} apart for rates, before the frame ...",
+                    apilens_top::duration_text(args.scrape_interval.as_secs())
+                )
+            } else {
+                String::new()
+            }
+        );
+        return Ok(Box::new(source));
     }
     let dir = args
         .data_dir
@@ -153,7 +207,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         .unwrap_or_else(|| PathBuf::from("data"));
     if !dir.is_dir() {
         bail!(
-            "store directory {} does not exist (pass --sim SCENARIO to try it, --data-dir DIR, or --prometheus URL)",
+            "store directory {} does not exist (pass --kubeconfig PATH for a cluster, --sim SCENARIO to try it, --data-dir DIR, or --prometheus URL)",
             dir.display()
         );
     }

@@ -2,6 +2,7 @@
 //! another command.
 
 pub(crate) mod aws_audit;
+pub(crate) mod live_apf;
 pub(crate) mod logging;
 pub(crate) mod remote;
 pub(crate) mod remote_write;

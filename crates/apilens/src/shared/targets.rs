@@ -1,4 +1,4 @@
-//! `--target`, `--etcd` and the kubeconfig: where `serve` and `record` scrape from.
+//! `--target`, `--etcd` and the kubeconfig: where `serve`, `record` and `top` scrape from.
 
 use anyhow::bail;
 use apilens_kube::{Cluster, ClusterOpts};
@@ -30,13 +30,53 @@ pub(crate) struct TargetArgs {
     /// File holding a bearer token for `--target` URLs (re-read on every scrape).
     #[arg(long, value_name = "PATH")]
     pub(crate) bearer_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) kube: KubeArgs,
+    #[command(flatten)]
+    pub(crate) etcd: EtcdArgs,
+}
+
+/// The cluster whose API server replicas are scraped; shared by `serve`, `record` and `top`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct KubeArgs {
     /// Scrape every API server replica of this kubeconfig (default: `KUBECONFIG`, then
-    /// `~/.kube/config`, then the in-cluster service account, when no other target is given).
+    /// `~/.kube/config`, then the in-cluster service account, when nothing else is given).
     #[arg(long, value_name = "PATH")]
     pub(crate) kubeconfig: Option<PathBuf>,
     /// The kubeconfig context (default: its current-context).
     #[arg(long, value_name = "NAME")]
     pub(crate) context: Option<String>,
+}
+
+impl KubeArgs {
+    /// Whether a kubeconfig or a context was asked for.
+    pub(crate) fn given(&self) -> bool {
+        self.kubeconfig.is_some() || self.context.is_some()
+    }
+
+    /// Whether a default configuration exists: `KUBECONFIG`, `~/.kube/config`, or an in-cluster
+    /// service account.
+    pub(crate) fn default_found() -> bool {
+        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("HOME")
+                .is_some_and(|h| PathBuf::from(h).join(".kube/config").is_file())
+            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    }
+
+    /// Loads the configuration (nothing is sent yet).
+    pub(crate) async fn connect(&self) -> anyhow::Result<Cluster> {
+        Ok(Cluster::connect(&ClusterOpts {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        })
+        .await?)
+    }
+}
+
+/// etcd's own `/metrics` endpoints and their client certificates; shared by `serve`, `record`
+/// and `top`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct EtcdArgs {
     /// An etcd /metrics URL, e.g. `https://10.0.0.5:2379/metrics`. Repeat for more.
     #[arg(long = "etcd", value_name = "URL")]
     pub(crate) etcd: Vec<String>,
@@ -51,6 +91,22 @@ pub(crate) struct TargetArgs {
     pub(crate) etcd_key_file: Option<PathBuf>,
 }
 
+impl EtcdArgs {
+    /// One target per `--etcd` URL.
+    pub(crate) fn targets(&self) -> anyhow::Result<Vec<Target>> {
+        let opts = HttpOpts {
+            ca_file: self.etcd_ca_file.clone(),
+            cert_file: self.etcd_cert_file.clone(),
+            key_file: self.etcd_key_file.clone(),
+            bearer_token_file: None,
+        };
+        self.etcd
+            .iter()
+            .map(|url| Ok(Target::http(JOB_ETCD, url, &opts)?))
+            .collect()
+    }
+}
+
 /// What to do when nothing is given to scrape.
 const NOTHING_TO_SCRAPE: &str = "nothing to scrape: no --target, no --etcd, and no kubeconfig found (KUBECONFIG, ~/.kube/config or an in-cluster service account)
 
@@ -63,16 +119,10 @@ try one of:
 impl TargetArgs {
     /// Whether a kubeconfig should be used: asked for, or nothing else given and one exists.
     fn wants_kube(&self) -> bool {
-        if self.kubeconfig.is_some() || self.context.is_some() {
+        if self.kube.given() {
             return true;
         }
-        if !self.targets.is_empty() || !self.etcd.is_empty() {
-            return false;
-        }
-        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
-            || std::env::var_os("HOME")
-                .is_some_and(|h| PathBuf::from(h).join(".kube/config").is_file())
-            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        self.targets.is_empty() && self.etcd.etcd.is_empty() && KubeArgs::default_found()
     }
 
     /// Builds every target; a kubeconfig that cannot be used is an error, discovery problems
@@ -92,21 +142,9 @@ impl TargetArgs {
                 targets.extend(replay_targets(std::path::Path::new(spec), &self.job)?);
             }
         }
-        let etcd_opts = HttpOpts {
-            ca_file: self.etcd_ca_file.clone(),
-            cert_file: self.etcd_cert_file.clone(),
-            key_file: self.etcd_key_file.clone(),
-            bearer_token_file: None,
-        };
-        for url in &self.etcd {
-            targets.push(Target::http(JOB_ETCD, url, &etcd_opts)?);
-        }
+        targets.extend(self.etcd.targets()?);
         if self.wants_kube() {
-            let cluster = Cluster::connect(&ClusterOpts {
-                kubeconfig: self.kubeconfig.clone(),
-                context: self.context.clone(),
-            })
-            .await?;
+            let cluster = self.kube.connect().await?;
             tracing::info!(
                 context = cluster.context(),
                 server = cluster.server().url(),

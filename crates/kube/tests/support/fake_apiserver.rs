@@ -71,7 +71,7 @@ pub async fn start_replica(
     metrics: Bytes,
     endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
 ) -> Replica {
-    start(ip, pki, metrics, endpoints, false).await
+    start(ip, pki, metrics, endpoints, Apf::None).await
 }
 
 /// Like [`start_replica`], and also serving the real APF debug dumps of the shared fixtures
@@ -83,7 +83,29 @@ pub async fn start_replica_with_apf(
     metrics: Bytes,
     endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
 ) -> Replica {
-    start(ip, pki, metrics, endpoints, true).await
+    start(ip, pki, metrics, endpoints, Apf::Fixtures).await
+}
+
+/// Like [`start_replica`], but every APF debug dump and `flowcontrol.apiserver.k8s.io` list is
+/// refused with HTTP 403, as RBAC refuses them to a user allowed only `/metrics`.
+pub async fn start_replica_forbidding_apf(
+    ip: &str,
+    pki: &Pki,
+    metrics: Bytes,
+    endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+) -> Replica {
+    start(ip, pki, metrics, endpoints, Apf::Forbidden).await
+}
+
+/// What a replica answers on the APF routes.
+#[derive(Clone, Copy, PartialEq)]
+enum Apf {
+    /// Only a one-line `dump_priority_levels`; everything else 404.
+    None,
+    /// The real dumps of the shared fixtures and [`FLOW_SCHEMAS`].
+    Fixtures,
+    /// HTTP 403 on every dump and flowcontrol list.
+    Forbidden,
 }
 
 /// Two replicas with the APF routes, on 127.0.0.1 and 127.0.0.2, serving `metrics` and listed
@@ -117,7 +139,7 @@ async fn start(
     pki: &Pki,
     metrics: Bytes,
     endpoints: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
-    apf: bool,
+    apf: Apf,
 ) -> Replica {
     let certs: Vec<_> = rustls_pemfile_certs(&pki.cert_pem);
     use rustls::pki_types::pem::PemObject;
@@ -160,7 +182,12 @@ async fn start(
                         req.uri().path_and_query().map_or("", |p| p.as_str())
                     ));
                     async move {
-                        if apf && let Some(res) = answer_apf(&req) {
+                        let answered = match apf {
+                            Apf::None => None,
+                            Apf::Fixtures => answer_apf(&req),
+                            Apf::Forbidden => forbid_apf(&req),
+                        };
+                        if let Some(res) = answered {
                             return Ok::<_, Infallible>(res);
                         }
                         Ok::<_, Infallible>(answer(req, &metrics, &endpoints, &counter))
@@ -192,12 +219,7 @@ fn answer(
     endpoints: &std::sync::Mutex<Vec<SocketAddr>>,
     counter: &AtomicUsize,
 ) -> Response<Full<Bytes>> {
-    let authorized = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {TOKEN}"));
-    if !authorized {
+    if !authorized(&req) {
         return json(
             StatusCode::UNAUTHORIZED,
             r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#.to_owned(),
@@ -254,14 +276,17 @@ fn answer(
     }
 }
 
-/// The APF routes of [`start_replica_with_apf`], for an authorised request.
-fn answer_apf(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
-    let authorized = req
-        .headers()
+/// Whether `req` carries [`TOKEN`].
+fn authorized(req: &Request<Incoming>) -> bool {
+    req.headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {TOKEN}"));
-    if !authorized {
+        == Some(&format!("Bearer {TOKEN}"))
+}
+
+/// The APF routes of [`start_replica_with_apf`], for an authorised request.
+fn answer_apf(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    if !authorized(req) {
         return None;
     }
     let text = |body: Bytes| Response::builder().body(Full::new(body)).unwrap();
@@ -276,6 +301,23 @@ fn answer_apf(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
         ),
         _ => return None,
     })
+}
+
+/// HTTP 403 with the API server's own Status body for the APF routes of an authorised request.
+fn forbid_apf(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    let path = req.uri().path();
+    if !authorized(req)
+        || !(path.starts_with("/debug/api_priority_and_fairness/")
+            || path.starts_with("/apis/flowcontrol.apiserver.k8s.io/"))
+    {
+        return None;
+    }
+    Some(json(
+        StatusCode::FORBIDDEN,
+        format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"forbidden: User \"system:serviceaccount:monitoring:apilens\" cannot get path \"{path}\"","reason":"Forbidden","details":{{}},"code":403}}"#
+        ),
+    ))
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -18,12 +18,12 @@ use std::time::Instant;
 pub fn draw(f: &mut TermFrame<'_>, app: &App, theme: Theme, now: Instant) {
     let status_text = status_line(app, theme, now);
     // An error gets the lines it needs, up to three, so that its cause is not cut off.
-    let status_height = match &app.error {
-        Some(_) if app.prompt == Prompt::None => {
-            let width = usize::from(f.area().width.max(1));
-            status_text.width().div_ceil(width).clamp(1, 3) as u16
-        }
-        _ => 1,
+    let erring = app.error.is_some() || frame_errors(app).is_some();
+    let status_height = if erring && app.prompt == Prompt::None {
+        let width = usize::from(f.area().width.max(1));
+        status_text.width().div_ceil(width).clamp(1, 3) as u16
+    } else {
+        1
     };
     let [header, verdict, body, status] = Layout::vertical([
         Constraint::Length(1),
@@ -92,17 +92,34 @@ fn header_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
 }
 
 fn verdict_line(app: &App, theme: Theme) -> Line<'static> {
-    match &app.frame {
-        Some(frame) => match &frame.culprit {
-            Some(c) if app.screen != Screen::Overview => Line::from(vec![
-                Span::styled("culprit ", theme.dim()),
-                Span::styled(c.severity.clone(), theme.level(&c.severity)),
-                Span::raw(format!(" {}", c.finding)),
-            ]),
-            _ => Line::raw(frame.overall.clone()),
-        },
-        None => Line::raw(""),
+    let Some(frame) = &app.frame else {
+        return Line::raw("");
+    };
+    // Off the overview, the doctor's word: its culprit, else its first finding (about the
+    // server or its APF configuration).
+    let named = match (&frame.culprit, frame.findings.first()) {
+        (Some(c), _) => Some(("culprit ", &c.severity, &c.finding)),
+        (None, Some(f)) => Some(("doctor ", &f.severity, &f.title)),
+        (None, None) => None,
+    };
+    match named {
+        Some((what, severity, title)) if app.screen != Screen::Overview => Line::from(vec![
+            Span::styled(what, theme.dim()),
+            Span::styled(severity.clone(), theme.level(severity)),
+            Span::raw(format!(" {title}")),
+        ]),
+        _ => Line::raw(frame.overall.clone()),
     }
+}
+
+/// What the source could not read for the frame on screen: the first, and how many more.
+fn frame_errors(app: &App) -> Option<String> {
+    let errors = &app.frame.as_ref()?.errors;
+    let first = errors.first()?;
+    Some(match errors.len() {
+        1 => first.clone(),
+        n => format!("{first} (and {} more)", n - 1),
+    })
 }
 
 fn status_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
@@ -124,6 +141,9 @@ fn status_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
     }
     if let Some(m) = &app.message {
         return Line::raw(m.clone());
+    }
+    if let Some(e) = frame_errors(app) {
+        return Line::styled(e, theme.error());
     }
     Line::styled(
         "?:help :pl :clients :calls :watches :etcd /:filter ⏎:drill y:fix ←→:hist q:quit",

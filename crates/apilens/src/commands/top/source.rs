@@ -2,6 +2,7 @@
 //! each through the report and the doctor, as `report` and `doctor` read them.
 
 use super::follow::Follower;
+use crate::shared::live_apf::LiveState;
 use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::shared::time::now_ms;
 use anyhow::{Context as _, bail};
@@ -35,14 +36,14 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// End of the window `back` before the newest data (now, or `--until`).
-    fn end_ms(&self, back: Duration) -> i64 {
+    pub(super) fn end_ms(&self, back: Duration) -> i64 {
         self.until_ms.unwrap_or_else(now_ms) - millis(back)
     }
 }
 
-/// The audit logs of a store or remote source: read whole at every refresh (the window's
-/// requests kept), or followed as they grow.
-struct AuditLogs {
+/// The audit logs of a store, remote or cluster source: read whole at every refresh (the
+/// window's requests kept), or followed as they grow.
+pub(super) struct AuditLogs {
     paths: Vec<PathBuf>,
     followers: Vec<Follower>,
     // Dropped last: the followers' spool lives in it.
@@ -50,7 +51,8 @@ struct AuditLogs {
 }
 
 impl AuditLogs {
-    fn new(settings: &Settings) -> anyhow::Result<AuditLogs> {
+    /// The logs of `settings`, followed when it says so.
+    pub(super) fn new(settings: &Settings) -> anyhow::Result<AuditLogs> {
         if !settings.follow {
             return Ok(AuditLogs {
                 paths: settings.audit_logs.clone(),
@@ -83,7 +85,7 @@ impl AuditLogs {
     }
 
     /// The files to read for this refresh.
-    fn current(&mut self) -> Result<Vec<PathBuf>, String> {
+    pub(super) fn current(&mut self) -> Result<Vec<PathBuf>, String> {
         if self.followers.is_empty() {
             return Ok(self.paths.clone());
         }
@@ -100,13 +102,14 @@ impl AuditLogs {
 }
 
 /// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
-/// logs of the same window.
-fn read_frame(
+/// logs of the same window and the cluster's live APF state when there is one.
+pub(super) fn read_frame(
     name: &str,
     queries: &dyn QueryEngine,
     settings: &Settings,
     audit: &[PathBuf],
     end_ms: i64,
+    live: Option<&LiveState>,
 ) -> Result<Frame, String> {
     let opts = ReportOpts {
         end_ms,
@@ -122,7 +125,7 @@ fn read_frame(
             format!("{name}: {e}")
         }
     })?;
-    if audit.is_empty() {
+    if audit.is_empty() && live.is_none() {
         let mut frame = build_frame(name, &report, None);
         if settings.follow {
             frame.notes =
@@ -146,13 +149,25 @@ fn read_frame(
         audit: audit.iter().cloned().map(Input::Path).collect(),
         filter,
         metrics: Some(report.clone()),
+        apf: live.and_then(|l| l.objects.clone()),
+        dumps: live.map(|l| l.dumps.clone()).unwrap_or_default(),
+        version: live.and_then(|l| l.version.map(|v| (v, format!("/version of {}", l.context)))),
+        notes: live.map(|l| l.notes.clone()).unwrap_or_default(),
         ..apilens_doctor::DoctorInputs::default()
     };
-    let diagnosis = apilens_doctor::diagnose(&inputs).map_err(|e| format!("audit log: {e}"))?;
+    let diagnosis = apilens_doctor::diagnose(&inputs).map_err(|e| {
+        let input = if audit.is_empty() {
+            "doctor"
+        } else {
+            "audit log"
+        };
+        format!("{input}: {e}")
+    })?;
     Ok(build_frame(name, &report, Some(&diagnosis)))
 }
 
-fn millis(d: Duration) -> i64 {
+/// `d` in milliseconds, saturating.
+pub(super) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -283,6 +298,7 @@ impl Source for SimSource {
             &self.settings,
             &audit,
             self.last_scrape_ms - millis(back),
+            None,
         )
     }
 }
@@ -325,6 +341,7 @@ impl Source for StoreSource {
             &self.settings,
             &audit,
             self.settings.end_ms(back),
+            None,
         )
     }
 }
@@ -362,6 +379,7 @@ impl Source for RemoteStoreSource {
             &self.settings,
             &audit,
             self.settings.end_ms(back),
+            None,
         )
     }
 }

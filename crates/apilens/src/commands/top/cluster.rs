@@ -1,0 +1,335 @@
+//! A live cluster through its kubeconfig: every API server replica (and etcd) scraped into the
+//! embedded store as `serve` scrapes them, and the APF state `doctor --kubeconfig` reads (every
+//! replica's debug dumps, the FlowSchemas and PriorityLevelConfigurations), both in the
+//! background, so that a refresh reads the store and never waits for the cluster.
+
+use super::source::{AuditLogs, Settings, millis, read_frame};
+use crate::shared::live_apf::{LiveState, read_cluster};
+use crate::shared::time::now_ms;
+use crate::shared::targets::{EtcdArgs, KubeArgs};
+use anyhow::Context as _;
+use apilens_kube::Cluster;
+use apilens_promql::{Engine, EngineOpts};
+use apilens_promapi::LocalEngine;
+use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Sink, api_server_targets};
+use apilens_top::{Frame, Source};
+use apilens_tsdb::{Db, DbOptions};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How the cluster is read.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterSettings {
+    /// The kubeconfig and its context.
+    pub(crate) kube: KubeArgs,
+    /// etcd's own endpoints.
+    pub(crate) etcd: EtcdArgs,
+    /// The store to keep the scrapes in; a temporary one, removed on exit, without it.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Time between two scrapes of a target, and between two polls of the APF state.
+    pub(crate) scrape_interval: Duration,
+    /// Scrapes of every target before the first frame: two give rates (`--once`), one gives
+    /// the live view something to show at once.
+    pub(crate) first_scrapes: u32,
+}
+
+/// The longest a scrape may take: the interval, at most this.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest the live view's first read waits for the first scrapes; later reads never wait.
+const LIVE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// What the background tasks found, for the reader.
+#[derive(Default)]
+struct Shared {
+    /// The scrape loops, once the replicas are discovered.
+    scraper: Option<Scraper>,
+    /// Targets being scraped (`job/instance`), once the replicas are discovered.
+    targets: Vec<String>,
+    /// What discovery could not do, each naming the server.
+    warnings: Vec<String>,
+    /// The newest APF state, and how many polls have finished.
+    live: Option<LiveState>,
+    polls: u64,
+}
+
+/// A cluster scraped into a store, its APF state polled beside.
+pub(crate) struct ClusterSource {
+    name: String,
+    settings: Settings,
+    first_scrapes: u32,
+    scrape_interval: Duration,
+    started: Instant,
+    /// Whether the first frame's scrapes were waited for.
+    warmed_up: bool,
+    shared: Arc<Mutex<Shared>>,
+    health: Health,
+    stop: watch::Sender<bool>,
+    audit: AuditLogs,
+    db: Arc<Db>,
+    // Dropped in `Drop` before the store: the scrape loops hold it.
+    runtime: Option<tokio::runtime::Runtime>,
+    // Dropped last: a temporary store lives in it.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl ClusterSource {
+    /// Loads the kubeconfig (an unusable one is an error now), opens the store, and starts
+    /// discovering the replicas, scraping them and polling the APF state in the background.
+    pub(crate) fn start(cluster: ClusterSettings, settings: Settings) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("top-cluster")
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let kube = runtime.block_on(cluster.kube.connect())?;
+        let etcd = cluster.etcd.targets()?;
+        let (dir, store) = match &cluster.data_dir {
+            Some(d) => (None, d.clone()),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("apilens-top-")
+                    .tempdir()
+                    .context("cannot create a temporary store directory")?;
+                let store = dir.path().join("store");
+                (Some(dir), store)
+            }
+        };
+        let db = Arc::new(
+            Db::open(&store, DbOptions::default())
+                .with_context(|| format!("cannot open the store in {}", store.display()))?,
+        );
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let health = Health::new();
+        let opts = ScrapeOpts {
+            interval: cluster.scrape_interval,
+            timeout: cluster.scrape_interval.min(SCRAPE_TIMEOUT),
+            ..ScrapeOpts::default()
+        };
+        // Discovery, then the scrape loops: the targets `serve --kubeconfig` scrapes.
+        runtime.spawn({
+            let (kube, shared, health) = (kube.clone(), Arc::clone(&shared), health.clone());
+            let sink = Arc::clone(&db) as Arc<dyn Sink>;
+            async move {
+                let (mut targets, warnings) = api_server_targets(&kube, JOB_APISERVER).await;
+                targets.extend(etcd);
+                let names = targets
+                    .iter()
+                    .map(|t| format!("{}/{}", t.job, t.instance))
+                    .collect();
+                let scraper = Scraper::start(targets, opts, sink, health);
+                let mut s = lock(&shared);
+                s.scraper = Some(scraper);
+                s.targets = names;
+                s.warnings = warnings;
+            }
+        });
+        // The APF state `doctor --kubeconfig` reads, once per scrape interval.
+        runtime.spawn(poll_apf(
+            kube.clone(),
+            cluster.scrape_interval,
+            Arc::clone(&shared),
+            stopped,
+        ));
+        Ok(ClusterSource {
+            name: format!("cluster {}", kube.context()),
+            audit: AuditLogs::new(&settings)?,
+            settings,
+            first_scrapes: cluster.first_scrapes.max(1),
+            scrape_interval: cluster.scrape_interval,
+            started: Instant::now(),
+            warmed_up: false,
+            shared,
+            health,
+            stop,
+            db,
+            runtime: Some(runtime),
+            _dir: dir,
+        })
+    }
+
+    /// The source's name in the view's header (`cluster prod`).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits, once, until every target was scraped `first_scrapes` times (or is down) and the
+    /// APF state was read, within a bound: a server that never answers leaves it to the
+    /// errors of the frame. The live view waits at most [`LIVE_PATIENCE`], so that `q` never
+    /// waits for a silent server (the view leaves once the read in flight returns).
+    fn warm_up(&mut self) {
+        if self.warmed_up {
+            return;
+        }
+        self.warmed_up = true;
+        let rounds = u64::from(self.first_scrapes);
+        let deadline = if rounds > 1 {
+            // Discovery and the APF poll each wait at most about this long for the server.
+            self.started
+                + Duration::from_secs(30)
+                + self.scrape_interval * self.first_scrapes
+                + SCRAPE_TIMEOUT
+        } else {
+            self.started + LIVE_PATIENCE
+        };
+        let mut first_seen: BTreeMap<String, i64> = BTreeMap::new();
+        while Instant::now() < deadline {
+            let (targets, polls) = {
+                let s = lock(&self.shared);
+                (s.targets.clone(), s.polls)
+            };
+            let health = self.health.snapshot();
+            let mut scrapes_done = !targets.is_empty();
+            for h in &health {
+                if h.health == "unknown" {
+                    scrapes_done = false;
+                    continue;
+                }
+                let key = format!("{}/{}", h.job, h.instance);
+                let first = *first_seen.entry(key).or_insert(h.last_scrape_ms);
+                if rounds > 1 && h.last_scrape_ms == first {
+                    scrapes_done = false;
+                }
+            }
+            // No second round is worth waiting for when no API server answered the first.
+            let none_up = !health.is_empty()
+                && health.len() == targets.len()
+                && health
+                    .iter()
+                    .filter(|h| h.job == JOB_APISERVER)
+                    .all(|h| h.health == "down");
+            if polls > 0 && (scrapes_done || none_up) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What could not be read: scrapes of targets that are down, discovery, and the APF state,
+    /// each naming its target.
+    fn errors(&self, live: Option<&LiveState>) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .health
+            .snapshot()
+            .into_iter()
+            .filter(|h| h.health == "down")
+            .map(|h| h.last_error)
+            .collect();
+        out.extend(lock(&self.shared).warnings.iter().cloned());
+        if let Some(l) = live {
+            out.extend(l.notes.iter().cloned());
+            out.extend(l.dumps.iter().flat_map(|d| d.errors.iter().cloned()));
+        }
+        out
+    }
+}
+
+impl Source for ClusterSource {
+    fn read(&mut self, back: Duration) -> Result<Frame, String> {
+        self.warm_up();
+        let (discovered, live) = {
+            let s = lock(&self.shared);
+            (s.scraper.is_some(), s.live.clone())
+        };
+        if !discovered {
+            return Err(format!(
+                "{}: still discovering the API server replicas (no answer yet)",
+                self.name
+            ));
+        }
+        let health = self.health.snapshot();
+        if health.iter().all(|h| h.health == "unknown") {
+            return Err(format!(
+                "{}: waiting for the first scrape of {} targets",
+                self.name,
+                health.len()
+            ));
+        }
+        let errors = self.errors(live.as_ref());
+        let servers: Vec<_> = health.iter().filter(|h| h.job == JOB_APISERVER).collect();
+        if !servers.is_empty() && servers.iter().all(|h| h.health == "down") {
+            let more = match errors.len() {
+                0 | 1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Err(format!(
+                "{}: no API server answers: {}{more}",
+                self.name,
+                errors.first().map_or("", String::as_str)
+            ));
+        }
+        // The dumps say what is queued now: they belong to the live frame only.
+        let live = live.map(|mut l| {
+            if !back.is_zero() {
+                l.dumps.clear();
+            }
+            l
+        });
+        let audit = self.audit.current()?;
+        let local = LocalEngine::new(
+            Engine::new(EngineOpts::default()),
+            self.db.as_ref(),
+            &self.name,
+        );
+        let mut frame = read_frame(
+            &self.name,
+            &local,
+            &self.settings,
+            &audit,
+            now_ms() - millis(back),
+            live.as_ref(),
+        )?;
+        frame.errors = errors;
+        Ok(frame)
+    }
+}
+
+impl Drop for ClusterSource {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        let scraper = lock(&self.shared).scraper.take();
+        if let Some(runtime) = self.runtime.take() {
+            if let Some(scraper) = scraper {
+                // Each loop ends after its scrape in flight; one stuck on a silent server is
+                // cut, so that the store is closed (and a temporary one removed) within the
+                // second a closed terminal leaves.
+                runtime.block_on(async {
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(800), scraper.shutdown()).await;
+                });
+            }
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Reads the cluster's APF state every `interval` into `shared` until `stopped`.
+async fn poll_apf(
+    cluster: Cluster,
+    interval: Duration,
+    shared: Arc<Mutex<Shared>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let started = tokio::time::Instant::now();
+        let state = read_cluster(&cluster).await;
+        {
+            let mut s = lock(&shared);
+            s.live = Some(state);
+            s.polls += 1;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + interval) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
