@@ -1,6 +1,7 @@
 //! `apilens top`: the live terminal view, or one frame of it with `--once`.
 
 mod follow;
+mod refresh;
 mod source;
 
 use crate::commands::remote::RemoteArgs;
@@ -61,6 +62,11 @@ pub(crate) struct Args {
     /// Time between two refreshes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     interval: Duration,
+    /// Time between two runs of the doctor over the audit log in the live view (it reads the
+    /// whole window's requests, so it runs less often than the panels); the clients screen
+    /// says how much older its figures are.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    doctor_interval: Duration,
     /// How far `←` and `→` move through stored history.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     history_step: Duration,
@@ -128,6 +134,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             .map(apilens_promql::parse_time)
             .transpose()
             .context("--until")?,
+        doctor_interval: args.doctor_interval,
     };
     if let Some(scenario) = &args.sim {
         let _ = writeln!(

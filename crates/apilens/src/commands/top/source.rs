@@ -2,15 +2,15 @@
 //! each through the report and the doctor, as `report` and `doctor` read them.
 
 use super::follow::Follower;
+use super::refresh::Refresher;
 use crate::commands::demo::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::commands::report::now_ms;
 use anyhow::{Context as _, bail};
-use apilens_audit::{Filter, FilterSpec, Input};
 use apilens_promql::{Engine, EngineOpts, RemoteClient};
-use apilens_report::{LocalSource, QuerySource, RemoteSource, ReportOpts, build_report};
+use apilens_report::{LocalSource, RemoteSource};
 use apilens_scrape::{Health, Sink};
 use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
-use apilens_top::{Frame, SERIES_PER_PANEL, Source, build_frame};
+use apilens_top::{Frame, Source};
 use apilens_tsdb::{Db, DbOptions};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub(crate) follow: bool,
     /// End of the window instead of now, milliseconds since the epoch.
     pub(crate) until_ms: Option<i64>,
+    /// Time between two runs of the doctor in the live view.
+    pub(crate) doctor_interval: Duration,
 }
 
 impl Settings {
@@ -98,59 +100,6 @@ impl AuditLogs {
     }
 }
 
-/// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
-/// logs of the same window.
-fn read_frame(
-    name: &str,
-    queries: &dyn QuerySource,
-    settings: &Settings,
-    audit: &[PathBuf],
-    end_ms: i64,
-) -> Result<Frame, String> {
-    let opts = ReportOpts {
-        end_ms,
-        range: settings.window,
-        selector: settings.selector.clone(),
-        top: SERIES_PER_PANEL,
-    };
-    let report = build_report(queries, &opts).map_err(|e| {
-        let e = e.to_string();
-        if e.starts_with(name) {
-            e
-        } else {
-            format!("{name}: {e}")
-        }
-    })?;
-    if audit.is_empty() {
-        let mut frame = build_frame(name, &report, None);
-        if settings.follow {
-            frame.notes =
-                vec!["following the audit log from its end: no request seen yet".to_owned()];
-        }
-        return Ok(frame);
-    }
-    let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
-    let rfc3339 = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms)
-            .map(|t| t.to_string())
-            .map_err(|e| e.to_string())
-    };
-    let filter = Filter::new(&FilterSpec {
-        since: Some(rfc3339(end_ms - window_ms)?),
-        until: Some(rfc3339(end_ms)?),
-        ..FilterSpec::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let inputs = apilens_doctor::DoctorInputs {
-        audit: audit.iter().cloned().map(Input::Path).collect(),
-        filter,
-        metrics: Some(report.clone()),
-        ..apilens_doctor::DoctorInputs::default()
-    };
-    let diagnosis = apilens_doctor::diagnose(&inputs).map_err(|e| format!("audit log: {e}"))?;
-    Ok(build_frame(name, &report, Some(&diagnosis)))
-}
-
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -169,6 +118,7 @@ pub(crate) struct SimSource {
     /// The audit log's last window, so that a live refresh does not read the whole session.
     recent: Follower,
     last_scrape_ms: i64,
+    refresher: Refresher,
     // Dropped last: the store and the audit log live in it.
     _dir: tempfile::TempDir,
 }
@@ -230,6 +180,7 @@ impl SimSource {
         audit.flush()?;
         Ok(SimSource {
             name: format!("simulator {scenario} (SIMULATED)"),
+            refresher: Refresher::new(&settings),
             settings,
             runtime,
             sim,
@@ -276,12 +227,13 @@ impl Source for SimSource {
         } else {
             vec![self.audit_path.clone()]
         };
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &local,
             &self.settings,
             &audit,
             self.last_scrape_ms - millis(back),
+            back.is_zero(),
         )
     }
 }
@@ -292,6 +244,7 @@ pub(crate) struct StoreSource {
     name: String,
     settings: Settings,
     audit: AuditLogs,
+    refresher: Refresher,
 }
 
 impl StoreSource {
@@ -302,6 +255,7 @@ impl StoreSource {
             dir,
             name,
             audit: AuditLogs::new(&settings)?,
+            refresher: Refresher::new(&settings),
             settings,
         })
     }
@@ -318,12 +272,13 @@ impl Source for StoreSource {
         })?;
         let local = LocalSource::new(Engine::new(EngineOpts::default()), &db, &self.name);
         let audit = self.audit.current()?;
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &local,
             &self.settings,
             &audit,
             self.settings.end_ms(back),
+            back.is_zero(),
         )
     }
 }
@@ -334,6 +289,7 @@ pub(crate) struct RemoteStoreSource {
     name: String,
     settings: Settings,
     audit: AuditLogs,
+    refresher: Refresher,
 }
 
 impl RemoteStoreSource {
@@ -347,6 +303,7 @@ impl RemoteStoreSource {
             queries: RemoteSource::new(client),
             name,
             audit: AuditLogs::new(&settings)?,
+            refresher: Refresher::new(&settings),
             settings,
         })
     }
@@ -355,12 +312,13 @@ impl RemoteStoreSource {
 impl Source for RemoteStoreSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
         let audit = self.audit.current()?;
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &self.queries,
             &self.settings,
             &audit,
             self.settings.end_ms(back),
+            back.is_zero(),
         )
     }
 }
