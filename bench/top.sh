@@ -8,6 +8,10 @@
 #    `top/refresh-with-audit-50k-series`, the same with the doctor over the window's audit log.
 # 2. The live view itself: `apilens top --sim chatty-daemonset --interval 1s` in a tmux pane for
 #    DURATION seconds (after its start-up), CPU time from /proc over wall time = cores used.
+# 3. The audit follow: `apilens top --data-dir STORE --audit-log LOG --follow --interval 1s` in a
+#    tmux pane while bench/audit-writer.py appends 20,000 real audit events per second (the
+#    lines of ../shared/fixtures/real/audit/, timestamps set to now) for DURATION seconds; cores
+#    used by apilens as in 2 (the writer not counted).
 #
 # Usage: bench/top.sh [DURATION]   (default 30)
 set -euo pipefail
@@ -41,4 +45,33 @@ while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
 awk -v b="$before" -v a="$after" -v s="$start" -v e="$end" -v t="$tick" 'BEGIN {
   cores = (a - b) / t / (e - s)
   printf "live view, refresh every 1s: %.2f cores over %.0f s (target < 1 core): %s\n", cores, e - s, (cores < 1 ? "ok" : "OVER")
+}'
+
+# 3. The audit follow at 20k events/s.
+fixtures=../shared/fixtures/real/audit
+work=$(mktemp -d /tmp/apilens-top-bench.XXXXXX)
+trap 'tmux -L "$socket" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+now=$(date +%s)
+{ for k in $(seq 0 15 120); do echo "up{job=\"apiserver\",instance=\"bench:6443\"} 1 $((now - 120 + k))"; done; echo "# EOF"; } >"$work/up.om"
+"$apilens" tsdb import --data-dir "$work/store" "$work/up.om" >/dev/null
+: >"$work/audit.log"
+tmux -L "$socket" new-session -d -s follow -x 120 -y 40 \
+  "$apilens top --data-dir $work/store --audit-log $work/audit.log --follow --interval 1s"
+for _ in $(seq 1 60); do
+  tmux -L "$socket" capture-pane -p -t follow | grep -q 'SECTION' && break
+  sleep 0.5
+done
+pid=$(pgrep -n -f "^$apilens top --data-dir $work/store")
+python3 bench/audit-writer.py "$work/audit.log" 20000 "$duration" \
+  "$fixtures/liggitt-audit2rbac-demo.log" "$fixtures/elastic-integrations-kubernetes-audit_logs-test-audit-mixed-native-gke-aks.log" &
+writer=$!
+before=$(cpu); start=$(date +%s.%N)
+wait "$writer"
+after=$(cpu); end=$(date +%s.%N)
+clients=$(tmux -L "$socket" capture-pane -p -t follow | grep -c 'system:' || true)
+tmux -L "$socket" send-keys -t follow q
+while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+awk -v b="$before" -v a="$after" -v s="$start" -v e="$end" -v t="$tick" 'BEGIN {
+  cores = (a - b) / t / (e - s)
+  printf "audit follow at 20000 events/s: %.2f cores over %.0f s (target < 1 core): %s\n", cores, e - s, (cores < 1 ? "ok" : "OVER")
 }'

@@ -138,7 +138,8 @@ fn report_on_prometheus_matches_report_on_the_store() {
             assert_eq!(ps.len(), qs.len(), "{id}");
             for (x, y) in ps.iter().zip(qs) {
                 assert_eq!(
-                    x["legend"], y["legend"],
+                    x["legend"],
+                    y["legend"],
                     "{id}: store {} vs prometheus {}",
                     serde_json::Value::Array(ps.clone()),
                     serde_json::Value::Array(qs.clone())

@@ -476,6 +476,7 @@ fn read_series(
                     peak,
                     last: r.values.last().copied().filter(|_| current),
                     mean: r.values.iter().sum::<f64>() / r.values.len() as f64,
+                    trend: r.values.clone(),
                 }
             })
         })

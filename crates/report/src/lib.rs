@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod build;
+mod cache;
 mod cause;
 mod context;
 mod error;
@@ -39,6 +40,7 @@ mod render;
 
 pub use crate::{
     build::{ReportOpts, build_report},
+    cache::{CachedSource, QueryCache},
     error::ReportError,
     format::{format_value, legend},
     model::{

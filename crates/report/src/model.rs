@@ -43,6 +43,10 @@ pub struct SeriesFigure {
     pub last: Option<f64>,
     /// The mean over the steps that had a value.
     pub mean: f64,
+    /// Its values at each step, oldest first, for a view that draws the trend (not printed:
+    /// the figures above say it in words).
+    #[serde(skip)]
+    pub trend: Vec<f64>,
 }
 
 /// One row of a table panel: its key labels and one value per query.

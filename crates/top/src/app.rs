@@ -142,6 +142,17 @@ pub struct App {
     pub message: Option<String>,
 }
 
+/// A figure as a sparkline point: thousandths, none below zero.
+fn spark_point(figure: Option<f64>) -> u64 {
+    figure.map_or(0, |v| {
+        if v.is_finite() && v > 0.0 {
+            (v * 1000.0).min(u64::MAX as f64 / 2.0) as u64
+        } else {
+            0
+        }
+    })
+}
+
 /// Points kept per sparkline.
 const SPARK_POINTS: usize = 120;
 
@@ -171,13 +182,7 @@ impl App {
     pub fn set_frame(&mut self, frame: Frame, now: Instant) {
         let live = self.history.is_zero();
         for s in frame.sections.iter().filter(|_| live) {
-            let value = s.figure.map_or(0, |v| {
-                if v.is_finite() && v > 0.0 {
-                    (v * 1000.0).min(u64::MAX as f64 / 2.0) as u64
-                } else {
-                    0
-                }
-            });
+            let value = spark_point(s.figure);
             match self.sparks.iter_mut().find(|(t, _)| *t == s.title) {
                 Some((_, points)) => {
                     points.push(value);
@@ -185,7 +190,16 @@ impl App {
                         points.remove(0);
                     }
                 }
-                None => self.sparks.push((s.title.clone(), vec![value])),
+                // The first frame seeds the line with the window's stored history.
+                None => {
+                    let before = s.trend.len().saturating_sub(1);
+                    let mut points: Vec<u64> = s.trend[..before]
+                        .iter()
+                        .map(|&v| spark_point(Some(v)))
+                        .collect();
+                    points.push(value);
+                    self.sparks.push((s.title.clone(), points));
+                }
             }
         }
         self.frame = Some(frame);

@@ -31,6 +31,7 @@ pub fn build_frame(source: &str, report: &Report, diagnosis: Option<&Diagnosis>)
     };
     match diagnosis {
         Some(d) => {
+            frame.clients_end_ms = Some(report.end_ms);
             frame.clients = clients(d);
             frame.culprit = frame
                 .clients
@@ -78,6 +79,10 @@ fn section_line(s: &apilens_report::Section) -> SectionLine {
         figure: worst
             .and_then(|p| p.series.first())
             .map(|f| f.last.unwrap_or(f.peak)),
+        trend: worst
+            .and_then(|p| p.series.first())
+            .map(|f| f.trend.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Frame {
     pub clients: Vec<ClientRow>,
     /// The client the doctor names first, when it names one.
     pub culprit: Option<ClientRow>,
+    /// End of the window the doctor read for the clients, milliseconds since the epoch: the
+    /// doctor runs less often than the panels, so it can be earlier than [`Frame::end_ms`].
+    pub clients_end_ms: Option<i64>,
     /// The slowest calls screen: latency panels.
     pub calls: Vec<PanelTable>,
     /// The WATCH screen: WATCH panels.
@@ -68,6 +71,10 @@ pub struct SectionLine {
     /// The figure its sparkline follows: the first series of its worst panel, at the end of
     /// the window.
     pub figure: Option<f64>,
+    /// The same series at each step of the window, oldest first: the sparkline's history at
+    /// the first refresh.
+    #[serde(skip)]
+    pub trend: Vec<f64>,
 }
 
 /// One priority level on one replica (or over all replicas).

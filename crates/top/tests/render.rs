@@ -64,12 +64,14 @@ fn frame() -> Frame {
                 level: "CRITICAL".into(),
                 verdict: "workload-low at 100% of its seats on apiserver-0".into(),
                 figure: Some(100.0),
+                trend: vec![40.0, 70.0, 90.0],
             },
             SectionLine {
                 title: "Watches".into(),
                 level: "OK".into(),
                 verdict: "120 WATCHes per server".into(),
                 figure: Some(120.0),
+                trend: Vec::new(),
             },
         ],
         levels: vec![
@@ -101,6 +103,7 @@ fn frame() -> Frame {
         findings: vec![],
         notes: vec![],
         errors: vec![],
+        clients_end_ms: Some(1_767_229_200_000),
     }
 }
 
@@ -410,4 +413,47 @@ fn ctrl_c_quits_from_anywhere() {
     key(&mut app, KeyCode::Char(':'));
     let effect = app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_eq!(effect, Effect::Quit);
+}
+
+#[test]
+fn the_first_frame_seeds_the_sparklines_with_the_window_s_history() {
+    let mut app = app();
+    let points = |app: &App, title: &str| {
+        app.sparks
+            .iter()
+            .find(|(t, _)| t == title)
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    };
+    // The stored trend up to the end, then the figure at the end.
+    assert_eq!(
+        points(&app, "Priority and Fairness"),
+        vec![40_000, 70_000, 100_000]
+    );
+    assert_eq!(points(&app, "Watches"), vec![120_000]);
+    // Later frames add one point each; the trend seeds only the first.
+    app.set_frame(frame(), Instant::now());
+    assert_eq!(
+        points(&app, "Priority and Fairness"),
+        vec![40_000, 70_000, 100_000, 100_000]
+    );
+    let text = screen_text(&app, (120, 40));
+    assert!(
+        text.contains("▄▆██"),
+        "the overview draws the seeded line:\n{text}"
+    );
+}
+
+#[test]
+fn clients_read_before_the_frame_say_how_much_earlier() {
+    let mut app = app();
+    app.screen = Screen::Clients;
+    assert!(!screen_text(&app, (120, 40)).contains("clients as of"));
+    let mut f = frame();
+    f.clients_end_ms = Some(f.end_ms - 12_000);
+    app.set_frame(f, Instant::now());
+    let text = screen_text(&app, (120, 40));
+    assert!(text.contains("clients as of 12s earlier"), "{text}");
+    app.screen = Screen::Levels;
+    assert!(!screen_text(&app, (120, 40)).contains("clients as of"));
 }

@@ -1,7 +1,7 @@
 //! `apilens audit <view>`: who is hurting the API server, from its audit logs.
 
-use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use crate::output::AuditFormat;
+use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use anyhow::Context as _;
 use apilens_audit::{
     Filter, FilterSpec, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary, Throttled,

@@ -1,14 +1,14 @@
 //! `apilens demo`: the simulator, the embedded store, the dashboard and the report together,
 //! with nothing to install and no cluster.
 
+use crate::output::ReportFormat;
 use crate::shared::logging::init_logging;
 use crate::shared::report_print::{diagnose_clients, print};
 use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
 use crate::shared::store::close_store;
 use crate::shared::time::now_ms;
-use crate::output::ReportFormat;
-use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{ReportOpts, build_report};

@@ -1,10 +1,9 @@
 //! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
-
+use crate::output::ReportFormat;
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::shared::remote::RemoteArgs;
-use crate::output::ReportFormat;
 use anyhow::{Context as _, bail};
 use apilens_apf::{ApfError, KubeVersion, load_objects};
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};

@@ -1,11 +1,11 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
+use crate::output::ReportFormat;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
 use crate::shared::time::now_ms;
-use crate::output::ReportFormat;
-use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts, parse_time};
 use apilens_report::{Report, ReportOpts, build_report};

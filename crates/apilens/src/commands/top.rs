@@ -2,13 +2,14 @@
 
 mod cluster;
 mod follow;
+mod refresh;
 mod source;
 
 use crate::output::TextOrJson;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::targets::{EtcdArgs, KubeArgs};
-use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_top::{LiveOpts, Source, Theme};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ pub(crate) struct Args {
     /// Time between two refreshes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     interval: Duration,
+    /// Time between two runs of the doctor over the audit log in the live view (it reads the
+    /// whole window's requests, so it runs less often than the panels); the clients screen
+    /// says how much older its figures are.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    doctor_interval: Duration,
     /// How far `←` and `→` move through stored history.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     history_step: Duration,
@@ -150,6 +156,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             .map(apilens_promql::parse_time)
             .transpose()
             .context("--until")?,
+        doctor_interval: args.doctor_interval,
     };
     if let Some(scenario) = &args.sim {
         let _ = writeln!(

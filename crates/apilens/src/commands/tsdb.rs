@@ -2,8 +2,8 @@
 //! text, and verify a store.
 
 use crate::shared::logging::init_logging;
-use apilens_model::parse_duration;
 use anyhow::{Context as _, bail};
+use apilens_model::parse_duration;
 use apilens_model::{Matcher, Queryable, SelectHints, Series};
 use apilens_promql::{parse_series_selector, parse_time};
 use apilens_textparse::Format;

@@ -85,6 +85,17 @@ fn header_line(app: &App, theme: Theme, now: Instant) -> Line<'static> {
             frame.source
         )));
     }
+    if let Some(frame) = app.frame.as_ref().filter(|_| app.screen == Screen::Clients) {
+        let behind_s = frame
+            .clients_end_ms
+            .map_or(0, |t| (frame.end_ms - t).max(0) / 1000);
+        if behind_s > 0 {
+            spans.push(Span::raw(format!(
+                " · clients as of {} earlier",
+                crate::text::duration(behind_s as u64)
+            )));
+        }
+    }
     if !app.filter.is_empty() {
         spans.push(Span::raw(format!(" · filter \"{}\"", app.filter)));
     }

@@ -3,14 +3,15 @@
 //! replica's debug dumps, the FlowSchemas and PriorityLevelConfigurations), both in the
 //! background, so that a refresh reads the store and never waits for the cluster.
 
-use super::source::{AuditLogs, Settings, millis, read_frame};
+use super::refresh::Refresher;
+use super::source::{AuditLogs, Settings, millis};
 use crate::shared::live_apf::{LiveState, read_cluster};
-use crate::shared::time::now_ms;
 use crate::shared::targets::{EtcdArgs, KubeArgs};
+use crate::shared::time::now_ms;
 use anyhow::Context as _;
 use apilens_kube::Cluster;
-use apilens_promql::{Engine, EngineOpts};
 use apilens_promapi::LocalEngine;
+use apilens_promql::{Engine, EngineOpts};
 use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Sink, api_server_targets};
 use apilens_top::{Frame, Source};
 use apilens_tsdb::{Db, DbOptions};
@@ -60,6 +61,7 @@ struct Shared {
 pub(crate) struct ClusterSource {
     name: String,
     settings: Settings,
+    refresher: Refresher,
     first_scrapes: u32,
     scrape_interval: Duration,
     started: Instant,
@@ -137,6 +139,7 @@ impl ClusterSource {
             stopped,
         ));
         Ok(ClusterSource {
+            refresher: Refresher::new(&settings),
             name: format!("cluster {}", kube.context()),
             audit: AuditLogs::new(&settings)?,
             settings,
@@ -276,13 +279,14 @@ impl Source for ClusterSource {
             self.db.as_ref(),
             &self.name,
         );
-        let mut frame = read_frame(
+        let mut frame = self.refresher.read_frame(
             &self.name,
             &local,
             &self.settings,
             &audit,
             now_ms() - millis(back),
             live.as_ref(),
+            back.is_zero(),
         )?;
         frame.errors = errors;
         Ok(frame)

@@ -2,17 +2,15 @@
 //! each through the report and the doctor, as `report` and `doctor` read them.
 
 use super::follow::Follower;
-use crate::shared::live_apf::LiveState;
+use super::refresh::Refresher;
 use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::shared::time::now_ms;
 use anyhow::{Context as _, bail};
-use apilens_audit::{Filter, FilterSpec, Input};
-use apilens_promapi::{LocalEngine, QueryEngine, RemoteClient, RemoteEngine};
+use apilens_promapi::{LocalEngine, RemoteClient, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{ReportOpts, build_report};
 use apilens_scrape::{Health, Sink};
 use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
-use apilens_top::{Frame, SERIES_PER_PANEL, Source, build_frame};
+use apilens_top::{Frame, Source};
 use apilens_tsdb::{Db, DbOptions};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -32,6 +30,8 @@ pub(crate) struct Settings {
     pub(crate) follow: bool,
     /// End of the window instead of now, milliseconds since the epoch.
     pub(crate) until_ms: Option<i64>,
+    /// Time between two runs of the doctor in the live view.
+    pub(crate) doctor_interval: Duration,
 }
 
 impl Settings {
@@ -101,71 +101,6 @@ impl AuditLogs {
     }
 }
 
-/// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
-/// logs of the same window and the cluster's live APF state when there is one.
-pub(super) fn read_frame(
-    name: &str,
-    queries: &dyn QueryEngine,
-    settings: &Settings,
-    audit: &[PathBuf],
-    end_ms: i64,
-    live: Option<&LiveState>,
-) -> Result<Frame, String> {
-    let opts = ReportOpts {
-        end_ms,
-        range: settings.window,
-        selector: settings.selector.clone(),
-        top: SERIES_PER_PANEL,
-    };
-    let report = build_report(queries, &opts).map_err(|e| {
-        let e = e.to_string();
-        if e.starts_with(name) {
-            e
-        } else {
-            format!("{name}: {e}")
-        }
-    })?;
-    if audit.is_empty() && live.is_none() {
-        let mut frame = build_frame(name, &report, None);
-        if settings.follow {
-            frame.notes =
-                vec!["following the audit log from its end: no request seen yet".to_owned()];
-        }
-        return Ok(frame);
-    }
-    let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
-    let rfc3339 = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms)
-            .map(|t| t.to_string())
-            .map_err(|e| e.to_string())
-    };
-    let filter = Filter::new(&FilterSpec {
-        since: Some(rfc3339(end_ms - window_ms)?),
-        until: Some(rfc3339(end_ms)?),
-        ..FilterSpec::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let inputs = apilens_doctor::DoctorInputs {
-        audit: audit.iter().cloned().map(Input::Path).collect(),
-        filter,
-        metrics: Some(report.clone()),
-        apf: live.and_then(|l| l.objects.clone()),
-        dumps: live.map(|l| l.dumps.clone()).unwrap_or_default(),
-        version: live.and_then(|l| l.version.map(|v| (v, format!("/version of {}", l.context)))),
-        notes: live.map(|l| l.notes.clone()).unwrap_or_default(),
-        ..apilens_doctor::DoctorInputs::default()
-    };
-    let diagnosis = apilens_doctor::diagnose(&inputs).map_err(|e| {
-        let input = if audit.is_empty() {
-            "doctor"
-        } else {
-            "audit log"
-        };
-        format!("{input}: {e}")
-    })?;
-    Ok(build_frame(name, &report, Some(&diagnosis)))
-}
-
 /// `d` in milliseconds, saturating.
 pub(super) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -185,6 +120,7 @@ pub(crate) struct SimSource {
     /// The audit log's last window, so that a live refresh does not read the whole session.
     recent: Follower,
     last_scrape_ms: i64,
+    refresher: Refresher,
     // Dropped last: the store and the audit log live in it.
     _dir: tempfile::TempDir,
 }
@@ -246,6 +182,7 @@ impl SimSource {
         audit.flush()?;
         Ok(SimSource {
             name: format!("simulator {scenario} (SIMULATED)"),
+            refresher: Refresher::new(&settings),
             settings,
             runtime,
             sim,
@@ -292,13 +229,14 @@ impl Source for SimSource {
         } else {
             vec![self.audit_path.clone()]
         };
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &local,
             &self.settings,
             &audit,
             self.last_scrape_ms - millis(back),
             None,
+            back.is_zero(),
         )
     }
 }
@@ -309,6 +247,7 @@ pub(crate) struct StoreSource {
     name: String,
     settings: Settings,
     audit: AuditLogs,
+    refresher: Refresher,
 }
 
 impl StoreSource {
@@ -319,6 +258,7 @@ impl StoreSource {
             dir,
             name,
             audit: AuditLogs::new(&settings)?,
+            refresher: Refresher::new(&settings),
             settings,
         })
     }
@@ -335,13 +275,14 @@ impl Source for StoreSource {
         })?;
         let local = LocalEngine::new(Engine::new(EngineOpts::default()), &db, &self.name);
         let audit = self.audit.current()?;
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &local,
             &self.settings,
             &audit,
             self.settings.end_ms(back),
             None,
+            back.is_zero(),
         )
     }
 }
@@ -352,6 +293,7 @@ pub(crate) struct RemoteStoreSource {
     name: String,
     settings: Settings,
     audit: AuditLogs,
+    refresher: Refresher,
 }
 
 impl RemoteStoreSource {
@@ -365,6 +307,7 @@ impl RemoteStoreSource {
             queries: RemoteEngine::new(client),
             name,
             audit: AuditLogs::new(&settings)?,
+            refresher: Refresher::new(&settings),
             settings,
         })
     }
@@ -373,13 +316,14 @@ impl RemoteStoreSource {
 impl Source for RemoteStoreSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
         let audit = self.audit.current()?;
-        read_frame(
+        self.refresher.read_frame(
             &self.name,
             &self.queries,
             &self.settings,
             &audit,
             self.settings.end_ms(back),
             None,
+            back.is_zero(),
         )
     }
 }
