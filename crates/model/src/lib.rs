@@ -12,7 +12,8 @@
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
 //! - [`body_excerpt`] and [`redact`]: what a remote body may show in a log or an API answer,
 //!   short, printable and without credentials.
-//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
+//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`),
+//!   and [`KubeRange`], a range of releases as catalogs write them (`>=1.17`, `1.20-1.35`).
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -26,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod error_chain;
+mod kube_range;
 mod kube_version;
 mod labels;
 mod matcher;
@@ -35,6 +37,7 @@ mod sample;
 
 pub use crate::{
     error_chain::error_chain,
+    kube_range::{KubeRange, RangeError},
     kube_version::{KubeVersion, VersionError},
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
