@@ -9,7 +9,7 @@
 
 use crate::request::Request;
 use crate::uri::Shape;
-use crate::view::lists::{KubeVersion as ListsVersion, served_from};
+use crate::view::lists::served_from;
 use apilens_apf::{
     ApfConfig, Capacity, KubeVersion, NEWEST, OLDEST, ObjectStats, RequestDigest,
     ResourceAttributes, ResourceVersionParam, WorkRequest,
@@ -163,11 +163,7 @@ pub fn estimated_seats(req: &Request<'_>, version: KubeVersion) -> u32 {
     }
     let shape = req.shape();
     let params = shape.params();
-    let lists_version = ListsVersion {
-        major: version.major,
-        minor: version.minor,
-    };
-    let served = served_from(&params, Some(lists_version));
+    let served = served_from(&params, Some(version));
     let work = WorkRequest {
         verb,
         resource: req.object_resource.as_deref().unwrap_or(shape.resource),

@@ -97,8 +97,8 @@ pub use crate::{
     view::{
         View,
         lists::{
-            CACHE_IF_PROGRESS_NOTIFY, KubeVersion, Lists, SNAPSHOT_ELSE_ETCD, paging, rv_class,
-            served_from, served_with_evidence,
+            CACHE_IF_PROGRESS_NOTIFY, Lists, SNAPSHOT_ELSE_ETCD, paging, rv_class, served_from,
+            served_with_evidence,
         },
         slow::Slow,
         throttled::{ThrottleCause, Throttled},
@@ -107,3 +107,4 @@ pub use crate::{
         watches::Watches,
     },
 };
+pub use apilens_apf::KubeVersion;

@@ -107,6 +107,14 @@ impl KubeVersion {
     pub fn without_patch(self) -> KubeVersion {
         KubeVersion::minor(self.major, self.minor)
     }
+
+    /// How many minor releases lie between two versions (patches ignored): 1.20 and 1.34.1 are
+    /// 14 apart.
+    pub fn minor_distance(self, other: KubeVersion) -> u32 {
+        let a = self.major * 1000 + self.minor;
+        let b = other.major * 1000 + other.minor;
+        a.abs_diff(b)
+    }
 }
 
 impl fmt::Display for KubeVersion {
@@ -164,6 +172,10 @@ mod tests {
         assert_eq!(
             KubeVersion::new(1, 34, 2).without_patch().to_string(),
             "1.34"
+        );
+        assert_eq!(
+            KubeVersion::minor(1, 20).minor_distance(KubeVersion::new(1, 34, 1)),
+            14
         );
     }
 }

@@ -16,7 +16,8 @@
 //!   API parameter and audit-log latency.
 //! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
 //! - [`Sink`] and [`Batch`]: where one scrape's samples go (the store, a remote writer).
-//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`).
+//! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`),
+//!   and [`KubeRange`], a range of releases as catalogs write them (`>=1.17`, `1.20-1.35`).
 //!
 //! ```
 //! use apilens_model::{Labels, Matcher, MatchOp};
@@ -31,6 +32,7 @@
 
 mod duration;
 mod error_chain;
+mod kube_range;
 mod kube_version;
 mod labels;
 mod matcher;
@@ -46,6 +48,7 @@ pub use crate::tls::install_crypto_provider;
 pub use crate::{
     duration::{DurationError, parse_duration},
     error_chain::error_chain,
+    kube_range::{KubeRange, RangeError},
     kube_version::{KubeVersion, VersionError},
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},

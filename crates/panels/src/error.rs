@@ -1,6 +1,6 @@
 //! The one error type of the panels crate.
 
-/// Everything that can go wrong while reading the catalog or detecting a cluster's version.
+/// Everything that can go wrong while reading the catalog.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PanelsError {
@@ -16,9 +16,6 @@ pub enum PanelsError {
         /// The rendered PromQL.
         promql: String,
     },
-    /// A Kubernetes version string could not be read.
-    #[error("expected a kubernetes version like 1.31 or v1.31.0-eks-1, got {0:?}")]
-    Version(String),
     /// No panel has this id.
     #[error("no panel with id {0:?}")]
     UnknownPanel(String),

@@ -8,8 +8,9 @@
 //! [`Query`] targets. Kubernetes renamed and hid many of these metrics between 1.16 and 1.35, so
 //! each query holds [`Alternative`]s, one PromQL template per Kubernetes version range. An
 //! alternative is chosen by the cluster's version ([`KubeVersion`], read from
-//! `kubernetes_build_info`) or, when that series is missing, by which series exist
-//! ([`Inventory`]).
+//! `kubernetes_build_info` by [`version_from_build_info`]) or, when that series is missing, by
+//! which series exist ([`Inventory`]). Which families exist in which release, and their renames,
+//! is the family catalog of `apilens_kubemetrics`; the tests check every template against it.
 //!
 //! [`catalog()`] is the one list of panels. The web dashboard, the terminal report, the doctor and the
 //! exports ([`grafana_dashboard`], [`rules_yaml`]) all read it; no other crate holds a PromQL string.
@@ -22,7 +23,7 @@
 //! use apilens_panels::{catalog, KubeVersion, RenderOpts};
 //!
 //! let panel = catalog().panel("apf-priority-level-utilisation").unwrap();
-//! let v131 = KubeVersion::new(1, 31);
+//! let v131 = KubeVersion::minor(1, 31);
 //! let alt = panel.queries[0].for_version(v131).unwrap();
 //! let promql = alt.render(&RenderOpts::new(r#"job="apiserver""#, "5m", "1h"));
 //! assert!(promql.contains("apiserver_flowcontrol_current_executing_seats"));
@@ -38,18 +39,15 @@
 mod catalog;
 mod error;
 mod grafana;
-mod inventory;
 mod panel;
 mod promql;
 mod rules;
 mod scale;
-mod version;
 
 pub use crate::{
     catalog::{Catalog, EMERGENT_METRICS, catalog},
     error::PanelsError,
     grafana::{GrafanaOpts, grafana_dashboard},
-    inventory::Inventory,
     panel::{
         Alternative, Ceiling, DrillDown, LimitLine, Panel, Query, RenderOpts, Row, Severity,
         TableSpec, Threshold, Unit, Visualisation,
@@ -59,5 +57,6 @@ pub use crate::{
     scale::{
         ClusterSize, WATCHES_PER_NODE, WATCHES_PER_SERVER_FLOOR, watches_per_server_thresholds,
     },
-    version::KubeVersion,
 };
+pub use apilens_kubemetrics::{Inventory, version_from_build_info};
+pub use apilens_model::KubeVersion;

@@ -1,6 +1,7 @@
 //! The shape of a panel: queries with version alternatives, unit, visualisation, thresholds.
 
 use crate::{Inventory, KubeVersion};
+use apilens_model::KubeRange;
 use serde::Serialize;
 
 /// A group of panels shown together, in catalog order.
@@ -194,11 +195,17 @@ pub struct Alternative {
 }
 
 impl Alternative {
+    /// The releases the template is meant for.
+    pub fn releases(&self) -> KubeRange {
+        KubeRange {
+            since: Some(KubeVersion::minor(1, self.since)),
+            until: self.until.map(|until| KubeVersion::minor(1, until)),
+        }
+    }
+
     /// True when the template is meant for `version`.
     pub fn covers(&self, version: KubeVersion) -> bool {
-        version.major == 1
-            && version.minor >= self.since
-            && self.until.is_none_or(|until| version.minor <= until)
+        self.releases().contains(version)
     }
 
     /// The PromQL with every placeholder replaced.

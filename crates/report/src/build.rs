@@ -10,7 +10,7 @@ use crate::readings::special_reading;
 use apilens_model::Labels;
 use apilens_panels::{
     Alternative, EMERGENT_METRICS, KubeVersion, Panel, Query, RenderOpts, Row, Severity, TableSpec,
-    Visualisation, catalog,
+    Visualisation, catalog, version_from_build_info,
 };
 use apilens_promapi::QueryEngine;
 use apilens_promql::Value;
@@ -206,7 +206,7 @@ fn versions(build_info: &Value) -> (Vec<String>, Option<KubeVersion>) {
         .collect();
     let minors: BTreeSet<KubeVersion> = labels
         .iter()
-        .filter_map(|l| KubeVersion::from_build_info(l))
+        .filter_map(|l| version_from_build_info(l).map(KubeVersion::without_patch))
         .collect();
     let one = if minors.len() == 1 {
         minors.into_iter().next()

@@ -358,10 +358,7 @@ impl Catalog {
             .iter()
             .min_by_key(|(name, _)| {
                 let v = file_version(name);
-                (
-                    crate::version::distance(version, v),
-                    v.minor > version.minor,
-                )
+                (version.minor_distance(v), v.minor > version.minor)
             })
             .copied()
             .unwrap_or(APISERVER_CATALOGS[APISERVER_CATALOGS.len() - 1]);
@@ -378,10 +375,7 @@ impl Catalog {
         all.into_iter()
             .min_by_key(|c| {
                 let k = c.kubernetes.unwrap_or(KubeVersion::new(1, 0, 0));
-                (
-                    crate::version::distance(version, k),
-                    k.minor > version.minor,
-                )
+                (version.minor_distance(k), k.minor > version.minor)
             })
             .unwrap_or_else(|| Self::embedded(ETCD_CATALOGS[0].0, ETCD_CATALOGS[0].1))
     }

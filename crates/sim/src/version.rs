@@ -1,5 +1,5 @@
-//! Kubernetes versions as the simulator needs them: the patch release it simulates and the
-//! distance between minor versions. The version type itself is `apilens_model::KubeVersion`.
+//! The patch release the simulator simulates, and what it changes in the audit log. The version
+//! type, its parsing and its ordering are `apilens_model::KubeVersion`.
 
 use apilens_model::KubeVersion;
 
@@ -19,13 +19,6 @@ pub(crate) fn drops_latency_annotations(v: KubeVersion) -> bool {
     (v.major, v.minor) == (1, 34) && p < 7 || (v.major, v.minor) == (1, 35) && p < 4
 }
 
-/// Minor-version distance, used to pick the nearest catalog.
-pub(crate) fn distance(a: KubeVersion, b: KubeVersion) -> u32 {
-    let a = a.major * 1000 + a.minor;
-    let b = b.major * 1000 + b.minor;
-    a.abs_diff(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,9 +30,5 @@ mod tests {
         assert!(drops_latency_annotations(KubeVersion::new(1, 35, 3)));
         assert!(!drops_latency_annotations(KubeVersion::minor(1, 35)));
         assert!(!drops_latency_annotations(KubeVersion::new(1, 33, 0)));
-        assert_eq!(
-            distance(KubeVersion::minor(1, 20), KubeVersion::new(1, 34, 1)),
-            14
-        );
     }
 }

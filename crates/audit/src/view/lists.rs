@@ -8,34 +8,7 @@ use crate::request::Request;
 use crate::sketch::{HeavyHitters, Stat};
 use crate::summary::Summary;
 use crate::uri::ListParams;
-
-/// A Kubernetes minor version (`1.30` is `KubeVersion { major: 1, minor: 30 }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KubeVersion {
-    /// Major version (1).
-    pub major: u32,
-    /// Minor version.
-    pub minor: u32,
-}
-
-impl std::str::FromStr for KubeVersion {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<KubeVersion, String> {
-        let t = s.trim().trim_start_matches('v');
-        let mut parts = t.split('.');
-        let major = parts.next().and_then(|p| p.parse().ok());
-        let minor = parts
-            .next()
-            .and_then(|p| p.trim_end_matches('+').parse().ok());
-        match (major, minor) {
-            (Some(major), Some(minor)) => Ok(KubeVersion { major, minor }),
-            _ => Err(format!(
-                "expected a Kubernetes version such as 1.30, got {s:?}"
-            )),
-        }
-    }
-}
+use apilens_apf::KubeVersion;
 
 /// How a LIST is paged.
 pub fn paging(p: &ListParams<'_>) -> String {

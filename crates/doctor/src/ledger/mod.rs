@@ -33,8 +33,6 @@ const CACHE_CAP: usize = 200_000;
 pub(crate) struct Context<'a> {
     pub(crate) config: &'a ApfConfig,
     pub(crate) version: KubeVersion,
-    /// The version as the audit crate's cache-or-etcd rules take it.
-    pub(crate) audit_version: apilens_audit::KubeVersion,
     schema_index: FxMap<String, u16>,
     level_index: FxMap<String, u16>,
     /// Records each worker may keep.
@@ -46,10 +44,6 @@ impl<'a> Context<'a> {
         Context {
             config,
             version,
-            audit_version: apilens_audit::KubeVersion {
-                major: version.major,
-                minor: version.minor,
-            },
             schema_index: config
                 .schemas()
                 .iter()
@@ -125,7 +119,7 @@ impl<'a> Ledger<'a> {
             "list" => match ann {
                 Some(a) if a.etcd_ms.is_some() => false,
                 Some(a) if a.total_ms.is_some() => true,
-                _ => apilens_audit::served_from(&call.shape.params(), Some(self.ctx.audit_version))
+                _ => apilens_audit::served_from(&call.shape.params(), Some(self.ctx.version))
                     .starts_with("cache"),
             },
             _ => false,

@@ -18,28 +18,26 @@ use crate::{
 use serde::Serialize;
 use std::sync::LazyLock;
 
-/// Metrics whose series appear only after their first event (a rejection, a webhook call, a
-/// terminated request). A quiet cluster does not expose them at all, so their absence says nothing
-/// about the Kubernetes version and selection by series does not require them.
-pub const EMERGENT_METRICS: &[&str] = &[
-    "apiserver_flowcontrol_rejected_requests_total",
-    "apiserver_request_terminations_total",
-    "apiserver_request_aborts_total",
-    "apiserver_admission_webhook_admission_duration_seconds_bucket",
-    "apiserver_admission_webhook_admission_duration_seconds_count",
-    "apiserver_admission_webhook_admission_duration_seconds_sum",
-    "apiserver_terminated_watchers_total",
-    "apiserver_admission_webhook_rejection_count",
-    "apiserver_admission_webhook_fail_open_count",
-    "apiserver_requested_deprecated_apis",
-];
+/// Series that appear only after their first event (a rejection, a webhook call, a terminated
+/// request): the emergent families of the family catalog. A quiet cluster does not expose them at
+/// all, so their absence says nothing about the Kubernetes version and selection by series does
+/// not require them.
+pub static EMERGENT_METRICS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    apilens_kubemetrics::catalog()
+        .emergent_series()
+        .into_iter()
+        .map(|name| &*name.leak())
+        .collect()
+});
 
 pub(crate) fn is_emergent(metric: &str) -> bool {
-    EMERGENT_METRICS.contains(&metric)
+    apilens_kubemetrics::catalog().is_emergent(metric)
 }
 
-/// The oldest Kubernetes minor release the catalog supports (the oldest fixture).
-pub(crate) const OLDEST: u32 = 16;
+/// The oldest Kubernetes minor release the catalog supports: the family catalog's oldest.
+pub(crate) fn oldest() -> u32 {
+    apilens_kubemetrics::catalog().oldest.minor
+}
 
 /// Every troubleshooter panel, in display order.
 #[derive(Debug, Clone, Serialize)]
@@ -227,7 +225,7 @@ pub(crate) fn from(since: u32, template: &str) -> Alternative {
 
 /// A template for every supported release.
 pub(crate) fn always(template: &str) -> Alternative {
-    from(OLDEST, template)
+    from(oldest(), template)
 }
 
 impl Alternative {

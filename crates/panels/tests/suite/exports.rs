@@ -73,7 +73,7 @@ fn grafana_dashboard_has_variables_and_valid_queries() {
         catalog(),
         &GrafanaOpts {
             datasource_uid: None,
-            version: Some(KubeVersion::new(1, 31)),
+            version: Some(KubeVersion::minor(1, 31)),
         },
     );
     let text: String = v131["panels"]
@@ -95,8 +95,8 @@ fn grafana_dashboard_has_variables_and_valid_queries() {
 fn every_rule_expression_parses() {
     for version in [
         None,
-        Some(KubeVersion::new(1, 24)),
-        Some(KubeVersion::new(1, 31)),
+        Some(KubeVersion::minor(1, 24)),
+        Some(KubeVersion::minor(1, 31)),
     ] {
         let opts = RulesOpts {
             version,
@@ -128,7 +128,7 @@ fn promtool_accepts_the_rules() {
         (
             "v1_24.yaml",
             RulesOpts {
-                version: Some(KubeVersion::new(1, 24)),
+                version: Some(KubeVersion::minor(1, 24)),
                 ..RulesOpts::default()
             },
         ),

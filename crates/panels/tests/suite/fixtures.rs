@@ -57,7 +57,8 @@ fn load() -> Vec<Scrape> {
             if let Entry::Series(series) = entry {
                 let labels = series.to_labels();
                 if series.name() == "kubernetes_build_info" {
-                    build_info = KubeVersion::from_build_info(&labels);
+                    build_info = apilens_panels::version_from_build_info(&labels)
+                        .map(KubeVersion::without_patch);
                 }
                 inventory.add_labels(&labels);
             }
@@ -82,10 +83,10 @@ fn load() -> Vec<Scrape> {
 fn build_info_agrees_with_the_file_names() {
     for scrape in scrapes() {
         match scrape.build_info {
-            Some(v) => assert_eq!(v, scrape.version, "{}", scrape.file),
+            Some(v) => assert_eq!(v, scrape.version.without_patch(), "{}", scrape.file),
             None => assert_eq!(
-                scrape.version,
-                KubeVersion::new(1, 18),
+                scrape.version.without_patch(),
+                KubeVersion::minor(1, 18),
                 "only 1.18.20 lacks build info: {}",
                 scrape.file
             ),
@@ -219,7 +220,7 @@ fn chosen(panel: &str, query: &str, version: KubeVersion) -> String {
 
 #[test]
 fn apf_metrics_follow_the_renames() {
-    let v = |m| KubeVersion::new(1, m);
+    let v = |m| KubeVersion::minor(1, m);
     let util = |m| chosen("apf-priority-level-utilisation", "utilisation", v(m));
     assert!(
         util(23).contains("request_concurrency_in_use")
@@ -241,7 +242,7 @@ fn apf_metrics_follow_the_renames() {
 
 #[test]
 fn etcd_and_watch_metrics_follow_the_renames() {
-    let v = |m| KubeVersion::new(1, m);
+    let v = |m| KubeVersion::minor(1, m);
     let etcd = |m| chosen("etcd-latency-by-operation", "p99", v(m));
     assert!(etcd(23).contains("by (le, operation, type)"));
     assert!(etcd(31).contains("by (le, operation, type)"));

@@ -363,7 +363,7 @@ fn every_exported_query_and_rule_evaluates_in_prometheus() {
         };
         for q in &panel.queries {
             let mut promql = vec![("all releases", combined(q, render))];
-            if let Some(alt) = q.for_version(KubeVersion::new(1, 34)) {
+            if let Some(alt) = q.for_version(KubeVersion::minor(1, 34)) {
                 promql.push(("1.34", alt.render(render)));
             }
             let exempt = NOT_SIMULATED
@@ -465,7 +465,7 @@ fn every_exported_query_and_rule_evaluates_in_prometheus() {
     // alternatives: their expressions run at the end of the data (alerts read the series the
     // loaded rules recorded under the same names) and recording expressions return series.
     let v134 = RulesOpts {
-        version: Some(KubeVersion::new(1, 34)),
+        version: Some(KubeVersion::minor(1, 34)),
         ..RulesOpts::default()
     };
     for rule in rule_groups(&v134).into_iter().flat_map(|g| g.rules) {

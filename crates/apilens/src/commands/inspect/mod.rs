@@ -1,18 +1,12 @@
 //! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
 
-mod coverage;
 mod render;
-mod snapshot;
-mod sniff;
-mod version;
 
 use crate::input::{self, HttpOpts};
 use anyhow::bail;
-use apilens_textparse::{Entry, Format, families::Assembler, parse_reader};
-use std::collections::{BTreeSet, HashSet};
-use std::hash::{BuildHasher, RandomState};
+use apilens_kubemetrics::{catalog, inspect::Inspection};
+use apilens_textparse::Format;
 use std::io::Read;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,16 +47,6 @@ pub(crate) enum OutputFormat {
     Text,
     /// One JSON object.
     Json,
-}
-
-/// Counts and findings of one scrape.
-pub(crate) struct Inspection {
-    pub(crate) source: String,
-    pub(crate) families: usize,
-    pub(crate) series: usize,
-    pub(crate) samples: usize,
-    pub(crate) family_names: BTreeSet<String>,
-    pub(crate) snapshot: snapshot::Snapshot,
 }
 
 /// Runs `apilens inspect`.
@@ -131,76 +115,12 @@ fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
         .collect()
 }
 
-/// Streams `reader` through the parser in bounded memory and gathers the inspection.
-///
-/// # Errors
-///
-/// The first syntax error, as `SOURCE:LINE:COLUMN: WHAT` (or, when the very first line fails and
-/// the input is HTML or JSON, what it is instead), a read error, or an input with nothing to
-/// inspect: empty (as when the command feeding a pipe failed) or without a single sample.
-pub(crate) fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::Result<Inspection> {
-    let mut assembler = Assembler::with_filter(snapshot::wanted);
-    let mut snapshot = snapshot::Snapshot::default();
-    let mut family_names = BTreeSet::new();
-    let mut families = 0usize;
-    let mut samples = 0usize;
-    let hasher = RandomState::new();
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut error = None;
-    let mut entries = 0usize;
-    let mut head = sniff::Head::new(reader);
-    let mut take = |family: apilens_textparse::families::Family| {
-        families += 1;
-        samples += family.n_samples;
-        snapshot.observe(&family);
-        family_names.insert(family.name);
-    };
-    let stats = parse_reader(&mut head, format, |entry| match entry {
-        Err(e) => {
-            error = Some(e);
-            ControlFlow::Break(())
-        }
-        Ok(entry) => {
-            entries += 1;
-            if let Entry::Series(s) = &entry {
-                seen.insert(hasher.hash_one(s.raw));
-            }
-            if let Some(family) = assembler.push(entry) {
-                take(family);
-            }
-            ControlFlow::Continue(())
-        }
-    });
-    if let Some(e) = error {
-        if entries == 0
-            && let Some(what) = sniff::foreign(head.seen())
-        {
-            bail!("{name}: not the Prometheus text format: {what}");
-        }
-        bail!("{name}:{e}");
-    }
-    let stats = match stats {
-        Ok(stats) => stats,
-        Err(e) => bail!("{name}: {e}"),
-    };
-    if let Some(family) = assembler.finish() {
-        take(family);
-    }
-    if stats.bytes == 0 {
-        bail!("{name}: empty input (0 bytes): nothing to inspect");
-    }
-    if samples == 0 {
-        bail!(
-            "{name}: no samples in {} bytes: nothing to inspect",
-            stats.bytes
-        );
-    }
-    Ok(Inspection {
-        source: name.to_owned(),
-        families,
-        series: seen.len(),
-        samples,
-        family_names,
-        snapshot,
-    })
+/// Inspects one scrape with the built-in catalog.
+fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::Result<Inspection> {
+    Ok(apilens_kubemetrics::inspect::inspect(
+        catalog(),
+        name,
+        reader,
+        format,
+    )?)
 }

@@ -1,61 +1,13 @@
 //! Printing an inspection: aligned text for a person, one JSON object for a program.
 
-use super::snapshot::{Inflight, Latency, Named, PriorityLevel};
-use super::{Inspection, coverage, version};
 use crate::output::{Table, bytes, number, seconds};
-use serde::Serialize;
+use apilens_kubemetrics::catalog;
+use apilens_kubemetrics::inspect::snapshot::{Latency, PriorityLevel};
+use apilens_kubemetrics::inspect::{Inspection, Summary as Report};
 use std::fmt::Write;
 
-/// The JSON document of `inspect --format json`.
-#[derive(Serialize)]
-struct Report<'a> {
-    source: &'a str,
-    kubernetes_version: Option<String>,
-    version_source: String,
-    families: usize,
-    series: usize,
-    samples: usize,
-    coverage: Vec<coverage::Coverage>,
-    inflight: Vec<Inflight>,
-    watches: Watches,
-    priority_levels: Vec<PriorityLevel>,
-    objects: Vec<Named>,
-    etcd_db_size_bytes: Option<f64>,
-    slowest_calls: Vec<Latency>,
-    slowest_etcd: Vec<Latency>,
-}
-
-#[derive(Serialize)]
-struct Watches {
-    metric: Option<&'static str>,
-    total: f64,
-    by_resource: Vec<Named>,
-}
-
-fn report(i: &Inspection) -> Report<'_> {
-    let has = |n: &str| i.family_names.contains(n);
-    let detected = version::detect(i.snapshot.build_info.as_ref(), has);
-    let (metric, total, by_resource) = i.snapshot.watches();
-    Report {
-        source: &i.source,
-        kubernetes_version: detected.version,
-        version_source: detected.source,
-        families: i.families,
-        series: i.series,
-        samples: i.samples,
-        coverage: coverage::evaluate(has),
-        inflight: i.snapshot.inflight(),
-        watches: Watches {
-            metric,
-            total,
-            by_resource,
-        },
-        priority_levels: i.snapshot.priority_levels(),
-        objects: i.snapshot.objects(),
-        etcd_db_size_bytes: i.snapshot.db_size(),
-        slowest_calls: i.snapshot.slowest_calls(),
-        slowest_etcd: i.snapshot.slowest_etcd(),
-    }
+fn report(i: &Inspection) -> Report {
+    i.summary(catalog())
 }
 
 /// The inspection as pretty-printed JSON.
@@ -67,7 +19,7 @@ pub(crate) fn json(i: &Inspection) -> anyhow::Result<String> {
 
 /// Several inspections (one per target of a bundle) as a pretty-printed JSON array.
 pub(crate) fn json_list(list: &[Inspection]) -> anyhow::Result<String> {
-    let reports: Vec<Report<'_>> = list.iter().map(report).collect();
+    let reports: Vec<Report> = list.iter().map(report).collect();
     let mut s = serde_json::to_string_pretty(&reports)?;
     s.push('\n');
     Ok(s)
@@ -140,7 +92,7 @@ fn marked_name(any: bool, mark: &str, name: &str) -> String {
 }
 
 /// What in this scrape is at or near a limit, worst first, as (mark, sentence).
-fn findings(r: &Report<'_>) -> Vec<(&'static str, String)> {
+fn findings(r: &Report) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for f in &r.inflight {
         if let Some(limit) = f.limit {
@@ -232,7 +184,7 @@ pub(crate) fn text(i: &Inspection) -> String {
     };
     let version = match (&r.kubernetes_version, r.version_source.as_str()) {
         (Some(v), "kubernetes_build_info") => format!("{v} (from kubernetes_build_info)"),
-        (Some(v), src) => format!("{v} (inferred: {src} exists)"),
+        (Some(v), src) => format!("{v} (inferred from {src})"),
         (None, _) => "unknown (no kubernetes_build_info, no known apiserver metric)".to_owned(),
     };
     // The verdict wraps under itself to stay within the 120 columns of the tables.
@@ -301,7 +253,7 @@ pub(crate) fn text(i: &Inspection) -> String {
         "used",
         "rejected",
     ]);
-    let level_mark = |p: &super::snapshot::PriorityLevel| -> &'static str {
+    let level_mark = |p: &PriorityLevel| -> &'static str {
         match (p.executing_seats.or(p.executing_requests), p.limit_seats) {
             (Some(u), Some(l)) if mark(u, l) != "  " => mark(u, l),
             _ if p.queued_requests.is_some_and(|q| q > 0.0) => "! ",

@@ -1,116 +1,175 @@
 //! What one scrape says about the server now and since it started, gathered family by family.
 
+use crate::Catalog;
 use apilens_model::Labels;
 use apilens_textparse::families::{Bucket, Family, Histogram, Metric};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Default `--max-requests-inflight` of kube-apiserver.
-pub(crate) const READ_LIMIT: f64 = 400.0;
+pub const READ_LIMIT: f64 = 400.0;
 /// Default `--max-mutating-requests-inflight` of kube-apiserver.
-pub(crate) const WRITE_LIMIT: f64 = 200.0;
+pub const WRITE_LIMIT: f64 = 200.0;
 /// Rows kept in each top list.
 const TOP: usize = 10;
 
-/// Families whose metrics the snapshot reads; every other family is only counted.
-pub(crate) fn wanted(name: &str) -> bool {
-    matches!(
-        name,
-        "kubernetes_build_info"
-            | "apiserver_current_inflight_requests"
-            | "apiserver_longrunning_requests"
-            | "apiserver_longrunning_gauge"
-            | "apiserver_registered_watchers"
-            | "apiserver_flowcontrol_current_executing_requests"
-            | "apiserver_flowcontrol_current_inqueue_requests"
-            | "apiserver_flowcontrol_current_executing_seats"
-            | "apiserver_flowcontrol_request_concurrency_in_use"
-            | "apiserver_flowcontrol_current_limit_seats"
-            | "apiserver_flowcontrol_nominal_limit_seats"
-            | "apiserver_flowcontrol_request_concurrency_limit"
-            | "apiserver_flowcontrol_rejected_requests_total"
-            | "apiserver_resource_objects"
-            | "apiserver_storage_objects"
-            | "etcd_object_counts"
-            | "apiserver_storage_size_bytes"
-            | "apiserver_storage_db_total_size_in_bytes"
-            | "etcd_db_total_size_in_bytes"
-            | "apiserver_request_duration_seconds"
-            | "etcd_request_duration_seconds"
-    )
-}
-
 /// In-flight requests of one kind against its limit.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Inflight {
+pub struct Inflight {
     /// `readOnly`, `mutating`, or `all` (both kinds against the APF seat pool they share).
-    pub(crate) kind: String,
+    pub kind: String,
     /// Requests in flight at scrape time.
-    pub(crate) value: f64,
+    pub value: f64,
     /// The limit: the server's APF seat pool for `all`, else the default flag of the kind.
-    pub(crate) limit: Option<f64>,
+    pub limit: Option<f64>,
     /// Where the limit comes from: the metric summed for the seat pool, or the default flag.
-    pub(crate) limit_source: String,
+    pub limit_source: String,
 }
 
 /// A named value in a top list.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Named {
+pub struct Named {
     /// What is counted: a resource, a kind.
-    pub(crate) name: String,
+    pub name: String,
     /// The value.
-    pub(crate) value: f64,
+    pub value: f64,
 }
 
 /// The APF state of one priority level.
 #[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct PriorityLevel {
+pub struct PriorityLevel {
     /// Priority level name.
-    pub(crate) name: String,
+    pub name: String,
     /// Requests executing.
-    pub(crate) executing_requests: Option<f64>,
+    pub executing_requests: Option<f64>,
     /// Requests waiting in queues.
-    pub(crate) queued_requests: Option<f64>,
+    pub queued_requests: Option<f64>,
     /// Seats occupied by executing requests.
-    pub(crate) executing_seats: Option<f64>,
+    pub executing_seats: Option<f64>,
     /// The seat limit (current after borrowing, else nominal).
-    pub(crate) limit_seats: Option<f64>,
+    pub limit_seats: Option<f64>,
     /// Requests rejected since start, by reason.
-    pub(crate) rejected: BTreeMap<String, f64>,
+    pub rejected: BTreeMap<String, f64>,
 }
 
 /// Latency quantiles of one kind of call, estimated from a histogram since process start.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Latency {
+pub struct Latency {
     /// Verb or etcd operation.
-    pub(crate) verb: String,
+    pub verb: String,
     /// Resource, with its API group after a dot when it has one.
-    pub(crate) resource: String,
+    pub resource: String,
     /// Subresource, empty when none.
-    pub(crate) subresource: String,
+    pub subresource: String,
     /// `cluster`, `namespace` or `resource` for API calls; empty for etcd.
-    pub(crate) scope: String,
+    pub scope: String,
     /// Number of calls observed.
-    pub(crate) count: f64,
+    pub count: f64,
     /// Median in seconds.
-    pub(crate) p50: f64,
+    pub p50: f64,
     /// 90th percentile in seconds.
-    pub(crate) p90: f64,
+    pub p90: f64,
     /// 99th percentile in seconds.
-    pub(crate) p99: f64,
+    pub p99: f64,
+}
+
+/// The family names the snapshot reads, taken from the catalog's signals: where a signal
+/// has had several names, the figures of each are kept apart and the preferred one present is
+/// shown.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    inflight: &'static str,
+    queued: &'static str,
+    rejected: &'static str,
+    executing_requests: &'static str,
+    calls: &'static str,
+    etcd: &'static str,
+    /// `watches`, preferred first.
+    watches: Vec<&'static str>,
+    /// `apf_limit`: the limit after borrowing first, then the nominal limits (the seat pool).
+    limits: Vec<&'static str>,
+    /// `apf_executing` counted in seats, preferred first.
+    seats: Vec<&'static str>,
+    /// `object_counts`, preferred first.
+    objects: Vec<&'static str>,
+    /// `db_size`, preferred first.
+    db_size: Vec<&'static str>,
+}
+
+impl Names {
+    fn of(catalog: &Catalog) -> Names {
+        let all = |id: &str| -> Vec<&'static str> {
+            catalog
+                .signal(id)
+                .map(|s| s.families().collect())
+                .unwrap_or_default()
+        };
+        let first = |id: &str| all(id).first().copied().unwrap_or_default();
+        let executing = all("apf_executing");
+        // Requests executing are counted apart from seats (one request may hold several seats).
+        let (requests, seats): (Vec<_>, Vec<_>) = executing
+            .into_iter()
+            .partition(|n| n.ends_with("_requests"));
+        Names {
+            inflight: first("inflight"),
+            queued: first("apf_queued"),
+            rejected: first("apf_rejected"),
+            executing_requests: requests.first().copied().unwrap_or_default(),
+            calls: first("slow_calls"),
+            etcd: first("etcd_latency"),
+            watches: all("watches"),
+            limits: all("apf_limit"),
+            seats,
+            objects: all("object_counts"),
+            db_size: all("db_size"),
+        }
+    }
+
+    fn every(&self) -> HashSet<&'static str> {
+        let mut out: HashSet<&'static str> = [
+            BUILD_INFO,
+            self.inflight,
+            self.queued,
+            self.rejected,
+            self.executing_requests,
+            self.calls,
+            self.etcd,
+        ]
+        .into_iter()
+        .collect();
+        for list in [
+            &self.watches,
+            &self.limits,
+            &self.seats,
+            &self.objects,
+            &self.db_size,
+        ] {
+            out.extend(list.iter().copied());
+        }
+        out.remove("");
+        out
+    }
+}
+
+const BUILD_INFO: &str = "kubernetes_build_info";
+
+fn position(names: &[&'static str], family: &str) -> Option<usize> {
+    names.iter().position(|n| *n == family)
 }
 
 /// Everything the snapshot gathered.
 #[derive(Debug, Default)]
-pub(crate) struct Snapshot {
-    pub(crate) build_info: Option<BTreeMap<String, String>>,
+pub struct Snapshot {
+    names: Names,
+    /// The labels of `kubernetes_build_info`, when the scrape has it.
+    pub build_info: Option<Labels>,
     inflight: BTreeMap<String, f64>,
-    watches: [BTreeMap<String, f64>; 3],
+    watches: Vec<BTreeMap<String, f64>>,
     apf: BTreeMap<String, PriorityLevel>,
-    limits: [BTreeMap<String, f64>; 3],
-    seats: [BTreeMap<String, f64>; 2],
-    objects: [BTreeMap<String, f64>; 3],
-    db_size: [Option<f64>; 3],
+    limits: Vec<BTreeMap<String, f64>>,
+    seats: Vec<BTreeMap<String, f64>>,
+    objects: Vec<BTreeMap<String, f64>>,
+    db_size: Vec<Option<f64>>,
     calls: HashMap<[String; 4], Vec<Bucket>>,
     etcd: HashMap<[String; 2], Vec<Bucket>>,
 }
@@ -142,8 +201,27 @@ fn merge(into: &mut Vec<Bucket>, buckets: &[Bucket]) {
 }
 
 impl Snapshot {
+    /// An empty snapshot that reads the families of `catalog`'s signals.
+    pub fn new(catalog: &Catalog) -> Snapshot {
+        let names = Names::of(catalog);
+        Snapshot {
+            watches: vec![BTreeMap::new(); names.watches.len()],
+            limits: vec![BTreeMap::new(); names.limits.len()],
+            seats: vec![BTreeMap::new(); names.seats.len()],
+            objects: vec![BTreeMap::new(); names.objects.len()],
+            db_size: vec![None; names.db_size.len()],
+            names,
+            ..Snapshot::default()
+        }
+    }
+
+    /// The names of the families the snapshot reads; every other family is only counted.
+    pub fn wanted(&self) -> HashSet<&'static str> {
+        self.names.every()
+    }
+
     /// Reads the metrics of one family the snapshot wants.
-    pub(crate) fn observe(&mut self, family: &Family) {
+    pub fn observe(&mut self, family: &Family) {
         for metric in &family.metrics {
             match metric {
                 Metric::Sample(s) => self.observe_sample(&family.name, &s.labels, s.value),
@@ -155,66 +233,42 @@ impl Snapshot {
 
     fn observe_sample(&mut self, family: &str, l: &Labels, v: f64) {
         let pl = || label(l, "priority_level");
-        match family {
-            "kubernetes_build_info" => {
-                self.build_info = Some(
-                    l.iter()
-                        .map(|x| (x.name.clone(), x.value.clone()))
-                        .collect(),
-                );
+        let n = &self.names;
+        if family == BUILD_INFO {
+            self.build_info = Some(l.clone());
+        } else if family == n.inflight {
+            let kind = l
+                .get("request_kind")
+                .or_else(|| l.get("requestKind"))
+                .unwrap_or("");
+            sum_into(&mut self.inflight, kind.to_owned(), v);
+        } else if let Some(i) = position(&n.watches, family) {
+            // The long-running gauges count CONNECT-type requests too; the watcher gauge is by kind.
+            if l.get("verb").is_some_and(|verb| verb != "WATCH") {
+                return;
             }
-            "apiserver_current_inflight_requests" => {
-                let kind = l
-                    .get("request_kind")
-                    .or_else(|| l.get("requestKind"))
-                    .unwrap_or("");
-                sum_into(&mut self.inflight, kind.to_owned(), v);
-            }
-            "apiserver_longrunning_requests" | "apiserver_longrunning_gauge"
-                if l.get("verb") == Some("WATCH") =>
-            {
-                let idx = usize::from(family == "apiserver_longrunning_gauge");
-                let key = with_group(&label(l, "resource"), &label(l, "group"));
-                sum_into(&mut self.watches[idx], key, v);
-            }
-            "apiserver_registered_watchers" => {
-                let key = with_group(&label(l, "kind"), &label(l, "group"));
-                sum_into(&mut self.watches[2], key, v);
-            }
-            "apiserver_flowcontrol_current_executing_requests" => {
-                let e = self.level(pl());
-                *e.executing_requests.get_or_insert(0.0) += v;
-            }
-            "apiserver_flowcontrol_current_inqueue_requests" => {
-                let e = self.level(pl());
-                *e.queued_requests.get_or_insert(0.0) += v;
-            }
-            "apiserver_flowcontrol_current_executing_seats" => {
-                sum_into(&mut self.seats[0], pl(), v)
-            }
-            "apiserver_flowcontrol_request_concurrency_in_use" => {
-                sum_into(&mut self.seats[1], pl(), v)
-            }
-            "apiserver_flowcontrol_current_limit_seats" => sum_into(&mut self.limits[0], pl(), v),
-            "apiserver_flowcontrol_nominal_limit_seats" => sum_into(&mut self.limits[1], pl(), v),
-            "apiserver_flowcontrol_request_concurrency_limit" => {
-                sum_into(&mut self.limits[2], pl(), v)
-            }
-            "apiserver_flowcontrol_rejected_requests_total" => {
-                let reason = label(l, "reason");
-                let e = self.level(pl());
-                sum_into(&mut e.rejected, reason, v);
-            }
-            "apiserver_resource_objects" => {
-                let key = with_group(&label(l, "resource"), &label(l, "group"));
-                sum_into(&mut self.objects[0], key, v);
-            }
-            "apiserver_storage_objects" => sum_into(&mut self.objects[1], label(l, "resource"), v),
-            "etcd_object_counts" => sum_into(&mut self.objects[2], label(l, "resource"), v),
-            "apiserver_storage_size_bytes" => self.max_db(0, v),
-            "apiserver_storage_db_total_size_in_bytes" => self.max_db(1, v),
-            "etcd_db_total_size_in_bytes" => self.max_db(2, v),
-            _ => {}
+            let resource = l.get("resource").or_else(|| l.get("kind")).unwrap_or("");
+            let key = with_group(resource, &label(l, "group"));
+            sum_into(&mut self.watches[i], key, v);
+        } else if family == n.executing_requests {
+            let e = self.level(pl());
+            *e.executing_requests.get_or_insert(0.0) += v;
+        } else if family == n.queued {
+            let e = self.level(pl());
+            *e.queued_requests.get_or_insert(0.0) += v;
+        } else if let Some(i) = position(&n.seats, family) {
+            sum_into(&mut self.seats[i], pl(), v);
+        } else if let Some(i) = position(&n.limits, family) {
+            sum_into(&mut self.limits[i], pl(), v);
+        } else if family == n.rejected {
+            let reason = label(l, "reason");
+            let e = self.level(pl());
+            sum_into(&mut e.rejected, reason, v);
+        } else if let Some(i) = position(&n.objects, family) {
+            let key = with_group(&label(l, "resource"), &label(l, "group"));
+            sum_into(&mut self.objects[i], key, v);
+        } else if let Some(i) = position(&n.db_size, family) {
+            self.max_db(i, v);
         }
     }
 
@@ -234,8 +288,8 @@ impl Snapshot {
 
     fn observe_histogram(&mut self, family: &str, h: &Histogram) {
         let l = &h.labels;
-        match family {
-            "apiserver_request_duration_seconds" => {
+        if family == self.names.calls {
+            {
                 let verb = label(l, "verb");
                 // WATCH and CONNECT durations are connection lifetimes, not latency.
                 if matches!(verb.as_str(), "WATCH" | "WATCHLIST" | "CONNECT") {
@@ -249,7 +303,8 @@ impl Snapshot {
                 ];
                 merge(self.calls.entry(key).or_default(), &h.buckets);
             }
-            "etcd_request_duration_seconds" => {
+        } else if family == self.names.etcd {
+            {
                 let resource = match l.get("resource") {
                     Some(r) => with_group(r, &label(l, "group")),
                     None => label(l, "type"),
@@ -257,29 +312,25 @@ impl Snapshot {
                 let key = [label(l, "operation"), resource];
                 merge(self.etcd.entry(key).or_default(), &h.buckets);
             }
-            _ => {}
         }
     }
 
-    /// The server's APF seat pool, and the metric it was summed from: nominal seats (1.26+) or
-    /// the concurrency limit (1.20-1.30), over every priority level.
-    pub(crate) fn seat_pool(&self) -> Option<(f64, &'static str)> {
-        [
-            (&self.limits[1], "apiserver_flowcontrol_nominal_limit_seats"),
-            (
-                &self.limits[2],
-                "apiserver_flowcontrol_request_concurrency_limit",
-            ),
-        ]
-        .into_iter()
-        .find(|(m, _)| !m.is_empty())
-        .map(|(m, metric)| (m.values().sum(), metric))
+    /// The server's APF seat pool, and the metric it was summed from: the nominal limits (every
+    /// `apf_limit` name after the first, which is the limit after borrowing), over every
+    /// priority level.
+    pub fn seat_pool(&self) -> Option<(f64, &'static str)> {
+        self.limits
+            .iter()
+            .zip(&self.names.limits)
+            .skip(1)
+            .find(|(m, _)| !m.is_empty())
+            .map(|(m, metric)| (m.values().sum(), *metric))
     }
 
     /// In-flight requests by kind. Where the server exposes its APF seat pool, both kinds
     /// together are read against it (APF enforces that pool, which the two max-inflight flags
     /// size together); otherwise each kind against its default flag.
-    pub(crate) fn inflight(&self) -> Vec<Inflight> {
+    pub fn inflight(&self) -> Vec<Inflight> {
         match self.seat_pool() {
             Some((pool, metric)) => {
                 let mut rows: Vec<Inflight> = self
@@ -325,15 +376,10 @@ impl Snapshot {
 
     /// WATCH connections by resource from the newest metric present, the largest first, with
     /// the metric used and the total.
-    pub(crate) fn watches(&self) -> (Option<&'static str>, f64, Vec<Named>) {
-        const NAMES: [&str; 3] = [
-            "apiserver_longrunning_requests",
-            "apiserver_longrunning_gauge",
-            "apiserver_registered_watchers",
-        ];
+    pub fn watches(&self) -> (Option<&'static str>, f64, Vec<Named>) {
         match self.watches.iter().position(|m| !m.is_empty()) {
             Some(i) => (
-                Some(NAMES[i]),
+                Some(self.names.watches[i]),
                 self.watches[i].values().sum(),
                 top(&self.watches[i]),
             ),
@@ -342,7 +388,7 @@ impl Snapshot {
     }
 
     /// APF priority levels with seats and limits filled from the newest metrics present.
-    pub(crate) fn priority_levels(&self) -> Vec<PriorityLevel> {
+    pub fn priority_levels(&self) -> Vec<PriorityLevel> {
         let mut levels = self.apf.clone();
         let first =
             |maps: &[BTreeMap<String, f64>], pl: &str| maps.iter().find_map(|m| m.get(pl).copied());
@@ -374,7 +420,7 @@ impl Snapshot {
     }
 
     /// Stored objects by resource, the largest first.
-    pub(crate) fn objects(&self) -> Vec<Named> {
+    pub fn objects(&self) -> Vec<Named> {
         self.objects
             .iter()
             .find(|m| !m.is_empty())
@@ -383,12 +429,12 @@ impl Snapshot {
     }
 
     /// The etcd database size in bytes, from the newest metric present.
-    pub(crate) fn db_size(&self) -> Option<f64> {
+    pub fn db_size(&self) -> Option<f64> {
         self.db_size.iter().find_map(|v| *v)
     }
 
     /// The slowest API calls by p99 (then p90), WATCH and CONNECT excluded.
-    pub(crate) fn slowest_calls(&self) -> Vec<Latency> {
+    pub fn slowest_calls(&self) -> Vec<Latency> {
         slowest(self.calls.iter().map(|(k, b)| {
             (
                 k[0].clone(),
@@ -401,7 +447,7 @@ impl Snapshot {
     }
 
     /// The slowest etcd operations by p99 (then p90).
-    pub(crate) fn slowest_etcd(&self) -> Vec<Latency> {
+    pub fn slowest_etcd(&self) -> Vec<Latency> {
         slowest(self.etcd.iter().map(|(k, b)| {
             (
                 k[0].clone(),
