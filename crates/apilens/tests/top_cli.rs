@@ -269,7 +269,10 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
     tmux.wait_for("history one step back", |p| p.contains("1m ago"));
 
     tmux.keys(&["q"]);
-    let pane = tmux.wait_for("the exit", |p| p.contains("EXITED"));
+    // `stty` prints a moment after the exit line: wait for its last mode too.
+    let pane = tmux.wait_for("the exit and the terminal modes", |p| {
+        p.contains("EXITED") && p.lines().any(|l| matches!(l.trim(), "echo" | "-echo"))
+    });
     assert!(pane.contains("EXITED 0"), "{pane}");
     assert!(
         !pane.contains("apilens top ·"),
