@@ -333,8 +333,14 @@ fn signals() -> Vec<Signal> {
     ]
 }
 
-/// The built-in catalog.
-pub(crate) fn catalog() -> Catalog {
+/// The built-in catalog, built once.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(build);
+    &CATALOG
+}
+
+/// The built-in catalog's value, from the lists above.
+fn build() -> Catalog {
     Catalog {
         oldest: KubeVersion::minor(1, OLDEST),
         newest: KubeVersion::minor(1, NEWEST),

@@ -2,7 +2,6 @@
 //! them, and the questions (signals) each chain of renames answers.
 
 use apilens_model::{KubeRange, KubeVersion};
-use std::sync::LazyLock;
 
 /// How a family's series behave on a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +136,7 @@ impl Signal {
 
 /// Every family apilens reads, per release, with the renames and the signals.
 ///
-/// [`catalog()`] is the one built in (`builtin.rs`); a value can be extended (a test adds a
+/// [`crate::catalog()`] is the one built in (`builtin.rs`); a value can be extended (a test adds a
 /// release) and every reader takes it as an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
@@ -217,10 +216,4 @@ impl Catalog {
             }
         }
     }
-}
-
-/// The built-in catalog, built once.
-pub fn catalog() -> &'static Catalog {
-    static CATALOG: LazyLock<Catalog> = LazyLock::new(crate::builtin::catalog);
-    &CATALOG
 }

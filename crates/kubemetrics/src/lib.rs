@@ -34,7 +34,8 @@ pub mod inspect;
 mod inventory;
 
 pub use crate::{
-    catalog::{Catalog, Family, Kind, Presence, Signal, SignalName, catalog},
+    builtin::catalog,
+    catalog::{Catalog, Family, Kind, Presence, Signal, SignalName},
     detect::{Detected, version_from_build_info},
     error::InspectError,
     inventory::Inventory,

@@ -3,6 +3,7 @@
 mod cluster;
 mod follow;
 mod refresh;
+mod settings;
 mod source;
 
 use crate::output::TextOrJson;
@@ -145,7 +146,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
-    let settings = source::Settings {
+    let settings = settings::Settings {
         window: args.window,
         selector: args.selector.clone(),
         audit_logs: args.audit_logs.clone(),

@@ -21,12 +21,6 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
          command module, and `commands::run` dispatches on that enum",
     ),
     (
-        "apilens",
-        &["commands::serve", "commands::web_server"],
-        "web_server's flags parse durations with serve's parser, and serve builds its server \
-         from web_server's flags",
-    ),
-    (
         "audit",
         &["apf", "view"],
         "apf's seat estimate of a list reads the list-serving rule (`served_from`), which \

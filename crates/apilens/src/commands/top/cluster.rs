@@ -4,7 +4,8 @@
 //! background, so that a refresh reads the store and never waits for the cluster.
 
 use super::refresh::Refresher;
-use super::source::{AuditLogs, Settings, millis};
+use super::settings::{Settings, millis};
+use super::source::AuditLogs;
 use crate::shared::live_apf::{LiveState, read_cluster};
 use crate::shared::targets::{EtcdArgs, KubeArgs};
 use crate::shared::time::now_ms;

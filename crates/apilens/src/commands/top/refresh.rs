@@ -2,7 +2,7 @@
 //! (a refresh at the same end as the previous one evaluates nothing again), and the doctor
 //! over the audit log on a cadence of its own, its clients shown with the time they are as of.
 
-use super::source::Settings;
+use super::settings::Settings;
 use crate::shared::live_apf::LiveState;
 use apilens_audit::{Filter, FilterSpec, Input};
 use apilens_doctor::Diagnosis;

@@ -3,6 +3,7 @@
 
 use super::follow::Follower;
 use super::refresh::Refresher;
+use super::settings::{Settings, millis};
 use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::shared::time::now_ms;
 use anyhow::{Context as _, bail};
@@ -16,30 +17,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What every source reads the same way.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    /// The window of every figure.
-    pub(crate) window: Duration,
-    /// Matchers scoping every query.
-    pub(crate) selector: String,
-    /// Audit logs for the clients screen.
-    pub(crate) audit_logs: Vec<PathBuf>,
-    /// Follow the audit logs as they grow instead of reading them whole at every refresh.
-    pub(crate) follow: bool,
-    /// End of the window instead of now, milliseconds since the epoch.
-    pub(crate) until_ms: Option<i64>,
-    /// Time between two runs of the doctor in the live view.
-    pub(crate) doctor_interval: Duration,
-}
-
-impl Settings {
-    /// End of the window `back` before the newest data (now, or `--until`).
-    pub(super) fn end_ms(&self, back: Duration) -> i64 {
-        self.until_ms.unwrap_or_else(now_ms) - millis(back)
-    }
-}
 
 /// The audit logs of a store, remote or cluster source: read whole at every refresh (the
 /// window's requests kept), or followed as they grow.
@@ -99,11 +76,6 @@ impl AuditLogs {
         }
         Ok(out)
     }
-}
-
-/// `d` in milliseconds, saturating.
-pub(super) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The simulator in-process, stored in a temporary embedded store as `demo` stores it, with its
