@@ -61,7 +61,6 @@ struct Shared {
 /// A cluster scraped into a store, its APF state polled beside.
 pub(crate) struct ClusterSource {
     name: String,
-    settings: Settings,
     refresher: Refresher,
     first_scrapes: u32,
     scrape_interval: Duration,
@@ -143,7 +142,6 @@ impl ClusterSource {
             refresher: Refresher::new(&settings),
             name: format!("cluster {}", kube.context()),
             audit: AuditLogs::new(&settings)?,
-            settings,
             first_scrapes: cluster.first_scrapes.max(1),
             scrape_interval: cluster.scrape_interval,
             started: Instant::now(),
@@ -283,7 +281,6 @@ impl Source for ClusterSource {
         let mut frame = self.refresher.read_frame(
             &self.name,
             &local,
-            &self.settings,
             &audit,
             now_ms() - millis(back),
             live.as_ref(),

@@ -10,14 +10,14 @@ use apilens_promapi::QueryEngine;
 use apilens_report::{QueryCache, ReportOpts, build_report};
 use apilens_top::{Frame, SERIES_PER_PANEL, build_frame};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What one source keeps from a refresh to the next.
 pub(crate) struct Refresher {
     cache: QueryCache,
     /// The last live diagnosis: when it was made, the end of its window, and the diagnosis.
     doctor: Option<(Instant, i64, Diagnosis)>,
-    doctor_interval: Duration,
+    settings: Settings,
 }
 
 impl Refresher {
@@ -26,7 +26,7 @@ impl Refresher {
         Refresher {
             cache: QueryCache::new(),
             doctor: None,
-            doctor_interval: settings.doctor_interval,
+            settings: settings.clone(),
         }
     }
 
@@ -37,7 +37,6 @@ impl Refresher {
         &mut self,
         name: &str,
         queries: &dyn QueryEngine,
-        settings: &Settings,
         audit: &[PathBuf],
         end_ms: i64,
         apf: Option<&LiveState>,
@@ -45,8 +44,8 @@ impl Refresher {
     ) -> Result<Frame, String> {
         let opts = ReportOpts {
             end_ms,
-            range: settings.window,
-            selector: settings.selector.clone(),
+            range: self.settings.window,
+            selector: self.settings.selector.clone(),
             top: SERIES_PER_PANEL,
         };
         let report = build_report(&self.cache.source(queries, end_ms), &opts).map_err(|e| {
@@ -59,7 +58,7 @@ impl Refresher {
         })?;
         if audit.is_empty() && apf.is_none() {
             let mut frame = build_frame(name, &report, None);
-            if settings.follow {
+            if self.settings.follow {
                 frame.notes =
                     vec!["following the audit log from its end: no request seen yet".to_owned()];
             }
@@ -67,14 +66,14 @@ impl Refresher {
         }
         let now = Instant::now();
         if let Some((at, doctor_end, diagnosis)) = self.doctor.as_ref().filter(|_| live)
-            && now.duration_since(*at) < self.doctor_interval
+            && now.duration_since(*at) < self.settings.doctor_interval
             && *doctor_end <= end_ms
         {
             let mut frame = build_frame(name, &report, Some(diagnosis));
             frame.clients_end_ms = Some(*doctor_end);
             return Ok(frame);
         }
-        let diagnosis = diagnose(&report, settings, audit, end_ms, apf)?;
+        let diagnosis = diagnose(&report, &self.settings, audit, end_ms, apf)?;
         let frame = build_frame(name, &report, Some(&diagnosis));
         self.doctor = live.then_some((now, end_ms, diagnosis));
         Ok(frame)

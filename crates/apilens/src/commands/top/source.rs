@@ -82,7 +82,6 @@ impl AuditLogs {
 /// audit log beside.
 pub(crate) struct SimSource {
     name: String,
-    settings: Settings,
     runtime: tokio::runtime::Runtime,
     sim: Simulator,
     targets: Vec<SimTarget>,
@@ -155,7 +154,6 @@ impl SimSource {
         Ok(SimSource {
             name: format!("simulator {scenario} (SIMULATED)"),
             refresher: Refresher::new(&settings),
-            settings,
             runtime,
             sim,
             targets,
@@ -204,7 +202,6 @@ impl Source for SimSource {
         self.refresher.read_frame(
             &self.name,
             &local,
-            &self.settings,
             &audit,
             self.last_scrape_ms - millis(back),
             None,
@@ -250,7 +247,6 @@ impl Source for StoreSource {
         self.refresher.read_frame(
             &self.name,
             &local,
-            &self.settings,
             &audit,
             self.settings.end_ms(back),
             None,
@@ -291,7 +287,6 @@ impl Source for RemoteStoreSource {
         self.refresher.read_frame(
             &self.name,
             &self.queries,
-            &self.settings,
             &audit,
             self.settings.end_ms(back),
             None,
