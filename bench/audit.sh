@@ -15,6 +15,7 @@
 #
 # Usage: bench/audit.sh [SIZE_GB]     (default 2; fractions such as 0.5 work)
 #        STREAM_GB=10 bench/audit.sh 1
+#        APILENS=/path/to/apilens bench/audit.sh   measures that binary (to compare two builds)
 #   also pipes a STREAM_GB log straight from the generator into `apilens audit top --by user -`
 #   (no disk needed) and prints apilens's peak memory on it.
 set -euo pipefail
@@ -27,7 +28,7 @@ command -v jq >/dev/null || { echo "jq missing: apt-get install jq" >&2; exit 2;
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 2; }
 
 cargo build --release -q -p apilens -p apilens-audit --example synth
-apilens=$target/release/apilens
+apilens=${APILENS:-$target/release/apilens}
 log=$out/audit-${size_gb}gb.log
 trap 'rm -f "$log" "$out"/audit-*.txt' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -15,6 +15,7 @@
 #
 # Usage: bench/doctor.sh [SIZE_GB]        (default 1)
 #        LOG=/path/audit.log bench/doctor.sh
+#        APILENS=/path/to/apilens bench/doctor.sh   measures that binary (to compare two builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_gb=${1:-1}
@@ -24,7 +25,7 @@ mkdir -p "$out"
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 2; }
 
 cargo build --release -q -p apilens -p apilens-audit --example synth
-apilens=$target/release/apilens
+apilens=${APILENS:-$target/release/apilens}
 if [ -n "${LOG:-}" ]; then
   log=$LOG
   trap 'rm -f "$out"/doctor-*.txt' EXIT
