@@ -2,7 +2,7 @@
 //! every level, and the debug dumps read as tables.
 
 use crate::input::{self, HttpOpts};
-use crate::output::{Table, TextOrJson};
+use crate::output::TextOrJson;
 use anyhow::{Context as _, bail};
 use apilens_apf::{
     AnyDump, ApfConfig, Capacity, ConfigNote, DEFAULT_REQUEST_TIMEOUT_S,
@@ -10,6 +10,7 @@ use apilens_apf::{
     ResourceAttributes, infer_server_concurrency_limit, load_objects, parse_dump,
     queue_wait_limit_for,
 };
+use apilens_textout::Table;
 use apilens_textparse::{Entry, parse_reader};
 use serde::Serialize;
 use std::io::{Read as _, Write as _};

@@ -1,9 +1,9 @@
 //! Printing an inspection: aligned text for a person, one JSON object for a program.
 
-use crate::output::{Table, bytes, number, seconds};
 use apilens_kubemetrics::catalog;
 use apilens_kubemetrics::inspect::snapshot::{Latency, PriorityLevel};
 use apilens_kubemetrics::inspect::{Inspection, Summary as Report};
+use apilens_textout::{Table, bytes, number, seconds};
 use std::fmt::Write;
 
 fn report(i: &Inspection) -> Report {
