@@ -1,5 +1,4 @@
-//! Writing results: the `--format` choices and the broken-pipe rule (tables and figures are
-//! `apilens_textout`'s).
+//! Writing results: the `--format` choices and the broken-pipe rule.
 
 /// `--format` of the commands that judge (`report`, `doctor`, `demo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
