@@ -42,4 +42,12 @@ pub enum ApfError {
         /// What is wrong.
         why: String,
     },
+    /// A result that cannot be written as JSON.
+    #[error("cannot write {what} as JSON: {why}")]
+    Json {
+        /// What was being written.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
 }

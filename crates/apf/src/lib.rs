@@ -17,6 +17,9 @@
 //! - Work estimates: [`estimate`] says how many seats a request occupies.
 //! - Debug dumps: [`parse_priority_levels`], [`parse_queues`], [`parse_requests`].
 //! - The dispatching model: [`replay`].
+//! - What a person or a program reads: [`explain_match`], [`CapacityView`] and [`DumpViews`]
+//!   (text laid out by `apilens_textout`, or JSON), over an [`Overlay`] of a cluster's objects
+//!   on the defaults.
 //!
 //! Every rule names the upstream file of `k8s.io/apiserver` (the `kubernetes/apiserver`
 //! staging repository) and the tags it was read at.
@@ -47,8 +50,10 @@ mod capacity;
 mod config;
 mod defaults;
 mod dump;
+mod dump_view;
 mod error;
 mod estimate;
+mod explain;
 mod matching;
 mod objects;
 mod replay;
@@ -68,8 +73,13 @@ pub use crate::{
         AnyDump, Dump, DumpKind, PriorityLevelDump, QueueDump, RequestDump, detect_dump,
         parse_dump, parse_priority_levels, parse_queues, parse_requests,
     },
+    dump_view::DumpViews,
     error::ApfError,
     estimate::{ObjectStats, ResourceVersionParam, WorkEstimate, WorkRequest, estimate},
+    explain::{
+        CapacityView, MatchExplanation, ObservedSeats, Overlay, explain_match, render_notes,
+        resource_path,
+    },
     matching::{Classification, Matched, RequestDigest, ResourceAttributes, flow_hash},
     objects::{
         Distinguisher, FlowSchema, LevelSpec, LimitResponse, NonResourceRule, PolicyRule,

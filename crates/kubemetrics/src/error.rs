@@ -42,4 +42,12 @@ pub enum InspectError {
         /// How many bytes were read.
         bytes: u64,
     },
+    /// A summary that cannot be written as JSON.
+    #[error("{name}: cannot write the summary as JSON: {why}")]
+    Json {
+        /// The input's name.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
 }

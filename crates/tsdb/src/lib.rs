@@ -65,6 +65,7 @@ mod head;
 mod index;
 mod openmetrics;
 mod recover;
+mod report;
 mod sink;
 mod wal;
 mod xor;
@@ -77,5 +78,6 @@ pub use crate::{
     db::{Db, DbOptions, DbStats, ImportStats},
     error::Error,
     openmetrics::{import_file, import_openmetrics, parse_openmetrics, write_openmetrics},
+    report::{render_check, render_import, select_union},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},
 };

@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use apilens_apf::{ApfError, KubeVersion, load_objects};
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, render_json, render_markdown,
-    render_text, render_what_if, what_if,
+    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_window, readable_report,
+    release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
 };
 use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
@@ -177,19 +177,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
             let given =
                 KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?;
             // Outside the releases apilens knows, the nearest one's APF is used, and said.
-            let release = KubeVersion::minor(given.major, given.minor);
-            let known = release.clamp(apilens_apf::OLDEST, apilens_apf::NEWEST);
-            let (known, from) = if known == release {
-                (given, "--kubernetes-version".to_owned())
-            } else {
-                let from = format!(
-                    "--kubernetes-version {v}, outside the releases apilens knows ({} to {}): the nearest one's APF",
-                    apilens_apf::OLDEST,
-                    apilens_apf::NEWEST
-                );
-                (known, from)
-            };
-            Some((known, from))
+            Some(release_from_flag(given, v))
         }
         None => None,
     };
@@ -233,23 +221,14 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --apf-config {}", path.display()))?;
         let name = path.display().to_string();
-        let (schemas, levels, notes) = load_objects(&text, &name).map_err(|e| match e {
+        let loaded = load_objects(&text, &name).map_err(|e| match e {
             ApfError::NotApf { .. } | ApfError::Empty { .. } => {
                 anyhow::anyhow!("--apf-config {name}: {e}: give FlowSchemas and PriorityLevelConfigurations (kubectl get flowschemas,prioritylevelconfigurations -o yaml)")
             }
             other => anyhow::anyhow!("--apf-config {name}: {other}"),
         })?;
-        let objects = apf.get_or_insert_with(|| ApfObjects {
-            over_defaults: true,
-            ..ApfObjects::default()
-        });
-        if !objects.source.is_empty() {
-            objects.source.push_str(", ");
-        }
-        objects.source.push_str(&name);
-        objects.schemas.extend(schemas);
-        objects.levels.extend(levels);
-        objects.notes.extend(notes);
+        apf.get_or_insert_with(ApfObjects::over_defaults)
+            .add_file(&name, loaded);
     }
     // Live state.
     let mut dumps = Vec::new();
@@ -271,7 +250,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     }
     // Metrics.
     let (metrics, metrics_error) = if wants_metrics {
-        let window = metrics_window(&filter, &audit, &scan)?;
+        let window = metrics_window(&filter, &audit, &scan, crate::shared::time::now_ms())?;
         read_metrics(args, window)?
     } else {
         (None, None)
@@ -290,29 +269,6 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         },
         from_aws,
     ))
-}
-
-/// The metrics range: the flags' window, else the audit log's span, else the last hour.
-fn metrics_window(
-    filter: &Filter,
-    audit: &[Input],
-    scan: &ScanOpts,
-) -> anyhow::Result<(i64, Duration)> {
-    let now_ms = crate::shared::time::now_ms();
-    let end_ms = filter.until_us().map_or(now_ms, |us| us / 1000);
-    if let Some(since) = filter.since_us() {
-        let range = Duration::from_millis((end_ms - since / 1000).max(60_000) as u64);
-        return Ok((end_ms, range));
-    }
-    if !audit.is_empty()
-        && filter.until_us().is_none()
-        && let Some((first, last)) = apilens_doctor::audit_span(audit, filter, scan)?
-    {
-        let end = last / 1000 + 30_000;
-        let range = Duration::from_millis(((last - first) / 1000 + 60_000).max(300_000) as u64);
-        return Ok((end, range));
-    }
-    Ok((end_ms, Duration::from_secs(3600)))
 }
 
 /// Builds the troubleshooter report over the window; an engine that answers nothing is a note,
@@ -356,14 +312,5 @@ fn read_metrics(
 
 /// The report, or why no panel could be read.
 fn build(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Report, String> {
-    let report = build_report(source, opts).map_err(|e| e.to_string())?;
-    let panels: Vec<&apilens_report::PanelSummary> =
-        report.sections.iter().flat_map(|s| &s.panels).collect();
-    if !panels.is_empty() && panels.iter().all(|p| !p.errors.is_empty()) {
-        return Err(format!(
-            "no panel could be read ({})",
-            panels[0].errors.first().cloned().unwrap_or_default()
-        ));
-    }
-    Ok(report)
+    readable_report(build_report(source, opts).map_err(|e| e.to_string())?)
 }

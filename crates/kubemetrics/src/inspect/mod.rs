@@ -2,6 +2,7 @@
 //! release, which family answers each signal, and the state now and since start.
 
 pub mod coverage;
+pub mod render;
 pub mod snapshot;
 mod sniff;
 

@@ -1,10 +1,9 @@
 //! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
 
-mod render;
-
 use crate::input::{self, HttpOpts};
 use anyhow::bail;
-use apilens_kubemetrics::{catalog, inspect::Inspection};
+use apilens_kubemetrics::catalog;
+use apilens_kubemetrics::inspect::{Inspection, render};
 use apilens_textparse::Format;
 use std::io::Read;
 use std::path::PathBuf;
@@ -66,11 +65,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = match (args.format, inspections.as_slice()) {
         (OutputFormat::Text, _) => inspections
             .iter()
-            .map(render::text)
+            .map(|i| render::text(i, catalog()))
             .collect::<Vec<_>>()
             .join("\n"),
-        (OutputFormat::Json, [one]) => render::json(one)?,
-        (OutputFormat::Json, many) => render::json_list(many)?,
+        (OutputFormat::Json, [one]) => render::json(one, catalog())?,
+        (OutputFormat::Json, many) => render::json_list(many, catalog())?,
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();

@@ -1,26 +1,36 @@
-//! Printing an inspection: aligned text for a person, one JSON object for a program.
+//! Printing an inspection: aligned text for a person (`apilens_textout`'s tables, 120 columns
+//! at most), one JSON object for a program.
 
-use crate::output::{Table, bytes, number, seconds};
-use apilens_kubemetrics::catalog;
-use apilens_kubemetrics::inspect::snapshot::{Latency, PriorityLevel};
-use apilens_kubemetrics::inspect::{Inspection, Summary as Report};
+use super::snapshot::{Latency, PriorityLevel};
+use super::{Inspection, Summary as Report};
+use crate::{Catalog, InspectError};
+use apilens_textout::{Table, bytes, number, seconds};
 use std::fmt::Write;
 
-fn report(i: &Inspection) -> Report {
-    i.summary(catalog())
-}
-
-/// The inspection as pretty-printed JSON.
-pub(crate) fn json(i: &Inspection) -> anyhow::Result<String> {
-    let mut s = serde_json::to_string_pretty(&report(i))?;
-    s.push('\n');
-    Ok(s)
+/// The inspection as pretty-printed JSON: its [`Report`] under `catalog`.
+///
+/// # Errors
+///
+/// A summary that cannot be written as JSON.
+pub fn json(i: &Inspection, catalog: &Catalog) -> Result<String, InspectError> {
+    pretty(&i.summary(catalog), &i.source)
 }
 
 /// Several inspections (one per target of a bundle) as a pretty-printed JSON array.
-pub(crate) fn json_list(list: &[Inspection]) -> anyhow::Result<String> {
-    let reports: Vec<Report> = list.iter().map(report).collect();
-    let mut s = serde_json::to_string_pretty(&reports)?;
+///
+/// # Errors
+///
+/// A summary that cannot be written as JSON.
+pub fn json_list(list: &[Inspection], catalog: &Catalog) -> Result<String, InspectError> {
+    let reports: Vec<Report> = list.iter().map(|i| i.summary(catalog)).collect();
+    pretty(&reports, "the inspections")
+}
+
+fn pretty<T: serde::Serialize>(value: &T, name: &str) -> Result<String, InspectError> {
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| InspectError::Json {
+        name: name.to_owned(),
+        why: e.to_string(),
+    })?;
     s.push('\n');
     Ok(s)
 }
@@ -158,8 +168,8 @@ fn findings(r: &Report) -> Vec<(&'static str, String)> {
 /// The inspection as aligned text sections: the verdict first, then the load (in flight, APF,
 /// watches, the slowest calls), the stored data, and the troubleshooter's coverage last. Every
 /// line fits 120 columns; `--format json` keeps every value whole.
-pub(crate) fn text(i: &Inspection) -> String {
-    let r = report(i);
+pub fn text(i: &Inspection, catalog: &Catalog) -> String {
+    let r = i.summary(catalog);
     let mut out = String::new();
     let found = findings(&r);
     let verdict = match found.first() {
