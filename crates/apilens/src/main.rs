@@ -5,7 +5,6 @@
 
 mod cli;
 mod commands;
-mod input;
 mod output;
 mod shared;
 

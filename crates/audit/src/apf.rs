@@ -7,9 +7,9 @@
 //! groups are not read) are those the impersonation filter gives when none are asked for, and
 //! the size of the collection a LIST reads is unknown, so it is taken as large.
 
+use crate::list_serving::{CACHE_IF_PROGRESS_NOTIFY, served_from};
 use crate::request::Request;
 use crate::uri::Shape;
-use crate::view::lists::served_from;
 use apilens_apf::{
     ApfConfig, Capacity, KubeVersion, NEWEST, OLDEST, ObjectStats, RequestDigest,
     ResourceAttributes, ResourceVersionParam, WorkRequest,
@@ -186,7 +186,7 @@ pub fn estimated_seats(req: &Request<'_>, version: KubeVersion) -> u32 {
         // even where a cache snapshot serves them; a consistent LIST counts as read from the
         // cache from 1.31 when etcd supports progress notify, which a current etcd (3.5.13+)
         // does and is assumed.
-        served_from_cache: served == crate::view::lists::CACHE_IF_PROGRESS_NOTIFY
+        served_from_cache: served == CACHE_IF_PROGRESS_NOTIFY
             || served.starts_with("cache") && !served.contains("else etcd"),
     };
     let d = defaults(version);

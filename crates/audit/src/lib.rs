@@ -66,6 +66,7 @@ mod fast;
 mod fast_agrees;
 mod filter;
 mod input;
+mod list_serving;
 mod native;
 mod plausible;
 mod read;
@@ -85,6 +86,9 @@ pub use crate::{
     event::decode_record,
     filter::{Filter, FilterSpec, parse_time},
     input::{Input, LineSource, collect_inputs},
+    list_serving::{
+        CACHE_IF_PROGRESS_NOTIFY, SNAPSHOT_ELSE_ETCD, served_from, served_with_evidence,
+    },
     report::{Cell, Format, Report, Row},
     request::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,
@@ -96,10 +100,7 @@ pub use crate::{
     uri::{ListParams, Shape},
     view::{
         View,
-        lists::{
-            CACHE_IF_PROGRESS_NOTIFY, Lists, SNAPSHOT_ELSE_ETCD, paging, rv_class, served_from,
-            served_with_evidence,
-        },
+        lists::{Lists, paging, rv_class},
         slow::Slow,
         throttled::{ThrottleCause, Throttled},
         timeline::{Timeline, parse_step},

@@ -64,6 +64,7 @@ mod logs;
 mod pattern;
 mod progress;
 mod reader;
+mod reads;
 mod s3;
 mod source;
 mod window;
@@ -76,6 +77,7 @@ pub use crate::{
     logs::AUDIT_STREAM_PREFIX,
     pattern::filter_pattern,
     progress::ProgressSnapshot,
+    reads::{Places, Reads},
     s3::S3Location,
     source::{AuditSource, Plan, Query, plan_cloudwatch, plan_s3},
     window::{EARLY_MARGIN, LATE_MARGIN, Window},

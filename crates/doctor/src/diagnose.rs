@@ -12,7 +12,9 @@ use crate::ledger::{Context, Ledger, LedgerResult};
 use crate::metrics::MetricsFacts;
 use crate::patterns::{self, Candidate, SortedRecords};
 use crate::{fix, rank};
-use apilens_apf::{ApfConfig, ConfigNote, FlowSchema, KubeVersion, PriorityLevel};
+use apilens_apf::{
+    ApfConfig, ApfError, ConfigNote, FlowSchema, KubeVersion, PriorityLevel, load_objects,
+};
 use apilens_audit::{Filter, Input, ScanOpts, scan};
 use apilens_report::Report;
 use serde::Serialize;
@@ -33,6 +35,39 @@ pub struct ApfObjects {
     /// as `--apf-config` files do (`apilens apf match` reads them so too); false when they are
     /// the cluster's whole configuration (a live listing).
     pub over_defaults: bool,
+}
+
+impl ApfObjects {
+    /// A cluster's whole configuration from its `FlowSchemaList` and
+    /// `PriorityLevelConfigurationList` bodies, read from `source` (`cluster prod (v1)`). An
+    /// empty list is no error: the server re-adds its mandatory objects.
+    ///
+    /// # Errors
+    ///
+    /// [`ApfError`] naming `source` and the list when a body is not the list it should be.
+    pub fn from_lists(
+        source: String,
+        flow_schemas: &[u8],
+        priority_levels: &[u8],
+    ) -> Result<Self, ApfError> {
+        let load = |body: &[u8], what: &str| match load_objects(
+            &String::from_utf8_lossy(body),
+            &format!("{source} {what}"),
+        ) {
+            Err(ApfError::Empty { .. }) => Ok((Vec::new(), Vec::new(), Vec::new())),
+            other => other,
+        };
+        let (schemas, _, mut notes) = load(flow_schemas, "flowschemas")?;
+        let (_, levels, level_notes) = load(priority_levels, "prioritylevelconfigurations")?;
+        notes.extend(level_notes);
+        Ok(ApfObjects {
+            source,
+            schemas,
+            levels,
+            notes,
+            over_defaults: false,
+        })
+    }
 }
 
 /// Everything the doctor may be given; any combination works, and an audit log alone is

@@ -1,6 +1,9 @@
 //! The APF debug dumps of one API server replica, parsed by `apilens-apf`.
 
-use apilens_apf::{Dump, PriorityLevelDump, QueueDump, RequestDump};
+use apilens_apf::{
+    Dump, DumpKind, PriorityLevelDump, QueueDump, RequestDump, parse_priority_levels, parse_queues,
+    parse_requests,
+};
 
 /// The dumps read from one replica (`/debug/api_priority_and_fairness/dump_*`).
 #[derive(Debug, Clone, Default)]
@@ -18,6 +21,21 @@ pub struct ReplicaDumps {
 }
 
 impl ReplicaDumps {
+    /// Parses `text`, the `kind` dump read from `source`, into its place; a dump that does not
+    /// parse is kept among the errors.
+    pub fn add(&mut self, kind: DumpKind, text: &str, source: &str) {
+        let parsed = match kind {
+            DumpKind::PriorityLevels => {
+                parse_priority_levels(text, source).map(|d| self.priority_levels = Some(d))
+            }
+            DumpKind::Queues => parse_queues(text, source).map(|d| self.queues = Some(d)),
+            DumpKind::Requests => parse_requests(text, source).map(|d| self.requests = Some(d)),
+        };
+        if let Err(e) = parsed {
+            self.errors.push(e.to_string());
+        }
+    }
+
     /// Notes of the parsers (unknown columns, elided lines) and the errors, for the output.
     pub fn notes(&self) -> Vec<String> {
         let mut out = self.errors.clone();

@@ -14,6 +14,8 @@
 //! - [`ApiServer::get`] performs a raw GET (`/metrics`, `/version`,
 //!   `/debug/api_priority_and_fairness/dump_*`) with a cap on the body size, and returns the
 //!   status, the headers a scraper needs and the (decompressed) body.
+//! - [`Cluster::read_apf_state`] reads the cluster's APF objects and every replica's debug
+//!   dumps raw, each failure kept as a note.
 //!
 //! Errors name the API server and the path, never a credential.
 //!
@@ -38,12 +40,14 @@
 //! needs one).
 #![deny(missing_docs)]
 
+mod apf_state;
 mod cluster;
 mod discovery;
 mod error;
 mod raw;
 
 pub use crate::{
+    apf_state::{ApfState, ReplicaApfDumps},
     cluster::{Cluster, ClusterOpts},
     discovery::{Endpoint, parse_endpoint_slices, parse_endpoints},
     error::KubeError,

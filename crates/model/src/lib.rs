@@ -12,6 +12,7 @@
 //! - [`error_chain`]: an error and its causes on one line, for messages people read.
 //! - [`body_excerpt`] and [`redact`]: what a remote body may show in a log or an API answer,
 //!   short, printable and without credentials.
+//! - [`parse_byte_size`]: the one byte-size syntax (`512MiB`, `2GB`, `4096`) of every flag.
 //! - [`parse_duration`]: the one duration syntax (`15s`, `1h30m`, `1.5h`, `7d`) of every flag,
 //!   API parameter and audit-log latency.
 //! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
@@ -30,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod byte_size;
 mod duration;
 mod error_chain;
 mod kube_range;
@@ -46,6 +48,7 @@ mod tls;
 #[cfg(feature = "tls")]
 pub use crate::tls::install_crypto_provider;
 pub use crate::{
+    byte_size::{ByteSizeError, parse_byte_size},
     duration::{DurationError, parse_duration},
     error_chain::error_chain,
     kube_range::{KubeRange, RangeError},

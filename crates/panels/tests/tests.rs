@@ -4,6 +4,7 @@
 mod suite {
     mod catalog;
     mod exports;
+    mod families;
     mod fixtures;
     mod prometheus;
 }

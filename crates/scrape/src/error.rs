@@ -83,6 +83,14 @@ pub enum ScrapeError {
         /// What the store reported.
         reason: String,
     },
+    /// A one-shot input (a file, standard input or a URL) could not be opened or read.
+    #[error("{name}: {reason}")]
+    Input {
+        /// The path, `<stdin>` or the URL.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A recorded bundle or replay file could not be read or written.
     #[error("{path}: {reason}")]
     File {
@@ -106,6 +114,7 @@ impl ScrapeError {
             ScrapeError::Parse { .. } => "parse",
             ScrapeError::TooManySamples { .. } => "sample_limit",
             ScrapeError::Store { .. } => "store",
+            ScrapeError::Input { .. } => "input",
             ScrapeError::File { .. } => "file",
         }
     }

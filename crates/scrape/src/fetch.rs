@@ -7,10 +7,12 @@ use apilens_kube::KubeError;
 use bytes::{Bytes, BytesMut};
 
 use crate::target::TargetKind;
-use crate::{ScrapeError, Target};
+use crate::{HttpOpts, ScrapeError, Target};
 
-/// The `Accept` header of scrapes: the Prometheus text format first, OpenMetrics second.
-const ACCEPT: &str =
+/// The `Accept` header of every `/metrics` request, scrapes and one-shot reads alike: the
+/// Prometheus text format 0.0.4 first (what every kube-apiserver and etcd serves, and what a
+/// scrape stores), OpenMetrics 1.0 second, anything else last.
+pub(crate) const ACCEPT: &str =
     "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
 
 /// The raw answer of one successful scrape.
@@ -64,12 +66,8 @@ impl Target {
                     timestamp_ms: scrape.timestamp_ms,
                 }))
             }
-            TargetKind::Http {
-                url,
-                client,
-                bearer_token_file,
-            } => {
-                let fut = fetch_http(&name, url, client, bearer_token_file.as_deref(), max_body);
+            TargetKind::Http { url, client, opts } => {
+                let fut = fetch_http(&name, url, client, opts, max_body);
                 with_timeout(&name, timeout, fut).await.map(Some)
             }
             TargetKind::ApiServer(server) => {
@@ -116,36 +114,20 @@ async fn fetch_http(
     name: &str,
     url: &reqwest::Url,
     client: &reqwest::Client,
-    bearer_token_file: Option<&std::path::Path>,
+    opts: &HttpOpts,
     max_body: usize,
 ) -> Result<Fetched, ScrapeError> {
-    let mut request = client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, ACCEPT);
-    let mut token_sent = String::new();
-    if let Some(path) = bearer_token_file {
-        let token = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| ScrapeError::Config {
-                target: name.to_owned(),
-                reason: format!("cannot read bearer token file {}: {e}", path.display()),
-            })?;
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-            .map_err(|_| ScrapeError::Config {
-                target: name.to_owned(),
-                reason: format!(
-                    "bearer token file {} holds characters not allowed in a header",
-                    path.display()
-                ),
-            })?;
-        value.set_sensitive(true);
-        request = request.header(reqwest::header::AUTHORIZATION, value);
-        token_sent = token.trim().to_owned();
-    }
-    let mut response = request.send().await.map_err(|e| ScrapeError::Request {
-        target: name.to_owned(),
-        reason: apilens_model::error_chain(&e),
+    let (mut response, token_sent) = send_get(client, url, opts).await.map_err(|e| match e {
+        SendError::Token(reason) => ScrapeError::Config {
+            target: name.to_owned(),
+            reason,
+        },
+        SendError::Request(e) => ScrapeError::Request {
+            target: name.to_owned(),
+            reason: apilens_model::error_chain(&e),
+        },
     })?;
+    let token_sent = token_sent.unwrap_or_default();
     let header = |h: reqwest::header::HeaderName| {
         response
             .headers()
@@ -236,6 +218,67 @@ pub(crate) fn parse_retry_after(value: &str, now_ms: i64) -> Option<u64> {
         .parse_timestamp(value)
         .ok()?;
     Some(u64::try_from(at.as_millisecond() - now_ms).unwrap_or(0))
+}
+
+/// Why [`send_get`] failed.
+pub(crate) enum SendError {
+    /// The bearer token could not be read or used (the reason names the file or variable).
+    Token(String),
+    /// The request failed before an answer arrived.
+    Request(reqwest::Error),
+}
+
+/// The one GET of a `/metrics` URL, for scrapes and one-shot reads alike: [`ACCEPT`], and the
+/// bearer token of `opts` (its file re-read on every call so a rotated token is picked up, else
+/// its environment variable), marked sensitive so no log shows it. Returns the response and the
+/// token sent, which an error excerpt must hide.
+pub(crate) async fn send_get(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    opts: &HttpOpts,
+) -> Result<(reqwest::Response, Option<String>), SendError> {
+    let mut request = client
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, ACCEPT);
+    let token = bearer_token(opts).await.map_err(SendError::Token)?;
+    if let Some(token) = &token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| {
+                SendError::Token(format!(
+                    "the bearer token {} holds characters not allowed in a header",
+                    token_origin(opts)
+                ))
+            })?;
+        value.set_sensitive(true);
+        request = request.header(reqwest::header::AUTHORIZATION, value);
+    }
+    let response = request.send().await.map_err(SendError::Request)?;
+    Ok((response, token))
+}
+
+/// The bearer token of `opts`, trimmed: from its file, else from its environment variable.
+async fn bearer_token(opts: &HttpOpts) -> Result<Option<String>, String> {
+    if let Some(path) = &opts.bearer_token_file {
+        let token = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| format!("cannot read bearer token file {}: {e}", path.display()))?;
+        return Ok(Some(token.trim().to_owned()));
+    }
+    if let Some(var) = &opts.bearer_token_env {
+        let token =
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+        return Ok(Some(token.trim().to_owned()));
+    }
+    Ok(None)
+}
+
+/// Where the bearer token of `opts` comes from, for messages (never the token).
+fn token_origin(opts: &HttpOpts) -> String {
+    match (&opts.bearer_token_file, &opts.bearer_token_env) {
+        (Some(path), _) => format!("file {}", path.display()),
+        (None, Some(var)) => format!("variable {var}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn kube_error(name: &str, err: KubeError) -> ScrapeError {

@@ -14,6 +14,8 @@
 //!   target's state and last error.
 //! - [`BundleWriter`] and [`Bundle`]: support bundles of raw scrapes with a manifest, which
 //!   replay as targets.
+//! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
+//!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
 //! Every error names its target (`job instance (url)`) and never carries a credential.
 //!
@@ -44,6 +46,7 @@ mod error;
 mod fetch;
 mod health;
 mod ingest;
+mod input;
 mod kube_targets;
 mod scrape_loop;
 mod target;
@@ -56,6 +59,7 @@ pub use crate::{
     error::ScrapeError,
     fetch::Fetched,
     health::{Health, TargetHealth},
+    input::{DEFAULT_INPUT_TIMEOUT, Input, open_input},
     kube_targets::api_server_targets,
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},

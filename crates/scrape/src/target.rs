@@ -13,8 +13,9 @@ pub const JOB_APISERVER: &str = "apiserver";
 /// The default `job` of etcd targets.
 pub const JOB_ETCD: &str = "etcd";
 
-/// TLS and authentication settings of an HTTP(S) target, like a Prometheus `scrape_config`'s
-/// `tls_config` and `authorization`.
+/// TLS and authentication settings of an HTTP(S) `/metrics` URL, like a Prometheus
+/// `scrape_config`'s `tls_config` and `authorization`: the one set of options of scrape targets
+/// and of one-shot reads ([`crate::input::open`]).
 #[derive(Debug, Clone, Default)]
 pub struct HttpOpts {
     /// PEM file with the CA certificates to trust instead of the system roots.
@@ -25,6 +26,9 @@ pub struct HttpOpts {
     pub key_file: Option<PathBuf>,
     /// File holding a bearer token, re-read on every scrape so rotated tokens are picked up.
     pub bearer_token_file: Option<PathBuf>,
+    /// Environment variable holding a bearer token, used when no file is given. The token is
+    /// never printed or logged.
+    pub bearer_token_env: Option<String>,
 }
 
 /// One recorded scrape to replay.
@@ -46,8 +50,8 @@ pub enum TargetKind {
         url: reqwest::Url,
         /// The client built from the TLS settings.
         client: reqwest::Client,
-        /// Where to read a bearer token.
-        bearer_token_file: Option<PathBuf>,
+        /// The settings, for the bearer token read on every scrape.
+        opts: HttpOpts,
     },
     /// `/metrics` of one Kubernetes API server (a replica or the service URL), through the
     /// kubeconfig's credentials.
@@ -118,7 +122,7 @@ impl Target {
             kind: TargetKind::Http {
                 url: parsed,
                 client,
-                bearer_token_file: opts.bearer_token_file.clone(),
+                opts: opts.clone(),
             },
         })
     }
@@ -200,7 +204,8 @@ fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-fn http_client(opts: &HttpOpts) -> Result<reqwest::Client, String> {
+/// The HTTP client of `opts`' TLS settings, shared by scrape targets and one-shot reads.
+pub(crate) fn http_client(opts: &HttpOpts) -> Result<reqwest::Client, String> {
     apilens_model::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("apilens/", env!("CARGO_PKG_VERSION")))

@@ -1,7 +1,6 @@
 //! `apilens apf`: API Priority and Fairness offline: where a request goes and why, the seats of
 //! every level, and the debug dumps read as tables.
 
-use crate::input::{self, HttpOpts};
 use crate::output::TextOrJson;
 use anyhow::{Context as _, bail};
 use apilens_apf::{
@@ -10,6 +9,7 @@ use apilens_apf::{
     RequestDigest, ResourceAttributes, explain_match, infer_server_concurrency_limit,
     queue_wait_limit_for, resource_path,
 };
+use apilens_scrape::{DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
 use apilens_textparse::{Entry, parse_reader};
 use std::io::{Read as _, Write as _};
 use std::ops::ControlFlow;
@@ -294,7 +294,7 @@ struct Scrape {
 }
 
 fn read_scrape(spec: &str) -> anyhow::Result<Scrape> {
-    let source = input::open(spec, &HttpOpts::default())?;
+    let source = open_input(spec, &HttpOpts::default(), DEFAULT_INPUT_TIMEOUT)?;
     let name = source.name.clone();
     let format = source.format;
     let mut version = None;
@@ -337,7 +337,7 @@ fn read_scrape(spec: &str) -> anyhow::Result<Scrape> {
 fn run_dump(a: DumpArgs) -> anyhow::Result<String> {
     let mut views = DumpViews::new();
     for spec in &a.files {
-        let mut source = input::open(spec, &HttpOpts::default())?;
+        let mut source = open_input(spec, &HttpOpts::default(), DEFAULT_INPUT_TIMEOUT)?;
         let mut text = String::new();
         source
             .reader

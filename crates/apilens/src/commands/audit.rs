@@ -168,7 +168,7 @@ struct Common {
     threads: Option<usize>,
     /// The longest line read (16MiB, 1GiB, or a number of bytes); a longer line is counted as
     /// malformed and skipped unread, and a multi-line JSON document is held to the same limit.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::shared::remote_write::parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = apilens_model::parse_byte_size)]
     max_line_bytes: u64,
 }
 
@@ -268,9 +268,7 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     let bar = (std::io::stderr().is_terminal() && from_aws.is_none())
         .then(|| spawn_progress(&inputs, Arc::clone(&progress), Arc::clone(&done)));
     let result = match &from_aws {
-        Some(aws) => {
-            aws.run_with_progress(&common.aws, || scan(&inputs, &filter, &opts, make_view))
-        }
+        Some(aws) => aws.run_with_progress(|| scan(&inputs, &filter, &opts, make_view)),
         None => scan(&inputs, &filter, &opts, make_view),
     };
     done.store(true, Ordering::Relaxed);

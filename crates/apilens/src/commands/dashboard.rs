@@ -3,6 +3,7 @@
 
 use crate::shared::logging::init_logging;
 use crate::shared::remote::RemoteArgs;
+use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::web::{QueryLimitArgs, WebArgs, store_router};
 use anyhow::{Context as _, bail};
 use apilens_promapi::{QueryEngine, RemoteEngine};
@@ -53,10 +54,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .remote
         .client(Duration::from_secs(120))?
         .map(|client| Arc::new(RemoteEngine::new(client)) as Arc<dyn QueryEngine>);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::PerCore)?;
     let result = runtime.block_on(dashboard(args, engine.clone()));
     drop(runtime);
     drop(engine);

@@ -4,6 +4,7 @@
 use crate::output::ReportFormat;
 use crate::shared::logging::init_logging;
 use crate::shared::report_print::{diagnose_clients, print};
+use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
 use crate::shared::store::close_store;
 use crate::shared::time::now_ms;
@@ -92,10 +93,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.history < Duration::from_secs(300) {
         bail!("--history must be at least 5m: rates look 5 minutes back");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::PerCore)?;
     runtime.block_on(demo(args))
 }
 

@@ -79,7 +79,7 @@ pub(crate) struct Args {
     threads: Option<usize>,
     /// The longest audit line read (16MiB, 1GiB, or a number of bytes), as `apilens audit`
     /// takes it; a longer line is counted as malformed and skipped unread.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = crate::shared::remote_write::parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = apilens_model::parse_byte_size)]
     max_line_bytes: u64,
 }
 
@@ -87,7 +87,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (inputs, from_aws) = gather(&args)?;
     let with_progress = |work: &mut dyn FnMut()| match &from_aws {
-        Some(aws) => aws.run_with_progress(&args.aws, work),
+        Some(aws) => aws.run_with_progress(work),
         None => work(),
     };
     if let Some(path) = &args.what_if {

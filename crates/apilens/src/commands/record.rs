@@ -1,10 +1,11 @@
 //! `apilens record`: a support bundle of raw scrapes, one file per scrape plus a manifest.
 
+use crate::shared::runtime::{Workers, async_runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use apilens_scrape::{BundleWriter, Target};
 
 use crate::shared::logging::init_logging;
@@ -44,10 +45,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::PerCore)?;
     runtime.block_on(record(args))
 }
 

@@ -1,6 +1,7 @@
 //! `apilens serve`: scrape API servers, etcd, URLs or recorded bundles into the embedded store
 //! and serve it over HTTP until SIGINT or SIGTERM.
 
+use crate::shared::runtime::{Workers, async_runtime};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,10 +60,7 @@ pub(crate) struct Args {
 /// Runs `apilens serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::PerCore)?;
     runtime.block_on(serve(args))
 }
 

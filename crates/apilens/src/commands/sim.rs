@@ -1,5 +1,6 @@
 //! `apilens sim`: a simulated kube-apiserver (and etcd) that misbehaves on demand.
 
+use crate::shared::runtime::{Workers, async_runtime};
 use anyhow::Context as _;
 use apilens_sim::{
     KubeVersion, SCENARIOS, ScenarioConfig, ServeConfig, SimServer, Simulator, Target,
@@ -85,11 +86,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|i| sim.catalog_source(i).map(str::to_string))
         .collect::<Result<_, _>>()?;
     let etcd_source = sim.etcd_catalog_source().to_string();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::Two)?;
     runtime.block_on(async move {
         let server = SimServer::bind(sim, ServeConfig { listen: args.listen, speed: args.speed }).await?;
         let mut err = std::io::stderr().lock();

@@ -4,8 +4,7 @@
 use anyhow::Context as _;
 use apilens_audit::{Filter, Input, LineSource};
 use apilens_awslogs::{
-    AuditSource, Aws, AwsOpts, DEFAULT_REQUESTS_PER_SECOND, Query, S3Location, Window,
-    filter_pattern, plan_cloudwatch, plan_s3,
+    AuditSource, AwsOpts, DEFAULT_REQUESTS_PER_SECOND, Places, Reads, Window, filter_pattern,
 };
 use std::io::{IsTerminal as _, Read};
 use std::sync::Arc;
@@ -45,13 +44,13 @@ impl AwsArgs {
     }
 }
 
-/// Scanner inputs read from AWS, with what the plans decided and the connections to report on.
+/// Scanner inputs read from AWS, with what the plans decided and the reads to report on.
 pub(crate) struct AwsInputs {
     /// One input per log stream, batch of streams, or object.
     pub(crate) inputs: Vec<Input>,
     /// The plans' notes (streams and objects read and left out, the filter pattern sent).
     pub(crate) notes: Vec<String>,
-    connections: Vec<Aws>,
+    reads: Reads,
 }
 
 /// Plans the reads `args` asks for: the time range of `filter` is sent as startTime/endTime
@@ -69,64 +68,32 @@ pub(crate) fn plan(
         endpoint_url: args.endpoint_url.clone(),
         max_requests_per_second: args.aws_max_rps,
     };
-    let window = Window::for_requests(filter.since_us(), filter.until_us());
-    let mut out = AwsInputs {
-        inputs: Vec::new(),
-        notes: Vec::new(),
-        connections: Vec::new(),
+    let places = Places {
+        cloudwatch: args.cloudwatch.clone(),
+        s3: args.s3.clone(),
     };
-    if let Some(group) = &args.cloudwatch {
-        let what = format!("cloudwatch logs group {group}");
-        let aws = Aws::connect(&opts, &what)?;
-        let query = Query {
-            window,
-            pattern: filter_pattern(verbs, users),
-        };
-        let plan = plan_cloudwatch(&aws, group, &query)?;
-        out.add(plan.sources, plan.notes);
-        out.connections.push(aws);
-    }
-    if let Some(url) = &args.s3 {
-        let at: S3Location = url.parse()?;
-        let aws = Aws::connect(&opts, &at.to_string())?;
-        let query = Query {
-            window,
-            pattern: None,
-        };
-        let plan = plan_s3(&aws, &at, &query)?;
-        out.add(plan.sources, plan.notes);
-        out.connections.push(aws);
-    }
-    Ok(out)
+    let window = Window::for_requests(filter.since_us(), filter.until_us());
+    let mut reads = Reads::plan(&places, &opts, window, filter_pattern(verbs, users))?;
+    let inputs = std::mem::take(&mut reads.sources)
+        .into_iter()
+        .map(|s| Input::Source(Arc::new(AwsSource(s))))
+        .collect();
+    Ok(AwsInputs {
+        inputs,
+        notes: std::mem::take(&mut reads.notes),
+        reads,
+    })
 }
 
 impl AwsInputs {
-    fn add(&mut self, sources: Vec<AuditSource>, notes: Vec<String>) {
-        self.inputs.extend(
-            sources
-                .into_iter()
-                .map(|s| Input::Source(Arc::new(AwsSource(s)))),
-        );
-        self.notes.extend(notes);
-    }
-
-    /// What was read from AWS so far: `cloudwatch logs group G: 12,345 events, 8.1 MiB read in
-    /// 14 requests`, one line per connection.
-    pub(crate) fn progress_lines(&self, args: &AwsArgs) -> Vec<String> {
-        let names = args
-            .cloudwatch
-            .iter()
-            .map(|g| format!("cloudwatch logs group {g}"))
-            .chain(args.s3.iter().cloned());
-        names
-            .zip(&self.connections)
-            .map(|(name, aws)| format!("{name}: {}", aws.progress()))
-            .collect()
+    /// What was read from AWS so far, one line per place.
+    pub(crate) fn progress_lines(&self) -> Vec<String> {
+        self.reads.progress_lines()
     }
 
     /// Prints the plans' notes on stderr, then, while `work` runs, a progress line on a
     /// terminal, and at the end a line of what was read.
-    pub(crate) fn run_with_progress<T>(&self, args: &AwsArgs, work: impl FnOnce() -> T) -> T {
+    pub(crate) fn run_with_progress<T>(&self, work: impl FnOnce() -> T) -> T {
         for note in &self.notes {
             eprintln!("note: {note}");
         }
@@ -139,7 +106,7 @@ impl AwsInputs {
                     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
                     while !done.load(Ordering::Relaxed) {
                         if start.elapsed() > Duration::from_secs(1) {
-                            bar.set_message(self.progress_lines(args).join("; "));
+                            bar.set_message(self.progress_lines().join("; "));
                             bar.tick();
                         }
                         std::thread::sleep(Duration::from_millis(200));
@@ -151,7 +118,7 @@ impl AwsInputs {
             done.store(true, Ordering::Relaxed);
             result
         });
-        for line in self.progress_lines(args) {
+        for line in self.progress_lines() {
             eprintln!("read {line}");
         }
         result

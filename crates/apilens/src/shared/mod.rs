@@ -7,6 +7,7 @@ pub(crate) mod logging;
 pub(crate) mod remote;
 pub(crate) mod remote_write;
 pub(crate) mod report_print;
+pub(crate) mod runtime;
 pub(crate) mod sim_store;
 pub(crate) mod store;
 pub(crate) mod targets;

@@ -24,7 +24,7 @@ pub(crate) struct RemoteWriteArgs {
     remote_write_queue_dir: Option<PathBuf>,
     /// Most bytes the queue keeps on disk (such as `512MiB`, `2GiB` or a number of bytes);
     /// when full, the oldest unsent samples are dropped with a warning.
-    #[arg(long, value_name = "BYTES", default_value = "512MiB", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", default_value = "512MiB", value_parser = apilens_model::parse_byte_size)]
     remote_write_max_queue_bytes: u64,
     /// Most samples in one remote-write request.
     #[arg(long, value_name = "N", default_value_t = 2000)]
@@ -106,49 +106,5 @@ pub(crate) fn sink(store: Arc<dyn Sink>, writer: Option<&Arc<RemoteWriter>>) -> 
 pub(crate) async fn stop(writer: Option<Arc<RemoteWriter>>) {
     if let Some(w) = writer {
         let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
-    }
-}
-
-/// Parses a byte count: a number with an optional unit (`B`, `KB`, `MB`, `GB`, `KiB`, `MiB`,
-/// `GiB`).
-pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KB" | "kB" => 1000,
-        "MB" => 1000 * 1000,
-        "GB" => 1000 * 1000 * 1000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "invalid size {text:?}: expected e.g. 512MiB, 2GiB or a number of bytes"
-            ));
-        }
-    };
-    n.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&b| b > 0)
-        .ok_or_else(|| {
-            format!("invalid size {text:?}: expected e.g. 512MiB, 2GiB or a number of bytes")
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
-        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
-        assert_eq!(parse_bytes("4096"), Ok(4096));
-        for bad in ["", "0", "MiB", "1.5GiB", "12TB", "-1"] {
-            assert!(parse_bytes(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -30,6 +30,9 @@ pub(crate) struct TargetArgs {
     /// File holding a bearer token for `--target` URLs (re-read on every scrape).
     #[arg(long, value_name = "PATH")]
     pub(crate) bearer_token_file: Option<PathBuf>,
+    /// Bearer token for `--target` URLs, read from this environment variable (never printed).
+    #[arg(long, value_name = "ENV", conflicts_with = "bearer_token_file")]
+    pub(crate) bearer_token_env: Option<String>,
     #[command(flatten)]
     pub(crate) kube: KubeArgs,
     #[command(flatten)]
@@ -98,7 +101,7 @@ impl EtcdArgs {
             ca_file: self.etcd_ca_file.clone(),
             cert_file: self.etcd_cert_file.clone(),
             key_file: self.etcd_key_file.clone(),
-            bearer_token_file: None,
+            ..HttpOpts::default()
         };
         self.etcd
             .iter()
@@ -134,6 +137,7 @@ impl TargetArgs {
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
             bearer_token_file: self.bearer_token_file.clone(),
+            bearer_token_env: self.bearer_token_env.clone(),
         };
         for spec in &self.targets {
             if spec.starts_with("http://") || spec.starts_with("https://") {

@@ -21,12 +21,6 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
          command module, and `commands::run` dispatches on that enum",
     ),
     (
-        "audit",
-        &["apf", "view"],
-        "apf's seat estimate of a list reads the list-serving rule (`served_from`), which \
-         view/lists.rs keeps beside the lists view with the Kubernetes version it depends on",
-    ),
-    (
         "doctor",
         &[
             "analysis", "diagnose", "finding", "fix", "metrics", "patterns", "rank", "render",

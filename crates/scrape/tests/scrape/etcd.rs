@@ -199,7 +199,7 @@ async fn real_etcd_is_scraped_over_client_certificate_tls() {
         ca_file: Some(etcd.certs.ca.clone()),
         cert_file: Some(etcd.certs.client_cert.clone()),
         key_file: Some(etcd.certs.client_key.clone()),
-        bearer_token_file: None,
+        ..HttpOpts::default()
     };
     let target = Target::http(JOB_ETCD, &url, &opts).unwrap();
     let sink = Arc::new(MemorySink::new());

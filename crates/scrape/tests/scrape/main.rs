@@ -6,6 +6,7 @@ mod bundle;
 mod etcd;
 mod http_server;
 mod kube;
+mod one_fetcher;
 
 #[path = "../../../kube/tests/support/fake_apiserver.rs"]
 mod fake_apiserver;

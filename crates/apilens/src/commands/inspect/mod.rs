@@ -1,9 +1,9 @@
 //! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
 
-use crate::input::{self, HttpOpts};
 use anyhow::bail;
 use apilens_kubemetrics::catalog;
 use apilens_kubemetrics::inspect::{Inspection, render};
+use apilens_scrape::{DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
 use apilens_textparse::Format;
 use std::io::Read;
 use std::path::PathBuf;
@@ -54,12 +54,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bearer_token_file: args.bearer_token_file.clone(),
         bearer_token_env: args.bearer_token_env.clone(),
         ca_file: args.ca_file.clone(),
-        timeout: args.timeout,
+        ..HttpOpts::default()
     };
     let inspections = if std::path::Path::new(&args.source).is_dir() {
         inspect_bundle(std::path::Path::new(&args.source))?
     } else {
-        let source = input::open(&args.source, &http)?;
+        let source = open_input(&args.source, &http, args.timeout)?;
         vec![inspect(&source.name, source.reader, source.format)?]
     };
     let out = match (args.format, inspections.as_slice()) {
@@ -108,7 +108,11 @@ fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
         .into_values()
         .map(|(_, path, format)| {
             // The manifest's content type decides the format of a recorded scrape.
-            let source = input::open(&path.to_string_lossy(), &HttpOpts::default())?;
+            let source = open_input(
+                &path.to_string_lossy(),
+                &HttpOpts::default(),
+                DEFAULT_INPUT_TIMEOUT,
+            )?;
             inspect(&source.name, source.reader, format)
         })
         .collect()

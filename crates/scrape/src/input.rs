@@ -1,77 +1,73 @@
-//! Opening what a command reads: a file, a pipe or FIFO, standard input (`-`) or an http(s) URL,
-//! gzip by content.
+//! One-shot reads of an exposition or a dump: a file, a pipe or FIFO, standard input (`-`) or an
+//! http(s) URL fetched by the same request as a scrape, gzip by content.
 //!
 //! Every input is read once, front to back, through the one reader returned here, so a pipe, a
 //! FIFO, `/dev/stdin` or a bash process substitution (`<(kubectl get --raw /metrics)`) reads
 //! exactly like a file: nothing opens the path a second time (a second open of a pipe would steal
-//! bytes from the first), and every read loops over short reads until end of input.
+//! bytes from the first), and every read loops over short reads until end of input. A URL's body
+//! is streamed, never held whole, and the whole read (connecting included) keeps to one deadline.
 
-use anyhow::{Context, bail};
-use apilens_textparse::Format;
-use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a URL may take when `--timeout` is not given.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+use apilens_textparse::Format;
+use bytes::Bytes;
+use flate2::read::MultiGzDecoder;
 
-/// Credentials, trust and patience for reading a URL.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpOpts {
-    /// File holding a bearer token, sent as `Authorization: Bearer`.
-    pub(crate) bearer_token_file: Option<PathBuf>,
-    /// Environment variable holding a bearer token (when no file is given).
-    pub(crate) bearer_token_env: Option<String>,
-    /// PEM file of the CA that signs the server's certificate, added to the system roots.
-    pub(crate) ca_file: Option<PathBuf>,
-    /// The most the whole request may take, from connecting to the last byte of the body.
-    pub(crate) timeout: Duration,
-}
+use crate::fetch::{SendError, send_get};
+use crate::target::http_client;
+use crate::{HttpOpts, ScrapeError};
 
-impl Default for HttpOpts {
-    fn default() -> Self {
-        HttpOpts {
-            bearer_token_file: None,
-            bearer_token_env: None,
-            ca_file: None,
-            timeout: DEFAULT_TIMEOUT,
-        }
-    }
-}
+/// How long reading a URL may take when the caller has no deadline of its own.
+pub const DEFAULT_INPUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An opened input: a name for messages, the byte stream and the format it is in.
-pub(crate) struct Source {
+pub struct Input {
     /// How messages name this input: the path, `<stdin>` or the URL.
-    pub(crate) name: String,
+    pub name: String,
     /// The bytes, gzip already undone.
-    pub(crate) reader: Box<dyn Read>,
+    pub reader: Box<dyn Read>,
     /// The exposition format: from the HTTP `Content-Type`, from the `# EOF` that ends an
     /// OpenMetrics file, else the Prometheus text format (a stream cannot be seen to its end
     /// first).
-    pub(crate) format: Format,
+    pub format: Format,
 }
 
-/// Opens `spec`: `-` for standard input, `http://` or `https://` for a URL, else a path (a
+/// Opens `spec` to be read once: `-` for standard input, `http://` or `https://` for a URL (one
+/// GET with `opts`' trust and bearer token, the whole read within `timeout`), else a path (a
 /// regular file, a FIFO, `/dev/stdin` or `/dev/fd/N`).
-pub(crate) fn open(spec: &str, http: &HttpOpts) -> anyhow::Result<Source> {
+///
+/// Must not be called on an async runtime's thread (a URL is read on a runtime of its own).
+///
+/// # Errors
+///
+/// [`ScrapeError::Input`] naming `spec`: a file that cannot be opened or read, a URL that
+/// cannot be reached, answers a non-2xx status or passes `timeout`, an unusable CA file or
+/// token. A read of the returned reader past the deadline fails with [`io::ErrorKind::TimedOut`].
+pub fn open_input(spec: &str, opts: &HttpOpts, timeout: Duration) -> Result<Input, ScrapeError> {
+    let input_err = |name: &str, reason: String| ScrapeError::Input {
+        name: name.to_owned(),
+        reason,
+    };
     if spec == "-" {
-        return Ok(Source {
-            name: "<stdin>".to_owned(),
+        let name = "<stdin>";
+        return Ok(Input {
+            name: name.to_owned(),
             reader: gunzip_if_needed(Box::new(io::stdin().lock()))
-                .context("<stdin>: cannot read")?,
+                .map_err(|e| input_err(name, format!("cannot read: {e}")))?,
             format: Format::PrometheusText,
         });
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
-        return fetch(spec, http);
+        return fetch_url(spec, opts, timeout);
     }
-    let file = File::open(spec).with_context(|| format!("{spec}: cannot open"))?;
+    let file = File::open(spec).map_err(|e| input_err(spec, format!("cannot open: {e}")))?;
     let format = sniff_format(&file);
-    Ok(Source {
+    Ok(Input {
         name: spec.to_owned(),
-        reader: gunzip_if_needed(Box::new(file)).with_context(|| format!("{spec}: cannot read"))?,
+        reader: gunzip_if_needed(Box::new(file))
+            .map_err(|e| input_err(spec, format!("cannot read: {e}")))?,
         format,
     })
 }
@@ -107,7 +103,7 @@ fn sniff_format(file: &File) -> Format {
 
 /// Reads into `buf` until it is full or the input ends, looping over short reads (a pipe may
 /// hand over one byte at a time); returns how many bytes were read.
-pub(crate) fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
@@ -123,7 +119,7 @@ pub(crate) fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usi
 /// Wraps `reader` in a gzip decoder when its first two bytes are the gzip magic number. The
 /// bytes looked at are put back in front of the stream, and a short first read is not taken
 /// for the whole head.
-pub(crate) fn gunzip_if_needed(mut reader: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
+fn gunzip_if_needed(mut reader: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
     let mut magic = [0u8; 2];
     let n = read_full(&mut reader, &mut magic)?;
     let whole = io::Cursor::new(magic).take(n as u64).chain(reader);
@@ -137,8 +133,8 @@ pub(crate) fn gunzip_if_needed(mut reader: Box<dyn Read>) -> io::Result<Box<dyn 
     }
 }
 
-/// `10s`, `1500ms`: a duration as `--timeout` takes it.
-pub(crate) fn show_duration(d: Duration) -> String {
+/// `10s`, `1500ms`: a duration as a `--timeout` flag takes it.
+fn show_duration(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
     } else {
@@ -146,107 +142,103 @@ pub(crate) fn show_duration(d: Duration) -> String {
     }
 }
 
-fn fetch(url: &str, http: &HttpOpts) -> anyhow::Result<Source> {
-    let timed_out = || {
-        anyhow::anyhow!(
-            "{url}: timed out after {} (--timeout)",
-            show_duration(http.timeout)
-        )
+/// The reason of a read that passed its deadline.
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {} (--timeout)", show_duration(timeout))
+}
+
+fn fetch_url(url: &str, opts: &HttpOpts, timeout: Duration) -> Result<Input, ScrapeError> {
+    let input_err = |reason: String| ScrapeError::Input {
+        name: url.to_owned(),
+        reason,
     };
-    let started = Instant::now();
-    let mut client = reqwest::blocking::Client::builder()
-        .timeout(http.timeout)
-        .user_agent(concat!("apilens/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = &http.ca_file {
-        let pem =
-            std::fs::read(ca).with_context(|| format!("{}: cannot read CA file", ca.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{}: not a PEM certificate bundle", ca.display()))?;
-        for cert in certs {
-            client = client.add_root_certificate(cert);
+    let parsed = reqwest::Url::parse(url).map_err(|e| input_err(format!("invalid URL: {e}")))?;
+    let client = http_client(opts).map_err(input_err)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| input_err(format!("cannot start the HTTP runtime: {e}")))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let sent = runtime.block_on(async {
+        tokio::time::timeout_at(deadline, send_get(&client, &parsed, opts)).await
+    });
+    let (response, _token) = match sent {
+        Err(_) => return Err(input_err(timed_out(timeout))),
+        Ok(Err(SendError::Token(reason))) => return Err(input_err(reason)),
+        Ok(Err(SendError::Request(e))) if e.is_timeout() => {
+            return Err(input_err(timed_out(timeout)));
         }
-    }
-    let client = client.build().context("cannot build the HTTP client")?;
-    let mut request = client.get(url).header(
-        reqwest::header::ACCEPT,
-        "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1",
-    );
-    if let Some(path) = &http.bearer_token_file {
-        let token = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read bearer token file", path.display()))?;
-        request = request.bearer_auth(token.trim());
-    } else if let Some(var) = &http.bearer_token_env {
-        let token =
-            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
-        request = request.bearer_auth(token.trim());
-    }
-    let response = request.send().map_err(|e| {
-        if e.is_timeout() {
-            timed_out()
-        } else {
-            anyhow::anyhow!("{url}: {}", apilens_model::error_chain(&e))
-        }
-    })?;
+        Ok(Err(SendError::Request(e))) => return Err(input_err(apilens_model::error_chain(&e))),
+        Ok(Ok(sent)) => sent,
+    };
     let status = response.status();
     if !status.is_success() {
-        bail!("{url}: server answered HTTP {status}");
+        return Err(input_err(format!("server answered HTTP {status}")));
     }
     let format = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map_or(Format::PrometheusText, Format::from_content_type);
-    let body = Deadline {
-        inner: response,
-        deadline: started + http.timeout,
-        timeout: http.timeout,
+    let body = HttpBody {
+        response,
+        pending: Bytes::new(),
+        runtime,
+        deadline,
+        timeout,
     };
-    Ok(Source {
+    let reader = gunzip_if_needed(Box::new(body)).map_err(|e| {
+        if e.kind() == io::ErrorKind::TimedOut {
+            input_err(timed_out(timeout))
+        } else {
+            input_err(apilens_model::error_chain(&e))
+        }
+    })?;
+    Ok(Input {
         name: url.to_owned(),
-        reader: gunzip_if_needed(Box::new(body)).map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut {
-                timed_out()
-            } else {
-                anyhow::anyhow!("{url}: {}", apilens_model::error_chain(&e))
-            }
-        })?,
+        reader,
         format,
     })
 }
 
-/// A response body that ends with a timed-out error once the request's deadline has passed, so
-/// a server that sends slowly cannot keep a read going past `--timeout`.
-struct Deadline<R> {
-    inner: R,
-    deadline: Instant,
+/// A response body read chunk by chunk on its own runtime; it ends with a timed-out error once
+/// the request's deadline has passed, so a server that sends slowly cannot keep a read going.
+struct HttpBody {
+    response: reqwest::Response,
+    pending: Bytes,
+    runtime: tokio::runtime::Runtime,
+    deadline: tokio::time::Instant,
     timeout: Duration,
 }
 
-impl<R: Read> Read for Deadline<R> {
+impl Read for HttpBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timed_out = || {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "timed out after {} (--timeout)",
-                    show_duration(self.timeout)
-                ),
-            )
-        };
-        if Instant::now() >= self.deadline {
-            return Err(timed_out());
+        if buf.is_empty() {
+            return Ok(0);
         }
-        self.inner.read(buf).map_err(|e| {
-            let reqwest_timeout = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-                .is_some_and(reqwest::Error::is_timeout);
-            if reqwest_timeout || e.kind() == io::ErrorKind::TimedOut {
-                timed_out()
-            } else {
-                e
+        while self.pending.is_empty() {
+            let HttpBody {
+                response,
+                runtime,
+                deadline,
+                timeout,
+                ..
+            } = self;
+            let timed_out = || io::Error::new(io::ErrorKind::TimedOut, timed_out(*timeout));
+            let deadline = *deadline;
+            let next = runtime
+                .block_on(async { tokio::time::timeout_at(deadline, response.chunk()).await });
+            match next {
+                Err(_) => return Err(timed_out()),
+                Ok(Err(e)) if e.is_timeout() => return Err(timed_out()),
+                Ok(Err(e)) => return Err(io::Error::other(apilens_model::error_chain(&e))),
+                Ok(Ok(None)) => return Ok(0),
+                Ok(Ok(Some(chunk))) => self.pending = chunk,
             }
-        })
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
     }
 }
 
