@@ -509,6 +509,38 @@ fn closing_the_terminal_ends_the_view_and_removes_its_temporary_store() {
     }
 }
 
+/// Ctrl-C (SIGINT) while `--once` fills the simulator's store removes the temporary store, and
+/// the process ends with the status a signal gives (130).
+#[test]
+fn ctrl_c_during_once_removes_the_temporary_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A long window: the history the simulator stores first takes seconds, time to interrupt.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args(["top", "--sim", "healthy", "--window", "6h", "--once"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stored = || std::fs::read_dir(tmp.path()).unwrap().count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored() == 0 {
+        assert!(Instant::now() < deadline, "no temporary store was made");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// Two fake API server replicas on 127.0.0.1 and 127.0.0.2 serving the real 1.34 scrape, the
 /// real APF dumps and a FlowSchema that jails a client in catch-all, and their kubeconfig.
 fn fake_cluster(

@@ -3,17 +3,17 @@
 //! over the audit log on a cadence of its own, its clients shown with the time they are as of.
 
 use super::settings::Settings;
-use crate::shared::live_apf::LiveState;
+use crate::build::{SERIES_PER_PANEL, build_frame};
+use crate::frame::Frame;
 use apilens_audit::{Filter, FilterSpec, Input};
-use apilens_doctor::Diagnosis;
+use apilens_doctor::{Diagnosis, DoctorInputs};
 use apilens_promapi::QueryEngine;
 use apilens_report::{QueryCache, ReportOpts, build_report};
-use apilens_top::{Frame, SERIES_PER_PANEL, build_frame};
 use std::path::PathBuf;
 use std::time::Instant;
 
 /// What one source keeps from a refresh to the next.
-pub(crate) struct Refresher {
+pub(super) struct Refresher {
     cache: QueryCache,
     /// The last live diagnosis: when it was made, the end of its window, and the diagnosis.
     doctor: Option<(Instant, i64, Diagnosis)>,
@@ -22,7 +22,7 @@ pub(crate) struct Refresher {
 
 impl Refresher {
     /// A refresher for a source read with `settings`.
-    pub(crate) fn new(settings: &Settings) -> Refresher {
+    pub(super) fn new(settings: &Settings) -> Refresher {
         Refresher {
             cache: QueryCache::new(),
             doctor: None,
@@ -33,13 +33,13 @@ impl Refresher {
     /// One frame: the report over the window ending at `end_ms`, and the doctor over the audit
     /// logs of the same window and the cluster's APF state `apf` when there is one. `live` frames reuse the doctor's last diagnosis while it is
     /// younger than the doctor's interval; a frame of history always runs it.
-    pub(crate) fn read_frame(
+    pub(super) fn read_frame(
         &mut self,
         name: &str,
         queries: &dyn QueryEngine,
         audit: &[PathBuf],
         end_ms: i64,
-        apf: Option<&LiveState>,
+        apf: Option<&DoctorInputs>,
         live: bool,
     ) -> Result<Frame, String> {
         let opts = ReportOpts {
@@ -87,7 +87,7 @@ fn diagnose(
     settings: &Settings,
     audit: &[PathBuf],
     end_ms: i64,
-    apf: Option<&LiveState>,
+    apf: Option<&DoctorInputs>,
 ) -> Result<Diagnosis, String> {
     let window_ms = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
     let rfc3339 = |ms: i64| {
@@ -101,15 +101,11 @@ fn diagnose(
         ..FilterSpec::default()
     })
     .map_err(|e| e.to_string())?;
-    let inputs = apilens_doctor::DoctorInputs {
+    let inputs = DoctorInputs {
         audit: audit.iter().cloned().map(Input::Path).collect(),
         filter,
         metrics: Some(report.clone()),
-        apf: apf.and_then(|l| l.objects.clone()),
-        dumps: apf.map(|l| l.dumps.clone()).unwrap_or_default(),
-        version: apf.and_then(|l| l.version.map(|v| (v, format!("/version of {}", l.context)))),
-        notes: apf.map(|l| l.notes.clone()).unwrap_or_default(),
-        ..apilens_doctor::DoctorInputs::default()
+        ..apf.cloned().unwrap_or_default()
     };
     apilens_doctor::diagnose(&inputs).map_err(|e| {
         let input = if audit.is_empty() {
