@@ -72,6 +72,13 @@ fn once_json_names_the_log_agent_and_fills_every_screen() {
             .any(|l| l["instance"] == "apiserver-1.sim:6443"),
         "every replica's levels: {levels:?}"
     );
+    // Seats in use against each replica's limit, and the borrowing between levels.
+    for l in levels.iter().filter(|l| l["level"] == "workload-low") {
+        let (in_use, limit) = (l["seats_in_use"].as_f64(), l["seats_limit"].as_f64());
+        assert!(limit.is_some_and(|v| v > 0.0), "{l}");
+        assert!(in_use.is_some_and(|v| v >= 0.0), "{l}");
+        assert!(l["seats_borrowed"].is_number(), "{l}");
+    }
     assert!(!frame["sections"].as_array().unwrap().is_empty());
     assert!(!frame["calls"].as_array().unwrap().is_empty());
     assert!(!frame["etcd"].as_array().unwrap().is_empty());
@@ -607,6 +614,20 @@ fn a_live_cluster_through_its_kubeconfig_gives_levels_per_replica_and_findings_f
         for level in ["workload-low", "global-default", "system", "catch-all"] {
             assert!(names.contains(&level), "{instance} {level}: {names:?}");
         }
+        // The real 1.34 scrape's seats: workload-low lends 189 of its 245 nominal seats
+        // (current_limit_seats 56), within 24..=845.
+        let low = levels
+            .iter()
+            .find(|l| l["instance"] == instance.as_str() && l["level"] == "workload-low")
+            .unwrap();
+        assert_eq!(low["seats_limit"], 56.0, "{low}");
+        assert_eq!(low["seats_borrowed"], -189.0, "{low}");
+        assert_eq!(low["seats_in_use"], 1.0, "{low}");
+        assert_eq!(
+            (&low["seats_lower"], &low["seats_upper"]),
+            (&24.0.into(), &845.0.into()),
+            "{low}"
+        );
     }
     // The doctor read the cluster's own FlowSchemas and every replica's dumps.
     let findings = frame["findings"].as_array().unwrap();

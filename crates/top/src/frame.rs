@@ -88,12 +88,43 @@ pub struct LevelRow {
     pub utilisation_pct: Option<f64>,
     /// Its peak over the window, percent.
     pub utilisation_peak_pct: Option<f64>,
+    /// Seats executing at the end (summed over replicas for the whole level).
+    pub seats_in_use: Option<f64>,
+    /// The current seat limit, borrowing included, at the end.
+    pub seats_limit: Option<f64>,
+    /// Seats borrowed from other levels (the current limit minus the nominal one): negative
+    /// when the level lent seats.
+    pub seats_borrowed: Option<f64>,
+    /// The lowest the limit may be lent down to.
+    pub seats_lower: Option<f64>,
+    /// The highest the limit may borrow up to.
+    pub seats_upper: Option<f64>,
     /// Queue wait p99 over all replicas, seconds.
     pub wait_p99_s: Option<f64>,
     /// APF rejections per second over all replicas.
     pub rejected_per_s: Option<f64>,
     /// Requests dispatched per second over all replicas.
     pub dispatched_per_s: Option<f64>,
+}
+
+impl LevelRow {
+    /// A row of `level` on `instance` with no figure yet.
+    pub fn new(level: String, instance: String) -> LevelRow {
+        LevelRow {
+            level,
+            instance,
+            utilisation_pct: None,
+            utilisation_peak_pct: None,
+            seats_in_use: None,
+            seats_limit: None,
+            seats_borrowed: None,
+            seats_lower: None,
+            seats_upper: None,
+            wait_p99_s: None,
+            rejected_per_s: None,
+            dispatched_per_s: None,
+        }
+    }
 }
 
 /// One flow schema's seats on the busiest replica.

@@ -44,13 +44,17 @@ fn frame() -> Frame {
         ..ClientRow::default()
     };
     let level = |level: &str, instance: &str, used: f64| LevelRow {
-        level: level.into(),
-        instance: instance.into(),
         utilisation_pct: Some(used),
         utilisation_peak_pct: Some(used + 5.0),
+        seats_in_use: Some((used * 0.56).round()),
+        seats_limit: Some(56.0),
+        seats_borrowed: Some(-189.0),
+        seats_lower: Some(24.0),
+        seats_upper: Some(649.0),
         wait_p99_s: Some(1.5),
         rejected_per_s: Some(2.4),
         dispatched_per_s: Some(50.0),
+        ..LevelRow::new(level.into(), instance.into())
     };
     Frame {
         source: "simulator chatty-daemonset (SIMULATED)".into(),
@@ -234,6 +238,33 @@ fn the_levels_screen_shows_seats_per_replica_and_r_merges_them() {
     let text = screen_text(&app, (100, 30));
     assert!(!text.contains("apiserver-1.sim:6443"), "{text}");
     assert!(text.contains("all"), "{text}");
+}
+
+#[test]
+fn the_levels_screen_shows_seats_used_over_the_limit_and_borrowing_at_80x24_and_wider() {
+    let mut app = app();
+    typed(&mut app, ":pl");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Levels);
+    let narrow = screen_text(&app, (80, 24));
+    assert!(
+        narrow.contains("SEATS") && narrow.contains("BORROW"),
+        "{narrow}"
+    );
+    assert!(narrow.contains("56/56"), "{narrow}");
+    assert!(narrow.contains("-189"), "{narrow}");
+    assert!(narrow.contains("apiserver-0.sim"), "{narrow}");
+    let wide = screen_text(&app, (140, 40));
+    assert!(
+        wide.contains("LOW-HIGH") && wide.contains("24-649"),
+        "{wide}"
+    );
+    assert!(wide.contains("REQ/s"), "{wide}");
+    // Merged over replicas, the seats add up: 56 + 52 in use of 112.
+    key(&mut app, KeyCode::Char('r'));
+    let merged = screen_text(&app, (80, 24));
+    assert!(merged.contains("108/112"), "{merged}");
+    assert!(merged.contains("-378"), "{merged}");
 }
 
 #[test]
