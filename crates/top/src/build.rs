@@ -67,7 +67,25 @@ fn finding_line(f: &Finding) -> FindingLine {
             .as_ref()
             .map(|c| c.user.clone())
             .unwrap_or_default(),
+        evidence: evidence_texts(f),
+        fix_yaml: f.fix.yaml.clone(),
+        advice: f.fix.advice.clone(),
     }
+}
+
+/// A finding's evidence as sentences.
+fn evidence_texts(f: &Finding) -> Vec<String> {
+    f.evidence
+        .iter()
+        .map(|e| match e {
+            Evidence::Figure { text, .. }
+            | Evidence::Window { text, .. }
+            | Evidence::Panels { text, .. }
+            | Evidence::Note { text } => text.clone(),
+            Evidence::Examples { uris } => format!("e.g. {}", uris.join("  ")),
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn section_line(s: &apilens_report::Section) -> SectionLine {
@@ -354,18 +372,7 @@ fn add_finding(row: &mut ClientRow, f: &Finding) {
             row.priority_level = c.priority_level.clone();
         }
     }
-    row.evidence = f
-        .evidence
-        .iter()
-        .map(|e| match e {
-            Evidence::Figure { text, .. }
-            | Evidence::Window { text, .. }
-            | Evidence::Panels { text, .. }
-            | Evidence::Note { text } => text.clone(),
-            Evidence::Examples { uris } => format!("e.g. {}", uris.join("  ")),
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
+    row.evidence = evidence_texts(f);
     row.fix_yaml = f.fix.yaml.clone();
     row.advice = f.fix.advice.clone();
 }

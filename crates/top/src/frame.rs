@@ -57,6 +57,12 @@ pub struct FindingLine {
     pub title: String,
     /// The client it names, empty for a finding about the server or its configuration.
     pub client: String,
+    /// Evidence sentences.
+    pub evidence: Vec<String>,
+    /// The fix's YAML, empty when APF is not the remedy.
+    pub fix_yaml: String,
+    /// The remediation in words.
+    pub advice: Vec<String>,
 }
 
 /// One report section as a line of the overview.

@@ -289,6 +289,29 @@ fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
 }
 
 #[test]
+fn esc_and_backspace_go_back_up_the_drill_down_to_the_level() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Clients);
+    // The level's FlowSchemas are listed under its clients.
+    let text = screen_text(&app, (100, 30));
+    assert!(text.contains("FLOW SCHEMA"), "{text}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.overlay, Overlay::Client(0));
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.screen, Screen::Clients);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!((app.screen, app.selected), (Screen::Levels, 1));
+    assert!(app.filter.is_empty());
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Levels);
+}
+
+#[test]
 fn y_on_a_client_without_finding_says_there_is_nothing_to_fix() {
     let mut app = app();
     key(&mut app, KeyCode::Char('3'));
@@ -374,6 +397,9 @@ fn what_a_frame_could_not_read_shows_in_the_status_line_and_a_server_finding_in_
                 kind: "apf-jail-in-catch-all".into(),
                 title: jail.into(),
                 client: String::new(),
+                evidence: vec!["FlowSchema jail-noisy sends 40% of catch-all's seats".into()],
+                fix_yaml: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata:\n  name: jail-noisy\n".into(),
+                advice: vec!["delete FlowSchema jail-noisy".into()],
             }],
             errors: vec![
                 "GET /debug/api_priority_and_fairness/dump_queues from 10.0.0.1:6443: HTTP 403: forbidden".into(),
@@ -404,6 +430,20 @@ fn what_a_frame_could_not_read_shows_in_the_status_line_and_a_server_finding_in_
         verdict.starts_with("doctor WARNING FlowSchema jail-noisy jails"),
         "{text}"
     );
+    // On the clients screen the finding about the server is a row: Enter and y show its
+    // evidence, remediation and YAML.
+    for (open, size) in [(KeyCode::Enter, (80, 24)), (KeyCode::Char('y'), (120, 40))] {
+        key(&mut app, KeyCode::Char('3'));
+        let text = screen_text(&app, size);
+        assert!(text.contains("(server) FlowSchema jail-"), "{text}");
+        key(&mut app, open);
+        assert_eq!(app.overlay, Overlay::Finding(0));
+        let text = screen_text(&app, size);
+        assert!(text.contains("sends 40% of catch-all's seats"), "{text}");
+        assert!(text.contains("delete FlowSchema jail-noisy"), "{text}");
+        assert!(text.contains("kind: FlowSchema"), "{text}");
+        key(&mut app, KeyCode::Esc);
+    }
     // A frame read without a problem gives the key hints back.
     app.set_frame(Frame::default(), Instant::now());
     assert!(
