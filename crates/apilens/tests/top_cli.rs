@@ -267,6 +267,44 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
     tmux.wait_for("the priority levels", |p| {
         p.contains("apilens top · Priority levels") && p.contains("apiserver-1.sim:6443")
     });
+    // Seats used over each replica's limit, and the borrowing column.
+    tmux.wait_for("seats used/limit and borrowing", |p| {
+        p.contains("SEATS")
+            && p.contains("BORROW")
+            && p.lines().any(|l| {
+                l.starts_with("workload-low")
+                    && l.split_whitespace().any(|w| {
+                        w.split_once('/').is_some_and(|(a, b)| {
+                            a.parse::<f64>().is_ok() && b.parse::<f64>().is_ok()
+                        })
+                    })
+            })
+    });
+    // Drill down: the level, its FlowSchemas and clients, the culprit's finding, its YAML.
+    tmux.keys(&["/workload-low", "Enter"]);
+    tmux.keys(&["Enter"]);
+    let pane = tmux.wait_for("the level's FlowSchemas and clients", |p| {
+        p.contains("apilens top · Clients")
+            && p.contains("FLOW SCHEMA")
+            && p.lines()
+                .any(|l| l.contains("CRIT") && l.contains("sa:logging:log-agent"))
+    });
+    assert!(pane.contains("workload-low"), "{pane}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the culprit's finding", |p| {
+        p.contains("client · Esc closes")
+            && p.contains("user        system:serviceaccount:logging:log-agent")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the culprit's fix YAML", |p| {
+        p.contains("kubectl apply -f - for system:serviceaccount:logging:log-agent")
+            && p.contains("kind: PriorityLevelConfiguration")
+    });
+    tmux.escape();
+    tmux.keys(&["BSpace"]);
+    tmux.wait_for("back on the priority levels", |p| {
+        p.contains("apilens top · Priority levels") && p.contains("apiserver-1.sim:6443")
+    });
     tmux.keys(&["?"]);
     tmux.wait_for("the help", |p| {
         p.contains(":watches") && p.contains("Esc closes")
