@@ -65,6 +65,10 @@ fn once_json_names_the_log_agent_and_fills_every_screen() {
         "{stdout}"
     );
     assert_eq!(frame["clients"][0]["user"], LOG_AGENT);
+    // Its requests by verb and resource, from the same audit window: the LISTs of pods first.
+    let requests = frame["culprit"]["requests"].as_array().unwrap();
+    assert_eq!(requests[0]["call"], "list pods", "{requests:?}");
+    assert!(requests[0]["count"].as_u64().unwrap() > 100, "{requests:?}");
     let levels = frame["levels"].as_array().unwrap();
     assert!(
         levels

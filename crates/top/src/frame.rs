@@ -178,6 +178,19 @@ pub struct ClientRow {
     pub fix_yaml: String,
     /// The client-side change.
     pub advice: Vec<String>,
+    /// Its requests of the audit window by verb and resource, the most frequent first.
+    pub requests: Vec<RequestRow>,
+}
+
+/// One verb and resource of a client's requests over the audit window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RequestRow {
+    /// `list pods`.
+    pub call: String,
+    /// Requests in the window.
+    pub count: u64,
+    /// Requests per second over the window.
+    pub per_s: f64,
 }
 
 /// A panel as a table of its series or rows.

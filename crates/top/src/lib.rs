@@ -42,7 +42,10 @@ pub use crate::{
     app::{App, Effect, Overlay, Prompt, Screen},
     build::{SERIES_PER_PANEL, build_frame, merge_replicas},
     error::TopError,
-    frame::{ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine},
+    frame::{
+        ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, RequestRow,
+        SectionLine,
+    },
     once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
     source::{
         ClusterFuture, ClusterSettings, ClusterSource, RemoteStoreSource, Settings, SimSource,

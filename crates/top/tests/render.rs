@@ -2,7 +2,7 @@
 
 use apilens_top::{
     App, ClientRow, Effect, FindingLine, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable,
-    Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
+    RequestRow, Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
@@ -33,6 +33,18 @@ fn frame() -> Frame {
         evidence: vec!["12.3 seats busy on average".into()],
         fix_yaml: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata:\n  name: log-agent\n".into(),
         advice: vec!["page the LIST with limit=500".into()],
+        requests: vec![
+            RequestRow {
+                call: "list pods".into(),
+                count: 4760,
+                per_s: 15.9,
+            },
+            RequestRow {
+                call: "watch configmaps".into(),
+                count: 12,
+                per_s: 0.04,
+            },
+        ],
     };
     let victim = ClientRow {
         user: "system:serviceaccount:kube-system:replicaset-controller".into(),
@@ -279,6 +291,11 @@ fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
     assert_eq!(app.overlay, Overlay::Client(0));
     let text = screen_text(&app, (80, 24));
     assert!(text.contains("page the LIST with limit=500"), "{text}");
+    // The client's requests by verb and resource, the most frequent first.
+    let text = screen_text(&app, (120, 40));
+    let list = text.find("list pods").expect(&text);
+    assert!(list < text.find("watch configmaps").expect(&text), "{text}");
+    assert!(text.contains("4760"), "{text}");
     key(&mut app, KeyCode::Char('y'));
     let text = screen_text(&app, (80, 24));
     assert!(text.contains("kind: PriorityLevelConfiguration"), "{text}");

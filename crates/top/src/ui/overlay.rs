@@ -112,6 +112,21 @@ fn client_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
         Line::raw(""),
     ];
     lines.extend(c.evidence.iter().map(|e| Line::raw(format!("• {e}"))));
+    if !c.requests.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "requests (audit window)      count    req/s",
+            theme.heading(),
+        ));
+        lines.extend(c.requests.iter().take(20).map(|r| {
+            Line::raw(format!(
+                "{:<28} {:>6} {:>8}",
+                r.call,
+                r.count,
+                crate::text::num(r.per_s)
+            ))
+        }));
+    }
     if !c.advice.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("fix", theme.heading()));
