@@ -65,6 +65,10 @@ fn once_json_names_the_log_agent_and_fills_every_screen() {
         "{stdout}"
     );
     assert_eq!(frame["clients"][0]["user"], LOG_AGENT);
+    // Its requests by verb and resource, from the same audit window: the LISTs of pods first.
+    let requests = frame["culprit"]["requests"].as_array().unwrap();
+    assert_eq!(requests[0]["call"], "list pods", "{requests:?}");
+    assert!(requests[0]["count"].as_u64().unwrap() > 100, "{requests:?}");
     let levels = frame["levels"].as_array().unwrap();
     assert!(
         levels
@@ -72,6 +76,13 @@ fn once_json_names_the_log_agent_and_fills_every_screen() {
             .any(|l| l["instance"] == "apiserver-1.sim:6443"),
         "every replica's levels: {levels:?}"
     );
+    // Seats in use against each replica's limit, and the borrowing between levels.
+    for l in levels.iter().filter(|l| l["level"] == "workload-low") {
+        let (in_use, limit) = (l["seats_in_use"].as_f64(), l["seats_limit"].as_f64());
+        assert!(limit.is_some_and(|v| v > 0.0), "{l}");
+        assert!(in_use.is_some_and(|v| v >= 0.0), "{l}");
+        assert!(l["seats_borrowed"].is_number(), "{l}");
+    }
     assert!(!frame["sections"].as_array().unwrap().is_empty());
     assert!(!frame["calls"].as_array().unwrap().is_empty());
     assert!(!frame["etcd"].as_array().unwrap().is_empty());
@@ -258,6 +269,44 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
     tmux.escape();
     tmux.keys(&[":pl", "Enter"]);
     tmux.wait_for("the priority levels", |p| {
+        p.contains("apilens top · Priority levels") && p.contains("apiserver-1.sim:6443")
+    });
+    // Seats used over each replica's limit, and the borrowing column.
+    tmux.wait_for("seats used/limit and borrowing", |p| {
+        p.contains("SEATS")
+            && p.contains("BORROW")
+            && p.lines().any(|l| {
+                l.starts_with("workload-low")
+                    && l.split_whitespace().any(|w| {
+                        w.split_once('/').is_some_and(|(a, b)| {
+                            a.parse::<f64>().is_ok() && b.parse::<f64>().is_ok()
+                        })
+                    })
+            })
+    });
+    // Drill down: the level, its FlowSchemas and clients, the culprit's finding, its YAML.
+    tmux.keys(&["/workload-low", "Enter"]);
+    tmux.keys(&["Enter"]);
+    let pane = tmux.wait_for("the level's FlowSchemas and clients", |p| {
+        p.contains("apilens top · Clients")
+            && p.contains("FLOW SCHEMA")
+            && p.lines()
+                .any(|l| l.contains("CRIT") && l.contains("sa:logging:log-agent"))
+    });
+    assert!(pane.contains("workload-low"), "{pane}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the culprit's finding", |p| {
+        p.contains("client · Esc closes")
+            && p.contains("user        system:serviceaccount:logging:log-agent")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the culprit's fix YAML", |p| {
+        p.contains("kubectl apply -f - for system:serviceaccount:logging:log-agent")
+            && p.contains("kind: PriorityLevelConfiguration")
+    });
+    tmux.escape();
+    tmux.keys(&["BSpace"]);
+    tmux.wait_for("back on the priority levels", |p| {
         p.contains("apilens top · Priority levels") && p.contains("apiserver-1.sim:6443")
     });
     tmux.keys(&["?"]);
@@ -509,6 +558,38 @@ fn closing_the_terminal_ends_the_view_and_removes_its_temporary_store() {
     }
 }
 
+/// Ctrl-C (SIGINT) while `--once` fills the simulator's store removes the temporary store, and
+/// the process ends with the status a signal gives (130).
+#[test]
+fn ctrl_c_during_once_removes_the_temporary_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A long window: the history the simulator stores first takes seconds, time to interrupt.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apilens"))
+        .args(["top", "--sim", "healthy", "--window", "6h", "--once"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stored = || std::fs::read_dir(tmp.path()).unwrap().count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored() == 0 {
+        assert!(Instant::now() < deadline, "no temporary store was made");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// Two fake API server replicas on 127.0.0.1 and 127.0.0.2 serving the real 1.34 scrape, the
 /// real APF dumps and a FlowSchema that jails a client in catch-all, and their kubeconfig.
 fn fake_cluster(
@@ -575,6 +656,20 @@ fn a_live_cluster_through_its_kubeconfig_gives_levels_per_replica_and_findings_f
         for level in ["workload-low", "global-default", "system", "catch-all"] {
             assert!(names.contains(&level), "{instance} {level}: {names:?}");
         }
+        // The real 1.34 scrape's seats: workload-low lends 189 of its 245 nominal seats
+        // (current_limit_seats 56), within 24..=845.
+        let low = levels
+            .iter()
+            .find(|l| l["instance"] == instance.as_str() && l["level"] == "workload-low")
+            .unwrap();
+        assert_eq!(low["seats_limit"], 56.0, "{low}");
+        assert_eq!(low["seats_borrowed"], -189.0, "{low}");
+        assert_eq!(low["seats_in_use"], 1.0, "{low}");
+        assert_eq!(
+            (&low["seats_lower"], &low["seats_upper"]),
+            (&24.0.into(), &845.0.into()),
+            "{low}"
+        );
     }
     // The doctor read the cluster's own FlowSchemas and every replica's dumps.
     let findings = frame["findings"].as_array().unwrap();

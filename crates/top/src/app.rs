@@ -1,7 +1,7 @@
 //! The view's state: the frames read so far, the screen, the selection, the filter and what a
 //! key does to them.
 
-use crate::frame::{ClientRow, Frame};
+use crate::frame::{ClientRow, FindingLine, Frame};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,9 @@ pub enum Overlay {
     Client(usize),
     /// The fix YAML of the selected client.
     Fix(usize),
+    /// A finding about the server or its configuration (no client): its evidence, remediation
+    /// and YAML; the index is in [`Frame::findings`].
+    Finding(usize),
 }
 
 /// What the line at the bottom is being used for.
@@ -140,6 +143,9 @@ pub struct App {
     pub interval: Duration,
     /// A one-off message for the status line.
     pub message: Option<String>,
+    /// Where `Enter` drilled down from (screen, filter, selection), newest last: `Esc` and
+    /// `Backspace` go back to it.
+    pub back: Vec<(Screen, String, usize)>,
 }
 
 /// A figure as a sparkline point: thousandths, none below zero.
@@ -175,6 +181,7 @@ impl App {
             history_step: Duration::from_secs(60),
             interval,
             message: None,
+            back: Vec::new(),
         }
     }
 
@@ -233,6 +240,20 @@ impl App {
             .collect()
     }
 
+    /// The findings about the server or its configuration (no client) after the filter: the
+    /// clients screen lists them below the clients.
+    pub fn visible_server_findings(&self) -> Vec<(usize, &FindingLine)> {
+        let Some(frame) = &self.frame else {
+            return Vec::new();
+        };
+        frame
+            .findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.client.is_empty() && self.matches(&[&f.kind, &f.title]))
+            .collect()
+    }
+
     /// True when one of `fields` contains the filter (case-insensitive).
     pub fn matches(&self, fields: &[&str]) -> bool {
         if self.filter.is_empty() {
@@ -248,7 +269,7 @@ impl App {
         match self.screen {
             Screen::Overview => frame.sections.len(),
             Screen::Levels => crate::ui::levels::visible(self, frame).len(),
-            Screen::Clients => self.visible_clients().len(),
+            Screen::Clients => self.visible_clients().len() + self.visible_server_findings().len(),
             Screen::Calls | Screen::Watches | Screen::Etcd => {
                 crate::ui::panels::visible_rows(self, frame).len()
             }
@@ -270,6 +291,13 @@ impl App {
         self.message = None;
         match key.code {
             KeyCode::Char('q') => return Effect::Quit,
+            KeyCode::Esc | KeyCode::Backspace if !self.back.is_empty() => {
+                if let Some((screen, filter, selected)) = self.back.pop() {
+                    self.screen = screen;
+                    self.filter = filter;
+                    self.selected = selected;
+                }
+            }
             KeyCode::Esc => {
                 if !self.filter.is_empty() {
                     self.filter.clear();
@@ -396,6 +424,7 @@ impl App {
     fn switch(&mut self, screen: Screen) {
         self.screen = screen;
         self.selected = 0;
+        self.back.clear();
     }
 
     fn cycle(&mut self, by: usize) {
@@ -434,16 +463,14 @@ impl App {
             Screen::Levels => {
                 let rows = crate::ui::levels::visible(self, frame);
                 if let Some(level) = rows.get(self.selected).map(|r| r.level.clone()) {
+                    let from = (self.screen, std::mem::take(&mut self.filter), self.selected);
                     self.switch(Screen::Clients);
+                    self.back.push(from);
+                    // The level's FlowSchemas (below) and its clients.
                     self.filter = level;
                 }
             }
-            Screen::Clients => {
-                if let Some((i, _)) = self.visible_clients().get(self.selected) {
-                    self.overlay = Overlay::Client(*i);
-                    self.scroll = 0;
-                }
-            }
+            Screen::Clients => self.open_selected_client(false),
             Screen::Calls | Screen::Watches | Screen::Etcd => {
                 let rows = crate::ui::panels::visible_rows(self, frame);
                 if let Some((_, row)) = rows.get(self.selected) {
@@ -454,12 +481,34 @@ impl App {
         }
     }
 
-    /// `y`: the doctor's fix for the selected client (the culprit elsewhere than on the
-    /// clients screen).
+    /// The selected row of the clients screen: a client's finding (`fix`: its YAML), or a
+    /// finding about the server with its evidence and remediation.
+    fn open_selected_client(&mut self, fix: bool) {
+        let clients = self.visible_clients();
+        let overlay = match clients.get(self.selected) {
+            Some((i, _)) if fix => Some(Overlay::Fix(*i)),
+            Some((i, _)) => Some(Overlay::Client(*i)),
+            None => self
+                .visible_server_findings()
+                .get(self.selected - clients.len())
+                .map(|(i, _)| Overlay::Finding(*i)),
+        };
+        match overlay {
+            Some(o) => {
+                self.overlay = o;
+                self.scroll = 0;
+            }
+            None => self.message = Some("no client selected".to_owned()),
+        }
+    }
+
+    /// `y`: the doctor's fix for the selected client or server finding (the culprit elsewhere
+    /// than on the clients screen).
     fn show_fix(&mut self) {
-        let index = if self.screen == Screen::Clients {
-            self.visible_clients().get(self.selected).map(|(i, _)| *i)
-        } else {
+        if self.screen == Screen::Clients {
+            return self.open_selected_client(true);
+        }
+        let index = {
             self.frame
                 .as_ref()
                 .and_then(|f| f.culprit.as_ref().map(|_| 0))

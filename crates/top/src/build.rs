@@ -9,8 +9,8 @@ use apilens_report::{PanelSummary, Report, format_value};
 use std::collections::BTreeMap;
 
 /// Series or rows the report keeps per panel for the view: enough for every priority level of
-/// every replica of a large cluster.
-pub const SERIES_PER_PANEL: usize = 60;
+/// every replica of a large cluster (the seats panel has five series per level and replica).
+pub const SERIES_PER_PANEL: usize = 160;
 
 /// Builds a frame from `report` and, when the doctor ran (over an audit log, live APF state, or
 /// both), its `diagnosis`.
@@ -67,7 +67,25 @@ fn finding_line(f: &Finding) -> FindingLine {
             .as_ref()
             .map(|c| c.user.clone())
             .unwrap_or_default(),
+        evidence: evidence_texts(f),
+        fix_yaml: f.fix.yaml.clone(),
+        advice: f.fix.advice.clone(),
     }
+}
+
+/// A finding's evidence as sentences.
+fn evidence_texts(f: &Finding) -> Vec<String> {
+    f.evidence
+        .iter()
+        .map(|e| match e {
+            Evidence::Figure { text, .. }
+            | Evidence::Window { text, .. }
+            | Evidence::Panels { text, .. }
+            | Evidence::Note { text } => text.clone(),
+            Evidence::Examples { uris } => format!("e.g. {}", uris.join("  ")),
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn section_line(s: &apilens_report::Section) -> SectionLine {
@@ -117,15 +135,33 @@ fn levels(report: &Report) -> Vec<LevelRow> {
             rows.insert(
                 (level.clone(), instance.clone()),
                 LevelRow {
-                    level,
-                    instance,
                     utilisation_pct: s.last,
                     utilisation_peak_pct: Some(s.peak),
-                    wait_p99_s: None,
-                    rejected_per_s: None,
-                    dispatched_per_s: None,
+                    ..LevelRow::new(level, instance)
                 },
             );
+        }
+    }
+    if let Some(p) = panel(report, "apf-seats") {
+        for s in &p.series {
+            let w = words(&s.legend);
+            let key = match w.as_slice() {
+                [level, instance, ..] => ((*level).to_owned(), (*instance).to_owned()),
+                [level] => ((*level).to_owned(), String::new()),
+                [] => continue,
+            };
+            let row = rows
+                .entry(key.clone())
+                .or_insert_with(|| LevelRow::new(key.0, key.1));
+            let figure = match s.query.as_str() {
+                "in-use" => &mut row.seats_in_use,
+                "limit" => &mut row.seats_limit,
+                "borrowed" => &mut row.seats_borrowed,
+                "lower" => &mut row.seats_lower,
+                "upper" => &mut row.seats_upper,
+                _ => continue,
+            };
+            *figure = s.last;
         }
     }
     if let Some(p) = panel(report, "apf-queue-wait") {
@@ -154,15 +190,7 @@ fn levels(report: &Report) -> Vec<LevelRow> {
         if !rows.keys().any(|(l, _)| l == level) {
             rows.insert(
                 (level.clone(), String::new()),
-                LevelRow {
-                    level: level.clone(),
-                    instance: String::new(),
-                    utilisation_pct: None,
-                    utilisation_peak_pct: None,
-                    wait_p99_s: None,
-                    rejected_per_s: None,
-                    dispatched_per_s: None,
-                },
+                LevelRow::new(level.clone(), String::new()),
             );
         }
         for row in rows.values_mut().filter(|r| &r.level == level) {
@@ -182,7 +210,8 @@ fn levels(report: &Report) -> Vec<LevelRow> {
     out
 }
 
-/// Rows of the view's levels merged over replicas: the fullest replica's utilisation.
+/// Rows of the view's levels merged over replicas: the fullest replica's utilisation, the
+/// seats (in use, limits, borrowed, bounds) summed over the replicas.
 pub fn merge_replicas(rows: &[LevelRow]) -> Vec<LevelRow> {
     let mut merged: Vec<LevelRow> = Vec::new();
     for r in rows {
@@ -190,6 +219,11 @@ pub fn merge_replicas(rows: &[LevelRow]) -> Vec<LevelRow> {
             Some(m) => {
                 m.utilisation_pct = max_opt(m.utilisation_pct, r.utilisation_pct);
                 m.utilisation_peak_pct = max_opt(m.utilisation_peak_pct, r.utilisation_peak_pct);
+                m.seats_in_use = sum_opt(m.seats_in_use, r.seats_in_use);
+                m.seats_limit = sum_opt(m.seats_limit, r.seats_limit);
+                m.seats_borrowed = sum_opt(m.seats_borrowed, r.seats_borrowed);
+                m.seats_lower = sum_opt(m.seats_lower, r.seats_lower);
+                m.seats_upper = sum_opt(m.seats_upper, r.seats_upper);
             }
             None => merged.push(LevelRow {
                 instance: String::new(),
@@ -198,6 +232,13 @@ pub fn merge_replicas(rows: &[LevelRow]) -> Vec<LevelRow> {
         }
     }
     merged
+}
+
+fn sum_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
 }
 
 fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -331,18 +372,7 @@ fn add_finding(row: &mut ClientRow, f: &Finding) {
             row.priority_level = c.priority_level.clone();
         }
     }
-    row.evidence = f
-        .evidence
-        .iter()
-        .map(|e| match e {
-            Evidence::Figure { text, .. }
-            | Evidence::Window { text, .. }
-            | Evidence::Panels { text, .. }
-            | Evidence::Note { text } => text.clone(),
-            Evidence::Examples { uris } => format!("e.g. {}", uris.join("  ")),
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
+    row.evidence = evidence_texts(f);
     row.fix_yaml = f.fix.yaml.clone();
     row.advice = f.fix.advice.clone();
 }

@@ -57,6 +57,12 @@ pub struct FindingLine {
     pub title: String,
     /// The client it names, empty for a finding about the server or its configuration.
     pub client: String,
+    /// Evidence sentences.
+    pub evidence: Vec<String>,
+    /// The fix's YAML, empty when APF is not the remedy.
+    pub fix_yaml: String,
+    /// The remediation in words.
+    pub advice: Vec<String>,
 }
 
 /// One report section as a line of the overview.
@@ -88,12 +94,43 @@ pub struct LevelRow {
     pub utilisation_pct: Option<f64>,
     /// Its peak over the window, percent.
     pub utilisation_peak_pct: Option<f64>,
+    /// Seats executing at the end (summed over replicas for the whole level).
+    pub seats_in_use: Option<f64>,
+    /// The current seat limit, borrowing included, at the end.
+    pub seats_limit: Option<f64>,
+    /// Seats borrowed from other levels (the current limit minus the nominal one): negative
+    /// when the level lent seats.
+    pub seats_borrowed: Option<f64>,
+    /// The lowest the limit may be lent down to.
+    pub seats_lower: Option<f64>,
+    /// The highest the limit may borrow up to.
+    pub seats_upper: Option<f64>,
     /// Queue wait p99 over all replicas, seconds.
     pub wait_p99_s: Option<f64>,
     /// APF rejections per second over all replicas.
     pub rejected_per_s: Option<f64>,
     /// Requests dispatched per second over all replicas.
     pub dispatched_per_s: Option<f64>,
+}
+
+impl LevelRow {
+    /// A row of `level` on `instance` with no figure yet.
+    pub fn new(level: String, instance: String) -> LevelRow {
+        LevelRow {
+            level,
+            instance,
+            utilisation_pct: None,
+            utilisation_peak_pct: None,
+            seats_in_use: None,
+            seats_limit: None,
+            seats_borrowed: None,
+            seats_lower: None,
+            seats_upper: None,
+            wait_p99_s: None,
+            rejected_per_s: None,
+            dispatched_per_s: None,
+        }
+    }
 }
 
 /// One flow schema's seats on the busiest replica.
@@ -141,6 +178,19 @@ pub struct ClientRow {
     pub fix_yaml: String,
     /// The client-side change.
     pub advice: Vec<String>,
+    /// Its requests of the audit window by verb and resource, the most frequent first.
+    pub requests: Vec<RequestRow>,
+}
+
+/// One verb and resource of a client's requests over the audit window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RequestRow {
+    /// `list pods`.
+    pub call: String,
+    /// Requests in the window.
+    pub count: u64,
+    /// Requests per second over the window.
+    pub per_s: f64,
 }
 
 /// A panel as a table of its series or rows.

@@ -8,7 +8,9 @@
 //! rule of its own. [`App`] holds the view's state and turns keys into changes
 //! ([`App::handle_key`]); [`draw`] draws it with ratatui; [`run_live`] runs it on the terminal
 //! with a [`Source`] read on a thread of its own, so a slow source never blocks the screen.
-//! [`render_text`] and [`render_json`] print one frame for `--once`.
+//! [`render_text`] and [`render_json`] print one frame for `--once`. The sources are here too:
+//! [`SimSource`], [`StoreSource`], [`RemoteStoreSource`] and [`ClusterSource`], each read
+//! through the report and the doctor with the audit logs read whole or followed as they grow.
 //!
 //! Screens: overview (one verdict per report section, with sparklines), priority levels (seats
 //! in use against the limit per replica, queue wait p99, 429/s), clients (the doctor's ranking:
@@ -30,6 +32,7 @@ mod build;
 mod error;
 mod frame;
 mod once;
+mod source;
 mod style;
 mod term;
 mod text;
@@ -39,8 +42,15 @@ pub use crate::{
     app::{App, Effect, Overlay, Prompt, Screen},
     build::{SERIES_PER_PANEL, build_frame, merge_replicas},
     error::TopError,
-    frame::{ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, SectionLine},
+    frame::{
+        ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, RequestRow,
+        SectionLine,
+    },
     once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
+    source::{
+        ClusterFuture, ClusterSettings, ClusterSource, RemoteStoreSource, Settings, SimSource,
+        SimStart, Simulation, StoreSource, remove_scratch_dirs,
+    },
     style::Theme,
     term::{LiveOpts, Source, run_live},
     text::{duration as duration_text, render_json},

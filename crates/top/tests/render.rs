@@ -2,7 +2,7 @@
 
 use apilens_top::{
     App, ClientRow, Effect, FindingLine, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable,
-    Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
+    RequestRow, Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
@@ -33,6 +33,18 @@ fn frame() -> Frame {
         evidence: vec!["12.3 seats busy on average".into()],
         fix_yaml: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata:\n  name: log-agent\n".into(),
         advice: vec!["page the LIST with limit=500".into()],
+        requests: vec![
+            RequestRow {
+                call: "list pods".into(),
+                count: 4760,
+                per_s: 15.9,
+            },
+            RequestRow {
+                call: "watch configmaps".into(),
+                count: 12,
+                per_s: 0.04,
+            },
+        ],
     };
     let victim = ClientRow {
         user: "system:serviceaccount:kube-system:replicaset-controller".into(),
@@ -44,13 +56,17 @@ fn frame() -> Frame {
         ..ClientRow::default()
     };
     let level = |level: &str, instance: &str, used: f64| LevelRow {
-        level: level.into(),
-        instance: instance.into(),
         utilisation_pct: Some(used),
         utilisation_peak_pct: Some(used + 5.0),
+        seats_in_use: Some((used * 0.56).round()),
+        seats_limit: Some(56.0),
+        seats_borrowed: Some(-189.0),
+        seats_lower: Some(24.0),
+        seats_upper: Some(649.0),
         wait_p99_s: Some(1.5),
         rejected_per_s: Some(2.4),
         dispatched_per_s: Some(50.0),
+        ..LevelRow::new(level.into(), instance.into())
     };
     Frame {
         source: "simulator chatty-daemonset (SIMULATED)".into(),
@@ -237,6 +253,33 @@ fn the_levels_screen_shows_seats_per_replica_and_r_merges_them() {
 }
 
 #[test]
+fn the_levels_screen_shows_seats_used_over_the_limit_and_borrowing_at_80x24_and_wider() {
+    let mut app = app();
+    typed(&mut app, ":pl");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Levels);
+    let narrow = screen_text(&app, (80, 24));
+    assert!(
+        narrow.contains("SEATS") && narrow.contains("BORROW"),
+        "{narrow}"
+    );
+    assert!(narrow.contains("56/56"), "{narrow}");
+    assert!(narrow.contains("-189"), "{narrow}");
+    assert!(narrow.contains("apiserver-0.sim"), "{narrow}");
+    let wide = screen_text(&app, (140, 40));
+    assert!(
+        wide.contains("LOW-HIGH") && wide.contains("24-649"),
+        "{wide}"
+    );
+    assert!(wide.contains("REQ/s"), "{wide}");
+    // Merged over replicas, the seats add up: 56 + 52 in use of 112.
+    key(&mut app, KeyCode::Char('r'));
+    let merged = screen_text(&app, (80, 24));
+    assert!(merged.contains("108/112"), "{merged}");
+    assert!(merged.contains("-378"), "{merged}");
+}
+
+#[test]
 fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
     let mut app = app();
     key(&mut app, KeyCode::Char('2'));
@@ -248,6 +291,11 @@ fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
     assert_eq!(app.overlay, Overlay::Client(0));
     let text = screen_text(&app, (80, 24));
     assert!(text.contains("page the LIST with limit=500"), "{text}");
+    // The client's requests by verb and resource, the most frequent first.
+    let text = screen_text(&app, (120, 40));
+    let list = text.find("list pods").expect(&text);
+    assert!(list < text.find("watch configmaps").expect(&text), "{text}");
+    assert!(text.contains("4760"), "{text}");
     key(&mut app, KeyCode::Char('y'));
     let text = screen_text(&app, (80, 24));
     assert!(text.contains("kind: PriorityLevelConfiguration"), "{text}");
@@ -255,6 +303,29 @@ fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
     assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Redraw);
     assert_eq!(app.overlay, Overlay::None);
     assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn esc_and_backspace_go_back_up_the_drill_down_to_the_level() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Clients);
+    // The level's FlowSchemas are listed under its clients.
+    let text = screen_text(&app, (100, 30));
+    assert!(text.contains("FLOW SCHEMA"), "{text}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.overlay, Overlay::Client(0));
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.screen, Screen::Clients);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!((app.screen, app.selected), (Screen::Levels, 1));
+    assert!(app.filter.is_empty());
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Levels);
 }
 
 #[test]
@@ -343,6 +414,9 @@ fn what_a_frame_could_not_read_shows_in_the_status_line_and_a_server_finding_in_
                 kind: "apf-jail-in-catch-all".into(),
                 title: jail.into(),
                 client: String::new(),
+                evidence: vec!["FlowSchema jail-noisy sends 40% of catch-all's seats".into()],
+                fix_yaml: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata:\n  name: jail-noisy\n".into(),
+                advice: vec!["delete FlowSchema jail-noisy".into()],
             }],
             errors: vec![
                 "GET /debug/api_priority_and_fairness/dump_queues from 10.0.0.1:6443: HTTP 403: forbidden".into(),
@@ -373,6 +447,20 @@ fn what_a_frame_could_not_read_shows_in_the_status_line_and_a_server_finding_in_
         verdict.starts_with("doctor WARNING FlowSchema jail-noisy jails"),
         "{text}"
     );
+    // On the clients screen the finding about the server is a row: Enter and y show its
+    // evidence, remediation and YAML.
+    for (open, size) in [(KeyCode::Enter, (80, 24)), (KeyCode::Char('y'), (120, 40))] {
+        key(&mut app, KeyCode::Char('3'));
+        let text = screen_text(&app, size);
+        assert!(text.contains("(server) FlowSchema jail-"), "{text}");
+        key(&mut app, open);
+        assert_eq!(app.overlay, Overlay::Finding(0));
+        let text = screen_text(&app, size);
+        assert!(text.contains("sends 40% of catch-all's seats"), "{text}");
+        assert!(text.contains("delete FlowSchema jail-noisy"), "{text}");
+        assert!(text.contains("kind: FlowSchema"), "{text}");
+        key(&mut app, KeyCode::Esc);
+    }
     // A frame read without a problem gives the key hints back.
     app.set_frame(Frame::default(), Instant::now());
     assert!(

@@ -1,17 +1,19 @@
 //! `apilens top`: the live terminal view, or one frame of it with `--once`.
 
-mod cluster;
-mod follow;
-mod refresh;
-mod settings;
-mod source;
-
 use crate::output::TextOrJson;
+use crate::shared::live_apf::read_cluster;
 use crate::shared::remote::RemoteArgs;
+use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::shared::targets::{EtcdArgs, KubeArgs};
 use anyhow::{Context as _, bail};
+use apilens_doctor::DoctorInputs;
 use apilens_model::parse_duration;
-use apilens_top::{LiveOpts, Source, Theme};
+use apilens_scrape::{Health, JOB_APISERVER, api_server_targets};
+use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
+use apilens_top::{
+    ClusterSettings, ClusterSource, LiveOpts, RemoteStoreSource, Settings, SimSource, SimStart,
+    Simulation, Source, StoreSource, Theme,
+};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +114,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.scrape_interval < Duration::from_secs(1) {
         bail!("--scrape-interval must be at least 1s");
     }
+    if args.once {
+        remove_scratch_on_signal()?;
+    }
     let mut source = open_source(&args)?;
     if args.once {
         let frame = source.read(Duration::ZERO).map_err(anyhow::Error::msg)?;
@@ -146,7 +151,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
-    let settings = settings::Settings {
+    let settings = Settings {
         window: args.window,
         selector: args.selector.clone(),
         audit_logs: args.audit_logs.clone(),
@@ -165,13 +170,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             "apilens top: simulating {scenario} (SIMULATED data): storing the first {} ...",
             apilens_top::duration_text(args.window.as_secs() + 60)
         );
-        return Ok(Box::new(source::SimSource::start(
-            scenario,
-            &args.kubernetes_version,
-            args.replicas,
-            args.seed,
-            settings,
-        )?));
+        return Ok(Box::new(start_sim(args, scenario, settings)?));
     }
     let remote = args.remote.prometheus.is_some() || args.remote.amp_workspace.is_some();
     let named_cluster = args.kube.given() || !args.etcd.etcd.is_empty();
@@ -181,19 +180,10 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         );
     }
     if let Some(client) = args.remote.client(Duration::from_secs(30))? {
-        return Ok(Box::new(source::RemoteStoreSource::new(client, settings)?));
+        return Ok(Box::new(RemoteStoreSource::new(client, settings)?));
     }
     if named_cluster || (args.data_dir.is_none() && KubeArgs::default_found()) {
-        let source = cluster::ClusterSource::start(
-            cluster::ClusterSettings {
-                kube: args.kube.clone(),
-                etcd: args.etcd.clone(),
-                data_dir: args.data_dir.clone(),
-                scrape_interval: args.scrape_interval,
-                first_scrapes: if args.once { 2 } else { 1 },
-            },
-            settings,
-        )?;
+        let source = start_cluster(args, settings)?;
         let _ = writeln!(
             std::io::stderr().lock(),
             "apilens top: scraping every API server replica of {}{}",
@@ -219,40 +209,175 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
             dir.display()
         );
     }
-    Ok(Box::new(source::StoreSource::new(dir, settings)?))
+    Ok(Box::new(StoreSource::new(dir, settings)?))
 }
 
-/// A flag set when the terminal closes (SIGHUP) or the process is asked to stop (SIGTERM), so
-/// that the view leaves as `q` leaves: terminal restored, temporary store removed.
-fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+/// The simulator in-process, its scrapes stored as `demo` stores them.
+fn start_sim(args: &Args, scenario: &str, settings: Settings) -> anyhow::Result<SimSource> {
+    if !SCENARIOS.iter().any(|s| s.name == scenario) {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        bail!(
+            "unknown scenario {scenario:?}: choose one of {}",
+            names.join(", ")
+        );
+    }
+    let version = KubeVersion::parse(&args.kubernetes_version)?;
+    let name = format!("simulator {scenario} (SIMULATED)");
+    Ok(SimSource::start(name, settings, |start| {
+        open_sim(scenario, version, args.replicas, args.seed, &start).map_err(|e| format!("{e:#}"))
+    })?)
+}
+
+/// The simulator with its scrape loops and audit log, as `demo` runs it.
+struct SimRun {
+    runtime: tokio::runtime::Runtime,
+    sim: Simulator,
+    targets: Vec<SimTarget>,
+    audit: AuditFile,
+}
+
+fn open_sim(
+    scenario: &str,
+    kubernetes_version: KubeVersion,
+    replicas: usize,
+    seed: u64,
+    start: &SimStart<'_>,
+) -> anyhow::Result<Box<dyn Simulation>> {
+    let mut sim = Simulator::new(ScenarioConfig {
+        scenario: scenario.to_owned(),
+        kubernetes_version,
+        replicas,
+        seed,
+        start_unix_ms: start.start_ms,
+    })?;
+    let audit = AuditFile::create(start.audit_log)?;
+    sim.set_audit_sink(Box::new(audit.clone()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let targets = sim_targets(&sim, &start.sink, &Health::new(), start.scrape_every);
+    Ok(Box::new(SimRun {
+        runtime,
+        sim,
+        targets,
+        audit,
+    }))
+}
+
+impl Simulation for SimRun {
+    fn scrape_at(&mut self, t_ms: i64) -> Result<(), String> {
+        self.runtime
+            .block_on(scrape_all(&mut self.sim, &mut self.targets, t_ms))
+            .map_err(|e| format!("{e:#}"))?;
+        self.audit
+            .flush()
+            .map_err(|e| format!("writing the simulated audit log: {e}"))
+    }
+}
+
+/// A live cluster through the kubeconfig: the replicas `serve` scrapes and etcd, and the APF
+/// state `doctor --kubeconfig` reads.
+fn start_cluster(args: &Args, settings: Settings) -> anyhow::Result<ClusterSource> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("top-cluster")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let kube = runtime.block_on(args.kube.connect())?;
+    let etcd = args.etcd.targets()?;
+    let discover = {
+        let kube = kube.clone();
+        Box::pin(async move {
+            let (mut targets, warnings) = api_server_targets(&kube, JOB_APISERVER).await;
+            targets.extend(etcd);
+            (targets, warnings)
+        })
+    };
+    let read_apf = {
+        let kube = kube.clone();
+        Box::new(move || {
+            let kube = kube.clone();
+            Box::pin(async move {
+                let state = read_cluster(&kube).await;
+                DoctorInputs {
+                    version: state
+                        .version
+                        .map(|v| (v, format!("/version of {}", state.context))),
+                    apf: state.objects,
+                    dumps: state.dumps,
+                    notes: state.notes,
+                    ..DoctorInputs::default()
+                }
+            }) as apilens_top::ClusterFuture<DoctorInputs>
+        })
+    };
+    Ok(ClusterSource::start(
+        ClusterSettings {
+            name: format!("cluster {}", kube.context()),
+            runtime,
+            discover,
+            read_apf,
+            data_dir: args.data_dir.clone(),
+            scrape_interval: args.scrape_interval,
+            first_scrapes: if args.once { 2 } else { 1 },
+        },
+        settings,
+    )?)
+}
+
+/// Calls `then` on a thread of its own when the terminal closes (SIGHUP) or the process is
+/// asked to stop (SIGINT, SIGTERM); the signals no longer end the process by themselves.
+fn on_signal(then: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .context("cannot start the signal listener")?;
-    let (mut hup, mut term) = runtime.block_on(async {
+    let (mut hup, mut int, mut term) = runtime.block_on(async {
         Ok::<_, anyhow::Error>((
             signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
             signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
         ))
     })?;
-    let flag = Arc::clone(&stop);
     std::thread::Builder::new()
         .name("top-signals".to_owned())
         .spawn(move || {
             runtime.block_on(async {
                 tokio::select! {
                     _ = hup.recv() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                 }
             });
-            flag.store(true, Ordering::Relaxed);
-            // A closed terminal can leave the main thread stuck in the terminal library; the
-            // reader thread has dropped the source (and its temporary store) by now.
-            std::thread::sleep(Duration::from_secs(3));
-            std::process::exit(0);
+            then();
         })
         .context("cannot start the signal listener")?;
+    Ok(())
+}
+
+/// `--once`: a signal (Ctrl-C while the first frame is read) removes the temporary store and
+/// spool directories, then ends the process as the signal would have (exit status 130).
+fn remove_scratch_on_signal() -> anyhow::Result<()> {
+    on_signal(|| {
+        apilens_top::remove_scratch_dirs();
+        std::process::exit(130);
+    })
+}
+
+/// A flag set when the terminal closes (SIGHUP) or the process is asked to stop (SIGINT,
+/// SIGTERM), so that the view leaves as `q` leaves: terminal restored, temporary store removed.
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    on_signal(move || {
+        flag.store(true, Ordering::Relaxed);
+        // A closed terminal can leave the main thread stuck in the terminal library; the
+        // reader thread has dropped the source (and its temporary store) by now.
+        std::thread::sleep(Duration::from_secs(3));
+        std::process::exit(0);
+    })?;
     Ok(stop)
 }

@@ -34,6 +34,34 @@ pub(super) fn panels() -> Vec<Panel> {
             ])
             .drill(&["flow_schema"], &["apf-top-flows", "apf-queue-wait", "apf-rejections"], "A full level queues, then rejects with 429: find the flow schema that fills it and give that client its own level or fix its LISTs.")
             .build(),
+        panel("apf-seats", Row::PriorityAndFairness, "Seats in use, seat limit and borrowing per priority level", Unit::Seats, Visualisation::Timeseries)
+            .question("How many seats does each priority level use against its limit, and how many has it borrowed or lent?")
+            .description(
+                "Per server and priority level: seats executing (current_executing_seats, 1.28+; request_concurrency_in_use \
+                 before), the current seat limit (current_limit_seats, 1.26+; request_concurrency_limit before), what the \
+                 level borrowed from the others (current_limit_seats minus nominal_limit_seats: negative when it lent \
+                 seats), and the bounds borrowing moves the limit within (lower_limit_seats, upper_limit_seats).",
+            )
+            .query("in-use", "{{priority_level}} {{instance}}", vec![
+                from(28, r#"sum by (instance, priority_level) (apiserver_flowcontrol_current_executing_seats{${sel}})"#),
+                alt(22, 27, r#"sum by (instance, priority_level) (apiserver_flowcontrol_request_concurrency_in_use{${sel}})"#),
+                alt(20, 21, r#"sum by (instance, priority_level) (apiserver_flowcontrol_current_executing_requests{${sel}})"#),
+            ])
+            .query("limit", "{{priority_level}} {{instance}}", vec![
+                from(26, r#"max by (instance, priority_level) (apiserver_flowcontrol_current_limit_seats{${sel}})"#),
+                alt(20, 25, r#"max by (instance, priority_level) (apiserver_flowcontrol_request_concurrency_limit{${sel}})"#),
+            ])
+            .query("borrowed", "{{priority_level}} {{instance}}", vec![
+                from(26, r#"max by (instance, priority_level) (apiserver_flowcontrol_current_limit_seats{${sel}}) - max by (instance, priority_level) (apiserver_flowcontrol_nominal_limit_seats{${sel}})"#),
+            ])
+            .query("lower", "{{priority_level}} {{instance}}", vec![
+                from(26, r#"max by (instance, priority_level) (apiserver_flowcontrol_lower_limit_seats{${sel}})"#),
+            ])
+            .query("upper", "{{priority_level}} {{instance}}", vec![
+                from(26, r#"max by (instance, priority_level) (apiserver_flowcontrol_upper_limit_seats{${sel}})"#),
+            ])
+            .drill(&["flow_schema"], &["apf-priority-level-utilisation", "apf-top-flows"], "A level at its limit that cannot borrow more (the limit at its upper bound, or the others busy) queues, then rejects.")
+            .build(),
         panel("apf-queue-wait", Row::PriorityAndFairness, "Time waited in APF queues (p90, p99)", Unit::Seconds, Visualisation::Timeseries)
             .question("How long do requests wait in a priority level's queues before they run?")
             .description("Quantiles of request_wait_duration_seconds for requests that went on to execute (execute=\"true\"), summed over servers before the quantile; the reference dashboards took the max of bucket counters across servers, which is not a quantile, and split each flow by the execute label.")

@@ -24,7 +24,7 @@ pub(crate) fn draw(f: &mut TermFrame<'_>, area: Rect, app: &App, frame: &Frame, 
     let [top, bottom] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(flow_height)]).areas(area);
     let clients = app.visible_clients();
-    if clients.is_empty() {
+    if clients.is_empty() && app.visible_server_findings().is_empty() {
         let text = if frame.clients.is_empty() {
             "no clients: they come from the audit log (--audit-log FILE, or --sim)"
         } else {
@@ -93,6 +93,12 @@ fn draw_clients(
             }
             Row::new(cells)
         })
+        .chain(app.visible_server_findings().into_iter().map(|(_, f)| {
+            Row::new(vec![
+                Cell::from(short_severity(&f.severity)).style(theme.level(&f.severity)),
+                Cell::from(format!("(server) {}", f.title)),
+            ])
+        }))
         .collect();
     let mut widths = vec![
         Constraint::Length(4),

@@ -1,7 +1,7 @@
 //! What opens over a screen: the keys, a client's finding and its fix YAML.
 
 use crate::app::{App, Overlay};
-use crate::frame::ClientRow;
+use crate::frame::{ClientRow, FindingLine};
 use crate::style::Theme;
 use ratatui::Frame as TermFrame;
 use ratatui::layout::Rect;
@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 pub const HELP: &[(&str, &str)] = &[
     (
         ":pl",
-        "priority levels: seats in use against the limit per replica",
+        "priority levels: seats used/limit per replica, borrowed (+) or lent (-)",
     ),
     (
         ":clients",
@@ -28,9 +28,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter the rows (Esc clears)"),
     (
         "Enter",
-        "drill down: section → screen, level → its clients, client → finding",
+        "drill down: section → screen, level → its FlowSchemas and clients, client → finding",
     ),
-    ("y", "the doctor's fix YAML for the selected client"),
+    ("Esc Bksp", "back up one drill-down step"),
+    (
+        "y",
+        "the doctor's fix YAML for the selected client or server finding",
+    ),
     ("← →", "back and forth through stored history"),
     ("r", "per replica or per level"),
     ("R F5", "refresh now"),
@@ -48,6 +52,10 @@ pub(crate) fn draw(f: &mut TermFrame<'_>, area: Rect, app: &App, theme: Theme) {
         },
         Overlay::Fix(i) => match client(app, *i) {
             Some(c) => ("fix (y: the doctor's YAML)", fix_lines(c, theme)),
+            None => return,
+        },
+        Overlay::Finding(i) => match app.frame.as_ref().and_then(|f| f.findings.get(*i)) {
+            Some(finding) => ("finding about the server", finding_lines(finding, theme)),
             None => return,
         },
     };
@@ -104,6 +112,21 @@ fn client_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
         Line::raw(""),
     ];
     lines.extend(c.evidence.iter().map(|e| Line::raw(format!("• {e}"))));
+    if !c.requests.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "requests (audit window)      count    req/s",
+            theme.heading(),
+        ));
+        lines.extend(c.requests.iter().take(20).map(|r| {
+            Line::raw(format!(
+                "{:<28} {:>6} {:>8}",
+                r.call,
+                r.count,
+                crate::text::num(r.per_s)
+            ))
+        }));
+    }
     if !c.advice.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("fix", theme.heading()));
@@ -111,6 +134,30 @@ fn client_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
     }
     if !c.fix_yaml.is_empty() {
         lines.push(Line::styled("y shows the YAML", theme.dim()));
+    }
+    lines
+}
+
+/// A finding about the server: what, the evidence, the remediation and its YAML.
+fn finding_lines(f: &FindingLine, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(f.severity.clone(), theme.level(&f.severity)),
+            Span::raw(format!(" {}", f.title)),
+        ]),
+        Line::raw(format!("kind        {}", f.kind)),
+        Line::raw(""),
+    ];
+    lines.extend(f.evidence.iter().map(|e| Line::raw(format!("• {e}"))));
+    if !f.advice.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("fix", theme.heading()));
+        lines.extend(f.advice.iter().map(|a| Line::raw(format!("• {a}"))));
+    }
+    if !f.fix_yaml.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("# kubectl apply -f -", theme.dim()));
+        lines.extend(f.fix_yaml.lines().map(|l| Line::raw(l.to_owned())));
     }
     lines
 }

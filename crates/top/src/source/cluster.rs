@@ -3,39 +3,49 @@
 //! replica's debug dumps, the FlowSchemas and PriorityLevelConfigurations), both in the
 //! background, so that a refresh reads the store and never waits for the cluster.
 
+use super::audit_logs::AuditLogs;
 use super::refresh::Refresher;
-use super::settings::{Settings, millis};
-use super::source::AuditLogs;
-use crate::shared::live_apf::{LiveState, read_cluster};
-use crate::shared::targets::{EtcdArgs, KubeArgs};
-use crate::shared::time::now_ms;
-use anyhow::Context as _;
-use apilens_kube::Cluster;
+use super::scratch::ScratchDir;
+use super::settings::{Settings, millis, now_ms};
+use crate::error::TopError;
+use crate::frame::Frame;
+use crate::term::Source;
+use apilens_doctor::DoctorInputs;
+use apilens_model::Sink;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
-use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Sink, api_server_targets};
-use apilens_top::{Frame, Source};
+use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Target};
 use apilens_tsdb::{Db, DbOptions};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// How the cluster is read.
-#[derive(Debug, Clone)]
-pub(crate) struct ClusterSettings {
-    /// The kubeconfig and its context.
-    pub(crate) kube: KubeArgs,
-    /// etcd's own endpoints.
-    pub(crate) etcd: EtcdArgs,
+/// A future the cluster source runs on its runtime.
+pub type ClusterFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// How the cluster is read: what the caller connected, and how often to read it.
+pub struct ClusterSettings {
+    /// The header's name of the cluster (`cluster prod`).
+    pub name: String,
+    /// The runtime the cluster's client was made on; the scrapes and the polls run on it.
+    pub runtime: tokio::runtime::Runtime,
+    /// Discovers the targets to scrape (every API server replica, etcd), with what it could
+    /// not discover, each naming the server.
+    pub discover: ClusterFuture<(Vec<Target>, Vec<String>)>,
+    /// Reads the cluster's APF state as the doctor takes it (objects, every replica's dumps,
+    /// the version, and notes naming what the cluster refused).
+    pub read_apf: Box<dyn Fn() -> ClusterFuture<DoctorInputs> + Send + Sync>,
     /// The store to keep the scrapes in; a temporary one, removed on exit, without it.
-    pub(crate) data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// Time between two scrapes of a target, and between two polls of the APF state.
-    pub(crate) scrape_interval: Duration,
+    pub scrape_interval: Duration,
     /// Scrapes of every target before the first frame: two give rates (`--once`), one gives
     /// the live view something to show at once.
-    pub(crate) first_scrapes: u32,
+    pub first_scrapes: u32,
 }
 
 /// The longest a scrape may take: the interval, at most this.
@@ -54,12 +64,12 @@ struct Shared {
     /// What discovery could not do, each naming the server.
     warnings: Vec<String>,
     /// The newest APF state, and how many polls have finished.
-    live: Option<LiveState>,
+    live: Option<DoctorInputs>,
     polls: u64,
 }
 
 /// A cluster scraped into a store, its APF state polled beside.
-pub(crate) struct ClusterSource {
+pub struct ClusterSource {
     name: String,
     refresher: Refresher,
     first_scrapes: u32,
@@ -75,51 +85,55 @@ pub(crate) struct ClusterSource {
     // Dropped in `Drop` before the store: the scrape loops hold it.
     runtime: Option<tokio::runtime::Runtime>,
     // Dropped last: a temporary store lives in it.
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<ScratchDir>,
 }
 
 impl ClusterSource {
-    /// Loads the kubeconfig (an unusable one is an error now), opens the store, and starts
-    /// discovering the replicas, scraping them and polling the APF state in the background.
-    pub(crate) fn start(cluster: ClusterSettings, settings: Settings) -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("top-cluster")
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let kube = runtime.block_on(cluster.kube.connect())?;
-        let etcd = cluster.etcd.targets()?;
-        let (dir, store) = match &cluster.data_dir {
-            Some(d) => (None, d.clone()),
+    /// Opens the store and starts discovering the replicas, scraping them and polling the APF
+    /// state in the background.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be opened or the audit logs cannot be followed.
+    pub fn start(cluster: ClusterSettings, settings: Settings) -> Result<Self, TopError> {
+        let ClusterSettings {
+            name,
+            runtime,
+            discover,
+            read_apf,
+            data_dir,
+            scrape_interval,
+            first_scrapes,
+        } = cluster;
+        let (dir, store) = match data_dir {
+            Some(d) => (None, d),
             None => {
-                let dir = tempfile::Builder::new()
-                    .prefix("apilens-top-")
-                    .tempdir()
-                    .context("cannot create a temporary store directory")?;
+                let dir = ScratchDir::new("apilens-top-")?;
                 let store = dir.path().join("store");
                 (Some(dir), store)
             }
         };
-        let db = Arc::new(
-            Db::open(&store, DbOptions::default())
-                .with_context(|| format!("cannot open the store in {}", store.display()))?,
-        );
+        let db = Arc::new(Db::open(&store, DbOptions::default()).map_err(|e| {
+            TopError::Source(format!(
+                "opening the store in {}: {}",
+                store.display(),
+                apilens_model::error_chain(&e)
+            ))
+        })?);
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let health = Health::new();
         let opts = ScrapeOpts {
-            interval: cluster.scrape_interval,
-            timeout: cluster.scrape_interval.min(SCRAPE_TIMEOUT),
+            interval: scrape_interval,
+            timeout: scrape_interval.min(SCRAPE_TIMEOUT),
             ..ScrapeOpts::default()
         };
         // Discovery, then the scrape loops: the targets `serve --kubeconfig` scrapes.
         runtime.spawn({
-            let (kube, shared, health) = (kube.clone(), Arc::clone(&shared), health.clone());
+            let (shared, health) = (Arc::clone(&shared), health.clone());
             let sink = Arc::clone(&db) as Arc<dyn Sink>;
             async move {
-                let (mut targets, warnings) = api_server_targets(&kube, JOB_APISERVER).await;
-                targets.extend(etcd);
+                let (targets, warnings) = discover.await;
                 let names = targets
                     .iter()
                     .map(|t| format!("{}/{}", t.job, t.instance))
@@ -133,17 +147,17 @@ impl ClusterSource {
         });
         // The APF state `doctor --kubeconfig` reads, once per scrape interval.
         runtime.spawn(poll_apf(
-            kube.clone(),
-            cluster.scrape_interval,
+            read_apf,
+            scrape_interval,
             Arc::clone(&shared),
             stopped,
         ));
         Ok(ClusterSource {
             refresher: Refresher::new(&settings),
-            name: format!("cluster {}", kube.context()),
+            name,
             audit: AuditLogs::new(&settings)?,
-            first_scrapes: cluster.first_scrapes.max(1),
-            scrape_interval: cluster.scrape_interval,
+            first_scrapes: first_scrapes.max(1),
+            scrape_interval,
             started: Instant::now(),
             warmed_up: false,
             shared,
@@ -156,7 +170,7 @@ impl ClusterSource {
     }
 
     /// The source's name in the view's header (`cluster prod`).
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.name
     }
 
@@ -214,7 +228,7 @@ impl ClusterSource {
 
     /// What could not be read: scrapes of targets that are down, discovery, and the APF state,
     /// each naming its target.
-    fn errors(&self, live: Option<&LiveState>) -> Vec<String> {
+    fn errors(&self, live: Option<&DoctorInputs>) -> Vec<String> {
         let mut out: Vec<String> = self
             .health
             .snapshot()
@@ -312,14 +326,14 @@ impl Drop for ClusterSource {
 
 /// Reads the cluster's APF state every `interval` into `shared` until `stopped`.
 async fn poll_apf(
-    cluster: Cluster,
+    read_apf: Box<dyn Fn() -> ClusterFuture<DoctorInputs> + Send + Sync>,
     interval: Duration,
     shared: Arc<Mutex<Shared>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
         let started = tokio::time::Instant::now();
-        let state = read_cluster(&cluster).await;
+        let state = read_apf().await;
         {
             let mut s = lock(&shared);
             s.live = Some(state);

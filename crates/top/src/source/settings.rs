@@ -1,30 +1,29 @@
 //! What every source of `top` reads the same way: the window, the scope, the audit logs and
-//! the doctor's cadence.
+//! the doctor's cadence; and the clock.
 
-use crate::shared::time::now_ms;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// What every source reads the same way.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub struct Settings {
     /// The window of every figure.
-    pub(crate) window: Duration,
+    pub window: Duration,
     /// Matchers scoping every query.
-    pub(crate) selector: String,
+    pub selector: String,
     /// Audit logs for the clients screen.
-    pub(crate) audit_logs: Vec<PathBuf>,
+    pub audit_logs: Vec<PathBuf>,
     /// Follow the audit logs as they grow instead of reading them whole at every refresh.
-    pub(crate) follow: bool,
+    pub follow: bool,
     /// End of the window instead of now, milliseconds since the epoch.
-    pub(crate) until_ms: Option<i64>,
+    pub until_ms: Option<i64>,
     /// Time between two runs of the doctor in the live view.
-    pub(crate) doctor_interval: Duration,
+    pub doctor_interval: Duration,
 }
 
 impl Settings {
     /// End of the window `back` before the newest data (now, or `--until`).
-    pub(crate) fn end_ms(&self, back: Duration) -> i64 {
+    pub fn end_ms(&self, back: Duration) -> i64 {
         self.until_ms.unwrap_or_else(now_ms) - millis(back)
     }
 }
@@ -32,4 +31,9 @@ impl Settings {
 /// `d` in milliseconds, saturating.
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }

@@ -20,7 +20,7 @@ const CHUNK: usize = 1 << 20;
 const MAX_LINE: usize = 16 << 20;
 
 /// One followed audit log.
-pub(crate) struct Follower {
+pub(super) struct Follower {
     path: PathBuf,
     /// The open file, its device and inode, and how far it was read.
     open: Option<(File, (u64, u64), u64)>,
@@ -34,13 +34,13 @@ pub(crate) struct Follower {
     keep: Duration,
     next_segment: u64,
     /// Lines dropped for being longer than [`MAX_LINE`].
-    pub(crate) dropped_lines: u64,
+    pub(super) dropped_lines: u64,
 }
 
 impl Follower {
     /// Follows `path` from its current end (a file that does not exist yet is followed from its
     /// start once it appears), spooling into `spool` what the last `window` needs.
-    pub(crate) fn new(path: &Path, spool: &Path, window: Duration) -> std::io::Result<Follower> {
+    pub(super) fn new(path: &Path, spool: &Path, window: Duration) -> std::io::Result<Follower> {
         std::fs::create_dir_all(spool)?;
         let mut follower = Follower {
             path: path.to_owned(),
@@ -62,7 +62,7 @@ impl Follower {
     }
 
     /// The log followed.
-    pub(crate) fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -73,7 +73,7 @@ impl Follower {
     ///
     /// When the log or the spool cannot be read or written; a log that is missing for now (in
     /// the middle of a rotation) is not an error.
-    pub(crate) fn poll(&mut self, now: Instant) -> std::io::Result<Vec<PathBuf>> {
+    pub(super) fn poll(&mut self, now: Instant) -> std::io::Result<Vec<PathBuf>> {
         let current = std::fs::metadata(&self.path).ok();
         let rotated = match (&self.open, &current) {
             (Some((_, id, _)), Some(meta)) => *id != (meta.dev(), meta.ino()),
