@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod byte_size;
+mod clock;
 mod duration;
 mod error_chain;
 mod kube_range;
@@ -49,6 +50,7 @@ mod tls;
 pub use crate::tls::install_crypto_provider;
 pub use crate::{
     byte_size::{ByteSizeError, parse_byte_size},
+    clock::now_ms,
     duration::{DurationError, parse_duration},
     error_chain::error_chain,
     kube_range::{KubeRange, RangeError},

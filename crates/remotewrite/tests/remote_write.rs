@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apilens_model::{Batch, Sink};
-use apilens_model::{Labels, Sample};
+use apilens_model::{Labels, Sample, now_ms};
 use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter, WriteAuth, decode_write_request};
 use apilens_sigv4::{Credentials, CredentialsChain, Signer};
 use apilens_testkit::{Prometheus, PrometheusOpts, free_port, peers_available};
@@ -37,13 +37,6 @@ fn scrape(t: i64) -> Batch {
         }
     }
     Batch { samples }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn opts(url: &str, dir: &Path) -> RemoteWriteOpts {

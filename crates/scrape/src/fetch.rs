@@ -180,7 +180,7 @@ fn check_status(
         return Ok(());
     }
     if status == 429 {
-        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let now_ms = apilens_model::now_ms();
         return Err(ScrapeError::TooManyRequests {
             target: name.to_owned(),
             retry_after_ms: retry_after.and_then(|v| parse_retry_after(v, now_ms)),

@@ -1,5 +1,6 @@
 //! The scrape loop of one target and the set of loops of a running scraper.
 
+use apilens_model::now_ms;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -513,10 +514,6 @@ impl Scraper {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 #[cfg(test)]

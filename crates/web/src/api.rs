@@ -8,6 +8,7 @@
 
 use crate::pool::{PoolOpts, QueryJob, QueryPool};
 use apilens_model::Queryable;
+use apilens_model::now_ms;
 use apilens_promapi::{Answer, LocalEngine, PromApiError, QueryEngine, QueryRequest, Selection};
 use apilens_promql::{Engine, Error, parse_duration, parse_time};
 use axum::Router;
@@ -157,13 +158,6 @@ impl Params {
                 .map_err(|e| Error::BadParam(format!("invalid parameter \"{name}\": {e}"))),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn json(status: StatusCode, body: String) -> Response {

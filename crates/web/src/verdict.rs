@@ -5,6 +5,7 @@
 //! page's panels: the embedded engine over the store, or the remote engine the dashboard reads
 //! through. So the banner and the panels read the same data.
 
+use apilens_model::now_ms;
 use apilens_promapi::QueryEngine;
 use apilens_report::{ReportOpts, build_report};
 use axum::Router;
@@ -84,11 +85,4 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
         body.to_string(),
     )
         .into_response()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -250,7 +250,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     }
     // Metrics.
     let (metrics, metrics_error) = if wants_metrics {
-        let window = metrics_window(&filter, &audit, &scan, crate::shared::time::now_ms())?;
+        let window = metrics_window(&filter, &audit, &scan, apilens_model::now_ms())?;
         read_metrics(args, window)?
     } else {
         (None, None)

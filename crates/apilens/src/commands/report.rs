@@ -3,8 +3,8 @@
 use crate::output::ReportFormat;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
-use crate::shared::time::now_ms;
 use anyhow::{Context as _, bail};
+use apilens_model::now_ms;
 use apilens_model::parse_duration;
 use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts, parse_time};

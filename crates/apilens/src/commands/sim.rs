@@ -65,10 +65,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let scenario = args.scenario.context("--scenario is required")?;
     let version = KubeVersion::parse(&args.kubernetes_version)?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms = apilens_model::now_ms();
     let config = ScenarioConfig {
         scenario: scenario.clone(),
         kubernetes_version: version,

@@ -11,5 +11,4 @@ pub(crate) mod runtime;
 pub(crate) mod sim_store;
 pub(crate) mod store;
 pub(crate) mod targets;
-pub(crate) mod time;
 pub(crate) mod web;

@@ -6,12 +6,13 @@
 use super::audit_logs::AuditLogs;
 use super::refresh::Refresher;
 use super::scratch::ScratchDir;
-use super::settings::{Settings, millis, now_ms};
+use super::settings::{Settings, millis};
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
 use apilens_doctor::DoctorInputs;
 use apilens_model::Sink;
+use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Target};

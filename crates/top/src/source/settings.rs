@@ -24,16 +24,11 @@ pub struct Settings {
 impl Settings {
     /// End of the window `back` before the newest data (now, or `--until`).
     pub fn end_ms(&self, back: Duration) -> i64 {
-        self.until_ms.unwrap_or_else(now_ms) - millis(back)
+        self.until_ms.unwrap_or_else(apilens_model::now_ms) - millis(back)
     }
 }
 
 /// `d` in milliseconds, saturating.
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }

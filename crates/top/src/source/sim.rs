@@ -6,11 +6,12 @@
 use super::follow::Follower;
 use super::refresh::Refresher;
 use super::scratch::ScratchDir;
-use super::settings::{Settings, millis, now_ms};
+use super::settings::{Settings, millis};
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
 use apilens_model::Sink;
+use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_tsdb::{Db, DbOptions};
