@@ -161,6 +161,9 @@ pub(crate) fn range_start(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
 }
 
+/// Each series' position in label order, as (ref, rank) sorted by ref.
+type Ranks = Arc<[(u64, u32)]>;
+
 /// The in-memory part of the store.
 #[derive(Debug)]
 pub(crate) struct Head {
@@ -171,7 +174,7 @@ pub(crate) struct Head {
     ordered: BTreeSet<(Arc<Labels>, u64)>,
     /// Each series' position in `ordered` as (ref, rank) sorted by ref, built by the first read
     /// after a series was created (removing a series leaves the others' order as it was).
-    ranks: Mutex<Option<Arc<[(u64, u32)]>>>,
+    ranks: Mutex<Option<Ranks>>,
     postings: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
     next_ref: u64,
     /// Samples before this time are in blocks and are rejected.
@@ -251,7 +254,7 @@ impl Head {
     }
 
     /// Each series' position in label order, as (ref, rank) sorted by ref.
-    fn label_ranks(&self) -> Arc<[(u64, u32)]> {
+    fn label_ranks(&self) -> Ranks {
         let mut ranks = self.ranks.lock().unwrap_or_else(PoisonError::into_inner);
         ranks
             .get_or_insert_with(|| {
