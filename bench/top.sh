@@ -4,8 +4,9 @@
 #
 # 1. The criterion bench `top/refresh-metrics-50k-series` (crates/top/benches/refresh.rs): the
 #    report over a store of about 50,000 active series (the simulator's real catalog on enough
-#    replicas, stored through the scrape loop), then the frame; and
-#    `top/refresh-with-audit-50k-series`, the same with the doctor over the window's audit log.
+#    replicas, stored through the scrape loop), then the frame; `top/refresh-same-end-50k-series`,
+#    a refresh before the next scrape (every answer from the view's cache); and
+#    `top/doctor-50k-series`, the doctor over the window's audit log and the frame.
 # 2. The live view itself: `apilens top --sim chatty-daemonset --interval 1s` in a tmux pane for
 #    DURATION seconds (after its start-up), CPU time from /proc over wall time = cores used.
 # 3. The audit follow: `apilens top --data-dir STORE --audit-log LOG --follow --interval 1s` in a

@@ -1,6 +1,7 @@
 //! Label sets: the identity of a series.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that carries a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -19,13 +20,16 @@ pub struct Label {
 /// Equality, ordering and hashing follow the sorted pairs, so two sets built in any order from the
 /// same pairs are equal, exactly as in Prometheus where `{a="1",b="2"}` and `{b="2",a="1"}` name
 /// the same series.
+///
+/// The pairs are shared: a clone (every selected series, every step series of a query) costs
+/// one reference count, and a change copies them only while another clone holds them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<Vec<Label>>);
 
 impl Labels {
     /// The empty label set.
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     /// Builds a label set from pairs in any order. Empty values are dropped; for a repeated name
@@ -46,7 +50,7 @@ impl Labels {
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         labels.dedup_by(|later, first| later.name == first.name);
         labels.retain(|l| !l.value.is_empty());
-        Self(labels)
+        Self(Arc::new(labels))
     }
 
     /// The value of `name`, if present.
@@ -66,11 +70,12 @@ impl Labels {
     pub fn set(&mut self, name: &str, value: &str) {
         match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => value.clone_into(&mut self.0[i].value),
+            Ok(i) if self.0[i].value == value => {}
+            Ok(i) => value.clone_into(&mut Arc::make_mut(&mut self.0)[i].value),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(
+            Err(i) => Arc::make_mut(&mut self.0).insert(
                 i,
                 Label {
                     name: name.to_owned(),
@@ -87,7 +92,7 @@ impl Labels {
 
     /// A copy without the metric name, as PromQL functions and most operators return.
     pub fn without_metric_name(&self) -> Self {
-        Self(
+        Self::from_sorted(
             self.0
                 .iter()
                 .filter(|l| l.name != METRIC_NAME)
@@ -98,7 +103,7 @@ impl Labels {
 
     /// A copy holding only the named labels (PromQL's `by`/`on`).
     pub fn keep(&self, names: &[impl AsRef<str>]) -> Self {
-        Self(
+        Self::from_sorted(
             self.0
                 .iter()
                 .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
@@ -109,13 +114,18 @@ impl Labels {
 
     /// A copy without the named labels (PromQL's `without`/`ignoring`).
     pub fn drop_names(&self, names: &[impl AsRef<str>]) -> Self {
-        Self(
+        Self::from_sorted(
             self.0
                 .iter()
                 .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// A set of pairs already sorted by unique name, without empty values.
+    fn from_sorted(labels: Vec<Label>) -> Self {
+        Self(Arc::new(labels))
     }
 
     /// Iterates the pairs in name order.

@@ -432,67 +432,76 @@ impl Inner {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, Error> {
-        // Per series: its samples and whether sources overlapped in time (then they need a
-        // sort and a dedup). Blocks are sorted by time and older than the head, so a source usually
-        // goes wholly before or after what is there.
-        let mut out: BTreeMap<Labels, (Vec<Sample>, bool)> = BTreeMap::new();
-        // The head first: on a duplicate timestamp the first source read wins.
+        // Every source's series, the head first, then the blocks oldest first: a stable sort by
+        // labels keeps that order among the parts of one series, so on a duplicate timestamp the
+        // first source read wins. Labels are shared, so a part costs no copy of them.
+        let mut parts: Vec<(Labels, Vec<Sample>)> = Vec::new();
         let blocks = {
             let head = read(&self.head);
             let refs = postings_for_matchers(&*head, matchers)?;
-            for (labels, samples) in head.read(&refs, mint, maxt)? {
-                add_samples(&mut out, (*labels).clone(), samples);
-            }
+            parts.extend(
+                head.read(&refs, mint, maxt)?
+                    .into_iter()
+                    .map(|(labels, samples)| ((*labels).clone(), samples)),
+            );
             read(&self.blocks).clone()
         };
+        // The head reads its series in label order: alone, it needs no sort.
+        let mut sorted = true;
         for b in blocks
             .iter()
             .filter(|b| b.meta.mint <= maxt && b.meta.maxt > mint)
         {
             let ids = postings_for_matchers(&**b, matchers)?;
-            for (labels, samples) in b.read(&ids, mint, maxt)? {
-                add_samples(&mut out, labels, samples);
-            }
+            let read = b.read(&ids, mint, maxt)?;
+            sorted &= read.is_empty();
+            parts.extend(read);
         }
-        Ok(out
-            .into_iter()
-            .map(|(labels, (mut samples, overlap))| {
-                if overlap {
-                    samples.sort_by_key(|s| s.t);
-                    samples.dedup_by_key(|s| s.t);
-                }
-                Series { labels, samples }
-            })
-            .collect())
+        if !sorted {
+            parts.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(merge_parts(parts))
     }
 }
 
-/// Adds one source's samples of a series to a select result, noting when they overlap the
-/// samples already there.
-fn add_samples(
-    out: &mut BTreeMap<Labels, (Vec<Sample>, bool)>,
-    labels: Labels,
-    samples: Vec<Sample>,
-) {
-    match out.entry(labels) {
-        std::collections::btree_map::Entry::Vacant(e) => {
-            e.insert((samples, false));
-        }
-        std::collections::btree_map::Entry::Occupied(mut e) => {
-            let (have, overlap) = e.get_mut();
-            match (have.first(), have.last(), samples.first(), samples.last()) {
-                (Some(hf), _, _, Some(nl)) if nl.t < hf.t => {
-                    let mut joined = samples;
-                    joined.append(have);
-                    *have = joined;
-                }
-                (_, Some(hl), Some(nf), _) if nf.t > hl.t => have.extend(samples),
-                _ => {
-                    *overlap |= !samples.is_empty() && !have.is_empty();
-                    have.extend(samples);
-                }
+/// Joins the parts of each series (sorted by labels, a series' parts in source order) into one
+/// series each, sorted by labels. Parts that overlap in time are sorted and deduplicated, the
+/// first part's sample kept at a repeated timestamp; blocks are sorted by time and older than
+/// the head, so a part usually goes wholly before or after what is there.
+fn merge_parts(parts: Vec<(Labels, Vec<Sample>)>) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::with_capacity(parts.len());
+    let mut overlap = false;
+    for (labels, samples) in parts {
+        let Some(last) = out.last_mut().filter(|s| s.labels == labels) else {
+            finish(out.last_mut(), overlap);
+            overlap = false;
+            out.push(Series { labels, samples });
+            continue;
+        };
+        let have = &mut last.samples;
+        match (have.first(), have.last(), samples.first(), samples.last()) {
+            (Some(hf), _, _, Some(nl)) if nl.t < hf.t => {
+                let mut joined = samples;
+                joined.append(have);
+                *have = joined;
+            }
+            (_, Some(hl), Some(nf), _) if nf.t > hl.t => have.extend(samples),
+            _ => {
+                overlap |= !samples.is_empty() && !have.is_empty();
+                have.extend(samples);
             }
         }
+    }
+    finish(out.last_mut(), overlap);
+    out
+}
+
+/// Sorts and deduplicates a series whose parts overlapped in time (the stable sort keeps the
+/// first part's sample first at a repeated timestamp).
+fn finish(series: Option<&mut Series>, overlap: bool) {
+    if let Some(s) = series.filter(|_| overlap) {
+        s.samples.sort_by_key(|s| s.t);
+        s.samples.dedup_by_key(|s| s.t);
     }
 }
 

@@ -4,8 +4,8 @@ use crate::Error;
 use crate::index::IndexReader;
 use crate::xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter};
 use apilens_model::{Labels, Sample};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A full chunk of a head series.
 #[derive(Debug)]
@@ -71,13 +71,30 @@ impl MemSeries {
 
     /// Samples in `[mint, maxt]`.
     fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<(), Error> {
-        for c in &self.closed {
-            if c.max_t < mint || c.min_t > maxt {
-                continue;
-            }
+        let overlaps = |c: &&ClosedChunk| c.max_t >= mint && c.min_t <= maxt;
+        // Room for the samples read, estimated from each chunk's count (its first two bytes)
+        // and the part of its time span in the range: one allocation, not one per doubling.
+        let expected = self
+            .closed
+            .iter()
+            .filter(overlaps)
+            .map(|c| {
+                let n = c
+                    .bytes
+                    .get(..2)
+                    .map_or(0, |n| u16::from_be_bytes([n[0], n[1]]));
+                share(usize::from(n), (c.min_t, c.max_t), (mint, maxt))
+            })
+            .sum::<usize>()
+            + share(
+                self.open.num_samples(),
+                (self.open_min_t, self.max_t),
+                (mint, maxt),
+            );
+        out.reserve(expected);
+        for c in self.closed.iter().filter(overlaps) {
             // Decode straight into `out`; whole chunks need no per-sample test.
             let mut it = XorIter::new(&c.bytes);
-            out.reserve(SAMPLES_PER_CHUNK);
             if c.min_t >= mint && c.max_t <= maxt {
                 out.extend(&mut it);
             } else {
@@ -122,6 +139,20 @@ impl MemSeries {
     }
 }
 
+/// About how many of `n` samples spread over `[min_t, max_t]` fall in `[mint, maxt]`.
+fn share(n: usize, (min_t, max_t): (i64, i64), (mint, maxt): (i64, i64)) -> usize {
+    let span = max_t.saturating_sub(min_t);
+    let inside = maxt.min(max_t).saturating_sub(mint.max(min_t));
+    if n == 0 || inside < 0 {
+        0
+    } else if span <= 0 || inside >= span {
+        n
+    } else {
+        // n is a chunk's count (a u16): the product fits.
+        (n as i128 * i128::from(inside) / i128::from(span)) as usize + 2
+    }
+}
+
 /// A series' labels and its samples in a range.
 pub(crate) type SeriesSamples = (Arc<Labels>, Vec<Sample>);
 
@@ -130,11 +161,20 @@ pub(crate) fn range_start(t: i64, range: i64) -> i64 {
     t.div_euclid(range) * range
 }
 
+/// Each series' position in label order, as (ref, rank) sorted by ref.
+type Ranks = Arc<[(u64, u32)]>;
+
 /// The in-memory part of the store.
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) series: HashMap<u64, MemSeries>,
     by_labels: HashMap<Arc<Labels>, u64>,
+    /// Every series in label order, so that a read returns series sorted without comparing
+    /// their labels.
+    ordered: BTreeSet<(Arc<Labels>, u64)>,
+    /// Each series' position in `ordered` as (ref, rank) sorted by ref, built by the first read
+    /// after a series was created (removing a series leaves the others' order as it was).
+    ranks: Mutex<Option<Ranks>>,
     postings: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
     next_ref: u64,
     /// Samples before this time are in blocks and are rejected.
@@ -147,6 +187,8 @@ impl Head {
         Self {
             series: HashMap::new(),
             by_labels: HashMap::new(),
+            ordered: BTreeSet::new(),
+            ranks: Mutex::new(None),
             postings: BTreeMap::new(),
             next_ref: 1,
             min_valid_t,
@@ -180,6 +222,8 @@ impl Head {
             list.insert(pos, r);
         }
         self.by_labels.insert(labels.clone(), r);
+        self.ordered.insert((labels.clone(), r));
+        *self.ranks.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
         self.series.insert(r, MemSeries::new(labels));
         r
     }
@@ -209,21 +253,52 @@ impl Head {
         range
     }
 
-    /// Every series with samples in `[mint, maxt]` among `refs`.
+    /// Each series' position in label order, as (ref, rank) sorted by ref.
+    fn label_ranks(&self) -> Ranks {
+        let mut ranks = self.ranks.lock().unwrap_or_else(PoisonError::into_inner);
+        ranks
+            .get_or_insert_with(|| {
+                let mut by_ref: Vec<(u64, u32)> = self
+                    .ordered
+                    .iter()
+                    .zip(0u32..)
+                    .map(|((_, r), rank)| (*r, rank))
+                    .collect();
+                by_ref.sort_unstable();
+                by_ref.into()
+            })
+            .clone()
+    }
+
+    /// Every series with samples in `[mint, maxt]` among `refs` (sorted), sorted by labels.
     pub(crate) fn read(
         &self,
         refs: &[u64],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
-        let mut out = Vec::new();
+        let ranks = self.label_ranks();
+        // Both lists are sorted by ref: each search starts where the previous one ended.
+        let mut rest = &ranks[..];
+        let mut found: Vec<(u32, &MemSeries)> = Vec::with_capacity(refs.len());
         for r in refs {
+            let i = rest.partition_point(|(x, _)| x < r);
+            rest = &rest[i..];
+            let rank = match rest.first() {
+                Some((x, rank)) if x == r => *rank,
+                _ => u32::MAX,
+            };
             if let Some(s) = self.series.get(r) {
-                let mut samples = Vec::new();
-                s.samples(mint, maxt, &mut samples)?;
-                if !samples.is_empty() {
-                    out.push((s.labels.clone(), samples));
-                }
+                found.push((rank, s));
+            }
+        }
+        found.sort_unstable_by_key(|(rank, _)| *rank);
+        let mut out = Vec::with_capacity(found.len());
+        for (_, s) in found {
+            let mut samples = Vec::new();
+            s.samples(mint, maxt, &mut samples)?;
+            if !samples.is_empty() {
+                out.push((s.labels.clone(), samples));
             }
         }
         Ok(out)
@@ -241,6 +316,7 @@ impl Head {
         for r in gone {
             if let Some(s) = self.series.remove(&r) {
                 self.by_labels.remove(&s.labels);
+                self.ordered.remove(&(s.labels.clone(), r));
                 for l in s.labels.iter() {
                     if let Some(values) = self.postings.get_mut(&l.name) {
                         if let Some(list) = values.get_mut(&l.value) {
@@ -320,5 +396,76 @@ mod tests {
         h.truncate(10_000_000);
         assert_eq!(h.num_series(), 0);
         assert!(h.label_names().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    fn names(read: &[SeriesSamples]) -> Vec<String> {
+        read.iter().map(|(l, _)| l.to_string()).collect()
+    }
+
+    #[test]
+    fn reads_series_in_label_order_whatever_order_they_were_created_in() {
+        let mut h = Head::new(3_600_000, i64::MIN);
+        let mut refs = Vec::new();
+        for pod in ["c", "a", "d", "b"] {
+            let l = Labels::from_pairs([("__name__", "up"), ("pod", pod)]);
+            let r = h.get_or_create(&l, None);
+            assert!(h.append(r, 1_000, 1.0));
+            refs.push(r);
+        }
+        refs.sort_unstable();
+        let all = |h: &Head, refs: &[u64]| names(&h.read(refs, 0, 10_000).unwrap());
+        assert_eq!(
+            all(&h, &refs),
+            [
+                "up{pod=\"a\"}",
+                "up{pod=\"b\"}",
+                "up{pod=\"c\"}",
+                "up{pod=\"d\"}"
+            ]
+        );
+        // A series created after a read takes its place in the order.
+        let l = Labels::from_pairs([("__name__", "up"), ("pod", "bb")]);
+        let r = h.get_or_create(&l, None);
+        assert!(h.append(r, 5_000, 1.0));
+        refs.push(r);
+        assert_eq!(
+            all(&h, &refs),
+            [
+                "up{pod=\"a\"}",
+                "up{pod=\"b\"}",
+                "up{pod=\"bb\"}",
+                "up{pod=\"c\"}",
+                "up{pod=\"d\"}"
+            ]
+        );
+        assert_eq!(
+            all(&h, &refs[2..]),
+            ["up{pod=\"b\"}", "up{pod=\"bb\"}", "up{pod=\"d\"}"],
+            "a subset of the refs"
+        );
+        // Removed series leave the others in order.
+        h.truncate(2_000);
+        assert_eq!(all(&h, &refs), ["up{pod=\"bb\"}"]);
+        let l = Labels::from_pairs([("__name__", "up"), ("pod", "a")]);
+        let r = h.get_or_create(&l, None);
+        assert!(h.append(r, 6_000, 1.0));
+        refs.push(r);
+        refs.sort_unstable();
+        assert_eq!(all(&h, &refs), ["up{pod=\"a\"}", "up{pod=\"bb\"}"]);
+    }
+
+    #[test]
+    fn share_estimates_the_samples_of_a_chunk_in_a_range() {
+        assert_eq!(share(120, (0, 119), (0, 200)), 120);
+        assert_eq!(share(120, (0, 119), (200, 300)), 0);
+        assert_eq!(share(0, (0, 119), (0, 200)), 0);
+        assert_eq!(share(1, (5, 5), (0, 10)), 1);
+        let half = share(120, (0, 120), (60, 200));
+        assert!((60..=62).contains(&half), "{half}");
     }
 }
