@@ -65,7 +65,7 @@ impl Recent {
 
 /// Sorts `rows` newest first and keeps the first `n`.
 fn newest_first(rows: &mut Vec<EventRow>, n: usize) {
-    rows.sort_by(|a, b| b.time_us.cmp(&a.time_us));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.time_us));
     rows.truncate(n);
 }
 
