@@ -299,6 +299,18 @@ fn in_a_real_terminal_keys_work_the_culprit_shows_and_q_restores_the_terminal() 
         p.contains("client · Esc closes")
             && p.contains("user        system:serviceaccount:logging:log-agent")
     });
+    // One more step: its raw audit events, a LIST of pods among them; Esc back to the finding.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the culprit's audit events", |p| {
+        p.contains("audit events (Esc: back to the client)")
+            && p.lines()
+                .any(|l| l.contains(" list ") && l.contains("/api/v1/pods"))
+    });
+    tmux.escape();
+    tmux.wait_for("back on the culprit's finding", |p| {
+        p.contains("client · Esc closes")
+            && p.contains("user        system:serviceaccount:logging:log-agent")
+    });
     tmux.keys(&["y"]);
     tmux.wait_for("the culprit's fix YAML", |p| {
         p.contains("kubectl apply -f - for system:serviceaccount:logging:log-agent")

@@ -83,6 +83,8 @@ pub enum Overlay {
     Client(usize),
     /// The fix YAML of the selected client.
     Fix(usize),
+    /// The selected client's last audit events of the window, the newest first.
+    Events(usize),
     /// A finding about the server or its configuration (no client): its evidence, remediation
     /// and YAML; the index is in [`Frame::findings`].
     Finding(usize),
@@ -342,6 +344,12 @@ impl App {
             }
             KeyCode::Enter => self.drill_down(),
             KeyCode::Char('y') => self.show_fix(),
+            KeyCode::Char('e') if self.screen == Screen::Clients => {
+                self.open_selected_client(false);
+                if let Overlay::Client(i) = self.overlay {
+                    self.overlay = Overlay::Events(i);
+                }
+            }
             _ => {}
         }
         Effect::Redraw
@@ -401,12 +409,25 @@ impl App {
 
     fn handle_overlay_key(&mut self, key: KeyEvent) -> Effect {
         match key.code {
+            // The events go back to the client they were opened from.
+            KeyCode::Esc | KeyCode::Backspace if matches!(self.overlay, Overlay::Events(_)) => {
+                if let Overlay::Events(i) = self.overlay {
+                    self.overlay = Overlay::Client(i);
+                    self.scroll = 0;
+                }
+            }
+            KeyCode::Enter | KeyCode::Char('e') => {
+                if let Overlay::Client(i) | Overlay::Fix(i) = self.overlay {
+                    self.overlay = Overlay::Events(i);
+                    self.scroll = 0;
+                }
+            }
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Backspace => {
                 self.overlay = Overlay::None;
                 self.scroll = 0;
             }
             KeyCode::Char('y') => {
-                if let Overlay::Client(i) = self.overlay {
+                if let Overlay::Client(i) | Overlay::Events(i) = self.overlay {
                     self.overlay = Overlay::Fix(i);
                     self.scroll = 0;
                 }

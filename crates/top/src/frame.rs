@@ -39,6 +39,8 @@ pub struct Frame {
     /// about the server or its APF configuration (a FlowSchema jailing clients in catch-all, a
     /// starved level), which no client row carries.
     pub findings: Vec<FindingLine>,
+    /// Whether the source reads an audit log: without one no client has raw events.
+    pub audit_log: bool,
     /// What could not be read, and what is approximate.
     pub notes: Vec<String>,
     /// What the source failed to read for this frame (a replica down, a refused debug dump),
@@ -180,7 +182,29 @@ pub struct ClientRow {
     pub advice: Vec<String>,
     /// Its requests of the audit window by verb and resource, the most frequent first.
     pub requests: Vec<RequestRow>,
+    /// Its last audit events of the window, the newest first.
+    pub events: Vec<EventRow>,
 }
+
+/// One audit event of a client, as its line in the log says it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EventRow {
+    /// `stageTimestamp` (else `requestReceivedTimestamp`), microseconds since the epoch.
+    pub time_us: i64,
+    /// The verb.
+    pub verb: String,
+    /// `requestURI`, cut to [`EVENT_FIELD_BYTES`].
+    pub uri: String,
+    /// The response code, when the event has one.
+    pub code: Option<u16>,
+    /// From receipt to the event's stage, milliseconds.
+    pub latency_ms: Option<f64>,
+    /// `userAgent` as sent, cut to [`EVENT_FIELD_BYTES`].
+    pub user_agent: String,
+}
+
+/// The most bytes of an event's URI or user agent kept: a 1 MiB URI costs no more than this.
+pub const EVENT_FIELD_BYTES: usize = 4096;
 
 /// One verb and resource of a client's requests over the audit window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -43,8 +43,8 @@ pub use crate::{
     build::{SERIES_PER_PANEL, build_frame, merge_replicas},
     error::TopError,
     frame::{
-        ClientRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow, PanelTable, RequestRow,
-        SectionLine,
+        ClientRow, EVENT_FIELD_BYTES, EventRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow,
+        PanelTable, RequestRow, SectionLine,
     },
     once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
     source::{

@@ -1,8 +1,8 @@
 //! Every screen and key of the view drawn on ratatui's test backend, at several sizes.
 
 use apilens_top::{
-    App, ClientRow, Effect, FindingLine, FlowRow, Frame, LevelRow, Overlay, PanelRow, PanelTable,
-    RequestRow, Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
+    App, ClientRow, Effect, EventRow, FindingLine, FlowRow, Frame, LevelRow, Overlay, PanelRow,
+    PanelTable, RequestRow, Screen, SectionLine, Theme, draw_to_buffer, draw_to_text,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
@@ -43,6 +43,25 @@ fn frame() -> Frame {
                 call: "watch configmaps".into(),
                 count: 12,
                 per_s: 0.04,
+            },
+        ],
+        // Newest first: 2026-01-01T01:00:00.250Z, then half a second earlier.
+        events: vec![
+            EventRow {
+                time_us: 1_767_229_200_250_000,
+                verb: "list".into(),
+                uri: "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-17".into(),
+                code: Some(200),
+                latency_ms: Some(4200.0),
+                user_agent: "log-agent/2.1 (linux/amd64)".into(),
+            },
+            EventRow {
+                time_us: 1_767_229_199_750_000,
+                verb: "list".into(),
+                uri: "/api/v1/pods".into(),
+                code: Some(429),
+                latency_ms: Some(1.5),
+                user_agent: "log-agent/2.1 (linux/amd64)".into(),
             },
         ],
     };
@@ -117,6 +136,7 @@ fn frame() -> Frame {
         watches: vec![],
         etcd: vec![],
         findings: vec![],
+        audit_log: true,
         notes: vec![],
         errors: vec![],
         clients_end_ms: Some(1_767_229_200_000),
@@ -303,6 +323,70 @@ fn enter_drills_from_level_to_its_clients_to_the_finding_and_y_shows_the_fix() {
     assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Redraw);
     assert_eq!(app.overlay, Overlay::None);
     assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn enter_on_a_client_s_finding_shows_its_last_audit_events_and_esc_goes_back_to_it() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.overlay, Overlay::Client(0));
+    let text = screen_text(&app, (80, 24));
+    assert!(text.contains("Enter or e: its last audit events"), "{text}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.overlay, Overlay::Events(0));
+    for size in [(80, 24), (120, 40)] {
+        let text = screen_text(&app, size);
+        assert!(text.contains("audit events"), "{text}");
+        assert!(text.contains("newest first"), "{text}");
+        let newest = text
+            .lines()
+            .position(|l| l.contains("01:00:00.250") && l.contains("list") && l.contains("200"))
+            .expect(&text);
+        let older = text
+            .lines()
+            .position(|l| l.contains("00:59:59.750") && l.contains("429"))
+            .expect(&text);
+        assert!(newest < older, "{text}");
+        assert!(
+            text.contains("4.2k ms") || text.contains("4200ms"),
+            "{text}"
+        );
+        assert!(text.contains("/api/v1/pods"), "{text}");
+    }
+    let wide = screen_text(&app, (120, 40));
+    assert!(
+        wide.contains("/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-17 · log-agent/2.1"),
+        "{wide}"
+    );
+    // Esc goes back to the finding, a second Esc closes it; q quits only then.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.overlay, Overlay::Client(0));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.overlay, Overlay::None);
+    // e opens the events straight from the clients screen.
+    key(&mut app, KeyCode::Char('e'));
+    assert_eq!(app.overlay, Overlay::Events(0));
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Redraw);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn a_source_without_audit_log_says_how_to_get_events() {
+    let mut frame = frame();
+    frame.audit_log = false;
+    for c in &mut frame.clients {
+        c.events.clear();
+    }
+    let mut app = App::new(Duration::from_secs(2));
+    app.set_frame(frame, Instant::now());
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('e'));
+    let text = screen_text(&app, (80, 24));
+    assert!(
+        text.contains("no audit log: start with --audit-log FILE"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod audit_logs;
 mod cluster;
 mod follow;
+mod recent;
 mod refresh;
 mod scratch;
 mod settings;

@@ -1,7 +1,7 @@
 //! What opens over a screen: the keys, a client's finding and its fix YAML.
 
 use crate::app::{App, Overlay};
-use crate::frame::{ClientRow, FindingLine};
+use crate::frame::{ClientRow, EventRow, FindingLine};
 use crate::style::Theme;
 use ratatui::Frame as TermFrame;
 use ratatui::layout::Rect;
@@ -28,8 +28,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter the rows (Esc clears)"),
     (
         "Enter",
-        "drill down: section → screen, level → its FlowSchemas and clients, client → finding",
+        "drill down: section → screen, level → its FlowSchemas and clients, client → finding → its audit events",
     ),
+    ("e", "the selected client's last audit events, newest first"),
     ("Esc Bksp", "back up one drill-down step"),
     (
         "y",
@@ -52,6 +53,13 @@ pub(crate) fn draw(f: &mut TermFrame<'_>, area: Rect, app: &App, theme: Theme) {
         },
         Overlay::Fix(i) => match client(app, *i) {
             Some(c) => ("fix (y: the doctor's YAML)", fix_lines(c, theme)),
+            None => return,
+        },
+        Overlay::Events(i) => match client(app, *i) {
+            Some(c) => (
+                "audit events (Esc: back to the client)",
+                event_lines(c, app.frame.as_ref().is_some_and(|f| f.audit_log), theme),
+            ),
             None => return,
         },
         Overlay::Finding(i) => match app.frame.as_ref().and_then(|f| f.findings.get(*i)) {
@@ -112,6 +120,10 @@ fn client_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
         Line::raw(""),
     ];
     lines.extend(c.evidence.iter().map(|e| Line::raw(format!("• {e}"))));
+    lines.push(Line::styled(
+        "Enter or e: its last audit events",
+        theme.dim(),
+    ));
     if !c.requests.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -178,4 +190,46 @@ fn fix_lines(c: &ClientRow, theme: Theme) -> Vec<Line<'static>> {
     )];
     lines.extend(c.fix_yaml.lines().map(|l| Line::raw(l.to_owned())));
     lines
+}
+
+/// A client's last audit events, one line each: time, verb, code, latency, URI, user agent.
+fn event_lines(c: &ClientRow, audit_log: bool, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::raw(format!("user        {}", c.user))];
+    if !audit_log {
+        lines.push(Line::raw("no audit log: start with --audit-log FILE"));
+        return lines;
+    }
+    if c.events.is_empty() {
+        lines.push(Line::raw("no audit event of this client in the window"));
+        return lines;
+    }
+    lines.push(Line::raw(format!(
+        "its last {} audit events of the window, newest first",
+        c.events.len()
+    )));
+    lines.push(Line::styled(
+        "TIME (UTC)    VERB     CODE  LATENCY  URI · USER AGENT",
+        theme.heading(),
+    ));
+    lines.extend(c.events.iter().map(|e| {
+        Line::from(vec![
+            Span::raw(event_prefix(e)),
+            Span::raw(e.uri.clone()),
+            Span::styled(format!(" · {}", e.user_agent), theme.dim()),
+        ])
+    }));
+    lines
+}
+
+/// The fixed columns of an event line: time, verb, code and latency.
+fn event_prefix(e: &EventRow) -> String {
+    let time = jiff::Timestamp::from_microsecond(e.time_us)
+        .map(|t| t.strftime("%H:%M:%S%.3f").to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    let code = e.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    let latency = e.latency_ms.map_or_else(
+        || "-".to_owned(),
+        |ms| format!("{}ms", crate::text::num(ms)),
+    );
+    format!("{time:<13} {:<8} {code:>4} {latency:>8}  ", e.verb)
 }
