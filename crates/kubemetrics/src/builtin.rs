@@ -85,6 +85,8 @@ fn families() -> Vec<Family> {
         .deprecated_in(30),
         Family::new("apiserver_flowcontrol_nominal_limit_seats", from(26)),
         Family::new("apiserver_flowcontrol_current_limit_seats", from(26)),
+        Family::new("apiserver_flowcontrol_lower_limit_seats", from(26)),
+        Family::new("apiserver_flowcontrol_upper_limit_seats", from(26)),
         Family::new(
             "apiserver_flowcontrol_request_concurrency_in_use",
             minors(22, 31),
