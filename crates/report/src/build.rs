@@ -13,8 +13,10 @@ use apilens_panels::{
     Visualisation, catalog, version_from_build_info,
 };
 use apilens_promapi::QueryEngine;
-use apilens_promql::Value;
+use apilens_promql::{QUERY_STACK_SIZE, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// What to report on.
@@ -105,11 +107,26 @@ pub fn build_report(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Repor
     ctx.scraped = !targets.is_empty() || !kubernetes_versions.is_empty();
     let mut context = Context::new(build_info_instances(&build_info));
 
-    // The size of the cluster first: the thresholds of the other panels scale with it.
+    // Every panel's queries at once (they do not depend on one another), then the readings in
+    // order: the size of the cluster first, since the thresholds of the other panels scale with
+    // it, and each panel after those whose context it reads.
+    let panels: Vec<&Panel> = Row::ALL
+        .iter()
+        .flat_map(|&row| catalog().row(row))
+        .filter(|p| p.visualisation != Visualisation::Heatmap)
+        .collect();
+    let mut answers: BTreeMap<&str, Answers> = panels
+        .iter()
+        .map(|p| p.id.as_str())
+        .zip(evaluate_all(&ctx, &panels, query_version))
+        .collect();
     let mut read: BTreeMap<&str, PanelSummary> = BTreeMap::new();
     for id in Context::SIZE_PANELS {
         if let Some(panel) = catalog().panel(id) {
-            let (summary, evaluated) = summarise(&ctx, panel, query_version, &context);
+            let answers = answers
+                .remove(id)
+                .unwrap_or_else(|| evaluate(&ctx, panel, query_version));
+            let (summary, evaluated) = summarise(&ctx, panel, query_version, &context, answers);
             context.learn(panel, &evaluated);
             read.insert(id, summary);
         }
@@ -123,7 +140,11 @@ pub fn build_report(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Repor
                 .map(|p| match read.remove(p.id.as_str()) {
                     Some(summary) => summary,
                     None => {
-                        let (summary, evaluated) = summarise(&ctx, p, query_version, &context);
+                        let answers = answers
+                            .remove(p.id.as_str())
+                            .unwrap_or_else(|| evaluate(&ctx, p, query_version));
+                        let (summary, evaluated) =
+                            summarise(&ctx, p, query_version, &context, answers);
                         context.learn(p, &evaluated);
                         summary
                     }
@@ -291,12 +312,54 @@ pub(crate) fn series_of<'e>(evaluated: &'e [Evaluated<'_>], id: &str) -> Vec<&'e
         .collect()
 }
 
-fn summarise<'c>(
+/// What a panel's queries answered: their PromQL, their errors, their results.
+struct Answers<'c> {
+    promql: Vec<String>,
+    errors: Vec<String>,
+    evaluated: Vec<Evaluated<'c>>,
+}
+
+/// Runs every panel's queries on [`std::thread::available_parallelism`] threads (each with the
+/// stack a local query needs) and answers in the order of `panels`.
+fn evaluate_all<'c>(
     ctx: &Ctx<'_>,
-    panel: &'c Panel,
+    panels: &[&'c Panel],
     version: Option<KubeVersion>,
-    context: &Context,
-) -> (PanelSummary, Vec<Evaluated<'c>>) {
+) -> Vec<Answers<'c>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(panels.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Answers<'c>>>> =
+        Mutex::new(panels.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let work = || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(panel) = panels.get(i) else { break };
+                    let answers = evaluate(ctx, panel, version);
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(answers);
+                }
+            };
+            // A thread that cannot start leaves its share to the others, or to the caller below.
+            let _ = std::thread::Builder::new()
+                .name("report-panels".to_owned())
+                .stack_size(QUERY_STACK_SIZE)
+                .spawn_scoped(scope, work);
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .zip(panels)
+        .map(|(answers, panel)| answers.unwrap_or_else(|| evaluate(ctx, panel, version)))
+        .collect()
+}
+
+/// Runs the queries of `panel` for `version`.
+fn evaluate<'c>(ctx: &Ctx<'_>, panel: &'c Panel, version: Option<KubeVersion>) -> Answers<'c> {
     let mut promql = Vec::new();
     let mut errors = Vec::new();
     let mut evaluated = Vec::new();
@@ -321,6 +384,27 @@ fn summarise<'c>(
         }
         promql.push(text);
     }
+    Answers {
+        promql,
+        errors,
+        evaluated,
+    }
+}
+
+/// Reads a panel's answers into its summary, with the cluster `context` learnt so far.
+fn summarise<'c>(
+    ctx: &Ctx<'_>,
+    panel: &'c Panel,
+    version: Option<KubeVersion>,
+    context: &Context,
+    answers: Answers<'c>,
+) -> (PanelSummary, Vec<Evaluated<'c>>) {
+    let Answers {
+        promql,
+        errors,
+        evaluated,
+    } = answers;
+    let table = panel.visualisation == Visualisation::Table;
     let mut summary = PanelSummary {
         id: panel.id.clone(),
         title: panel.title.clone(),
