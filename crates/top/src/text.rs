@@ -39,6 +39,19 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// A request's latency from milliseconds: `850ms`, `3.1s`, `15.0s`, `2m5s`.
+pub fn latency(ms: f64) -> String {
+    if !ms.is_finite() || ms < 0.0 {
+        "-".to_owned()
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else if ms < 100_000.0 {
+        format!("{:.1}s", ms / 1000.0)
+    } else {
+        duration((ms / 1000.0).round() as u64)
+    }
+}
+
 /// A percentage, or `-`.
 pub fn pct(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite())
@@ -92,4 +105,18 @@ pub fn sparkline(points: &[u64], width: usize) -> String {
 /// The frame as JSON, one object.
 pub fn render_json(frame: &Frame) -> String {
     serde_json::to_string_pretty(frame).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_read_in_the_unit_that_fits() {
+        assert_eq!(latency(1.5), "2ms");
+        assert_eq!(latency(850.0), "850ms");
+        assert_eq!(latency(15_000.0), "15.0s");
+        assert_eq!(latency(125_000.0), "2m5s");
+        assert_eq!(latency(f64::NAN), "-");
+    }
 }

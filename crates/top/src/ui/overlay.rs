@@ -227,9 +227,8 @@ fn event_prefix(e: &EventRow) -> String {
         .map(|t| t.strftime("%H:%M:%S%.3f").to_string())
         .unwrap_or_else(|_| "?".to_owned());
     let code = e.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-    let latency = e.latency_ms.map_or_else(
-        || "-".to_owned(),
-        |ms| format!("{}ms", crate::text::num(ms)),
-    );
+    let latency = e
+        .latency_ms
+        .map_or_else(|| "-".to_owned(), crate::text::latency);
     format!("{time:<13} {:<8} {code:>4} {latency:>8}  ", e.verb)
 }
