@@ -3,6 +3,7 @@
 use crate::output::TextOrJson;
 use crate::shared::live_apf::read_cluster;
 use crate::shared::remote::RemoteArgs;
+use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::sim_store::{AuditFile, SimTarget, scrape_all, sim_targets};
 use crate::shared::targets::{EtcdArgs, KubeArgs};
 use anyhow::{Context as _, bail};
@@ -279,12 +280,7 @@ impl Simulation for SimRun {
 /// A live cluster through the kubeconfig: the replicas `serve` scrapes and etcd, and the APF
 /// state `doctor --kubeconfig` reads.
 fn start_cluster(args: &Args, settings: Settings) -> anyhow::Result<ClusterSource> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("top-cluster")
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = async_runtime(Workers::Two)?;
     let kube = runtime.block_on(args.kube.connect())?;
     let etcd = args.etcd.targets()?;
     let discover = {
