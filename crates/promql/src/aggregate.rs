@@ -10,7 +10,7 @@ use crate::evaluator::Evaluator;
 use crate::functions::over_time::{kahan_sum_inc, quantile};
 use crate::step::{StepSeries, Steps, Val};
 use crate::value::format_go_float;
-use apilens_model::{Labels, METRIC_NAME};
+use apilens_model::{Label, Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use std::collections::HashMap;
 
@@ -106,18 +106,34 @@ fn group_labels(l: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     }
 }
 
-/// Group index of every input series plus the groups' label sets.
+/// Whether label `l` of a series belongs to the series' group label set under `modifier`.
+fn in_group(l: &Label, modifier: &Option<LabelModifier>) -> bool {
+    match modifier {
+        None => false,
+        Some(LabelModifier::Include(names)) => names.labels.iter().any(|n| *n == l.name),
+        Some(LabelModifier::Exclude(names)) => {
+            l.name != METRIC_NAME && !names.labels.iter().any(|n| *n == l.name)
+        }
+    }
+}
+
+/// Group index of every input series plus the groups' label sets. A series is looked up by
+/// its own pairs, so that only a new group builds a label set.
 fn groups(input: &[StepSeries], modifier: &Option<LabelModifier>) -> (Vec<usize>, Vec<Labels>) {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: HashMap<Vec<&Label>, usize> = HashMap::new();
     let mut labels = Vec::new();
+    let mut key: Vec<&Label> = Vec::new();
     let of = input
         .iter()
         .map(|s| {
-            let g = group_labels(&s.labels, modifier);
-            *index.entry(g.clone()).or_insert_with(|| {
-                labels.push(g);
-                labels.len() - 1
-            })
+            key.clear();
+            key.extend(s.labels.iter().filter(|l| in_group(l, modifier)));
+            if let Some(&g) = index.get(key.as_slice()) {
+                return g;
+            }
+            labels.push(group_labels(&s.labels, modifier));
+            index.insert(key.clone(), labels.len() - 1);
+            labels.len() - 1
         })
         .collect();
     (of, labels)

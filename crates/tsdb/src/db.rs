@@ -446,7 +446,8 @@ impl Inner {
             );
             read(&self.blocks).clone()
         };
-        // The head reads its series in label order: alone, it needs no sort.
+        // The head reads its series in label order, each once: alone, it needs no sort and no
+        // join.
         let mut sorted = true;
         for b in blocks
             .iter()
@@ -457,9 +458,14 @@ impl Inner {
             sorted &= read.is_empty();
             parts.extend(read);
         }
-        if !sorted {
-            parts.sort_by(|a, b| a.0.cmp(&b.0));
+        if sorted {
+            // One part per series, each series once: nothing to join.
+            return Ok(parts
+                .into_iter()
+                .map(|(labels, samples)| Series { labels, samples })
+                .collect());
         }
+        parts.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(merge_parts(parts))
     }
 }
