@@ -87,7 +87,11 @@ impl Labels {
 
     /// The metric name (`__name__`), if present.
     pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        match self.as_slice().first() {
+            // Where it sorts unless a name starts with an upper-case letter or a digit.
+            Some(l) if l.name == METRIC_NAME => Some(&l.value),
+            _ => self.get(METRIC_NAME),
+        }
     }
 
     /// Sets `name` to `value`, or removes it when `value` is empty.
@@ -120,7 +124,10 @@ impl Labels {
     /// with this set, not copied).
     pub fn without_metric_name(&self) -> Self {
         let mut l = self.clone();
-        l.remove(METRIC_NAME);
+        match self.as_slice().first() {
+            Some(first) if first.name == METRIC_NAME => l.from += 1,
+            _ => l.remove(METRIC_NAME),
+        }
         l
     }
 

@@ -6,7 +6,7 @@
 //! [`EvalNode`], handed in at creation, so this module knows nothing of operators or functions.
 
 use crate::error::{Error, Result};
-use crate::step::{MatrixArg, StepSeries, Steps, Val};
+use crate::step::{MatrixArg, StepSeries, Steps, Val, points_room};
 use crate::value::Annotations;
 use apilens_model::{
     Labels, MatchOp, Matcher, Queryable, Sample, SelectHints, Series, is_stale_nan,
@@ -193,6 +193,7 @@ impl<'a> Evaluator<'a> {
             range,
             offset,
             at,
+            distinct: true,
         }))
     }
 
@@ -274,6 +275,7 @@ impl<'a> Evaluator<'a> {
             range,
             offset,
             at,
+            distinct: false,
         }))
     }
 
@@ -306,7 +308,7 @@ impl<'a> Evaluator<'a> {
             // A series can have a value at every step: count that before producing any, then
             // give back what it did not use.
             self.account(n)?;
-            let mut points = Vec::new();
+            let mut points = Vec::with_capacity(points_room(n));
             let mut idx = 0usize;
             for i in 0..n {
                 let t = at.unwrap_or(steps.ts(i)) - offset;

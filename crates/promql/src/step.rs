@@ -28,6 +28,12 @@ impl Steps {
     }
 }
 
+/// The room to reserve for a series' points over `n` steps: all of them for a short range (no
+/// growing one at a time), a bounded start for a long one whose series may be sparse.
+pub(crate) fn points_room(n: usize) -> usize {
+    n.min(256)
+}
+
 /// A series of an instant-vector expression evaluated over steps: `(step index, value)` pairs in
 /// step order.
 #[derive(Debug, Clone)]
@@ -44,6 +50,8 @@ pub(crate) struct MatrixArg {
     pub(crate) range: i64,
     pub(crate) offset: i64,
     pub(crate) at: Option<i64>,
+    /// Whether no two series share a label set (a selector's series, unlike a subquery's).
+    pub(crate) distinct: bool,
 }
 
 impl MatrixArg {

@@ -1,7 +1,8 @@
 //! Warnings, infos and limits of the engine on a real kube-apiserver scrape
 //! (`shared/fixtures/real/metrics-apiserver`, Kubernetes 1.24), replayed as three scrapes 15 s
 //! apart with counters growing: Prometheus's annotation texts, their place in the API body, and
-//! the timeout and samples-per-query errors with Prometheus's error types and status codes.
+//! the timeout and samples-per-query errors with Prometheus's error types and status codes, and
+//! the error of a range function whose results share a label set.
 
 use apilens_model::Sample;
 use apilens_promql::{Engine, EngineOpts, Error, MemQueryable, api_error, api_response_annotated};
@@ -189,4 +190,40 @@ fn queries_over_the_sample_cap_fail_as_prometheus_does() {
         body,
         r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#
     );
+}
+
+#[test]
+fn range_functions_fail_on_series_that_differ_only_by_name() {
+    let store = store();
+    let at = T + 30_000;
+    let one = engine()
+        .instant_query(
+            &store,
+            "rate(apiserver_request_duration_seconds_count[1m])",
+            at,
+        )
+        .unwrap();
+    let apilens_promql::Value::Vector(one) = one else {
+        panic!("a vector")
+    };
+    assert!(one.len() > 10, "{} series", one.len());
+    assert!(one.iter().all(|s| s.labels.metric_name().is_none()));
+    // `_sum` and `_count` share every label but the name: without it they collide.
+    let both = r#"{__name__=~"apiserver_request_duration_seconds_(sum|count)"}"#;
+    let err = engine()
+        .instant_query(&store, &format!("rate({both}[1m])"), at)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("vector cannot contain metrics with the same labelset"),
+        "{err}"
+    );
+    // A function that keeps the name keeps them apart.
+    let kept = engine()
+        .instant_query(&store, &format!("last_over_time({both}[1m])"), at)
+        .unwrap();
+    let apilens_promql::Value::Vector(kept) = kept else {
+        panic!("a vector")
+    };
+    assert_eq!(kept.len(), 2 * one.len());
 }

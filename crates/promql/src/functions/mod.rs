@@ -17,8 +17,10 @@ mod time;
 
 use crate::error::{Error, Result};
 use crate::evaluator::Evaluator;
-use crate::step::{MatrixArg, StepSeries, Steps, Val, check_unique_labels, merge_same_labels};
-use apilens_model::Sample;
+use crate::step::{
+    MatrixArg, StepSeries, Steps, Val, check_unique_labels, merge_same_labels, points_room,
+};
+use apilens_model::{Sample, Series};
 use promql_parser::parser::{Call, Expr};
 
 /// Evaluates a function call over all steps.
@@ -34,19 +36,11 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, steps: Steps) -> Re
             };
             let m = matrix_arg(ev, args[0], steps)?;
             let rate_of_selector = is_counter && is_matrix_selector(args[0]);
-            let names: Vec<Option<String>> = if rate_of_selector {
-                m.series
-                    .iter()
-                    .map(|s| s.labels.metric_name().map(str::to_owned))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let (out, produced) = range_fn_over(ev, m, steps, true, |w, _t, end, range| {
+            let (out, produced) = range_fn_over(ev, &m, steps, true, |w, _t, end, range| {
                 rate::extrapolated_rate(w, end - range, end, range, is_counter, is_rate)
             })?;
             if rate_of_selector {
-                non_counter_info(ev, args[0], &names, &produced);
+                non_counter_info(ev, args[0], &m.series, &produced);
             }
             Ok(out)
         }
@@ -85,7 +79,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, steps: Steps) -> Re
             if !m.series.is_empty() {
                 invalid_quantile_warning(ev, &q, args[0]);
             }
-            range_fn_over(ev, m, steps, true, |w, t, _, _| {
+            range_fn_over(ev, &m, steps, true, |w, t, _, _| {
                 buf.clear();
                 buf.extend(w.iter().map(|s| s.v));
                 Some(over_time::quantile(q[t.1], &mut buf))
@@ -252,7 +246,7 @@ fn range_fn(
     f: impl FnMut(&[Sample], (i64, usize), i64, i64) -> Option<f64>,
 ) -> Result<Val> {
     let m = matrix_arg(ev, arg, steps)?;
-    Ok(range_fn_over(ev, m, steps, drop_name, f)?.0)
+    Ok(range_fn_over(ev, &m, steps, drop_name, f)?.0)
 }
 
 /// Prometheus's `InvalidQuantileWarning` for every φ outside [0, 1] (NaN included).
@@ -280,17 +274,14 @@ fn is_matrix_selector(e: &Expr) -> bool {
 }
 
 /// Prometheus's `PossibleNonCounterInfo`: `rate` or `increase` of a selected series whose name
-/// does not end in `_total`, `_sum`, `_count` or `_bucket` and that gave a value. `names` are the
-/// metric names of the selected series, `produced` whether each gave a value.
-fn non_counter_info(
-    ev: &mut Evaluator<'_>,
-    arg: &Expr,
-    names: &[Option<String>],
-    produced: &[bool],
-) {
+/// does not end in `_total`, `_sum`, `_count` or `_bucket` and that gave a value. `series` are
+/// the selected series, `produced` whether each gave a value.
+fn non_counter_info(ev: &mut Evaluator<'_>, arg: &Expr, series: &[Series], produced: &[bool]) {
     let at = strip_parens(arg);
-    for (name, _) in names.iter().zip(produced).filter(|(_, p)| **p) {
-        let Some(name) = name else { continue };
+    for (s, _) in series.iter().zip(produced).filter(|(_, p)| **p) {
+        let Some(name) = s.labels.metric_name() else {
+            continue;
+        };
         if !["_total", "_sum", "_count", "_bucket"]
             .iter()
             .any(|s| name.ends_with(s))
@@ -316,7 +307,7 @@ fn strip_parens(e: &Expr) -> &Expr {
 /// value.
 fn range_fn_over(
     ev: &mut Evaluator<'_>,
-    m: MatrixArg,
+    m: &MatrixArg,
     steps: Steps,
     drop_name: bool,
     mut f: impl FnMut(&[Sample], (i64, usize), i64, i64) -> Option<f64>,
@@ -326,7 +317,7 @@ fn range_fn_over(
     for s in &m.series {
         // Counted before producing, as for a selector: a value at every step at most.
         ev.account(n)?;
-        let mut points = Vec::new();
+        let mut points = Vec::with_capacity(points_room(n));
         let (mut lo, mut hi) = (0usize, 0usize);
         for i in 0..n {
             let t = steps.ts(i);
@@ -360,6 +351,15 @@ fn range_fn_over(
     }
     let gave: Vec<bool> = out.iter().map(|s| !s.points.is_empty()).collect();
     out.retain(|s| !s.points.is_empty());
-    check_unique_labels(&out)?;
+    // Distinct series stay distinct without their names when they all had the same one.
+    if !(m.distinct && (!drop_name || same_metric_name(&m.series))) {
+        check_unique_labels(&out)?;
+    }
     Ok((Val::Vector(out), gave))
+}
+
+/// Whether every series has the same metric name (or none has one).
+fn same_metric_name(series: &[Series]) -> bool {
+    let first = series.first().and_then(|s| s.labels.metric_name());
+    series.iter().all(|s| s.labels.metric_name() == first)
 }
