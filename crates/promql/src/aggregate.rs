@@ -8,7 +8,7 @@ use crate::binary::by_step;
 use crate::error::{Error, Result};
 use crate::evaluator::Evaluator;
 use crate::functions::over_time::{kahan_sum_inc, quantile};
-use crate::step::{StepSeries, Steps, Val};
+use crate::step::{StepSeries, Steps, Val, points_room};
 use crate::value::format_go_float;
 use apilens_model::{Label, Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
@@ -106,13 +106,27 @@ fn group_labels(l: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     }
 }
 
-/// Whether label `l` of a series belongs to the series' group label set under `modifier`.
-fn in_group(l: &Label, modifier: &Option<LabelModifier>) -> bool {
-    match modifier {
-        None => false,
-        Some(LabelModifier::Include(names)) => names.labels.iter().any(|n| *n == l.name),
-        Some(LabelModifier::Exclude(names)) => {
-            l.name != METRIC_NAME && !names.labels.iter().any(|n| *n == l.name)
+/// The pairs of `labels` in its group label set under `modifier`, into `key`: a walk of the
+/// sorted pairs along the sorted, deduplicated `names` of the modifier.
+fn group_pairs<'a>(
+    labels: &'a Labels,
+    modifier: &Option<LabelModifier>,
+    names: &[&str],
+    key: &mut Vec<&'a Label>,
+) {
+    let include = match modifier {
+        None => return,
+        Some(LabelModifier::Include(_)) => true,
+        Some(LabelModifier::Exclude(_)) => false,
+    };
+    let mut rest = names;
+    for l in labels {
+        while rest.first().is_some_and(|n| *n < l.name.as_str()) {
+            rest = &rest[1..];
+        }
+        let named = rest.first() == Some(&l.name.as_str());
+        if named == include && (include || l.name != METRIC_NAME) {
+            key.push(l);
         }
     }
 }
@@ -120,6 +134,14 @@ fn in_group(l: &Label, modifier: &Option<LabelModifier>) -> bool {
 /// Group index of every input series plus the groups' label sets. A series is looked up by
 /// its own pairs, so that only a new group builds a label set.
 fn groups(input: &[StepSeries], modifier: &Option<LabelModifier>) -> (Vec<usize>, Vec<Labels>) {
+    let mut names: Vec<&str> = match modifier {
+        None => Vec::new(),
+        Some(LabelModifier::Include(n) | LabelModifier::Exclude(n)) => {
+            n.labels.iter().map(String::as_str).collect()
+        }
+    };
+    names.sort_unstable();
+    names.dedup();
     let mut index: HashMap<Vec<&Label>, usize> = HashMap::new();
     let mut labels = Vec::new();
     let mut key: Vec<&Label> = Vec::new();
@@ -127,7 +149,7 @@ fn groups(input: &[StepSeries], modifier: &Option<LabelModifier>) -> (Vec<usize>
         .iter()
         .map(|s| {
             key.clear();
-            key.extend(s.labels.iter().filter(|l| in_group(l, modifier)));
+            group_pairs(&s.labels, modifier, &names, &mut key);
             if let Some(&g) = index.get(key.as_slice()) {
                 return g;
             }
@@ -170,7 +192,7 @@ fn simple(
         .into_iter()
         .map(|labels| StepSeries {
             labels,
-            points: Vec::new(),
+            points: Vec::with_capacity(points_room(n)),
         })
         .collect();
     let per_step = by_step(&input, n);

@@ -254,7 +254,14 @@ fn signatures(m: &Matching, l: &[StepSeries], r: &[StepSeries]) -> (Vec<u32>, Ve
 
 /// Lists, for every step, the `(series index, value)` pairs present at that step.
 pub(crate) fn by_step(series: &[StepSeries], n_steps: usize) -> Vec<Vec<(u32, f64)>> {
-    let mut out = vec![Vec::new(); n_steps];
+    // Counted first: each step's list allocated once, at its size.
+    let mut counts = vec![0usize; n_steps];
+    for s in series {
+        for &(i, _) in &s.points {
+            counts[i as usize] += 1;
+        }
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = counts.into_iter().map(Vec::with_capacity).collect();
     for (si, s) in series.iter().enumerate() {
         for &(i, v) in &s.points {
             out[i as usize].push((si as u32, v));
