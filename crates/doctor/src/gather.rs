@@ -5,9 +5,10 @@
 
 use crate::diagnose::{ApfObjects, audit_span};
 use crate::error::DoctorError;
-use apilens_apf::{KubeVersion, LoadedObjects, NEWEST, OLDEST};
+use apilens_apf::{ApfError, KubeVersion, LoadedObjects, NEWEST, OLDEST, load_objects};
 use apilens_audit::{Filter, Input, ScanOpts};
-use apilens_report::{PanelSummary, Report};
+use apilens_promapi::QueryEngine;
+use apilens_report::{PanelSummary, Report, ReportOpts, build_report};
 use std::time::Duration;
 
 /// The release whose APF applies when `--kubernetes-version` says `given` (written `text`), and
@@ -44,6 +45,25 @@ impl ApfObjects {
         self.levels.extend(levels);
         self.notes.extend(notes);
     }
+
+    /// Adds the objects of the `--apf-config` file `name`, whose text is `text`.
+    ///
+    /// # Errors
+    ///
+    /// [`DoctorError::ApfConfig`] naming the file when it holds no APF object or a malformed one.
+    pub fn add_config_file(&mut self, name: &str, text: &str) -> Result<(), DoctorError> {
+        let loaded = load_objects(text, name).map_err(|error| DoctorError::ApfConfig {
+            hint: if matches!(error, ApfError::NotApf { .. } | ApfError::Empty { .. }) {
+                ": give FlowSchemas and PriorityLevelConfigurations (kubectl get flowschemas,prioritylevelconfigurations -o yaml)"
+            } else {
+                ""
+            },
+            name: name.to_owned(),
+            error,
+        })?;
+        self.add_file(name, loaded);
+        Ok(())
+    }
 }
 
 /// The metrics range, as its end in milliseconds and its length: the filter's window (at least a
@@ -73,6 +93,25 @@ pub fn metrics_window(
         return Ok((end, range));
     }
     Ok((end_ms, Duration::from_secs(3600)))
+}
+
+/// The troubleshooter report of `engine` over `window` (its end in milliseconds and its
+/// length), the 30 top rows of each table: the report, or, when the engine answers nothing,
+/// why, naming the engine (the doctor's metrics note).
+pub fn metrics_report(
+    engine: &dyn QueryEngine,
+    (end_ms, range): (i64, Duration),
+) -> Result<Report, String> {
+    let opts = ReportOpts {
+        end_ms,
+        range,
+        selector: String::new(),
+        top: 30,
+    };
+    build_report(engine, &opts)
+        .map_err(|e| e.to_string())
+        .and_then(readable_report)
+        .map_err(|e| format!("{}: {e}", engine.describe()))
 }
 
 /// The report when it read something: one whose every panel failed is why, in words (the first

@@ -5,15 +5,15 @@ use crate::output::ReportFormat;
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
 use crate::shared::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
-use apilens_apf::{ApfError, KubeVersion, load_objects};
+use apilens_apf::KubeVersion;
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_window, readable_report,
+    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_report, metrics_window,
     release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
 };
-use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
+use apilens_promapi::{LocalEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{Report, ReportOpts, build_report};
+use apilens_report::Report;
 use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -111,32 +111,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_out(&render(&d, args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
-    if let Some(a) = &d.inputs.audit {
-        for e in &a.read_errors {
-            eprintln!("error: {e}");
-        }
-        if !a.read_errors.is_empty() {
-            eprintln!(
-                "error: the diagnosis covers only what was read before the errors above (a partial result)"
-            );
-            return Ok(ExitCode::from(2));
-        }
-        if a.requests == 0 {
-            eprintln!(
-                "error: no audit event could be read from {} ({} malformed lines): nothing was diagnosed",
-                a.files.join(", "),
-                a.malformed
-            );
-            return Ok(ExitCode::from(2));
-        }
+    let failures = d.read_failures();
+    for e in &failures {
+        eprintln!("error: {e}");
+    }
+    if !failures.is_empty() {
+        return Ok(ExitCode::from(2));
     }
     let threshold = match args.fail_on.as_deref() {
         Some("warning") => Some(Severity::Warning),
         Some("critical") => Some(Severity::Critical),
         _ => None,
     };
-    Ok(match (threshold, d.worst()) {
-        (Some(t), Some(w)) if w >= t => ExitCode::from(1),
+    Ok(match threshold {
+        Some(t) if d.worst() >= Some(t) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }
@@ -220,15 +208,8 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     for path in &args.apf_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --apf-config {}", path.display()))?;
-        let name = path.display().to_string();
-        let loaded = load_objects(&text, &name).map_err(|e| match e {
-            ApfError::NotApf { .. } | ApfError::Empty { .. } => {
-                anyhow::anyhow!("--apf-config {name}: {e}: give FlowSchemas and PriorityLevelConfigurations (kubectl get flowschemas,prioritylevelconfigurations -o yaml)")
-            }
-            other => anyhow::anyhow!("--apf-config {name}: {other}"),
-        })?;
-        apf.get_or_insert_with(ApfObjects::over_defaults)
-            .add_file(&name, loaded);
+        (apf.get_or_insert_with(ApfObjects::over_defaults))
+            .add_config_file(&path.display().to_string(), &text)?;
     }
     // Live state.
     let mut dumps = Vec::new();
@@ -251,7 +232,10 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     // Metrics.
     let (metrics, metrics_error) = if wants_metrics {
         let window = metrics_window(&filter, &audit, &scan, apilens_model::now_ms())?;
-        read_metrics(args, window)?
+        match read_metrics(args, window)? {
+            Ok(report) => (Some(report), None),
+            Err(why) => (None, Some(why)),
+        }
     } else {
         (None, None)
     };
@@ -271,46 +255,22 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     ))
 }
 
-/// Builds the troubleshooter report over the window; an engine that answers nothing is a note,
-/// not an error.
-fn read_metrics(
-    args: &Args,
-    (end_ms, range): (i64, Duration),
-) -> anyhow::Result<(Option<Report>, Option<String>)> {
-    let opts = ReportOpts {
-        end_ms,
-        range,
-        selector: String::new(),
-        top: 30,
-    };
-    let report = if let Some(client) = args.remote.client(Duration::from_secs(60))? {
-        let source = RemoteEngine::new(client);
-        let name = source.describe();
-        build(&source, &opts).map_err(|e| (name, e))
-    } else {
-        let dir = args.data_dir.clone().expect("wants_metrics");
-        if !dir.is_dir() {
-            bail!(
-                "--data-dir {}: no such store directory (run `apilens serve` or `apilens demo --data-dir` to fill one)",
-                dir.display()
-            );
-        }
-        let db = Db::open_read_only(&dir)
-            .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
-        let name = format!("store {}", dir.display());
-        build(
-            &LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name),
-            &opts,
-        )
-        .map_err(|e| (name, e))
-    };
-    Ok(match report {
-        Ok(r) => (Some(r), None),
-        Err((name, e)) => (None, Some(format!("{name}: {e}"))),
-    })
-}
-
-/// The report, or why no panel could be read.
-fn build(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Report, String> {
-    readable_report(build_report(source, opts).map_err(|e| e.to_string())?)
+/// The troubleshooter report over the window from the remote engine or the store; an engine
+/// that answers nothing is the note `Err`, not an error.
+fn read_metrics(args: &Args, window: (i64, Duration)) -> anyhow::Result<Result<Report, String>> {
+    if let Some(client) = args.remote.client(Duration::from_secs(60))? {
+        return Ok(metrics_report(&RemoteEngine::new(client), window));
+    }
+    let dir = args.data_dir.clone().expect("wants_metrics");
+    if !dir.is_dir() {
+        bail!(
+            "--data-dir {}: no such store directory (run `apilens serve` or `apilens demo --data-dir` to fill one)",
+            dir.display()
+        );
+    }
+    let db = Db::open_read_only(&dir)
+        .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
+    let name = format!("store {}", dir.display());
+    let engine = LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name);
+    Ok(metrics_report(&engine, window))
 }
