@@ -252,13 +252,7 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     if let Some(aws) = &from_aws {
         inputs.extend(aws.inputs.iter().cloned());
     }
-    let mut opts = ScanOpts {
-        max_line_bytes: usize::try_from(common.max_line_bytes).unwrap_or(usize::MAX),
-        ..ScanOpts::default()
-    };
-    if let Some(t) = common.threads {
-        opts.threads = t.max(1);
-    }
+    let opts = ScanOpts::with_limits(common.threads, common.max_line_bytes);
     let result = match &from_aws {
         Some(aws) => aws.run_with_progress(|| scan(&inputs, &filter, &opts, make_view)),
         None => scan_with_progress(&inputs, &filter, &opts, make_view),

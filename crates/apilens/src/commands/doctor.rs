@@ -2,7 +2,7 @@
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
 use crate::output::ReportFormat;
-use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
+use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set, with_progress};
 use crate::shared::remote::RemoteArgs;
 use anyhow::{Context as _, bail};
 use apilens_apf::KubeVersion;
@@ -86,18 +86,11 @@ pub(crate) struct Args {
 /// Runs `apilens doctor`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (inputs, from_aws) = gather(&args)?;
-    let with_progress = |work: &mut dyn FnMut()| match &from_aws {
-        Some(aws) => aws.run_with_progress(work),
-        None => work(),
-    };
     if let Some(path) = &args.what_if {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --what-if {}", path.display()))?;
-        let mut result = None;
-        with_progress(&mut || {
-            result = Some(what_if(&inputs, &text, &path.display().to_string()));
-        });
-        let w = result.expect("the work ran")?;
+        let name = path.display().to_string();
+        let w = with_progress(from_aws.as_ref(), || what_if(&inputs, &text, &name))?;
         let out = match args.format {
             ReportFormat::Json => serde_json::to_string_pretty(&w)? + "\n",
             ReportFormat::Text | ReportFormat::Markdown => render_what_if(&w),
@@ -105,9 +98,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut result = None;
-    with_progress(&mut || result = Some(diagnose(&inputs)));
-    let d = result.expect("the work ran")?;
+    let d = with_progress(from_aws.as_ref(), || diagnose(&inputs))?;
     write_out(&render(&d, args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
@@ -195,14 +186,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     if let Some(aws) = &from_aws {
         audit.extend(aws.inputs.iter().cloned());
     }
-    let scan = ScanOpts {
-        threads: args
-            .threads
-            .unwrap_or_else(|| ScanOpts::default().threads)
-            .max(1),
-        max_line_bytes: usize::try_from(args.max_line_bytes).unwrap_or(usize::MAX),
-        ..ScanOpts::default()
-    };
+    let scan = ScanOpts::with_limits(args.threads, args.max_line_bytes);
     // APF objects from files.
     let mut apf: Option<ApfObjects> = None;
     for path in &args.apf_config {

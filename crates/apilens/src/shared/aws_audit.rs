@@ -84,6 +84,14 @@ impl AwsInputs {
     }
 }
 
+/// Runs `work` with the progress of the AWS reads on stderr when there are any.
+pub(crate) fn with_progress<T>(aws: Option<&AwsInputs>, work: impl FnOnce() -> T) -> T {
+    match aws {
+        Some(aws) => aws.run_with_progress(work),
+        None => work(),
+    }
+}
+
 /// An AWS audit source as a scanner input.
 #[derive(Debug)]
 struct AwsSource(AuditSource);
