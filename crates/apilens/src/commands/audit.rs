@@ -171,45 +171,32 @@ struct Common {
 
 /// Runs `apilens audit`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (out, read_errors) = match args.view {
+    let (out, read_errors) = match &args.view {
         ViewCommand::Top {
             by,
             kube_version,
             common,
-        } => {
-            let limit = common.limit;
-            execute(&common, || {
-                let top = Top::new(&by, limit, KEY_CAP);
-                match kube_version {
-                    Some(v) => top.for_version(v),
-                    None => top,
-                }
-            })?
-        }
+        } => execute(common, || {
+            let top = Top::new(by, common.limit, KEY_CAP);
+            match kube_version {
+                Some(v) => top.for_version(*v),
+                None => top,
+            }
+        })?,
         ViewCommand::Lists {
             kube_version,
             common,
-        } => {
-            let limit = common.limit;
-            execute(&common, || Lists::new(kube_version, limit, KEY_CAP))?
-        }
-        ViewCommand::Watches { common } => {
-            let limit = common.limit;
-            execute(&common, || Watches::new(limit, KEY_CAP))?
-        }
+        } => execute(common, || Lists::new(*kube_version, common.limit, KEY_CAP))?,
+        ViewCommand::Watches { common } => execute(common, || Watches::new(common.limit, KEY_CAP))?,
         ViewCommand::Throttled { common } => {
-            let limit = common.limit;
-            execute(&common, || Throttled::new(limit, KEY_CAP))?
+            execute(common, || Throttled::new(common.limit, KEY_CAP))?
         }
-        ViewCommand::Slow { common } => {
-            let limit = common.limit;
-            execute(&common, || Slow::new(limit))?
-        }
+        ViewCommand::Slow { common } => execute(common, || Slow::new(common.limit))?,
         ViewCommand::Timeline {
             step,
             clients,
             common,
-        } => execute(&common, || Timeline::new(step, clients, KEY_CAP))?,
+        } => execute(common, || Timeline::new(*step, *clients, KEY_CAP))?,
     };
     let mut stdout = std::io::stdout().lock();
     stdout
