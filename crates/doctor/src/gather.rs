@@ -3,7 +3,8 @@
 //! troubleshooter report read anything at all. Callers open files, stores and clusters; these
 //! take what they read.
 
-use crate::diagnose::{ApfObjects, audit_span};
+use crate::diagnose::{ApfObjects, DoctorInputs, audit_span};
+use crate::dumps::ReplicaDumps;
 use crate::error::DoctorError;
 use apilens_apf::{ApfError, KubeVersion, LoadedObjects, NEWEST, OLDEST, load_objects};
 use apilens_audit::{Filter, Input, ScanOpts};
@@ -63,6 +64,38 @@ impl ApfObjects {
         })?;
         self.add_file(name, loaded);
         Ok(())
+    }
+}
+
+/// What a live cluster told (`context` is the kubeconfig context read).
+#[derive(Debug, Clone, Default)]
+pub struct LiveInputs {
+    /// The kubeconfig context.
+    pub context: String,
+    /// The release its `/version` gave.
+    pub version: Option<KubeVersion>,
+    /// Its FlowSchemas and PriorityLevelConfigurations.
+    pub objects: Option<ApfObjects>,
+    /// Every replica's debug dumps.
+    pub dumps: Vec<ReplicaDumps>,
+    /// What it refused, each naming the server and path.
+    pub notes: Vec<String>,
+}
+
+impl DoctorInputs {
+    /// Adds what a live cluster told: its release when `--kubernetes-version` gave none, its
+    /// APF objects when no `--apf-config` file did, and every replica's dumps and the notes.
+    pub fn add_live(&mut self, live: LiveInputs) {
+        if self.version.is_none()
+            && let Some(v) = live.version
+        {
+            self.version = Some((v, format!("/version of {}", live.context)));
+        }
+        if self.apf.is_none() {
+            self.apf = live.objects;
+        }
+        self.dumps.extend(live.dumps);
+        self.notes.extend(live.notes);
     }
 }
 
@@ -129,4 +162,51 @@ pub fn readable_report(report: Report) -> Result<Report, String> {
         ));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    fn live() -> LiveInputs {
+        LiveInputs {
+            context: "prod".to_owned(),
+            version: Some(KubeVersion::minor(1, 31)),
+            objects: Some(ApfObjects {
+                source: "cluster prod".to_owned(),
+                ..ApfObjects::default()
+            }),
+            dumps: vec![ReplicaDumps::default()],
+            notes: vec!["10.0.0.1: dump_queues: 403".to_owned()],
+        }
+    }
+
+    #[test]
+    fn the_cluster_fills_only_what_the_flags_left_open() {
+        let mut open = DoctorInputs::default();
+        open.add_live(live());
+        let (version, from) = open.version.clone().unwrap();
+        assert_eq!(
+            (version, from.as_str()),
+            (KubeVersion::minor(1, 31), "/version of prod")
+        );
+        assert_eq!(
+            open.apf.as_ref().map(|a| a.source.as_str()),
+            Some("cluster prod")
+        );
+        assert_eq!((open.dumps.len(), open.notes.len()), (1, 1));
+
+        let mut given = DoctorInputs {
+            version: Some((KubeVersion::minor(1, 29), "--kubernetes-version".to_owned())),
+            apf: Some(ApfObjects {
+                source: "apf.yaml".to_owned(),
+                ..ApfObjects::over_defaults()
+            }),
+            ..DoctorInputs::default()
+        };
+        given.add_live(live());
+        assert_eq!(given.version.unwrap().1, "--kubernetes-version");
+        assert_eq!(given.apf.unwrap().source, "apf.yaml");
+        assert_eq!(given.dumps.len(), 1);
+    }
 }

@@ -97,7 +97,7 @@ pub use crate::{
     error::DoctorError,
     finding::{Culprit, Evidence, Finding, Fix, Harm, Kind, Severity, Window},
     fix::OffendingCall,
-    gather::{metrics_report, metrics_window, readable_report, release_from_flag},
+    gather::{LiveInputs, metrics_report, metrics_window, readable_report, release_from_flag},
     inputs::{AuditSummary, ClientCost, InputsSummary, LevelShare, Missing},
     render::{render_json, render_markdown, render_text, render_who_markdown, render_who_text},
     whatif::{Outcome, WhatIf, render_what_if, what_if},

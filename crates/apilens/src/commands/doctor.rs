@@ -8,8 +8,9 @@ use anyhow::{Context as _, bail};
 use apilens_apf::KubeVersion;
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_report, metrics_window,
-    release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
+    ApfObjects, Diagnosis, DoctorInputs, LiveInputs, Severity, diagnose, metrics_report,
+    metrics_window, release_from_flag, render_json, render_markdown, render_text, render_what_if,
+    what_if,
 };
 use apilens_promapi::{LocalEngine, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
@@ -151,7 +152,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
             "nothing to diagnose: pass --audit-log PATH, --cloudwatch GROUP, --s3 URL, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
         );
     }
-    let mut version = match &args.kubernetes_version {
+    let version = match &args.kubernetes_version {
         Some(v) => {
             let given =
                 KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?;
@@ -195,48 +196,33 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         (apf.get_or_insert_with(ApfObjects::over_defaults))
             .add_config_file(&path.display().to_string(), &text)?;
     }
-    // Live state.
-    let mut dumps = Vec::new();
-    let mut live_notes = Vec::new();
+    let mut inputs = DoctorInputs {
+        audit,
+        filter,
+        scan,
+        apf,
+        version,
+        ..DoctorInputs::default()
+    };
     if args.kubeconfig.is_some() || args.context.is_some() {
         let state = crate::shared::live_apf::read(args.kubeconfig.clone(), args.context.clone())?;
-        if version.is_none()
-            && let Some(v) = state.version
-        {
-            version = Some((v, format!("/version of {}", state.context)));
-        }
-        if apf.is_none()
-            && let Some(objects) = state.objects
-        {
-            apf = Some(objects);
-        }
-        dumps = state.dumps;
-        live_notes = state.notes;
+        inputs.add_live(LiveInputs {
+            context: state.context,
+            version: state.version,
+            objects: state.objects,
+            dumps: state.dumps,
+            notes: state.notes,
+        });
     }
-    // Metrics.
-    let (metrics, metrics_error) = if wants_metrics {
-        let window = metrics_window(&filter, &audit, &scan, apilens_model::now_ms())?;
+    if wants_metrics {
+        let now = apilens_model::now_ms();
+        let window = metrics_window(&inputs.filter, &inputs.audit, &inputs.scan, now)?;
         match read_metrics(args, window)? {
-            Ok(report) => (Some(report), None),
-            Err(why) => (None, Some(why)),
+            Ok(report) => inputs.metrics = Some(report),
+            Err(why) => inputs.metrics_error = Some(why),
         }
-    } else {
-        (None, None)
-    };
-    Ok((
-        DoctorInputs {
-            audit,
-            filter,
-            scan,
-            metrics,
-            metrics_error,
-            apf,
-            dumps,
-            version,
-            notes: live_notes,
-        },
-        from_aws,
-    ))
+    }
+    Ok((inputs, from_aws))
 }
 
 /// The troubleshooter report over the window from the remote engine or the store; an engine
