@@ -1,4 +1,8 @@
-//! Writing results: the `--format` choices and the broken-pipe rule.
+//! Writing results: the `--format` choices, standard output or `-o`, and the broken-pipe rule.
+
+use anyhow::Context as _;
+use std::io::Write as _;
+use std::path::Path;
 
 /// `--format` of the commands that judge (`report`, `doctor`, `demo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,4 +56,22 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Writes `text` on standard output; a closed pipe is not an error.
+pub(crate) fn print_text(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Writes `text` to the file `path` when given (`-o`), else on standard output.
+pub(crate) fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+        }
+        None => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
+    }
 }

@@ -1,18 +1,14 @@
 //! `apilens tsdb import|export|check`: move data between the embedded store and OpenMetrics
 //! text, and verify a store.
 
+use crate::output::print_text;
 use crate::shared::logging::init_logging;
-use anyhow::{Context as _, bail};
-use apilens_model::Matcher;
-use apilens_model::parse_duration;
+use anyhow::Context as _;
+use apilens_model::{Matcher, parse_duration};
 use apilens_promql::{parse_series_selector, parse_time};
 use apilens_textparse::Format;
-use apilens_tsdb::{
-    Db, DbOptions, check_store, import_file, render_check, render_import, select_union,
-    write_openmetrics,
-};
-use std::io::Write as _;
-use std::path::PathBuf;
+use apilens_tsdb::{ExportSelection, check_store, export_store, import_into, render_check};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -104,18 +100,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ImportFormat::Prometheus => Format::PrometheusText,
                 ImportFormat::Openmetrics => Format::OpenMetrics,
             };
-            let db = Db::open(
-                &data_dir,
-                DbOptions {
-                    retention,
-                    ..DbOptions::default()
-                },
-            )
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-            let stats = import_file(&db, &file, format)?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(render_import(&stats, &data_dir, retention).as_bytes())?;
-            Ok(ExitCode::SUCCESS)
+            let text = import_into(&data_dir, &file, format, retention).with_context(|| {
+                format!("importing {} into {}", file.display(), data_dir.display())
+            })?;
+            print_text(&text)?;
         }
         TsdbCommand::Export {
             selectors,
@@ -124,60 +112,48 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             data_dir,
             out,
         } => {
-            let mint = start
-                .as_deref()
-                .map(|t| parse_time(t).context("--start"))
-                .transpose()?
-                .unwrap_or(i64::MIN);
-            let maxt = end
-                .as_deref()
-                .map(|t| parse_time(t).context("--end"))
-                .transpose()?
-                .unwrap_or(i64::MAX);
-            if mint > maxt {
-                bail!("--start is after --end");
-            }
-            let mut sets = Vec::new();
-            for s in &selectors {
-                sets.push(parse_selector(s)?);
-            }
+            let time = |t: Option<String>, flag: &str, default: i64| match t {
+                Some(t) => parse_time(&t).context(flag.to_owned()),
+                None => Ok(default),
+            };
+            let mut sets = selectors
+                .iter()
+                .map(|s| parse_selector(s))
+                .collect::<Result<Vec<_>, _>>()?;
             if sets.is_empty() {
                 sets.push(Vec::new());
             }
-            let db = Db::open_read_only(&data_dir)
-                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-            let series = select_union(&db, &sets, mint, maxt)?;
+            let selection = ExportSelection {
+                sets,
+                mint: time(start, "--start", i64::MIN)?,
+                maxt: time(end, "--end", i64::MAX)?,
+            };
+            let context = || format!("exporting the store in {}", data_dir.display());
             match out {
                 Some(path) => {
-                    let f = std::fs::File::create(&path)
+                    let mut file = std::fs::File::create(&path)
                         .with_context(|| format!("creating {}", path.display()))?;
-                    let mut w = std::io::BufWriter::new(f);
-                    write_openmetrics(&series, &mut w)
-                        .and_then(|()| w.flush())
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    export_store(&data_dir, &selection, &mut file, &path).with_context(context)?;
                 }
-                None => {
-                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    write_openmetrics(&series, &mut w).and_then(|()| w.flush())?;
-                }
+                None => export_store(
+                    &data_dir,
+                    &selection,
+                    &mut std::io::stdout().lock(),
+                    Path::new("<stdout>"),
+                )
+                .with_context(context)?,
             }
-            Ok(ExitCode::SUCCESS)
         }
         TsdbCommand::Check { data_dir } => {
             let report = check_store(&data_dir)
                 .with_context(|| format!("checking the store in {}", data_dir.display()))?;
-            let text = render_check(&report);
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
+            print_text(&render_check(&report))?;
+            if report.damaged() {
+                return Ok(ExitCode::from(1));
             }
-            Ok(if report.damaged() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--format` of `tsdb import`.

@@ -1,8 +1,7 @@
 //! Printing a report, alone or with the clients behind its metrics (`report`, `demo`).
 
-use crate::output::ReportFormat;
+use crate::output::{ReportFormat, print_text};
 use apilens_report::{Report, render_json, render_markdown, render_text};
-use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
@@ -13,10 +12,7 @@ pub(crate) fn print(report: &Report, format: ReportFormat) -> anyhow::Result<()>
         ReportFormat::Markdown => render_markdown(report),
         ReportFormat::Text => render_text(report),
     };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    print_text(&text)
 }
 
 /// The clients behind the metrics, through the doctor's ranking (harm, never request counts):
@@ -40,10 +36,7 @@ pub(crate) fn print_report_with_clients(
         }
         ReportFormat::Text => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
     };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    print_text(&text)
 }
 
 /// Runs the doctor over `paths` with the report's metrics.
