@@ -1,8 +1,8 @@
 //! Writing results: the `--format` choices, standard output or `-o`, and the broken-pipe rule.
 
 use anyhow::Context as _;
-use std::io::Write as _;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// `--format` of the commands that judge (`report`, `doctor`, `demo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,4 +74,20 @@ pub(crate) fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()
         }
         None => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
     }
+}
+
+/// The file `path` (created or truncated) when given, else standard output, with its name for
+/// errors.
+pub(crate) fn create_output(path: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, PathBuf)> {
+    Ok(match path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            (Box::new(file), path.to_owned())
+        }
+        None => (
+            Box::new(std::io::stdout().lock()),
+            PathBuf::from("<stdout>"),
+        ),
+    })
 }

@@ -31,7 +31,7 @@ pub fn import_into(
 }
 
 /// Which samples an export writes: the union of the series selected by any matcher set (every
-/// series when `sets` holds one empty set), within `[mint, maxt]`.
+/// series when there is none), within `[mint, maxt]`.
 #[derive(Debug, Clone)]
 pub struct ExportSelection {
     /// One set of matchers per selector.
@@ -63,7 +63,12 @@ pub fn export_store(
         });
     }
     let db = Db::open_read_only(dir)?;
-    let series = select_union(&db, &selection.sets, selection.mint, selection.maxt)?;
+    let every = [Vec::new()];
+    let sets = match selection.sets.as_slice() {
+        [] => &every[..],
+        sets => sets,
+    };
+    let series = select_union(&db, sets, selection.mint, selection.maxt)?;
     let mut w = std::io::BufWriter::new(out);
     write_openmetrics(&series, &mut w)
         .and_then(|()| w.flush())

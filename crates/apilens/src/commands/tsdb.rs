@@ -1,14 +1,14 @@
 //! `apilens tsdb import|export|check`: move data between the embedded store and OpenMetrics
 //! text, and verify a store.
 
-use crate::output::print_text;
+use crate::output::{create_output, print_text};
 use crate::shared::logging::init_logging;
 use anyhow::Context as _;
-use apilens_model::{Matcher, parse_duration};
+use apilens_model::parse_duration;
 use apilens_promql::{parse_series_selector, parse_time};
 use apilens_textparse::Format;
 use apilens_tsdb::{ExportSelection, check_store, export_store, import_into, render_check};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -112,37 +112,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             data_dir,
             out,
         } => {
-            let time = |t: Option<String>, flag: &str, default: i64| match t {
-                Some(t) => parse_time(&t).context(flag.to_owned()),
-                None => Ok(default),
+            let time = |t: Option<String>, flag: &str| {
+                t.map(|t| parse_time(&t).context(flag.to_owned()))
+                    .transpose()
             };
-            let mut sets = selectors
-                .iter()
-                .map(|s| parse_selector(s))
-                .collect::<Result<Vec<_>, _>>()?;
-            if sets.is_empty() {
-                sets.push(Vec::new());
-            }
             let selection = ExportSelection {
-                sets,
-                mint: time(start, "--start", i64::MIN)?,
-                maxt: time(end, "--end", i64::MAX)?,
+                sets: selectors
+                    .iter()
+                    .map(|s| parse_series_selector(s).with_context(|| format!("--match {s:?}")))
+                    .collect::<Result<_, _>>()?,
+                mint: time(start, "--start")?.unwrap_or(i64::MIN),
+                maxt: time(end, "--end")?.unwrap_or(i64::MAX),
             };
-            let context = || format!("exporting the store in {}", data_dir.display());
-            match out {
-                Some(path) => {
-                    let mut file = std::fs::File::create(&path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    export_store(&data_dir, &selection, &mut file, &path).with_context(context)?;
-                }
-                None => export_store(
-                    &data_dir,
-                    &selection,
-                    &mut std::io::stdout().lock(),
-                    Path::new("<stdout>"),
-                )
-                .with_context(context)?,
-            }
+            let (mut w, name) = create_output(out.as_deref())?;
+            export_store(&data_dir, &selection, &mut w, &name)
+                .with_context(|| format!("exporting the store in {}", data_dir.display()))?;
         }
         TsdbCommand::Check { data_dir } => {
             let report = check_store(&data_dir)
@@ -163,48 +147,4 @@ enum ImportFormat {
     Openmetrics,
     /// The text format 0.0.4, timestamps in milliseconds.
     Prometheus,
-}
-
-/// The matchers of one `--match` selector, parsed as the series API parses `match[]`.
-fn parse_selector(selector: &str) -> anyhow::Result<Vec<Matcher>> {
-    parse_series_selector(selector).with_context(|| format!("--match {selector:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_flags_read_selectors_and_times_as_the_http_api_does() {
-        let m = parse_selector(r#"apiserver_request_total{verb=~"LIST|GET", code!="200",}"#)
-            .expect("selector");
-        let shown: Vec<String> = m.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            shown,
-            [
-                r#"__name__="apiserver_request_total""#,
-                r#"verb=~"LIST|GET""#,
-                r#"code!="200""#,
-            ]
-        );
-        for bad in [
-            "up{job}",
-            "up{job=\"a",
-            "{job=\"\"}",
-            "up x",
-            "rate(up[5m])",
-        ] {
-            let message = format!("{:#}", parse_selector(bad).unwrap_err());
-            assert!(
-                message.starts_with(&format!("--match {bad:?}: ")),
-                "{message}"
-            );
-        }
-        assert_eq!(parse_time("1700000000.5").unwrap(), 1_700_000_000_500);
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20Z").unwrap(),
-            1_700_000_000_000
-        );
-        assert!(parse_time("yesterday").is_err());
-    }
 }
