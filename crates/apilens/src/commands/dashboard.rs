@@ -55,8 +55,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let version = (args.kubernetes_version.as_deref())
             .map(|v| KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}")))
             .transpose()?;
-        let inputs = apilens_audit::collect_inputs(&args.audit_logs)?;
-        diagnose_in_background(inputs, version, findings.clone());
+        let inputs = apilens_doctor::DoctorInputs {
+            audit: apilens_audit::collect_inputs(&args.audit_logs)?,
+            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
+            ..apilens_doctor::DoctorInputs::default()
+        };
+        findings.fill_in_background(move || {
+            apilens_doctor::diagnose(&inputs).map(|d| apilens_doctor::render_json(&d))
+        });
     }
     // The remote client blocks: it is built, and finally dropped, outside the async runtime.
     let remote = args.remote.client(Duration::from_secs(120))?;
@@ -94,30 +100,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(runtime);
     drop(engine);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs the doctor over `audit_logs` on a thread of its own and puts its JSON findings in
-/// `slot` for the culprit panel; a failure is logged and leaves the panel hidden.
-fn diagnose_in_background(
-    audit: Vec<apilens_audit::Input>,
-    version: Option<KubeVersion>,
-    slot: FindingsSlot,
-) {
-    std::thread::spawn(move || {
-        let inputs = apilens_doctor::DoctorInputs {
-            audit,
-            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
-            ..apilens_doctor::DoctorInputs::default()
-        };
-        match apilens_doctor::diagnose(&inputs) {
-            Ok(d) => {
-                tracing::info!(findings = d.findings.len(), "culprit panel ready");
-                slot.set(apilens_doctor::render_json(&d));
-            }
-            Err(e) => tracing::warn!(
-                error = %apilens_model::error_chain(&e),
-                "no culprit panel: the audit log could not be diagnosed"
-            ),
-        }
-    });
 }
