@@ -1,7 +1,6 @@
-//! Series selectors and times as the HTTP API's `match[]`, `start` and `end` read them (and
-//! `apilens tsdb export --match --start --end`).
+//! Series selectors as the HTTP API's `match[]` reads them (and `apilens tsdb export --match`).
 
-use apilens_promql::{parse_series_selector, parse_time};
+use apilens_promql::parse_series_selector;
 
 #[test]
 fn a_selector_gives_its_matchers_in_order_and_a_bad_one_is_refused() {
@@ -25,14 +24,4 @@ fn a_selector_gives_its_matchers_in_order_and_a_bad_one_is_refused() {
     ] {
         assert!(parse_series_selector(bad).is_err(), "{bad}");
     }
-}
-
-#[test]
-fn times_are_unix_seconds_or_rfc_3339() {
-    assert_eq!(parse_time("1700000000.5").unwrap(), 1_700_000_000_500);
-    assert_eq!(
-        parse_time("2023-11-14T22:13:20Z").unwrap(),
-        1_700_000_000_000
-    );
-    assert!(parse_time("yesterday").is_err());
 }

@@ -93,26 +93,23 @@ pub(crate) struct EtcdArgs {
 }
 
 impl EtcdArgs {
-    /// The TLS of the etcd endpoints.
-    fn http_opts(&self) -> HttpOpts {
-        HttpOpts {
-            ca_file: self.etcd_ca_file.clone(),
-            cert_file: self.etcd_cert_file.clone(),
-            key_file: self.etcd_key_file.clone(),
-            ..HttpOpts::default()
-        }
-    }
-
     /// One target per `--etcd` URL.
     pub(crate) fn targets(&self) -> anyhow::Result<Vec<Target>> {
         Ok(self.sources().etcd_targets()?)
     }
 
-    /// The etcd endpoints alone.
+    /// The etcd endpoints alone, with their TLS.
     fn sources(&self) -> TargetSources {
+        let etcd_http = HttpOpts {
+            ca_file: self.etcd_ca_file.clone(),
+            cert_file: self.etcd_cert_file.clone(),
+            key_file: self.etcd_key_file.clone(),
+            ..HttpOpts::default()
+        };
+        let etcd = self.etcd.clone();
         TargetSources {
-            etcd: self.etcd.clone(),
-            etcd_http: self.http_opts(),
+            etcd,
+            etcd_http,
             ..TargetSources::default()
         }
     }
