@@ -68,12 +68,9 @@ pub(crate) fn print_text(text: &str) -> anyhow::Result<()> {
 
 /// Writes `text` to the file `path` when given (`-o`), else on standard output.
 pub(crate) fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    match path {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
-        }
-        None => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
-    }
+    let (mut out, name) = create_output(path)?;
+    out.write_all(text.as_bytes())
+        .with_context(|| format!("write {}", name.display()))
 }
 
 /// The file `path` (created or truncated) when given, else standard output, with its name for
