@@ -1,7 +1,7 @@
 //! Recording a support bundle: rounds of scrapes of every target at once, each body or error
 //! written to a [`BundleWriter`].
 
-use crate::{BundleWriter, MANIFEST, ScrapeError, Target};
+use crate::{BundleWriter, MANIFEST, ScrapeError, TargetSources};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,16 +29,17 @@ pub struct RecordSummary {
     pub targets: usize,
 }
 
-/// Records `opts.count` rounds of `targets` into a new bundle at `out`. Every target of a round
-/// is scraped at once, so replicas are compared at one moment; each failure and each round's
-/// totals are handed to `progress` as a line for a person.
+/// Records `opts.count` rounds of the targets of `sources` into a new bundle at `out`. Every
+/// target of a round is scraped at once, so replicas are compared at one moment; each failure
+/// and each round's totals are handed to `progress` as a line for a person.
 ///
 /// # Errors
 ///
-/// [`ScrapeError::Record`] when `opts.count` is 0, [`ScrapeError::File`] when the bundle cannot
-/// be written. Failed scrapes are not errors: they are counted and kept in the manifest.
+/// [`ScrapeError::Record`] when `opts.count` is 0 (before any target is looked for), as
+/// [`TargetSources::build`] for the targets, [`ScrapeError::File`] when the bundle cannot be
+/// written. Failed scrapes are not errors: they are counted and kept in the manifest.
 pub async fn record_bundle(
-    mut targets: Vec<Target>,
+    sources: &TargetSources,
     out: &Path,
     opts: &RecordOpts,
     mut progress: impl FnMut(&str),
@@ -46,6 +47,7 @@ pub async fn record_bundle(
     if opts.count == 0 {
         return Err(ScrapeError::Record("--count must be at least 1".to_owned()));
     }
+    let mut targets = sources.build().await?;
     let interval_ms = u64::try_from(opts.interval.as_millis()).unwrap_or(u64::MAX);
     let mut writer = BundleWriter::create(out, interval_ms)?;
     let mut summary = RecordSummary {

@@ -48,10 +48,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         body_limit: args.body_limit_mib.saturating_mul(1 << 20),
     };
     let runtime = async_runtime(Workers::PerCore)?;
-    let summary = runtime.block_on(async {
-        let targets = args.targets.build().await?;
-        anyhow::Ok(record_bundle(targets, &args.out, &opts, |line| eprintln!("{line}")).await?)
-    })?;
+    let sources = args.targets.sources();
+    let progress = |line: &str| eprintln!("{line}");
+    let summary = runtime.block_on(record_bundle(&sources, &args.out, &opts, progress))?;
     println!(
         "recorded {} scrapes ({} failed) of {} targets into {}",
         summary.ok,

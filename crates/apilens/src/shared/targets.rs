@@ -119,7 +119,12 @@ impl TargetArgs {
     /// Builds every target; a kubeconfig that cannot be used is an error, discovery problems
     /// are warnings.
     pub(crate) async fn build(&self) -> anyhow::Result<Vec<Target>> {
-        let sources = TargetSources {
+        Ok(self.sources().build().await?)
+    }
+
+    /// Every source these flags name.
+    pub(crate) fn sources(&self) -> TargetSources {
+        TargetSources {
             targets: self.targets.clone(),
             job: self.job.clone(),
             http: HttpOpts {
@@ -132,7 +137,6 @@ impl TargetArgs {
             kube: self.kube.opts(),
             kube_named: self.kube.given(),
             ..self.etcd.sources()
-        };
-        Ok(sources.build().await?)
+        }
     }
 }
