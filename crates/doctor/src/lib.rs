@@ -71,6 +71,7 @@
 #![deny(missing_docs)]
 
 mod analysis;
+mod beside_report;
 mod diagnose;
 mod distinct;
 mod dumps;
@@ -92,6 +93,7 @@ pub mod synth;
 mod whatif;
 
 pub use crate::{
+    beside_report::{clients_behind, render_report_json_with},
     diagnose::{ApfObjects, Diagnosis, DoctorInputs, audit_span, costs, diagnose},
     dumps::ReplicaDumps,
     error::DoctorError,

@@ -99,6 +99,15 @@ pub enum ScrapeError {
         /// What went wrong.
         reason: String,
     },
+    /// A support bundle could not be recorded as asked.
+    #[error("{0}")]
+    Record(String),
+    /// The kubeconfig could not be used to reach the cluster.
+    #[error(transparent)]
+    Cluster(#[from] apilens_kube::KubeError),
+    /// No target, no etcd endpoint and no kubeconfig: nothing to scrape.
+    #[error("{}", crate::sources::NOTHING_TO_SCRAPE)]
+    NothingToScrape,
 }
 
 impl ScrapeError {
@@ -116,6 +125,9 @@ impl ScrapeError {
             ScrapeError::Store { .. } => "store",
             ScrapeError::Input { .. } => "input",
             ScrapeError::File { .. } => "file",
+            ScrapeError::Record(_) => "record",
+            ScrapeError::Cluster(_) => "cluster",
+            ScrapeError::NothingToScrape => "no_targets",
         }
     }
 }

@@ -14,6 +14,8 @@
 //!   target's state and last error.
 //! - [`BundleWriter`] and [`Bundle`]: support bundles of raw scrapes with a manifest, which
 //!   replay as targets.
+//! - [`TargetSources`]: every target a command line names (URLs, recorded files, etcd, the
+//!   replicas of a kubeconfig); [`record_bundle`] records rounds of their scrapes as a bundle.
 //! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
 //!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
@@ -48,7 +50,9 @@ mod health;
 mod ingest;
 mod input;
 mod kube_targets;
+mod record;
 mod scrape_loop;
+mod sources;
 mod target;
 
 pub use crate::{
@@ -61,7 +65,9 @@ pub use crate::{
     health::{Health, TargetHealth},
     input::{DEFAULT_INPUT_TIMEOUT, Input, open_input},
     kube_targets::api_server_targets,
+    record::{RecordOpts, RecordSummary, record_bundle},
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
+    sources::TargetSources,
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
 pub use apilens_model::{Batch, MemorySink, Sink, SinkError};

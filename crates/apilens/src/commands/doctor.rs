@@ -4,6 +4,7 @@
 use crate::output::ReportFormat;
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set, with_progress};
 use crate::shared::remote::RemoteArgs;
+use crate::shared::store::reading_engine;
 use anyhow::{Context as _, bail};
 use apilens_apf::KubeVersion;
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
@@ -12,10 +13,8 @@ use apilens_doctor::{
     metrics_window, release_from_flag, render_json, render_markdown, render_text, render_what_if,
     what_if,
 };
-use apilens_promapi::{LocalEngine, RemoteEngine};
-use apilens_promql::{Engine, EngineOpts};
+use apilens_promql::EngineOpts;
 use apilens_report::Report;
-use apilens_tsdb::Db;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -228,19 +227,15 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
 /// The troubleshooter report over the window from the remote engine or the store; an engine
 /// that answers nothing is the note `Err`, not an error.
 fn read_metrics(args: &Args, window: (i64, Duration)) -> anyhow::Result<Result<Report, String>> {
-    if let Some(client) = args.remote.client(Duration::from_secs(60))? {
-        return Ok(metrics_report(&RemoteEngine::new(client), window));
-    }
-    let dir = args.data_dir.clone().expect("wants_metrics");
-    if !dir.is_dir() {
-        bail!(
-            "--data-dir {}: no such store directory (run `apilens serve` or `apilens demo --data-dir` to fill one)",
-            dir.display()
-        );
-    }
-    let db = Db::open_read_only(&dir)
-        .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
-    let name = format!("store {}", dir.display());
-    let engine = LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name);
-    Ok(metrics_report(&engine, window))
+    let dir = args.data_dir.clone().unwrap_or_default();
+    let engine = reading_engine(
+        &args.remote,
+        Duration::from_secs(60),
+        (&dir, EngineOpts::default()),
+        (
+            " (run `apilens serve` or `apilens demo --data-dir` to fill one)",
+            "",
+        ),
+    )?;
+    Ok(metrics_report(engine.as_ref(), window))
 }
