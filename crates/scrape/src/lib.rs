@@ -14,6 +14,8 @@
 //!   target's state and last error.
 //! - [`BundleWriter`] and [`Bundle`]: support bundles of raw scrapes with a manifest, which
 //!   replay as targets.
+//! - [`SimulatedCluster`]: the simulator (`apilens_sim`) in-process, every replica and etcd
+//!   scraped through a [`ScrapeLoop`] into a [`Sink`] as a live cluster is, its audit log beside.
 //! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
 //!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
@@ -49,6 +51,7 @@ mod ingest;
 mod input;
 mod kube_targets;
 mod scrape_loop;
+mod simulated;
 mod target;
 
 pub use crate::{
@@ -62,6 +65,7 @@ pub use crate::{
     input::{DEFAULT_INPUT_TIMEOUT, Input, open_input},
     kube_targets::api_server_targets,
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
+    simulated::{SimulatedCluster, SimulatedOpts},
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
 pub use apilens_model::{Batch, MemorySink, Sink, SinkError};

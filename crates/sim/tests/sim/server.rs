@@ -73,6 +73,23 @@ async fn serves_each_replica_and_etcd_with_gzip_and_moving_time() {
         [Target::Apiserver(0), Target::Apiserver(1), Target::Etcd]
     );
     assert!(addrs.iter().all(|(_, a)| a.ip().is_loopback()));
+    let listing = server.describe();
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 3, "{listing}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "  kube-apiserver replica 0: http://{}/metrics  (names from ",
+            addrs[0].1
+        )),
+        "{listing}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "  etcd: http://{}/metrics  (names from ",
+            addrs[2].1
+        )),
+        "{listing}"
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
