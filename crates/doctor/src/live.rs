@@ -150,7 +150,12 @@ mod tests {
         )));
         assert_eq!(live.version.unwrap().minor, 29);
         let objects = live.objects.as_ref().unwrap();
-        assert_eq!(objects.schemas.len(), 1);
+        let names: Vec<&str> = objects.schemas.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(
+            names.contains(&"openshift-oauth-apiserver-sar"),
+            "{names:?}"
+        );
         assert!(
             objects.source.contains("cluster prod"),
             "{}",

@@ -75,21 +75,22 @@ async fn serves_each_replica_and_etcd_with_gzip_and_moving_time() {
     assert!(addrs.iter().all(|(_, a)| a.ip().is_loopback()));
     let listing = server.describe();
     let lines: Vec<&str> = listing.lines().collect();
-    assert_eq!(lines.len(), 3, "{listing}");
-    assert!(
-        lines[0].starts_with(&format!(
-            "  kube-apiserver replica 0: http://{}/metrics  (names from ",
-            addrs[0].1
-        )),
-        "{listing}"
+    assert_eq!(lines.len(), 4, "{listing}");
+    assert_eq!(
+        lines[0],
+        "apilens sim: scenario apf-saturation, Kubernetes 1.34, 2 replica(s), speed 60x, seed 1 (SIMULATED data)"
     );
-    assert!(
-        lines[2].starts_with(&format!(
-            "  etcd: http://{}/metrics  (names from ",
-            addrs[2].1
-        )),
-        "{listing}"
-    );
+    for (line, (target, addr)) in lines[1..].iter().zip(&addrs) {
+        let what = match target {
+            Target::Apiserver(i) => format!("kube-apiserver replica {i}"),
+            Target::Etcd => "etcd".to_owned(),
+        };
+        let url = format!("  {what}: http://{addr}/metrics  (names from ");
+        assert!(
+            line.starts_with(&url) && line.ends_with(".txt)"),
+            "{listing}"
+        );
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
