@@ -231,6 +231,25 @@ impl SimServer {
         }
         result
     }
+
+    /// Serves until `shutdown` completes or, with `limit`, until that much wall-clock time has
+    /// passed (`apilens sim --exit-after`).
+    ///
+    /// # Errors
+    /// As [`SimServer::run`].
+    pub async fn run_for(
+        self,
+        limit: Option<Duration>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), SimError> {
+        self.run(async move {
+            match limit {
+                Some(limit) => drop(tokio::time::timeout(limit, shutdown).await),
+                None => shutdown.await,
+            }
+        })
+        .await
+    }
 }
 
 /// Binds and serves until `shutdown` completes.

@@ -90,14 +90,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let exit_after =
             (args.exit_after).and_then(|secs| Duration::try_from_secs_f64(secs.max(0.0)).ok());
-        server
-            .run(async move {
-                match exit_after {
-                    Some(after) => drop(tokio::time::timeout(after, signal).await),
-                    None => signal.await,
-                }
-            })
-            .await?;
+        server.run_for(exit_after, signal).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

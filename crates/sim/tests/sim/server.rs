@@ -166,3 +166,23 @@ async fn bad_speed_and_busy_port_are_clear_errors() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_a_limit_ends_at_the_limit_without_a_shutdown() {
+    let config = ScenarioConfig::new("healthy", KubeVersion::parse("1.34").unwrap());
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let server = SimServer::bind(
+        Simulator::new(config).unwrap(),
+        ServeConfig { listen, speed: 1.0 },
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let limit = Some(Duration::from_millis(300));
+    let run = server.run_for(limit, std::future::pending::<()>());
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the limit ends the run")
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
