@@ -16,6 +16,8 @@
 //!   replay as targets.
 //! - [`TargetSources`]: every target a command line names (URLs, recorded files, etcd, the
 //!   replicas of a kubeconfig); [`record_bundle`] records rounds of their scrapes as a bundle.
+//! - [`SimulatedCluster`]: the simulator (`apilens_sim`) in-process, every replica and etcd
+//!   scraped through a [`ScrapeLoop`] into a [`Sink`] as a live cluster is, its audit log beside.
 //! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
 //!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
@@ -53,6 +55,7 @@ mod kube_targets;
 mod record;
 mod scrape_loop;
 mod sources;
+mod simulated;
 mod target;
 
 pub use crate::{
@@ -68,6 +71,7 @@ pub use crate::{
     record::{RecordOpts, RecordSummary, record_bundle},
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
     sources::TargetSources,
+    simulated::{SimulatedCluster, SimulatedOpts},
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
 pub use apilens_model::{Batch, MemorySink, Sink, SinkError};
