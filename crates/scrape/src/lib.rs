@@ -54,8 +54,8 @@ mod input;
 mod kube_targets;
 mod record;
 mod scrape_loop;
-mod sources;
 mod simulated;
+mod sources;
 mod target;
 
 pub use crate::{
@@ -70,8 +70,8 @@ pub use crate::{
     kube_targets::api_server_targets,
     record::{RecordOpts, RecordSummary, record_bundle},
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
-    sources::TargetSources,
     simulated::{SimulatedCluster, SimulatedOpts},
+    sources::TargetSources,
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
 pub use apilens_model::{Batch, MemorySink, Sink, SinkError};
