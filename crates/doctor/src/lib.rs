@@ -84,6 +84,7 @@ mod hash;
 mod identity;
 mod inputs;
 mod ledger;
+mod live;
 mod metrics;
 mod outcome;
 mod patterns;
@@ -101,6 +102,7 @@ pub use crate::{
     fix::OffendingCall,
     gather::{LiveInputs, metrics_report, metrics_window, readable_report, release_from_flag},
     inputs::{AuditSummary, ClientCost, InputsSummary, LevelShare, Missing},
+    live::{LiveApf, read_live_apf},
     render::{render_json, render_markdown, render_text, render_who_markdown, render_who_text},
     whatif::{Outcome, WhatIf, render_what_if, what_if},
 };

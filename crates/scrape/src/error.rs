@@ -91,6 +91,9 @@ pub enum ScrapeError {
         /// What went wrong.
         reason: String,
     },
+    /// The in-process simulator refused its configuration or failed to advance or render.
+    #[error("simulator: {0}")]
+    Simulator(String),
     /// A recorded bundle or replay file could not be read or written.
     #[error("{path}: {reason}")]
     File {
@@ -128,6 +131,7 @@ impl ScrapeError {
             ScrapeError::Record(_) => "record",
             ScrapeError::Cluster(_) => "cluster",
             ScrapeError::NothingToScrape => "no_targets",
+            ScrapeError::Simulator(_) => "simulator",
         }
     }
 }

@@ -16,6 +16,8 @@
 //!   replay as targets.
 //! - [`TargetSources`]: every target a command line names (URLs, recorded files, etcd, the
 //!   replicas of a kubeconfig); [`record_bundle`] records rounds of their scrapes as a bundle.
+//! - [`SimulatedCluster`]: the simulator (`apilens_sim`) in-process, every replica and etcd
+//!   scraped through a [`ScrapeLoop`] into a [`Sink`] as a live cluster is, its audit log beside.
 //! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
 //!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
@@ -52,6 +54,7 @@ mod input;
 mod kube_targets;
 mod record;
 mod scrape_loop;
+mod simulated;
 mod sources;
 mod target;
 
@@ -67,6 +70,7 @@ pub use crate::{
     kube_targets::api_server_targets,
     record::{RecordOpts, RecordSummary, record_bundle},
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
+    simulated::{SimulatedCluster, SimulatedOpts},
     sources::TargetSources,
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
