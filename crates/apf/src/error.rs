@@ -42,6 +42,17 @@ pub enum ApfError {
         /// What is wrong.
         why: String,
     },
+    /// A server concurrency limit that cannot be inferred from what a replica reports.
+    #[error("{source_name}: {why}")]
+    ServerLimit {
+        /// The scrape read.
+        source_name: String,
+        /// Why no limit follows from it.
+        why: String,
+    },
+    /// A request to classify that is not one the API server could receive.
+    #[error("{0}")]
+    Request(String),
     /// A result that cannot be written as JSON.
     #[error("cannot write {what} as JSON: {why}")]
     Json {

@@ -6,7 +6,7 @@
 use crate::capacity::{DEFAULT_SERVER_CONCURRENCY_LIMIT, queue_wait_limit_for};
 use crate::{
     ApfConfig, ApfError, Capacity, Classification, ConfigNote, FlowSchema, KubeVersion,
-    LevelCapacity, PriorityLevel, RequestDigest, load_objects,
+    LevelCapacity, PriorityLevel, RequestDigest, ResourceAttributes, load_objects,
 };
 use apilens_textout::Table;
 use serde::Serialize;
@@ -101,6 +101,34 @@ pub fn resource_path(
         }
     }
     p
+}
+
+/// The path of a request: `path` when given, else the path of the `resource` request.
+///
+/// # Errors
+///
+/// [`ApfError::Request`] when neither is given, or when the path of a non-resource request
+/// does not start with `/`.
+pub fn request_path(
+    resource: Option<&ResourceAttributes<'_>>,
+    path: Option<&str>,
+) -> Result<String, ApfError> {
+    match (path, resource) {
+        (Some(p), None) if !p.starts_with('/') => {
+            Err(ApfError::Request(format!("--path {p:?} must start with /")))
+        }
+        (Some(p), _) => Ok(p.to_owned()),
+        (None, Some(r)) => Ok(resource_path(
+            r.api_group,
+            r.resource,
+            r.namespace,
+            r.name,
+            r.subresource,
+        )),
+        (None, None) => Err(ApfError::Request(
+            "give --resource for a resource request or --path for a non-resource one".to_owned(),
+        )),
+    }
 }
 
 /// Where one request goes under a configuration, with the seats of its level at the default

@@ -57,6 +57,7 @@ mod explain;
 mod matching;
 mod objects;
 mod replay;
+mod server_limit;
 mod yaml;
 
 pub use apilens_model::KubeVersion;
@@ -78,7 +79,7 @@ pub use crate::{
     estimate::{ObjectStats, ResourceVersionParam, WorkEstimate, WorkRequest, estimate},
     explain::{
         CapacityView, MatchExplanation, ObservedSeats, Overlay, explain_match, render_notes,
-        resource_path,
+        request_path, resource_path,
     },
     matching::{Classification, Matched, RequestDigest, ResourceAttributes, flow_hash},
     objects::{
@@ -88,5 +89,6 @@ pub use crate::{
     replay::{
         LevelOutcome, REJECT_REASONS, ReplayOpts, ReplayOutcome, ReplayRequest, TagOutcome, replay,
     },
+    server_limit::{LimitFlags, ServerLimit, choose_server_limit},
     yaml::{LoadedObjects, load_objects, to_yaml_v1},
 };

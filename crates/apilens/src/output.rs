@@ -1,4 +1,8 @@
-//! Writing results: the `--format` choices and the broken-pipe rule.
+//! Writing results: the `--format` choices, standard output or `-o`, and the broken-pipe rule.
+
+use anyhow::Context as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// `--format` of the commands that judge (`report`, `doctor`, `demo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,5 +55,36 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes `text` on standard output; a closed pipe is not an error.
+pub(crate) fn print_text(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Writes `text` to the file `path` when given (`-o`), else on standard output.
+pub(crate) fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    let (mut out, name) = create_output(path)?;
+    out.write_all(text.as_bytes())
+        .with_context(|| format!("write {}", name.display()))
+}
+
+/// The file `path` (created or truncated) when given, else standard output, with its name for
+/// errors.
+pub(crate) fn create_output(path: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, PathBuf)> {
+    Ok(match path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            (Box::new(file), path.to_owned())
+        }
+        None => (
+            Box::new(std::io::stdout().lock()),
+            PathBuf::from("<stdout>"),
+        ),
     })
 }

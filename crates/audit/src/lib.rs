@@ -69,6 +69,7 @@ mod input;
 mod list_serving;
 mod native;
 mod plausible;
+mod progress;
 mod read;
 mod report;
 mod request;
@@ -89,6 +90,7 @@ pub use crate::{
     list_serving::{
         CACHE_IF_PROGRESS_NOTIFY, SNAPSHOT_ELSE_ETCD, served_from, served_with_evidence,
     },
+    progress::scan_with_progress,
     report::{Cell, Format, Report, Row},
     request::{
         Annotations, OwnedRequest, Request, Stage, parse_go_duration_ms, parse_timestamp_us,

@@ -51,6 +51,19 @@ impl Default for ScanOpts {
     }
 }
 
+impl ScanOpts {
+    /// The defaults with `threads` workers (at least 1; one per core when `None`) and lines of
+    /// at most `max_line_bytes`, as the `--threads` and `--max-line-bytes` flags give them.
+    pub fn with_limits(threads: Option<usize>, max_line_bytes: u64) -> Self {
+        let defaults = ScanOpts::default();
+        ScanOpts {
+            threads: threads.unwrap_or(defaults.threads).max(1),
+            max_line_bytes: usize::try_from(max_line_bytes).unwrap_or(usize::MAX),
+            ..defaults
+        }
+    }
+}
+
 /// Reads every input once and returns the merged view and the summary.
 ///
 /// Inputs are read by up to `threads` reader threads (one input each at a time) and split into
@@ -619,4 +632,20 @@ fn snippet(line: &[u8]) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_keep_one_worker_at_least_and_the_defaults_otherwise() {
+        let given = ScanOpts::with_limits(Some(0), 1 << 30);
+        assert_eq!((given.threads, given.max_line_bytes), (1, 1 << 30));
+        let defaults = ScanOpts::default();
+        let unset = ScanOpts::with_limits(None, DEFAULT_MAX_LINE_BYTES as u64);
+        assert_eq!(unset.threads, defaults.threads);
+        assert_eq!(unset.chunk_bytes, defaults.chunk_bytes);
+        assert!(unset.progress.is_none());
+    }
 }

@@ -67,6 +67,7 @@ mod reader;
 mod reads;
 mod s3;
 mod source;
+mod terminal;
 mod window;
 
 pub use crate::{

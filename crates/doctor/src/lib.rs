@@ -71,6 +71,7 @@
 #![deny(missing_docs)]
 
 mod analysis;
+mod beside_report;
 mod diagnose;
 mod distinct;
 mod dumps;
@@ -83,7 +84,9 @@ mod hash;
 mod identity;
 mod inputs;
 mod ledger;
+mod live;
 mod metrics;
+mod outcome;
 mod patterns;
 mod rank;
 mod render;
@@ -91,13 +94,15 @@ pub mod synth;
 mod whatif;
 
 pub use crate::{
+    beside_report::{clients_behind, render_report_json_with},
     diagnose::{ApfObjects, Diagnosis, DoctorInputs, audit_span, costs, diagnose},
     dumps::ReplicaDumps,
     error::DoctorError,
     finding::{Culprit, Evidence, Finding, Fix, Harm, Kind, Severity, Window},
     fix::OffendingCall,
-    gather::{metrics_window, readable_report, release_from_flag},
+    gather::{LiveInputs, metrics_report, metrics_window, readable_report, release_from_flag},
     inputs::{AuditSummary, ClientCost, InputsSummary, LevelShare, Missing},
+    live::{LiveApf, read_live_apf},
     render::{render_json, render_markdown, render_text, render_who_markdown, render_who_text},
     whatif::{Outcome, WhatIf, render_what_if, what_if},
 };

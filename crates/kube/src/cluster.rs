@@ -16,6 +16,17 @@ pub struct ClusterOpts {
     pub context: Option<String>,
 }
 
+impl ClusterOpts {
+    /// Whether a default configuration exists: `KUBECONFIG`, `~/.kube/config`, or an in-cluster
+    /// service account (`KUBERNETES_SERVICE_HOST`).
+    pub fn default_config_found() -> bool {
+        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("HOME")
+                .is_some_and(|h| PathBuf::from(h).join(".kube/config").is_file())
+            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    }
+}
+
 /// One Kubernetes cluster: its client configuration and a client for its service URL.
 ///
 /// The service URL (the kubeconfig's `server`) usually sits behind a load balancer, so requests

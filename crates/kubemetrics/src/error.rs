@@ -12,6 +12,14 @@ pub enum InspectError {
         /// The parser's error.
         error: apilens_textparse::ParseError,
     },
+    /// A line that is not the text format where a scrape was expected whole.
+    #[error("{name}: not a Prometheus text scrape: {error}")]
+    NotAScrape {
+        /// The input's name.
+        name: String,
+        /// The parser's error.
+        error: apilens_textparse::ParseError,
+    },
     /// The input is plainly something else (an HTML page, a JSON document).
     #[error("{name}: not the Prometheus text format: {what}")]
     Foreign {

@@ -11,6 +11,7 @@
 //! - The detector: [`Catalog::detect`] reads `kubernetes_build_info`, otherwise bounds the
 //!   release by which families exist; [`version_from_build_info`] reads one series' labels.
 //! - [`Inventory`]: the families and labels a target exposes.
+//! - [`read_apf_seats`]: the APF nominal seats and release one replica's scrape reports.
 //! - [`inspect`](inspect::inspect): one scrape streamed in bounded memory into counts,
 //!   coverage and the state now and since start ([`inspect::Summary`]).
 //!
@@ -26,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod apf_seats;
 mod builtin;
 mod catalog;
 mod detect;
@@ -34,6 +36,7 @@ pub mod inspect;
 mod inventory;
 
 pub use crate::{
+    apf_seats::{ApfSeats, read_apf_seats},
     builtin::catalog,
     catalog::{Catalog, Family, Kind, Presence, Signal, SignalName},
     detect::{Detected, version_from_build_info},

@@ -1,5 +1,6 @@
 //! The one duration syntax of apilens: every flag, every `--since`, every API `step` and every Go
-//! duration in an audit log is read by [`parse_duration`].
+//! duration in an audit log is read by [`parse_duration`], and [`format_duration`] writes one
+//! back as Prometheus prints it.
 
 use std::time::Duration;
 
@@ -114,9 +115,40 @@ fn scaled(number: &str, per_unit: u128) -> Option<u128> {
     Some(total)
 }
 
+/// `d` in the syntax [`parse_duration`] reads, as Prometheus prints a duration: the largest
+/// units first, down to milliseconds (`1800s` → `30m`, `5400s` → `1h30m`, `7d` → `1w`, zero →
+/// `0s`).
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (unit, nanos) in UNITS.iter().take(7) {
+        let size = nanos / 1_000_000;
+        if ms >= size {
+            out += &format!("{}{unit}", ms / size);
+            ms %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_formatted_duration_reads_back_the_same() {
+        for (secs, text) in [(0, "0s"), (1800, "30m"), (5400, "1h30m"), (604_800, "1w")] {
+            let d = Duration::from_secs(secs);
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text).unwrap(), d);
+        }
+        let d = Duration::from_millis(3_661_250);
+        assert_eq!(format_duration(d), "1h1m1s250ms");
+        assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+    }
 
     fn ms(text: &str) -> Option<u128> {
         parse_duration(text).ok().map(|d| d.as_millis())

@@ -14,7 +14,7 @@
 //!   short, printable and without credentials.
 //! - [`parse_byte_size`]: the one byte-size syntax (`512MiB`, `2GB`, `4096`) of every flag.
 //! - [`parse_duration`]: the one duration syntax (`15s`, `1h30m`, `1.5h`, `7d`) of every flag,
-//!   API parameter and audit-log latency.
+//!   API parameter and audit-log latency; [`format_duration`] writes one back.
 //! - `install_crypto_provider` (feature `tls`): the process's one rustls crypto provider.
 //! - [`Sink`] and [`Batch`]: where one scrape's samples go (the store, a remote writer).
 //! - [`KubeVersion`]: a Kubernetes release as servers and providers print it (`v1.34.2-eks-…`),
@@ -51,7 +51,7 @@ pub use crate::tls::install_crypto_provider;
 pub use crate::{
     byte_size::{ByteSizeError, parse_byte_size},
     clock::now_ms,
-    duration::{DurationError, parse_duration},
+    duration::{DurationError, format_duration, parse_duration},
     error_chain::error_chain,
     kube_range::{KubeRange, RangeError},
     kube_version::{KubeVersion, VersionError},

@@ -16,6 +16,14 @@ pub enum PanelsError {
         /// The rendered PromQL.
         promql: String,
     },
+    /// A rules selector is not a list of label matchers.
+    #[error("--selector {selector:?} is not a list of label matchers: {message}")]
+    Selector {
+        /// The selector as given.
+        selector: String,
+        /// The parser's message.
+        message: String,
+    },
     /// No panel has this id.
     #[error("no panel with id {0:?}")]
     UnknownPanel(String),

@@ -1,7 +1,9 @@
 //! Prometheus recording and alerting rules from the catalog: SLO burn rates in the kubernetes-mixin
 //! style, APF saturation and rejections, etcd latency, watch and LIST storms.
 
-use crate::{KubeVersion, RenderOpts, WATCHES_PER_NODE, WATCHES_PER_SERVER_FLOOR, catalog};
+use crate::{
+    KubeVersion, PanelsError, RenderOpts, WATCHES_PER_NODE, WATCHES_PER_SERVER_FLOOR, catalog,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -12,6 +14,33 @@ pub struct RulesOpts {
     pub selector: String,
     /// Pick alternatives for this release; `None` joins them so the rules work on every release.
     pub version: Option<KubeVersion>,
+}
+
+impl RulesOpts {
+    /// The options for `selector` as a person writes it (in braces or not), checked to be a
+    /// list of label matchers, so that no rule is invalid because of it.
+    ///
+    /// # Errors
+    ///
+    /// [`PanelsError::Selector`] naming the selector and the parser's message.
+    pub fn checked(selector: &str, version: Option<KubeVersion>) -> Result<Self, PanelsError> {
+        let selector = selector
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}');
+        if !selector.is_empty() {
+            crate::expr_facts(&format!("up{{{selector}}}")).map_err(|message| {
+                PanelsError::Selector {
+                    selector: selector.to_owned(),
+                    message,
+                }
+            })?;
+        }
+        Ok(RulesOpts {
+            selector: selector.to_owned(),
+            version,
+        })
+    }
 }
 
 impl Default for RulesOpts {

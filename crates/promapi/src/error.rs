@@ -15,6 +15,12 @@ pub enum PromApiError {
         /// What went wrong, with the remote error text when there is one.
         message: String,
     },
+    /// The bearer token of a remote engine cannot be read.
+    #[error("{0}")]
+    Credentials(String),
+    /// The AWS settings of a signed remote engine cannot be used.
+    #[error(transparent)]
+    Aws(#[from] apilens_sigv4::Error),
 }
 
 impl PromApiError {
@@ -23,7 +29,9 @@ impl PromApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             PromApiError::Query(e) => e.kind(),
-            PromApiError::Remote { .. } => "unavailable",
+            PromApiError::Remote { .. } | PromApiError::Credentials(_) | PromApiError::Aws(_) => {
+                "unavailable"
+            }
         }
     }
 

@@ -10,7 +10,9 @@
 //!   [`apilens_model::Queryable`]; [`RemoteEngine`] sends every request unchanged to a
 //!   Prometheus-compatible engine (Prometheus, Mimir, Thanos, VictoriaMetrics, Amazon Managed
 //!   Service for Prometheus) through a [`RemoteClient`] (bearer token, basic auth or AWS SigV4)
-//!   and hands back its answers, Prometheus error bodies included.
+//!   and hands back its answers, Prometheus error bodies included; [`RemoteSpec`] builds the
+//!   client from a URL or a workspace and where the credentials are.
+//! - [`query_once`] runs one query as `apilens query` prints it ([`PrintAs`]).
 //! - [`Answer`] is an API answer (status and JSON body); [`PromApiError`] the one error, which
 //!   [`PromApiError::api_error`] renders as Prometheus's error body and status.
 #![deny(missing_docs)]
@@ -18,12 +20,16 @@
 mod bodies;
 mod engine;
 mod error;
+mod one_shot;
 mod remote;
+mod remote_spec;
 
 pub use crate::{
     engine::{
         EngineLimits, LocalEngine, QueryEngine, QueryPlan, QueryRequest, RemoteEngine, Selection,
     },
     error::PromApiError,
+    one_shot::{PrintAs, Printed, query_once},
     remote::{Answer, RemoteAuth, RemoteClient},
+    remote_spec::RemoteSpec,
 };

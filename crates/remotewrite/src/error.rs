@@ -31,6 +31,9 @@ pub enum Error {
         /// The queue's cap.
         max: u64,
     },
+    /// The AWS settings of a signed receiver cannot be used.
+    #[error(transparent)]
+    Aws(#[from] apilens_sigv4::Error),
     /// The remote-write URL or options are not usable.
     #[error("remote write to {url}: {message}")]
     Config {

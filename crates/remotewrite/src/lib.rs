@@ -17,6 +17,8 @@
 //! - [`WriteAuth`]: bearer token file, basic auth with a password file, or AWS SigV4
 //!   (`apilens_sigv4`) for Amazon Managed Service for Prometheus.
 //! - [`Tee`]: feeds each scrape to several sinks, such as the embedded store and a writer.
+//! - [`RemoteWriteSpec`]: the writer as a command line asks for it (receiver, queue cap,
+//!   credentials), started with [`RemoteWriteSpec::start`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,10 +43,12 @@
 mod error;
 mod prompb;
 mod queue;
+mod spec;
 mod writer;
 
 pub use crate::{
     error::Error,
     prompb::{PbLabel, PbSample, TimeSeries, WriteRequest, decode_write_request},
+    spec::RemoteWriteSpec,
     writer::{RemoteWriteOpts, RemoteWriteStats, RemoteWriter, Tee, WriteAuth},
 };

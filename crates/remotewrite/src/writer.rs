@@ -170,7 +170,7 @@ impl std::fmt::Debug for RemoteWriter {
     }
 }
 
-fn strip_query(url: &str) -> &str {
+pub(crate) fn strip_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
@@ -574,6 +574,14 @@ impl Tee {
     /// A sink feeding all of `sinks`, in order.
     pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Self {
         Self { sinks }
+    }
+
+    /// `store` alone, or `store` first and then `writer`.
+    pub fn store_then(store: Arc<dyn Sink>, writer: Option<&Arc<RemoteWriter>>) -> Arc<dyn Sink> {
+        match writer {
+            Some(w) => Arc::new(Tee::new(vec![store, Arc::clone(w) as Arc<dyn Sink>])),
+            None => store,
+        }
     }
 }
 

@@ -15,4 +15,14 @@ pub enum ReportError {
     /// The options are inconsistent (an empty or negative range).
     #[error("invalid report options: {0}")]
     Options(String),
+    /// A bound of the range is neither a time nor a duration.
+    #[error(
+        "{option} {text}: cannot parse {text:?}: expected RFC 3339, Unix seconds or a duration such as 30m"
+    )]
+    Time {
+        /// The option (`--since`, `--until`).
+        option: &'static str,
+        /// The text given.
+        text: String,
+    },
 }

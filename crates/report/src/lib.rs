@@ -35,6 +35,7 @@ mod error;
 mod explain;
 mod format;
 mod model;
+mod range;
 mod readings;
 mod render;
 

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+use apilens_textparse::Format;
+
 use serde::{Deserialize, Serialize};
 
 use crate::target::ReplayScrape;
@@ -154,6 +156,31 @@ impl Bundle {
             .scrapes
             .iter()
             .filter_map(|s| s.file.as_ref().map(|f| (s, self.dir.join(f))))
+    }
+
+    /// The latest successful scrape of each `job`/`instance`, in target order, with its full
+    /// path and the format its `Content-Type` names (the Prometheus text format without one).
+    ///
+    /// # Errors
+    ///
+    /// [`ScrapeError::File`] naming the directory when no scrape of the bundle succeeded.
+    pub fn latest_scrapes(&self) -> Result<Vec<(PathBuf, Format)>, ScrapeError> {
+        let mut latest: BTreeMap<(&str, &str), (i64, PathBuf, Format)> = BTreeMap::new();
+        for (scrape, path) in self.scrapes().filter(|(s, _)| s.error.is_none()) {
+            let format = (scrape.content_type.as_deref())
+                .map_or(Format::PrometheusText, Format::from_content_type);
+            let key = (scrape.job.as_str(), scrape.instance.as_str());
+            if latest
+                .get(&key)
+                .is_none_or(|(t, _, _)| *t <= scrape.timestamp_ms)
+            {
+                latest.insert(key, (scrape.timestamp_ms, path, format));
+            }
+        }
+        if latest.is_empty() {
+            return Err(file_err(&self.dir, "the bundle holds no successful scrape"));
+        }
+        Ok(latest.into_values().map(|(_, p, f)| (p, f)).collect())
     }
 
     /// One replay target per recorded `job`/`instance`, replaying its scrapes at their

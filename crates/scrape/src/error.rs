@@ -91,6 +91,9 @@ pub enum ScrapeError {
         /// What went wrong.
         reason: String,
     },
+    /// The in-process simulator refused its configuration or failed to advance or render.
+    #[error("simulator: {0}")]
+    Simulator(String),
     /// A recorded bundle or replay file could not be read or written.
     #[error("{path}: {reason}")]
     File {
@@ -99,6 +102,15 @@ pub enum ScrapeError {
         /// What went wrong.
         reason: String,
     },
+    /// A support bundle could not be recorded as asked.
+    #[error("{0}")]
+    Record(String),
+    /// The kubeconfig could not be used to reach the cluster.
+    #[error(transparent)]
+    Cluster(#[from] apilens_kube::KubeError),
+    /// No target, no etcd endpoint and no kubeconfig: nothing to scrape.
+    #[error("{}", crate::sources::NOTHING_TO_SCRAPE)]
+    NothingToScrape,
 }
 
 impl ScrapeError {
@@ -116,6 +128,10 @@ impl ScrapeError {
             ScrapeError::Store { .. } => "store",
             ScrapeError::Input { .. } => "input",
             ScrapeError::File { .. } => "file",
+            ScrapeError::Record(_) => "record",
+            ScrapeError::Cluster(_) => "cluster",
+            ScrapeError::NothingToScrape => "no_targets",
+            ScrapeError::Simulator(_) => "simulator",
         }
     }
 }

@@ -14,6 +14,10 @@
 //!   target's state and last error.
 //! - [`BundleWriter`] and [`Bundle`]: support bundles of raw scrapes with a manifest, which
 //!   replay as targets.
+//! - [`TargetSources`]: every target a command line names (URLs, recorded files, etcd, the
+//!   replicas of a kubeconfig); [`record_bundle`] records rounds of their scrapes as a bundle.
+//! - [`SimulatedCluster`]: the simulator (`apilens_sim`) in-process, every replica and etcd
+//!   scraped through a [`ScrapeLoop`] into a [`Sink`] as a live cluster is, its audit log beside.
 //! - [`open_input`]: a one-shot read of a file, a pipe, standard input or a URL (the same request
 //!   and [`HttpOpts`] as a scrape), gzip undone, streamed within one deadline.
 //!
@@ -48,7 +52,10 @@ mod health;
 mod ingest;
 mod input;
 mod kube_targets;
+mod record;
 mod scrape_loop;
+mod simulated;
+mod sources;
 mod target;
 
 pub use crate::{
@@ -61,7 +68,10 @@ pub use crate::{
     health::{Health, TargetHealth},
     input::{DEFAULT_INPUT_TIMEOUT, Input, open_input},
     kube_targets::api_server_targets,
+    record::{RecordOpts, RecordSummary, record_bundle},
     scrape_loop::{ScrapeLoop, ScrapeOpts, ScrapeReport, Scraper},
+    simulated::{SimulatedCluster, SimulatedOpts},
+    sources::TargetSources,
     target::{HttpOpts, JOB_APISERVER, JOB_ETCD, ReplayScrape, Target, TargetKind},
 };
 pub use apilens_model::{Batch, MemorySink, Sink, SinkError};

@@ -9,7 +9,7 @@
 //!   (one-second ticks, no waiting), [`Simulator::render_metrics`] and
 //!   [`Simulator::render_etcd_metrics`] give the text exposition, and
 //!   [`Simulator::set_audit_sink`] writes `audit.k8s.io/v1` events of the same requests.
-//! - [`scenario_names`] / [`SCENARIOS`]: `healthy`, `chatty-daemonset`, `watch-storm`,
+//! - [`scenario_names`] / [`SCENARIOS`] ([`scenario_list`] prints them): `healthy`, `chatty-daemonset`, `watch-storm`,
 //!   `etcd-slow`, `apf-saturation`, `webhook-slow`, `upgrade-skew`.
 //! - [`Catalog`]: names, types, HELP, labels and buckets of a real scrape per version, generated
 //!   from the fixtures by [`generate_catalog`] and embedded in the binary.
@@ -58,6 +58,6 @@ pub use crate::{
     },
     engine::{ScenarioConfig, Simulator},
     error::SimError,
-    scenario::{SCENARIOS, ScenarioInfo, scenario_names},
+    scenario::{SCENARIOS, ScenarioInfo, scenario_list, scenario_names},
     server::{ServeConfig, SimServer, Target, serve},
 };

@@ -50,6 +50,16 @@ pub fn scenario_names() -> Vec<&'static str> {
     SCENARIOS.iter().map(|s| s.name).collect()
 }
 
+/// Every scenario on a line of its own, its name in an aligned column then its summary, as
+/// `apilens sim --list` prints them.
+pub fn scenario_list() -> String {
+    let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    SCENARIOS
+        .iter()
+        .map(|s| format!("{:width$}  {}\n", s.name, s.summary))
+        .collect()
+}
+
 /// An admission webhook that slows writes.
 #[derive(Debug, Clone)]
 pub(crate) struct Webhook {

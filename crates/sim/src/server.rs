@@ -62,6 +62,8 @@ impl Shared {
 pub struct SimServer {
     shared: Arc<Shared>,
     listeners: Vec<(Target, tokio::net::TcpListener)>,
+    /// The real scrape each target's names come from, in the order of `listeners`.
+    sources: Vec<String>,
 }
 
 impl std::fmt::Debug for SimServer {
@@ -88,6 +90,13 @@ impl SimServer {
         }
         let mut targets: Vec<Target> = (0..sim.replicas()).map(Target::Apiserver).collect();
         targets.push(Target::Etcd);
+        let mut sources = Vec::with_capacity(targets.len());
+        for target in &targets {
+            sources.push(match target {
+                Target::Apiserver(i) => sim.catalog_source(*i)?.to_owned(),
+                Target::Etcd => sim.etcd_catalog_source().to_owned(),
+            });
+        }
         let mut listeners = Vec::new();
         for (i, target) in targets.into_iter().enumerate() {
             let mut addr = config.listen;
@@ -116,6 +125,7 @@ impl SimServer {
                 speed: config.speed,
             }),
             listeners,
+            sources,
         })
     }
 
@@ -125,6 +135,32 @@ impl SimServer {
             .iter()
             .filter_map(|(t, l)| l.local_addr().ok().map(|a| (*t, a)))
             .collect()
+    }
+
+    /// What it serves, as `apilens sim` says it on start: the scenario, release, replicas,
+    /// speed and seed, then one line per target with its `/metrics` URL and the real scrape its
+    /// names come from (`  kube-apiserver replica 0: http://127.0.0.1:9100/metrics  (names from
+    /// …)`).
+    pub fn describe(&self) -> String {
+        let mut out = {
+            let sim = self.shared.sim.lock().unwrap_or_else(|e| e.into_inner());
+            let c = sim.config();
+            format!(
+                "apilens sim: scenario {}, Kubernetes {}, {} replica(s), speed {}x, seed {} (SIMULATED data)\n",
+                c.scenario, c.kubernetes_version, c.replicas, self.shared.speed, c.seed
+            )
+        };
+        for ((target, listener), source) in self.listeners.iter().zip(&self.sources) {
+            let Ok(addr) = listener.local_addr() else {
+                continue;
+            };
+            let what = match target {
+                Target::Apiserver(i) => format!("kube-apiserver replica {i}"),
+                Target::Etcd => "etcd".to_owned(),
+            };
+            out += &format!("  {what}: http://{addr}/metrics  (names from {source})\n");
+        }
+        out
     }
 
     /// Serves until `shutdown` completes, advancing simulated time in the background.
@@ -194,6 +230,25 @@ impl SimServer {
             Ok(Ok(())) => {}
         }
         result
+    }
+
+    /// Serves until `shutdown` completes or, with `limit`, until that much wall-clock time has
+    /// passed (`apilens sim --exit-after`).
+    ///
+    /// # Errors
+    /// As [`SimServer::run`].
+    pub async fn run_for(
+        self,
+        limit: Option<Duration>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), SimError> {
+        self.run(async move {
+            match limit {
+                Some(limit) => drop(tokio::time::timeout(limit, shutdown).await),
+                None => shutdown.await,
+            }
+        })
+        .await
     }
 }
 

@@ -15,6 +15,15 @@ pub enum TopError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The signal handlers could not be installed.
+    #[error("cannot listen for SIGHUP, SIGINT and SIGTERM: {0}")]
+    Signal(std::io::Error),
+    /// A flag's value is out of range: a sentence naming the flag.
+    #[error("{0}")]
+    Invalid(String),
+    /// The frame could not be written to standard output.
+    #[error("writing to standard output: {0}")]
+    Output(std::io::Error),
     /// A source could not be opened: a sentence naming the input and what is wrong with it.
     #[error("{0}")]
     Source(String),

@@ -32,6 +32,7 @@ mod build;
 mod error;
 mod frame;
 mod once;
+mod signals;
 mod source;
 mod style;
 mod term;
@@ -46,10 +47,14 @@ pub use crate::{
         ClientRow, EVENT_FIELD_BYTES, EventRow, FindingLine, FlowRow, Frame, LevelRow, PanelRow,
         PanelTable, RequestRow, SectionLine,
     },
-    once::{buffer_text, draw_to_buffer, draw_to_text, render_text},
+    once::{
+        OnceFormat, buffer_text, draw_to_buffer, draw_to_text, once_text, print_once, render_text,
+    },
+    signals::{remove_scratch_on_signal, run_on_terminal},
     source::{
         ClusterFuture, ClusterSettings, ClusterSource, RemoteStoreSource, Settings, SimSource,
-        SimStart, Simulation, StoreSource, remove_scratch_dirs,
+        SimStart, Simulation, SourceChoice, SourceFlags, StoreSource, check_cadence, choose_source,
+        remove_scratch_dirs,
     },
     style::Theme,
     term::{LiveOpts, Source, run_live},

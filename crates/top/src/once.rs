@@ -1,15 +1,59 @@
 //! `--once`: every screen of one frame as plain text, for scripts and tickets.
 
 use crate::app::{App, Screen};
+use crate::error::TopError;
 use crate::frame::Frame;
 use crate::style::Theme;
+use crate::term::Source;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 /// Rows a screen may take in the text form before it is cut.
 const MAX_ROWS: u16 = 400;
+
+/// How `--once` prints its frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnceFormat {
+    /// Every screen as plain text, this many columns wide (at least 60).
+    Text {
+        /// Columns.
+        width: u16,
+    },
+    /// The frame as JSON ([`crate::render_json`]), one document on one line.
+    Json,
+}
+
+/// Reads one live frame of `source` and prints it on standard output in `format`, each error
+/// the frame carries as a `warning:` line on standard error; a closed standard output (`| head`)
+/// is not an error.
+///
+/// # Errors
+///
+/// When the source cannot give a frame, or standard output fails otherwise.
+pub fn print_once(source: &mut dyn Source, format: OnceFormat) -> Result<(), TopError> {
+    let frame = source.read(Duration::ZERO).map_err(TopError::Source)?;
+    for e in &frame.errors {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {e}");
+    }
+    match std::io::stdout()
+        .lock()
+        .write_all(once_text(&frame, format).as_bytes())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(TopError::Output),
+    }
+}
+
+/// What [`print_once`] prints of `frame`.
+pub fn once_text(frame: &Frame, format: OnceFormat) -> String {
+    match format {
+        OnceFormat::Json => crate::text::render_json(frame) + "\n",
+        OnceFormat::Text { width } => render_text(frame, width.max(60)),
+    }
+}
 
 /// Every screen of `frame` drawn `width` columns wide without colour, one after the other, as
 /// the terminal shows them (trailing spaces and the key hints left out).

@@ -77,6 +77,17 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// An export's time range ends before it starts.
+    #[error("the start of the range ({mint} ms) is after its end ({maxt} ms)")]
+    Range {
+        /// Oldest sample time asked for.
+        mint: i64,
+        /// Newest sample time asked for.
+        maxt: i64,
+    },
+    /// Selecting series failed.
+    #[error(transparent)]
+    Select(#[from] apilens_model::SelectError),
 }
 
 impl Error {

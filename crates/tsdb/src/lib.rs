@@ -67,6 +67,7 @@ mod openmetrics;
 mod recover;
 mod report;
 mod sink;
+mod transfer;
 mod wal;
 mod xor;
 
@@ -79,5 +80,6 @@ pub use crate::{
     error::Error,
     openmetrics::{import_file, import_openmetrics, parse_openmetrics, write_openmetrics},
     report::{render_check, render_import, select_union},
+    transfer::{ExportSelection, export_store, import_into},
     xor::{SAMPLES_PER_CHUNK, XorChunk, XorIter, decode_chunk},
 };

@@ -14,6 +14,15 @@ pub enum WebError {
         /// What is wrong.
         message: String,
     },
+    /// The server's address cannot be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// An allowed origin or host given on the command line is not usable.
     #[error("{0}")]
     Allow(String),

@@ -34,6 +34,25 @@ impl FindingsSlot {
     pub fn get(&self) -> Option<Arc<str>> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Runs `find` on a thread of its own and puts the JSON it returns in the slot; a failure
+    /// is logged (its causes on one line) and leaves the culprit panel hidden.
+    pub fn fill_in_background<E: std::error::Error + 'static>(
+        &self,
+        find: impl FnOnce() -> Result<String, E> + Send + 'static,
+    ) {
+        let slot = self.clone();
+        std::thread::spawn(move || match find() {
+            Ok(json) => {
+                tracing::info!("culprit panel ready");
+                slot.set(json);
+            }
+            Err(e) => tracing::warn!(
+                error = %apilens_model::error_chain(&e),
+                "no culprit panel: the audit log could not be diagnosed"
+            ),
+        });
+    }
 }
 
 /// The `/api/findings` route over `slot`: the JSON held with status 200, else 404 with
@@ -57,5 +76,25 @@ async fn findings(State(slot): State<FindingsSlot>) -> Response {
             r#"{"error":"no findings: the dashboard was started without an audit log, or the diagnosis is not done yet"}"#,
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_found_in_the_background_fill_the_slot_and_a_failure_leaves_it_empty() {
+        let failed = FindingsSlot::new();
+        failed.fill_in_background(|| Err(std::io::Error::other("unreadable audit log")));
+        let slot = FindingsSlot::new();
+        slot.fill_in_background(|| Ok::<_, std::io::Error>(r#"{"findings":[]}"#.to_owned()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while slot.get().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(slot.get().as_deref(), Some(r#"{"findings":[]}"#));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(failed.get(), None);
     }
 }

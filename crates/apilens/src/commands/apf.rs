@@ -4,15 +4,13 @@
 use crate::output::TextOrJson;
 use anyhow::{Context as _, bail};
 use apilens_apf::{
-    ApfConfig, CapacityView, ConfigNote, DEFAULT_REQUEST_TIMEOUT_S,
-    DEFAULT_SERVER_CONCURRENCY_LIMIT, DumpViews, KubeVersion, NEWEST, ObservedSeats, Overlay,
-    RequestDigest, ResourceAttributes, explain_match, infer_server_concurrency_limit,
-    queue_wait_limit_for, resource_path,
+    ApfConfig, CapacityView, ConfigNote, DEFAULT_REQUEST_TIMEOUT_S, DumpViews, KubeVersion,
+    LimitFlags, NEWEST, ObservedSeats, Overlay, RequestDigest, ResourceAttributes,
+    choose_server_limit, explain_match, queue_wait_limit_for, request_path,
 };
+use apilens_kubemetrics::read_apf_seats;
 use apilens_scrape::{DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
-use apilens_textparse::{Entry, parse_reader};
 use std::io::{Read as _, Write as _};
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -183,27 +181,19 @@ fn load_config(
 fn run_match(a: MatchArgs) -> anyhow::Result<String> {
     let version = a.config.kubernetes_version.unwrap_or(NEWEST);
     let (config, notes) = load_config(&a.config.apf_config, version)?;
-    let path = match (&a.path, &a.resource) {
-        (Some(p), _) => p.clone(),
-        (None, Some(r)) => resource_path(&a.api_group, r, &a.namespace, &a.name, &a.subresource),
-        (None, None) => {
-            bail!("give --resource for a resource request or --path for a non-resource one")
-        }
-    };
-    if a.resource.is_none() && !path.starts_with('/') {
-        bail!("--path {path:?} must start with /");
-    }
+    let resource = a.resource.as_deref().map(|resource| ResourceAttributes {
+        api_group: &a.api_group,
+        resource,
+        subresource: &a.subresource,
+        namespace: &a.namespace,
+        name: &a.name,
+    });
+    let path = request_path(resource.as_ref(), a.path.as_deref())?;
     let digest = RequestDigest {
         user: &a.user,
         groups: &a.group,
         verb: &a.verb,
-        resource: a.resource.as_deref().map(|resource| ResourceAttributes {
-            api_group: &a.api_group,
-            resource,
-            subresource: &a.subresource,
-            namespace: &a.namespace,
-            name: &a.name,
-        }),
+        resource,
         path: &path,
     };
     let explanation = explain_match(&config, version, &digest);
@@ -215,122 +205,42 @@ fn run_match(a: MatchArgs) -> anyhow::Result<String> {
 
 fn run_capacity(a: CapacityArgs) -> anyhow::Result<String> {
     let scrape = match &a.metrics {
-        Some(spec) => Some(read_scrape(spec)?),
+        Some(spec) => {
+            let source = open_input(spec, &HttpOpts::default(), DEFAULT_INPUT_TIMEOUT)?;
+            Some(read_apf_seats(&source.name, source.reader, source.format)?)
+        }
         None => None,
     };
-    let version = a
-        .config
-        .kubernetes_version
+    let version = (a.config.kubernetes_version)
         .or_else(|| scrape.as_ref().and_then(|s| s.version))
         .unwrap_or(NEWEST);
     let (config, notes) = load_config(&a.config.apf_config, version)?;
     if a.replicas == 0 {
         bail!("--replicas must be at least 1");
     }
-    let (server_cl, source) = match (
-        &scrape,
-        a.server_concurrency_limit,
-        a.max_requests_inflight,
-        a.max_mutating_requests_inflight,
-    ) {
-        (_, Some(n), _, _) => (n, "--server-concurrency-limit".to_string()),
-        (_, None, Some(r), Some(m)) => (
-            r + m,
-            "--max-requests-inflight + --max-mutating-requests-inflight".to_string(),
-        ),
-        (Some(s), _, _, _) => {
-            if s.nominal.is_empty() {
-                bail!(
-                    "{}: no apiserver_flowcontrol_nominal_limit_seats (it exists from Kubernetes 1.26); give --server-concurrency-limit",
-                    s.name
-                );
-            }
-            let n = infer_server_concurrency_limit(&config, &s.nominal).with_context(|| {
-                let unknown: Vec<&str> = s.nominal.iter().filter(|(l, _)| config.level(l).is_none()).map(|(l, _)| l.as_str()).collect();
-                if unknown.is_empty() {
-                    format!("{}: no server concurrency limit gives these nominal seats under the objects of Kubernetes {version}; are the --apf-config objects the cluster's?", s.name)
-                } else {
-                    format!("{}: levels {} are not in the configuration; give the cluster's objects with --apf-config", s.name, unknown.join(", "))
-                }
-            })?;
-            (
-                n,
-                format!(
-                    "inferred from apiserver_flowcontrol_nominal_limit_seats in {}",
-                    s.name
-                ),
-            )
-        }
-        _ => (
-            DEFAULT_SERVER_CONCURRENCY_LIMIT,
-            "default (400 + 200)".to_string(),
-        ),
+    let observed = scrape.as_ref().map(|s| ObservedSeats {
+        source: &s.name,
+        nominal: &s.nominal,
+    });
+    let flags = LimitFlags {
+        server_concurrency_limit: a.server_concurrency_limit,
+        max_requests_inflight: a.max_requests_inflight,
+        max_mutating_requests_inflight: a.max_mutating_requests_inflight,
     };
-    let capacity = config.capacity(version, server_cl);
+    let limit = choose_server_limit(&config, version, flags, observed)?;
     let view = CapacityView {
         config: &config,
         version,
-        capacity: &capacity,
-        limit_source: &source,
+        capacity: &config.capacity(version, limit.limit),
+        limit_source: &limit.source,
         replicas: a.replicas,
         queue_wait_limit_s: queue_wait_limit_for(version, a.request_timeout),
-        observed: scrape.as_ref().map(|s| ObservedSeats {
-            source: &s.name,
-            nominal: &s.nominal,
-        }),
+        observed,
         notes: &notes,
     };
     Ok(match a.format {
         TextOrJson::Json => view.json()?,
         TextOrJson::Text => view.text(),
-    })
-}
-
-/// What `capacity` reads from a scrape.
-struct Scrape {
-    name: String,
-    version: Option<KubeVersion>,
-    nominal: Vec<(String, f64)>,
-}
-
-fn read_scrape(spec: &str) -> anyhow::Result<Scrape> {
-    let source = open_input(spec, &HttpOpts::default(), DEFAULT_INPUT_TIMEOUT)?;
-    let name = source.name.clone();
-    let format = source.format;
-    let mut version = None;
-    let mut nominal = Vec::new();
-    let mut first_error = None;
-    parse_reader(source.reader, format, |entry| {
-        match entry {
-            Ok(Entry::Series(s)) => match s.name_bytes() {
-                b"apiserver_flowcontrol_nominal_limit_seats" => {
-                    if let Some(level) = s.label("priority_level") {
-                        nominal.push((level.into_owned(), s.value));
-                    }
-                }
-                b"kubernetes_build_info" => {
-                    version = s
-                        .label("git_version")
-                        .and_then(|v| KubeVersion::parse(&v).ok());
-                }
-                _ => {}
-            },
-            Ok(_) => {}
-            Err(e) => {
-                first_error = Some(e);
-                return ControlFlow::Break(());
-            }
-        }
-        ControlFlow::Continue(())
-    })
-    .with_context(|| format!("{name}: cannot read"))?;
-    if let Some(e) = first_error {
-        bail!("{name}: not a Prometheus text scrape: {e}");
-    }
-    Ok(Scrape {
-        name,
-        version,
-        nominal,
     })
 }
 

@@ -4,14 +4,11 @@ use crate::output::AuditFormat;
 use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use anyhow::Context as _;
 use apilens_audit::{
-    Filter, FilterSpec, Input, KubeVersion, Lists, Report, ScanOpts, Slow, Summary, Throttled,
-    Timeline, Top, TopKey, View, Watches, collect_inputs, parse_step, scan,
+    Filter, FilterSpec, KubeVersion, Lists, Report, ScanOpts, Slow, Summary, Throttled, Timeline,
+    Top, TopKey, View, Watches, collect_inputs, parse_step, scan, scan_with_progress,
 };
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// Distinct keys counted exactly before a view switches to a heavy-hitters sketch.
 const KEY_CAP: usize = 20_000;
@@ -174,45 +171,32 @@ struct Common {
 
 /// Runs `apilens audit`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (out, read_errors) = match args.view {
+    let (out, read_errors) = match &args.view {
         ViewCommand::Top {
             by,
             kube_version,
             common,
-        } => {
-            let limit = common.limit;
-            execute(&common, || {
-                let top = Top::new(&by, limit, KEY_CAP);
-                match kube_version {
-                    Some(v) => top.for_version(v),
-                    None => top,
-                }
-            })?
-        }
+        } => execute(common, || {
+            let top = Top::new(by, common.limit, KEY_CAP);
+            match kube_version {
+                Some(v) => top.for_version(*v),
+                None => top,
+            }
+        })?,
         ViewCommand::Lists {
             kube_version,
             common,
-        } => {
-            let limit = common.limit;
-            execute(&common, || Lists::new(kube_version, limit, KEY_CAP))?
-        }
-        ViewCommand::Watches { common } => {
-            let limit = common.limit;
-            execute(&common, || Watches::new(limit, KEY_CAP))?
-        }
+        } => execute(common, || Lists::new(*kube_version, common.limit, KEY_CAP))?,
+        ViewCommand::Watches { common } => execute(common, || Watches::new(common.limit, KEY_CAP))?,
         ViewCommand::Throttled { common } => {
-            let limit = common.limit;
-            execute(&common, || Throttled::new(limit, KEY_CAP))?
+            execute(common, || Throttled::new(common.limit, KEY_CAP))?
         }
-        ViewCommand::Slow { common } => {
-            let limit = common.limit;
-            execute(&common, || Slow::new(limit))?
-        }
+        ViewCommand::Slow { common } => execute(common, || Slow::new(common.limit))?,
         ViewCommand::Timeline {
             step,
             clients,
             common,
-        } => execute(&common, || Timeline::new(step, clients, KEY_CAP))?,
+        } => execute(common, || Timeline::new(*step, *clients, KEY_CAP))?,
     };
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -255,63 +239,15 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     if let Some(aws) = &from_aws {
         inputs.extend(aws.inputs.iter().cloned());
     }
-    let progress = Arc::new(AtomicU64::new(0));
-    let mut opts = ScanOpts {
-        progress: Some(Arc::clone(&progress)),
-        ..ScanOpts::default()
-    };
-    if let Some(t) = common.threads {
-        opts.threads = t.max(1);
-    }
-    opts.max_line_bytes = usize::try_from(common.max_line_bytes).unwrap_or(usize::MAX);
-    let done = Arc::new(AtomicBool::new(false));
-    let bar = (std::io::stderr().is_terminal() && from_aws.is_none())
-        .then(|| spawn_progress(&inputs, Arc::clone(&progress), Arc::clone(&done)));
+    let opts = ScanOpts::with_limits(common.threads, common.max_line_bytes);
     let result = match &from_aws {
         Some(aws) => aws.run_with_progress(|| scan(&inputs, &filter, &opts, make_view)),
-        None => scan(&inputs, &filter, &opts, make_view),
+        None => scan_with_progress(&inputs, &filter, &opts, make_view),
     };
-    done.store(true, Ordering::Relaxed);
-    if let Some(handle) = bar {
-        let _ = handle.join();
-    }
     let (view, summary): (V, Summary) = result?;
     let report: Report = view.finish(&summary);
     Ok((
         report.render(&summary, common.format.into()),
         summary.read_errors.clone(),
     ))
-}
-
-/// Draws a progress bar on stderr once a run has taken more than a second.
-fn spawn_progress(
-    inputs: &[Input],
-    read: Arc<AtomicU64>,
-    done: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    let total: Option<u64> = inputs.iter().map(Input::size).sum();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(1) {
-            if done.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        let bar = match total {
-            Some(t) => indicatif::ProgressBar::new(t).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            ),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        while !done.load(Ordering::Relaxed) {
-            bar.set_position(read.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bar.finish_and_clear();
-    })
 }

@@ -4,12 +4,13 @@
 use crate::shared::logging::init_logging;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::runtime::{Workers, async_runtime};
+use crate::shared::store::open_read_only;
 use crate::shared::web::{QueryLimitArgs, WebArgs, store_router};
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
+use apilens_apf::KubeVersion;
 use apilens_promapi::{QueryEngine, RemoteEngine};
 use apilens_scrape::Health;
-use apilens_tsdb::Db;
-use apilens_web::shutdown_signal;
+use apilens_web::{FindingsSlot, HttpServer, shutdown_signal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,102 +50,54 @@ pub(crate) struct Args {
 /// Runs `apilens dashboard` until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    // The remote client blocks: it is built, and finally dropped, outside the async runtime.
-    let engine: Option<Arc<dyn QueryEngine>> = args
-        .remote
-        .client(Duration::from_secs(120))?
-        .map(|client| Arc::new(RemoteEngine::new(client)) as Arc<dyn QueryEngine>);
-    let runtime = async_runtime(Workers::PerCore)?;
-    let result = runtime.block_on(dashboard(args, engine.clone()));
-    drop(runtime);
-    drop(engine);
-    result
-}
-
-async fn dashboard(args: Args, engine: Option<Arc<dyn QueryEngine>>) -> anyhow::Result<ExitCode> {
-    let web = args.web.load(args.listen)?;
-    let findings = apilens_web::FindingsSlot::new();
+    let findings = FindingsSlot::new();
     if !args.audit_logs.is_empty() {
-        let version = args
-            .kubernetes_version
-            .as_deref()
-            .map(|v| {
-                apilens_apf::KubeVersion::parse(v)
-                    .with_context(|| format!("--kubernetes-version {v}"))
-            })
+        let version = (args.kubernetes_version.as_deref())
+            .map(|v| KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}")))
             .transpose()?;
-        let inputs = apilens_audit::collect_inputs(&args.audit_logs)?;
-        diagnose_in_background(inputs, version, findings.clone());
+        let inputs = apilens_doctor::DoctorInputs {
+            audit: apilens_audit::collect_inputs(&args.audit_logs)?,
+            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
+            ..apilens_doctor::DoctorInputs::default()
+        };
+        findings.fill_in_background(move || {
+            apilens_doctor::diagnose(&inputs).map(|d| apilens_doctor::render_json(&d))
+        });
     }
-    let (app, what) = match engine {
+    // The remote client blocks: it is built, and finally dropped, outside the async runtime.
+    let remote = args.remote.client(Duration::from_secs(120))?;
+    let engine = remote.map(|client| Arc::new(RemoteEngine::new(client)) as Arc<dyn QueryEngine>);
+    let (app, what) = match &engine {
         Some(engine) => {
-            let what = engine.describe();
-            let state = args.limits.api_state(engine);
-            (apilens_web::app_router(state, findings), what)
+            let state = args.limits.limits().api_state(Arc::clone(engine));
+            (apilens_web::app_router(state, findings), engine.describe())
         }
         None => {
-            if !args.data_dir.is_dir() {
-                bail!(
-                    "store directory {} does not exist (pass --data-dir DIR or --prometheus URL)",
-                    args.data_dir.display()
-                );
-            }
-            let dir = args.data_dir.clone();
-            let db = tokio::task::spawn_blocking(move || Db::open_read_only(&dir))
-                .await?
-                .with_context(|| {
-                    format!(
-                        "cannot open the store in {} (when `apilens serve` holds it, its own dashboard is already served)",
-                        args.data_dir.display()
-                    )
-                })?;
-            (
-                store_router(Health::new(), Arc::new(db), &args.limits, findings),
-                format!("store {}", args.data_dir.display()),
-            )
+            let db = open_read_only(
+                &args.data_dir,
+                " (pass --data-dir DIR or --prometheus URL)",
+                " (when `apilens serve` holds it, its own dashboard is already served)",
+            )?;
+            let app = store_router(Health::new(), Arc::new(db), &args.limits, findings);
+            (app, format!("store {}", args.data_dir.display()))
         }
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr()?;
-    eprintln!(
-        "dashboard: {}://{local}/ over {what}; Ctrl-C to stop",
-        web.scheme()
-    );
-    web.serve(listener, app, async {
+    let web = args.web.load(args.listen)?;
+    let runtime = async_runtime(Workers::PerCore)?;
+    runtime.block_on(async {
+        let (server, local) = HttpServer::bind(args.listen, app, web.clone()).await?;
+        eprintln!(
+            "dashboard: {}://{local}/ over {what}; Ctrl-C to stop",
+            web.scheme()
+        );
         match shutdown_signal().await {
             Ok(signal) => tracing::info!(signal, "shutting down"),
             Err(e) => tracing::warn!(error = %e, "no signal handler; stopping"),
         }
-    })
-    .await
-    .context("HTTP server failed")?;
+        server.stop().await;
+        anyhow::Ok(())
+    })?;
+    drop(runtime);
+    drop(engine);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs the doctor over `audit_logs` on a thread of its own and puts its JSON findings in
-/// `slot` for the culprit panel; a failure is logged and leaves the panel hidden.
-fn diagnose_in_background(
-    audit: Vec<apilens_audit::Input>,
-    version: Option<apilens_apf::KubeVersion>,
-    slot: apilens_web::FindingsSlot,
-) {
-    std::thread::spawn(move || {
-        let inputs = apilens_doctor::DoctorInputs {
-            audit,
-            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
-            ..apilens_doctor::DoctorInputs::default()
-        };
-        match apilens_doctor::diagnose(&inputs) {
-            Ok(d) => {
-                tracing::info!(findings = d.findings.len(), "culprit panel ready");
-                slot.set(apilens_doctor::render_json(&d));
-            }
-            Err(e) => tracing::warn!(
-                error = %apilens_model::error_chain(&e),
-                "no culprit panel: the audit log could not be diagnosed"
-            ),
-        }
-    });
 }

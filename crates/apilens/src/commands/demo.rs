@@ -5,16 +5,15 @@ use crate::output::ReportFormat;
 use crate::shared::logging::init_logging;
 use crate::shared::report_print::{diagnose_clients, print};
 use crate::shared::runtime::{Workers, async_runtime};
-use crate::shared::sim_store::{AuditFile, scrape_all, sim_targets};
+use crate::shared::sim_store::known_scenario;
 use crate::shared::store::close_store;
 use anyhow::{Context as _, bail};
-use apilens_model::now_ms;
-use apilens_model::parse_duration;
+use apilens_model::{format_duration, now_ms, parse_duration};
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{ReportOpts, build_report};
-use apilens_scrape::{Health, Sink};
-use apilens_sim::{KubeVersion, SCENARIOS, ScenarioConfig, Simulator};
+use apilens_scrape::{Health, SimulatedCluster, SimulatedOpts, Sink};
+use apilens_sim::{KubeVersion, ScenarioConfig};
 use apilens_tsdb::{Db, DbOptions};
 use apilens_web::HttpServer;
 use std::io::Write as _;
@@ -22,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Run a simulated cluster with a problem, store its metrics, serve the dashboard and print the
 /// report. The data is SIMULATED: real metric names and bucket layouts, made-up values.
@@ -71,7 +70,6 @@ pub(crate) struct Args {
 /// Writes one line on standard error; a closed stderr does not stop the demo.
 macro_rules! note {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
         let _ = writeln!(std::io::stderr().lock(), $($arg)*);
     }};
 }
@@ -82,14 +80,7 @@ const SCRAPE_INTERVAL: Duration = Duration::from_secs(15);
 /// Runs `apilens demo`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    if !SCENARIOS.iter().any(|s| s.name == args.scenario) {
-        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-        bail!(
-            "unknown scenario {:?}: choose one of {}",
-            args.scenario,
-            names.join(", ")
-        );
-    }
+    known_scenario(&args.scenario)?;
     if args.history < Duration::from_secs(300) {
         bail!("--history must be at least 5m: rates look 5 minutes back");
     }
@@ -101,18 +92,13 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let (data_dir, _temp) = match &args.data_dir {
         Some(dir) => (dir.clone(), None),
         None => {
-            let temp = tempfile::Builder::new()
-                .prefix("apilens-demo-")
-                .tempdir()
-                .context("cannot create a temporary store directory")?;
+            let temp = tempfile::Builder::new().prefix("apilens-demo-").tempdir();
+            let temp = temp.context("cannot create a temporary store directory")?;
             (temp.path().to_owned(), Some(temp))
         }
     };
-    // A store from an earlier run holds newer samples than this run's history, which it would
-    // refuse: start from an empty directory.
-    if args.data_dir.is_some()
-        && std::fs::read_dir(&data_dir).is_ok_and(|mut entries| entries.next().is_some())
-    {
+    // An earlier run's store holds newer samples than this run's history, which it would refuse.
+    if std::fs::read_dir(&data_dir).is_ok_and(|mut entries| entries.next().is_some()) {
         bail!(
             "--data-dir {} is not empty: give the demo a new or empty directory",
             data_dir.display()
@@ -134,6 +120,13 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let history_ms = i64::try_from(args.history.as_millis()).unwrap_or(i64::MAX);
     let interval_ms = SCRAPE_INTERVAL.as_millis() as i64;
     let now = now_ms() / interval_ms * interval_ms;
+    let dir = data_dir.clone();
+    let db = tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
+        .await?
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let db = Arc::new(db);
+    let health = Health::new();
+    let audit_path = data_dir.join("audit.log");
     let config = ScenarioConfig {
         scenario: args.scenario.clone(),
         kubernetes_version: KubeVersion::parse(&args.kubernetes_version)?,
@@ -141,21 +134,15 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         start_unix_ms: now - history_ms,
     };
-    let mut sim = Simulator::new(config)?;
-    let audit_path = data_dir.join("audit.log");
-    let mut audit = AuditFile::create(&audit_path)?;
-    sim.set_audit_sink(Box::new(audit.clone()));
-
-    let db = {
-        let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Db::open(&dir, DbOptions::default()))
-            .await?
-            .with_context(|| format!("cannot open the store in {}", data_dir.display()))?
-    };
-    let db = Arc::new(db);
-    let sink: Arc<dyn Sink> = Arc::clone(&db) as Arc<dyn Sink>;
-    let health = Health::new();
-    let mut targets = sim_targets(&sim, &sink, &health, SCRAPE_INTERVAL);
+    let mut cluster = SimulatedCluster::start(
+        config,
+        SimulatedOpts {
+            audit_log: &audit_path,
+            sink: Arc::clone(&db) as Arc<dyn Sink>,
+            health: health.clone(),
+            interval: SCRAPE_INTERVAL,
+        },
+    )?;
 
     note!(
         "apilens demo: scenario {} on Kubernetes {}, {} API servers (SIMULATED data)",
@@ -165,22 +152,13 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     );
     note!(
         "storing {} of simulated scrapes every {}s in {} ...",
-        humanize(args.history),
+        format_duration(args.history),
         SCRAPE_INTERVAL.as_secs(),
         data_dir.display()
     );
-    let started = Instant::now();
-    let mut t = now - history_ms + interval_ms;
-    let mut samples = 0usize;
-    while t <= now {
-        samples += scrape_all(&mut sim, &mut targets, t).await?;
-        t += interval_ms;
-    }
-    tracing::info!(
-        samples,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "history stored"
-    );
+    cluster
+        .scrape_history(now - history_ms + interval_ms, now, SCRAPE_INTERVAL)
+        .await?;
 
     let findings = apilens_web::FindingsSlot::new();
     let app =
@@ -192,21 +170,20 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         let db = Arc::clone(&db);
         let opts = ReportOpts::new(now, args.history.min(Duration::from_secs(3600)));
         tokio::task::spawn_blocking(move || {
-            let engine = Engine::new(EngineOpts::default());
-            build_report(
-                &LocalEngine::new(engine, db.as_ref(), "the demo store"),
-                &opts,
-            )
+            let engine = LocalEngine::new(
+                Engine::new(EngineOpts::default()),
+                db.as_ref(),
+                "the demo store",
+            );
+            build_report(&engine, &opts)
         })
         .await??
     };
     print(&report, args.format)?;
-    audit.flush()?;
     // The doctor's findings: who is behind the metrics, and the fix, for the dashboard's
     // culprit panel and, in text, after the report.
     let d = {
-        let report = report.clone();
-        let path = audit_path.clone();
+        let (report, path) = (report.clone(), audit_path.clone());
         tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??
     };
     findings.set(apilens_doctor::render_json(&d));
@@ -217,19 +194,14 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             other => other?,
         }
     }
+    let audit = audit_path.display();
     note!("");
     note!("dashboard:     {scheme}://{local}/");
     note!(
         "query API:     {scheme}://{local}/api/v1/query (Grafana: add a Prometheus data source with this URL minus /api/v1/query)"
     );
-    note!(
-        "who, the fix:  apilens doctor --audit-log {} --prometheus http://{local}",
-        audit_path.display()
-    );
-    note!(
-        "the LISTs:     apilens audit lists {}",
-        audit_path.display()
-    );
+    note!("who, the fix:  apilens doctor --audit-log {audit} --prometheus http://{local}");
+    note!("the LISTs:     apilens audit lists {audit}");
 
     if !args.exit_after_report {
         if args.data_dir.is_none() {
@@ -239,40 +211,12 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             "simulating live every {}s; Ctrl-C to stop",
             SCRAPE_INTERVAL.as_secs()
         );
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + SCRAPE_INTERVAL,
-            SCRAPE_INTERVAL,
-        );
         let signal = apilens_web::shutdown_signal();
-        tokio::pin!(signal);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {
-                    scrape_all(&mut sim, &mut targets, now_ms()).await?;
-                    audit.flush()?;
-                }
-                name = &mut signal => {
-                    tracing::info!(signal = name?, "shutting down");
-                    break;
-                }
-            }
-        }
+        let signal = cluster.scrape_live(SCRAPE_INTERVAL, signal).await?;
+        tracing::info!(signal = signal?, "shutting down");
     }
     server.stop().await;
-    drop(targets);
-    drop(sim);
-    drop(sink);
+    drop(cluster);
     close_store(db).await;
     Ok(ExitCode::SUCCESS)
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
 }

@@ -2,19 +2,19 @@
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
 use crate::output::ReportFormat;
-use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set};
+use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set, with_progress};
 use crate::shared::remote::RemoteArgs;
+use crate::shared::store::reading_engine;
 use anyhow::{Context as _, bail};
-use apilens_apf::{ApfError, KubeVersion, load_objects};
+use apilens_apf::KubeVersion;
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_window, readable_report,
-    release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
+    ApfObjects, Diagnosis, DoctorInputs, LiveInputs, Severity, diagnose, metrics_report,
+    metrics_window, release_from_flag, render_json, render_markdown, render_text, render_what_if,
+    what_if,
 };
-use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
-use apilens_promql::{Engine, EngineOpts};
-use apilens_report::{Report, ReportOpts, build_report};
-use apilens_tsdb::Db;
+use apilens_promql::EngineOpts;
+use apilens_report::Report;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,18 +86,11 @@ pub(crate) struct Args {
 /// Runs `apilens doctor`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (inputs, from_aws) = gather(&args)?;
-    let with_progress = |work: &mut dyn FnMut()| match &from_aws {
-        Some(aws) => aws.run_with_progress(work),
-        None => work(),
-    };
     if let Some(path) = &args.what_if {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --what-if {}", path.display()))?;
-        let mut result = None;
-        with_progress(&mut || {
-            result = Some(what_if(&inputs, &text, &path.display().to_string()));
-        });
-        let w = result.expect("the work ran")?;
+        let name = path.display().to_string();
+        let w = with_progress(from_aws.as_ref(), || what_if(&inputs, &text, &name))?;
         let out = match args.format {
             ReportFormat::Json => serde_json::to_string_pretty(&w)? + "\n",
             ReportFormat::Text | ReportFormat::Markdown => render_what_if(&w),
@@ -105,38 +98,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut result = None;
-    with_progress(&mut || result = Some(diagnose(&inputs)));
-    let d = result.expect("the work ran")?;
+    let d = with_progress(from_aws.as_ref(), || diagnose(&inputs))?;
     write_out(&render(&d, args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
-    if let Some(a) = &d.inputs.audit {
-        for e in &a.read_errors {
-            eprintln!("error: {e}");
-        }
-        if !a.read_errors.is_empty() {
-            eprintln!(
-                "error: the diagnosis covers only what was read before the errors above (a partial result)"
-            );
-            return Ok(ExitCode::from(2));
-        }
-        if a.requests == 0 {
-            eprintln!(
-                "error: no audit event could be read from {} ({} malformed lines): nothing was diagnosed",
-                a.files.join(", "),
-                a.malformed
-            );
-            return Ok(ExitCode::from(2));
-        }
+    let failures = d.read_failures();
+    for e in &failures {
+        eprintln!("error: {e}");
+    }
+    if !failures.is_empty() {
+        return Ok(ExitCode::from(2));
     }
     let threshold = match args.fail_on.as_deref() {
         Some("warning") => Some(Severity::Warning),
         Some("critical") => Some(Severity::Critical),
         _ => None,
     };
-    Ok(match (threshold, d.worst()) {
-        (Some(t), Some(w)) if w >= t => ExitCode::from(1),
+    Ok(match threshold {
+        Some(t) if d.worst() >= Some(t) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }
@@ -172,7 +151,7 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
             "nothing to diagnose: pass --audit-log PATH, --cloudwatch GROUP, --s3 URL, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
         );
     }
-    let mut version = match &args.kubernetes_version {
+    let version = match &args.kubernetes_version {
         Some(v) => {
             let given =
                 KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?;
@@ -207,110 +186,56 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     if let Some(aws) = &from_aws {
         audit.extend(aws.inputs.iter().cloned());
     }
-    let scan = ScanOpts {
-        threads: args
-            .threads
-            .unwrap_or_else(|| ScanOpts::default().threads)
-            .max(1),
-        max_line_bytes: usize::try_from(args.max_line_bytes).unwrap_or(usize::MAX),
-        ..ScanOpts::default()
-    };
+    let scan = ScanOpts::with_limits(args.threads, args.max_line_bytes);
     // APF objects from files.
     let mut apf: Option<ApfObjects> = None;
     for path in &args.apf_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --apf-config {}", path.display()))?;
-        let name = path.display().to_string();
-        let loaded = load_objects(&text, &name).map_err(|e| match e {
-            ApfError::NotApf { .. } | ApfError::Empty { .. } => {
-                anyhow::anyhow!("--apf-config {name}: {e}: give FlowSchemas and PriorityLevelConfigurations (kubectl get flowschemas,prioritylevelconfigurations -o yaml)")
-            }
-            other => anyhow::anyhow!("--apf-config {name}: {other}"),
-        })?;
-        apf.get_or_insert_with(ApfObjects::over_defaults)
-            .add_file(&name, loaded);
+        (apf.get_or_insert_with(ApfObjects::over_defaults))
+            .add_config_file(&path.display().to_string(), &text)?;
     }
-    // Live state.
-    let mut dumps = Vec::new();
-    let mut live_notes = Vec::new();
+    let mut inputs = DoctorInputs {
+        audit,
+        filter,
+        scan,
+        apf,
+        version,
+        ..DoctorInputs::default()
+    };
     if args.kubeconfig.is_some() || args.context.is_some() {
         let state = crate::shared::live_apf::read(args.kubeconfig.clone(), args.context.clone())?;
-        if version.is_none()
-            && let Some(v) = state.version
-        {
-            version = Some((v, format!("/version of {}", state.context)));
-        }
-        if apf.is_none()
-            && let Some(objects) = state.objects
-        {
-            apf = Some(objects);
-        }
-        dumps = state.dumps;
-        live_notes = state.notes;
+        inputs.add_live(LiveInputs {
+            context: state.context,
+            version: state.version,
+            objects: state.objects,
+            dumps: state.dumps,
+            notes: state.notes,
+        });
     }
-    // Metrics.
-    let (metrics, metrics_error) = if wants_metrics {
-        let window = metrics_window(&filter, &audit, &scan, apilens_model::now_ms())?;
-        read_metrics(args, window)?
-    } else {
-        (None, None)
-    };
-    Ok((
-        DoctorInputs {
-            audit,
-            filter,
-            scan,
-            metrics,
-            metrics_error,
-            apf,
-            dumps,
-            version,
-            notes: live_notes,
-        },
-        from_aws,
-    ))
-}
-
-/// Builds the troubleshooter report over the window; an engine that answers nothing is a note,
-/// not an error.
-fn read_metrics(
-    args: &Args,
-    (end_ms, range): (i64, Duration),
-) -> anyhow::Result<(Option<Report>, Option<String>)> {
-    let opts = ReportOpts {
-        end_ms,
-        range,
-        selector: String::new(),
-        top: 30,
-    };
-    let report = if let Some(client) = args.remote.client(Duration::from_secs(60))? {
-        let source = RemoteEngine::new(client);
-        let name = source.describe();
-        build(&source, &opts).map_err(|e| (name, e))
-    } else {
-        let dir = args.data_dir.clone().expect("wants_metrics");
-        if !dir.is_dir() {
-            bail!(
-                "--data-dir {}: no such store directory (run `apilens serve` or `apilens demo --data-dir` to fill one)",
-                dir.display()
-            );
+    if wants_metrics {
+        let now = apilens_model::now_ms();
+        let window = metrics_window(&inputs.filter, &inputs.audit, &inputs.scan, now)?;
+        match read_metrics(args, window)? {
+            Ok(report) => inputs.metrics = Some(report),
+            Err(why) => inputs.metrics_error = Some(why),
         }
-        let db = Db::open_read_only(&dir)
-            .with_context(|| format!("--data-dir {}: cannot open the store", dir.display()))?;
-        let name = format!("store {}", dir.display());
-        build(
-            &LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name),
-            &opts,
-        )
-        .map_err(|e| (name, e))
-    };
-    Ok(match report {
-        Ok(r) => (Some(r), None),
-        Err((name, e)) => (None, Some(format!("{name}: {e}"))),
-    })
+    }
+    Ok((inputs, from_aws))
 }
 
-/// The report, or why no panel could be read.
-fn build(source: &dyn QueryEngine, opts: &ReportOpts) -> Result<Report, String> {
-    readable_report(build_report(source, opts).map_err(|e| e.to_string())?)
+/// The troubleshooter report over the window from the remote engine or the store; an engine
+/// that answers nothing is the note `Err`, not an error.
+fn read_metrics(args: &Args, window: (i64, Duration)) -> anyhow::Result<Result<Report, String>> {
+    let dir = args.data_dir.clone().unwrap_or_default();
+    let engine = reading_engine(
+        &args.remote,
+        Duration::from_secs(60),
+        (&dir, EngineOpts::default()),
+        (
+            " (run `apilens serve` or `apilens demo --data-dir` to fill one)",
+            "",
+        ),
+    )?;
+    Ok(metrics_report(engine.as_ref(), window))
 }

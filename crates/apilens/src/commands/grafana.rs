@@ -1,8 +1,7 @@
 //! `apilens grafana export`: the troubleshooter panels as a Grafana dashboard.
 
-use anyhow::Context as _;
+use crate::output::write_output;
 use apilens_panels::{GrafanaOpts, KubeVersion, catalog, grafana_dashboard};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,11 +49,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut text = serde_json::to_string_pretty(&grafana_dashboard(catalog(), &opts))?;
     text.push('\n');
-    match args.output {
-        Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?
-        }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
+    write_output(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
 }

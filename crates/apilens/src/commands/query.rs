@@ -1,10 +1,12 @@
 //! `apilens query`: run one PromQL query against the embedded store or a remote engine.
 
+use crate::output::print_text;
 use crate::shared::remote::RemoteArgs;
-use anyhow::{Context as _, bail};
-use apilens_promapi::{LocalEngine, QueryEngine, QueryRequest, RemoteEngine};
-use apilens_promql::{Engine, EngineOpts, Value, format_value_table, parse_duration, parse_time};
-use apilens_tsdb::Db;
+use crate::shared::store::reading_engine;
+use anyhow::Context as _;
+use apilens_model::now_ms;
+use apilens_promapi::{PrintAs, QueryRequest, query_once};
+use apilens_promql::{EngineOpts, parse_duration, parse_time};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,114 +58,45 @@ enum QueryFormat {
     Table,
 }
 
-/// Runs the query; exit code 0 on success, errors become exit code 2 through `main`.
-///
-/// An empty result is a successful answer (as the Prometheus API says `success` with an
-/// empty result): the exit code stays 0, so scripts that run queries under `set -e` keep
-/// going, and standard error says "no series matched" so a person does not take the empty
-/// output for a failure to run.
+/// Runs the query; exit code 0 on success, errors become exit code 2 through `main`. An empty
+/// result is a successful answer: standard error says that no series matched.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_millis(parse_duration(&args.timeout)?.max(1) as u64);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64;
-    let range = match (&args.start, &args.end, &args.step) {
-        (Some(s), Some(e), Some(st)) => Some((
-            parse_time(s).context("--start")?,
-            parse_time(e).context("--end")?,
-            parse_duration(st).context("--step")?,
-        )),
-        _ => None,
-    };
-    let time = match &args.time {
-        Some(t) => parse_time(t).context("--time")?,
-        None => now,
-    };
-    let request = match range {
-        Some((start, end, step)) => QueryRequest::Range {
-            query: args.query.clone(),
-            start,
-            end,
-            step,
+    let query = args.query.clone();
+    let request = match (&args.start, &args.end, &args.step) {
+        (Some(start), Some(end), Some(step)) => QueryRequest::Range {
+            query,
+            start: parse_time(start).context("--start")?,
+            end: parse_time(end).context("--end")?,
+            step: parse_duration(step).context("--step")?,
         },
-        None => QueryRequest::Instant {
-            query: args.query.clone(),
-            time,
+        _ => QueryRequest::Instant {
+            query,
+            time: match &args.time {
+                Some(t) => parse_time(t).context("--time")?,
+                None => now_ms(),
+            },
         },
     };
-    let remote = args.remote.client(timeout)?.map(RemoteEngine::new);
-    let db;
-    let local;
-    let engine: &dyn QueryEngine = match &remote {
-        Some(remote) => remote,
-        None => {
-            if !args.data_dir.is_dir() {
-                bail!("store directory {} does not exist", args.data_dir.display());
-            }
-            crate::shared::logging::init_logging();
-            db = Db::open_read_only(&args.data_dir)
-                .with_context(|| format!("opening store {}", args.data_dir.display()))?;
-            let opts = EngineOpts {
-                timeout,
-                ..EngineOpts::default()
-            };
-            local = LocalEngine::new(Engine::new(opts), &db, "store");
-            &local
+    let local = EngineOpts {
+        timeout,
+        ..EngineOpts::default()
+    };
+    let engine = reading_engine(&args.remote, timeout, (&args.data_dir, local), ("", ""))?;
+    let as_ = match args.format {
+        QueryFormat::Json => PrintAs::Json,
+        QueryFormat::Table => PrintAs::Table,
+    };
+    let printed = query_once(engine.as_ref(), &request, as_);
+    let printed = match printed {
+        Err(e) if args.remote.prometheus.is_none() && args.remote.amp_workspace.is_none() => {
+            return Err(e).with_context(|| format!("query {:?}", args.query));
         }
+        other => other?,
     };
-    // Parsed and evaluated on a thread whose stack fits the deepest query accepted.
-    let answer = apilens_promql::with_query_stack(|| {
-        if args.format == QueryFormat::Json {
-            engine.body(&request).map(|body| (body, None))
-        } else {
-            engine
-                .evaluate(&request)
-                .map(|value| (String::new(), Some(value)))
-        }
-    });
-    let (body, value) = match (answer, &remote) {
-        (Ok(answer), _) => answer,
-        (Err(e), Some(_)) => return Err(e.into()),
-        (Err(e), None) => return Err(e).with_context(|| format!("query {:?}", args.query)),
-    };
-    let empty = match &value {
-        Some(Value::Vector(v)) => v.is_empty(),
-        Some(Value::Matrix(m)) => m.is_empty(),
-        Some(_) => false,
-        None => serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|b| b["data"]["result"].as_array().map(Vec::is_empty))
-            .unwrap_or(false),
-    };
-    if empty {
-        let when = match range {
-            Some(_) => "in the range".to_owned(),
-            None => format!("at {}", rfc3339(time)),
-        };
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "no series matched {:?} {when}",
-            args.query
-        );
+    if let Some(note) = printed.empty_note {
+        let _ = writeln!(std::io::stderr().lock(), "{note}");
     }
-    let mut out = std::io::stdout().lock();
-    let text = if args.format == QueryFormat::Json {
-        body + "\n"
-    } else {
-        value.as_ref().map(format_value_table).unwrap_or_default()
-    };
-    match out.write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        other => {
-            other?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Milliseconds since the epoch as RFC 3339 (seconds), or the number when out of range.
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| ms.to_string())
+    print_text(&printed.text)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,9 @@
 use crate::shared::runtime::{Workers, async_runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
-use apilens_scrape::{BundleWriter, Target};
+use apilens_scrape::{RecordOpts, record_bundle};
 
 use crate::shared::logging::init_logging;
 use crate::shared::targets::TargetArgs;
@@ -42,93 +41,25 @@ pub(crate) struct Args {
 /// Runs `apilens record`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    if args.count == 0 {
-        bail!("--count must be at least 1");
-    }
+    let opts = RecordOpts {
+        count: args.count,
+        interval: args.interval,
+        timeout: args.timeout,
+        body_limit: args.body_limit_mib.saturating_mul(1 << 20),
+    };
     let runtime = async_runtime(Workers::PerCore)?;
-    runtime.block_on(record(args))
-}
-
-async fn record(args: Args) -> anyhow::Result<ExitCode> {
-    let mut targets: Vec<Target> = args.targets.build().await?;
-    let interval_ms = u64::try_from(args.interval.as_millis()).unwrap_or(u64::MAX);
-    let mut writer = BundleWriter::create(&args.out, interval_ms)?;
-    let body_limit = args.body_limit_mib.saturating_mul(1 << 20);
-    let (mut ok, mut failed) = (0usize, 0usize);
-    for round in 0..args.count {
-        let started = tokio::time::Instant::now();
-        let t = jiff::Timestamp::now().as_millisecond();
-        // Every target of a round is scraped at once, so replicas are compared at one moment.
-        let fetches = targets.iter_mut().map(|target| async move {
-            let t0 = Instant::now();
-            let res = target.fetch(args.timeout, body_limit).await;
-            (res, t0.elapsed())
-        });
-        let results = join_all(fetches).await;
-        for (target, (res, took)) in targets.iter().zip(results) {
-            let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-            match res {
-                Ok(Some(fetched)) => {
-                    writer.add(
-                        target,
-                        fetched.timestamp_ms.unwrap_or(t),
-                        took_ms,
-                        Ok(&fetched),
-                    )?;
-                    ok += 1;
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    eprintln!("warning: {err}");
-                    writer.add(target, t, took_ms, Err(&err))?;
-                    failed += 1;
-                }
-            }
-        }
-        eprintln!(
-            "round {}/{}: {} targets, {ok} scrapes recorded, {failed} failed",
-            round + 1,
-            args.count,
-            targets.len()
-        );
-        if round + 1 < args.count {
-            tokio::time::sleep_until(started + args.interval).await;
-        }
-    }
+    let sources = args.targets.sources();
+    let progress = |line: &str| eprintln!("{line}");
+    let summary = runtime.block_on(record_bundle(&sources, &args.out, &opts, progress))?;
     println!(
-        "recorded {ok} scrapes ({failed} failed) of {} targets into {}",
-        targets.len(),
+        "recorded {} scrapes ({} failed) of {} targets into {}",
+        summary.ok,
+        summary.failed,
+        summary.targets,
         args.out.display()
     );
-    if ok == 0 {
-        bail!(
-            "no scrape succeeded; the reasons are in {}",
-            args.out.join(apilens_scrape::MANIFEST).display()
-        );
+    match summary.nothing_recorded(&args.out) {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Awaits every future concurrently, keeping their order.
-async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (fut, slot) in pinned.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }

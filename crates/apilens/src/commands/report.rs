@@ -3,13 +3,10 @@
 use crate::output::ReportFormat;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
-use anyhow::{Context as _, bail};
+use crate::shared::store::reading_engine;
 use apilens_model::now_ms;
-use apilens_model::parse_duration;
-use apilens_promapi::{LocalEngine, QueryEngine, RemoteEngine};
-use apilens_promql::{Engine, EngineOpts, parse_time};
-use apilens_report::{Report, ReportOpts, build_report};
-use apilens_tsdb::Db;
+use apilens_promql::EngineOpts;
+use apilens_report::{Level, ReportOpts, build_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -55,83 +52,30 @@ pub(crate) struct Args {
 
 /// Builds the report from the store or the remote engine and prints it.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let now = now_ms();
-    let end_ms = match &args.until {
-        Some(t) => instant_ms(t, now).with_context(|| format!("--until {t}"))?,
-        None => now,
-    };
-    let range = match parse_duration(&args.since) {
-        Ok(d) => d,
-        Err(_) => {
-            let start =
-                instant_ms(&args.since, now).with_context(|| format!("--since {}", args.since))?;
-            if start >= end_ms {
-                bail!("--since {} is not before the end of the range", args.since);
-            }
-            Duration::from_millis((end_ms - start) as u64)
-        }
-    };
     let opts = ReportOpts {
-        end_ms,
-        range,
         selector: args.selector.clone(),
         top: args.top.max(1),
+        ..ReportOpts::for_range(&args.since, args.until.as_deref(), now_ms())?
     };
-    let report = if let Some(client) = args.remote.client(Duration::from_secs(120))? {
-        make(&RemoteEngine::new(client), &opts)?
-    } else {
-        if !args.data_dir.is_dir() {
-            bail!(
-                "store directory {} does not exist (run `apilens serve` or `apilens demo` to fill one, or pass --prometheus URL)",
-                args.data_dir.display()
-            );
-        }
-        crate::shared::logging::init_logging();
-        let db = Db::open_read_only(&args.data_dir)
-            .with_context(|| {
-                format!(
-                    "opening store {} (when `apilens serve` or `apilens demo` holds it, read through its API instead: --prometheus http://127.0.0.1:9797)",
-                    args.data_dir.display()
-                )
-            })?;
-        let name = format!("store {}", args.data_dir.display());
-        make(
-            &LocalEngine::new(Engine::new(EngineOpts::default()), &db, &name),
-            &opts,
-        )?
-    };
+    let engine = reading_engine(
+        &args.remote,
+        Duration::from_secs(120),
+        (&args.data_dir, EngineOpts::default()),
+        (
+            " (run `apilens serve` or `apilens demo` to fill one, or pass --prometheus URL)",
+            " (when `apilens serve` or `apilens demo` holds it, read through its API instead: --prometheus http://127.0.0.1:9797)",
+        ),
+    )?;
+    let report = build_report(engine.as_ref(), &opts)?;
     if args.audit_logs.is_empty() {
         print(&report, args.format)?;
     } else {
         print_report_with_clients(&report, &args.audit_logs, args.format)?;
     }
-    let failed = match args.fail_on.as_deref() {
-        Some("warning") => report.level() >= apilens_report::Level::Warning,
-        Some("critical") => report.level() >= apilens_report::Level::Critical,
-        _ => false,
+    let fail_at = match args.fail_on.as_deref() {
+        Some("warning") => Level::Warning,
+        Some("critical") => Level::Critical,
+        _ => return Ok(ExitCode::SUCCESS),
     };
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn make(source: &dyn QueryEngine, opts: &ReportOpts) -> anyhow::Result<Report> {
-    Ok(build_report(source, opts)?)
-}
-
-/// A time as `--since` and `--until` take it: Unix seconds, RFC 3339, or a duration before
-/// `now_ms`; milliseconds since the epoch.
-fn instant_ms(text: &str, now_ms: i64) -> anyhow::Result<i64> {
-    if let Ok(t) = parse_time(text) {
-        return Ok(t);
-    }
-    apilens_audit::parse_time(text, now_ms.saturating_mul(1000))
-        .map(|us| us / 1000)
-        .with_context(|| {
-            format!(
-                "cannot parse {text:?}: expected RFC 3339, Unix seconds or a duration such as 30m"
-            )
-        })
+    Ok(ExitCode::from(u8::from(report.level() >= fail_at)))
 }

@@ -1,8 +1,7 @@
 //! `apilens rules export`: Prometheus recording and alerting rules from the panel catalog.
 
-use anyhow::Context as _;
+use crate::output::write_output;
 use apilens_panels::{KubeVersion, RulesOpts, rules_yaml};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,33 +43,7 @@ struct ExportArgs {
 /// Runs `apilens rules`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let RulesCommand::Export(args) = args.command;
-    let selector = args
-        .selector
-        .trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .to_owned();
-    if !selector.is_empty() {
-        promql_check(&selector)?;
-    }
-    let text = rules_yaml(&RulesOpts {
-        selector,
-        version: args.kubernetes_version,
-    });
-    match args.output {
-        Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?
-        }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
+    let opts = RulesOpts::checked(&args.selector, args.kubernetes_version)?;
+    write_output(args.output.as_deref(), &rules_yaml(&opts))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Rejects a selector that would make every rule invalid, naming it.
-fn promql_check(selector: &str) -> anyhow::Result<()> {
-    apilens_panels::expr_facts(&format!("up{{{selector}}}"))
-        .map(|_| ())
-        .map_err(|e| {
-            anyhow::anyhow!("--selector {selector:?} is not a list of label matchers: {e}")
-        })
 }

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use apilens_remotewrite::Tee;
 use apilens_scrape::{Health, ScrapeOpts, Scraper, Sink};
 use apilens_tsdb::{Db, DbOptions};
 
 use crate::shared::logging::init_logging;
 use crate::shared::store::close_store;
 use crate::shared::targets::TargetArgs;
-use crate::shared::web::{QueryLimitArgs, WebArgs};
-use apilens_web::{HttpServer, shutdown_signal};
+use crate::shared::web::{QueryLimitArgs, WebArgs, store_router};
+use apilens_web::{FindingsSlot, HttpServer, shutdown_signal};
 
 /// Scrape into the embedded store and serve it.
 #[derive(Debug, clap::Args)]
@@ -79,11 +80,6 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         .await?
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
     let db = Arc::new(db);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr()?;
-
     let opts = ScrapeOpts {
         interval: args.scrape_interval,
         timeout: args.scrape_timeout,
@@ -96,18 +92,11 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!(job = %t.job, instance = %t.instance, source = %t.source(), "target");
     }
     let remote_writer = args.remote_write.start(&args.data_dir)?;
-    let sink =
-        crate::shared::remote_write::sink(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
+    let sink = Tee::store_then(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
     let scraper = Scraper::start(targets, opts, sink, health.clone());
-
-    let app = crate::shared::web::store_router(
-        health,
-        Arc::clone(&db),
-        &args.limits,
-        apilens_web::FindingsSlot::new(),
-    );
+    let app = store_router(health, Arc::clone(&db), &args.limits, FindingsSlot::new());
+    let (server, local) = HttpServer::bind(args.listen, app, web.clone()).await?;
     tracing::info!(listen = %local, scheme = web.scheme(), data_dir = %args.data_dir.display(), "serving");
-    let server = HttpServer::spawn(listener, app, web);
 
     let signal = shutdown_signal()
         .await

@@ -2,9 +2,7 @@
 
 use crate::shared::runtime::{Workers, async_runtime};
 use anyhow::Context as _;
-use apilens_sim::{
-    KubeVersion, SCENARIOS, ScenarioConfig, ServeConfig, SimServer, Simulator, Target,
-};
+use apilens_sim::{KubeVersion, ScenarioConfig, ServeConfig, SimServer, Simulator};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,22 +54,18 @@ pub(crate) struct Args {
 /// Runs `apilens sim`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        let mut out = std::io::stdout().lock();
-        let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        for s in SCENARIOS {
-            writeln!(out, "{:width$}  {}", s.name, s.summary)?;
-        }
+        std::io::stdout()
+            .lock()
+            .write_all(apilens_sim::scenario_list().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let scenario = args.scenario.context("--scenario is required")?;
     let version = KubeVersion::parse(&args.kubernetes_version)?;
-    let now_ms = apilens_model::now_ms();
     let config = ScenarioConfig {
-        scenario: scenario.clone(),
-        kubernetes_version: version,
         replicas: args.replicas,
         seed: args.seed,
-        start_unix_ms: now_ms / 1000 * 1000,
+        start_unix_ms: apilens_model::now_ms() / 1000 * 1000,
+        ..ScenarioConfig::new(&scenario, version)
     };
     let mut sim = Simulator::new(config)?;
     if let Some(path) = &args.audit_log {
@@ -79,75 +73,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create audit log {}", path.display()))?;
         sim.set_audit_sink(Box::new(std::io::BufWriter::with_capacity(1 << 16, file)));
     }
-    let sources: Vec<String> = (0..sim.replicas())
-        .map(|i| sim.catalog_source(i).map(str::to_string))
-        .collect::<Result<_, _>>()?;
-    let etcd_source = sim.etcd_catalog_source().to_string();
-    let runtime = async_runtime(Workers::Two)?;
-    runtime.block_on(async move {
-        let server = SimServer::bind(sim, ServeConfig { listen: args.listen, speed: args.speed }).await?;
+    let (listen, speed) = (args.listen, args.speed);
+    async_runtime(Workers::Two)?.block_on(async move {
+        let server = SimServer::bind(sim, ServeConfig { listen, speed }).await?;
         let mut err = std::io::stderr().lock();
-        writeln!(
-            err,
-            "apilens sim: scenario {scenario}, Kubernetes {version}, {} replica(s), speed {}x, seed {} (SIMULATED data)",
-            args.replicas, args.speed, args.seed
-        )?;
-        for (target, addr) in server.addresses() {
-            match target {
-                Target::Apiserver(i) => writeln!(
-                    err,
-                    "  kube-apiserver replica {i}: http://{addr}/metrics  (names from {})",
-                    sources[i]
-                )?,
-                Target::Etcd => writeln!(err, "  etcd: http://{addr}/metrics  (names from {etcd_source})")?,
-            }
-        }
+        err.write_all(server.describe().as_bytes())?;
         if let Some(path) = &args.audit_log {
             writeln!(err, "  audit log: {}", path.display())?;
         }
         drop(err);
-        let exit_after = args.exit_after;
-        server
-            .run(async move {
-                match exit_after {
-                    Some(secs) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))) => {}
-                            _ = stop_signal() => {}
-                        }
-                    }
-                    None => stop_signal().await,
-                }
-            })
-            .await?;
+        // SIGINT or SIGTERM stops it; when signals cannot be watched, only --exit-after does.
+        let signal = async {
+            if apilens_web::shutdown_signal().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let exit_after =
+            (args.exit_after).and_then(|secs| Duration::try_from_secs_f64(secs.max(0.0)).ok());
+        server.run_for(exit_after, signal).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT or SIGTERM (or Ctrl-C elsewhere); never completes when signals cannot
-/// be watched.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

@@ -1,17 +1,13 @@
 //! `apilens tsdb import|export|check`: move data between the embedded store and OpenMetrics
 //! text, and verify a store.
 
+use crate::output::{create_output, print_text};
 use crate::shared::logging::init_logging;
-use anyhow::{Context as _, bail};
-use apilens_model::Matcher;
+use anyhow::Context as _;
 use apilens_model::parse_duration;
 use apilens_promql::{parse_series_selector, parse_time};
 use apilens_textparse::Format;
-use apilens_tsdb::{
-    Db, DbOptions, check_store, import_file, render_check, render_import, select_union,
-    write_openmetrics,
-};
-use std::io::Write as _;
+use apilens_tsdb::{ExportSelection, check_store, export_store, import_into, render_check};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -104,18 +100,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ImportFormat::Prometheus => Format::PrometheusText,
                 ImportFormat::Openmetrics => Format::OpenMetrics,
             };
-            let db = Db::open(
-                &data_dir,
-                DbOptions {
-                    retention,
-                    ..DbOptions::default()
-                },
-            )
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-            let stats = import_file(&db, &file, format)?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(render_import(&stats, &data_dir, retention).as_bytes())?;
-            Ok(ExitCode::SUCCESS)
+            let text = import_into(&data_dir, &file, format, retention).with_context(|| {
+                format!("importing {} into {}", file.display(), data_dir.display())
+            })?;
+            print_text(&text)?;
         }
         TsdbCommand::Export {
             selectors,
@@ -124,60 +112,32 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             data_dir,
             out,
         } => {
-            let mint = start
-                .as_deref()
-                .map(|t| parse_time(t).context("--start"))
-                .transpose()?
-                .unwrap_or(i64::MIN);
-            let maxt = end
-                .as_deref()
-                .map(|t| parse_time(t).context("--end"))
-                .transpose()?
-                .unwrap_or(i64::MAX);
-            if mint > maxt {
-                bail!("--start is after --end");
-            }
-            let mut sets = Vec::new();
-            for s in &selectors {
-                sets.push(parse_selector(s)?);
-            }
-            if sets.is_empty() {
-                sets.push(Vec::new());
-            }
-            let db = Db::open_read_only(&data_dir)
-                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-            let series = select_union(&db, &sets, mint, maxt)?;
-            match out {
-                Some(path) => {
-                    let f = std::fs::File::create(&path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    let mut w = std::io::BufWriter::new(f);
-                    write_openmetrics(&series, &mut w)
-                        .and_then(|()| w.flush())
-                        .with_context(|| format!("writing {}", path.display()))?;
-                }
-                None => {
-                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    write_openmetrics(&series, &mut w).and_then(|()| w.flush())?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let time = |t: Option<String>, flag: &str| {
+                t.map(|t| parse_time(&t).context(flag.to_owned()))
+                    .transpose()
+            };
+            let selection = ExportSelection {
+                sets: selectors
+                    .iter()
+                    .map(|s| parse_series_selector(s).with_context(|| format!("--match {s:?}")))
+                    .collect::<Result<_, _>>()?,
+                mint: time(start, "--start")?.unwrap_or(i64::MIN),
+                maxt: time(end, "--end")?.unwrap_or(i64::MAX),
+            };
+            let (mut w, name) = create_output(out.as_deref())?;
+            export_store(&data_dir, &selection, &mut w, &name)
+                .with_context(|| format!("exporting the store in {}", data_dir.display()))?;
         }
         TsdbCommand::Check { data_dir } => {
             let report = check_store(&data_dir)
                 .with_context(|| format!("checking the store in {}", data_dir.display()))?;
-            let text = render_check(&report);
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
+            print_text(&render_check(&report))?;
+            if report.damaged() {
+                return Ok(ExitCode::from(1));
             }
-            Ok(if report.damaged() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--format` of `tsdb import`.
@@ -187,48 +147,4 @@ enum ImportFormat {
     Openmetrics,
     /// The text format 0.0.4, timestamps in milliseconds.
     Prometheus,
-}
-
-/// The matchers of one `--match` selector, parsed as the series API parses `match[]`.
-fn parse_selector(selector: &str) -> anyhow::Result<Vec<Matcher>> {
-    parse_series_selector(selector).with_context(|| format!("--match {selector:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_flags_read_selectors_and_times_as_the_http_api_does() {
-        let m = parse_selector(r#"apiserver_request_total{verb=~"LIST|GET", code!="200",}"#)
-            .expect("selector");
-        let shown: Vec<String> = m.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            shown,
-            [
-                r#"__name__="apiserver_request_total""#,
-                r#"verb=~"LIST|GET""#,
-                r#"code!="200""#,
-            ]
-        );
-        for bad in [
-            "up{job}",
-            "up{job=\"a",
-            "{job=\"\"}",
-            "up x",
-            "rate(up[5m])",
-        ] {
-            let message = format!("{:#}", parse_selector(bad).unwrap_err());
-            assert!(
-                message.starts_with(&format!("--match {bad:?}: ")),
-                "{message}"
-            );
-        }
-        assert_eq!(parse_time("1700000000.5").unwrap(), 1_700_000_000_500);
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20Z").unwrap(),
-            1_700_000_000_000
-        );
-        assert!(parse_time("yesterday").is_err());
-    }
 }

@@ -6,10 +6,8 @@ use apilens_audit::{Filter, Input, LineSource};
 use apilens_awslogs::{
     AuditSource, AwsOpts, DEFAULT_REQUESTS_PER_SECOND, Places, Reads, Window, filter_pattern,
 };
-use std::io::{IsTerminal as _, Read};
+use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 /// Where in AWS to read audit logs, and how to reach it.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -44,12 +42,10 @@ impl AwsArgs {
     }
 }
 
-/// Scanner inputs read from AWS, with what the plans decided and the reads to report on.
+/// Scanner inputs read from AWS, and the reads that report on them.
 pub(crate) struct AwsInputs {
     /// One input per log stream, batch of streams, or object.
     pub(crate) inputs: Vec<Input>,
-    /// The plans' notes (streams and objects read and left out, the filter pattern sent).
-    pub(crate) notes: Vec<String>,
     reads: Reads,
 }
 
@@ -78,50 +74,21 @@ pub(crate) fn plan(
         .into_iter()
         .map(|s| Input::Source(Arc::new(AwsSource(s))))
         .collect();
-    Ok(AwsInputs {
-        inputs,
-        notes: std::mem::take(&mut reads.notes),
-        reads,
-    })
+    Ok(AwsInputs { inputs, reads })
 }
 
 impl AwsInputs {
-    /// What was read from AWS so far, one line per place.
-    pub(crate) fn progress_lines(&self) -> Vec<String> {
-        self.reads.progress_lines()
-    }
-
-    /// Prints the plans' notes on stderr, then, while `work` runs, a progress line on a
-    /// terminal, and at the end a line of what was read.
+    /// Runs `work` with the reads' notes and progress on stderr (awslogs' `run_with_progress`).
     pub(crate) fn run_with_progress<T>(&self, work: impl FnOnce() -> T) -> T {
-        for note in &self.notes {
-            eprintln!("note: {note}");
-        }
-        let done = AtomicBool::new(false);
-        let result = std::thread::scope(|s| {
-            if std::io::stderr().is_terminal() {
-                s.spawn(|| {
-                    let start = Instant::now();
-                    let bar = indicatif::ProgressBar::new_spinner();
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    while !done.load(Ordering::Relaxed) {
-                        if start.elapsed() > Duration::from_secs(1) {
-                            bar.set_message(self.progress_lines().join("; "));
-                            bar.tick();
-                        }
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                    bar.finish_and_clear();
-                });
-            }
-            let result = work();
-            done.store(true, Ordering::Relaxed);
-            result
-        });
-        for line in self.progress_lines() {
-            eprintln!("read {line}");
-        }
-        result
+        self.reads.run_with_progress(work)
+    }
+}
+
+/// Runs `work` with the progress of the AWS reads on stderr when there are any.
+pub(crate) fn with_progress<T>(aws: Option<&AwsInputs>, work: impl FnOnce() -> T) -> T {
+    match aws {
+        Some(aws) => aws.run_with_progress(work),
+        None => work(),
     }
 }
 

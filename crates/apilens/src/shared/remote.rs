@@ -1,8 +1,7 @@
 //! The options that point a command at a remote Prometheus-compatible engine, shared by the
 //! commands that read through one.
 
-use anyhow::Context as _;
-use apilens_promapi::{RemoteAuth, RemoteClient};
+use apilens_promapi::{RemoteClient, RemoteSpec};
 use std::time::Duration;
 
 /// `--prometheus URL` and its credentials.
@@ -50,31 +49,15 @@ pub(crate) struct RemoteArgs {
 impl RemoteArgs {
     /// The client for `--prometheus` or `--amp-workspace`, or `None` when neither is given.
     pub(crate) fn client(&self, timeout: Duration) -> anyhow::Result<Option<RemoteClient>> {
-        let region = self.sigv4_region.as_deref();
-        let (url, sigv4) = match (&self.prometheus, &self.amp_workspace) {
-            (_, Some(ws)) => (apilens_sigv4::amp_workspace_url(ws, region)?, true),
-            (Some(url), None) => (url.clone(), self.sigv4),
-            (None, None) => return Ok(None),
+        let spec = RemoteSpec {
+            url: self.prometheus.clone(),
+            amp_workspace: self.amp_workspace.clone(),
+            sigv4: self.sigv4,
+            sigv4_region: self.sigv4_region.clone(),
+            bearer_token_env: self.bearer_token_env.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+            basic_user: self.basic_user.clone(),
         };
-        let auth = match (&self.bearer_token_env, &self.basic_user) {
-            _ if sigv4 => RemoteAuth::SigV4(apilens_sigv4::Signer::for_amp(&url, region)?),
-            (Some(env), _) => RemoteAuth::Bearer(
-                std::env::var(env)
-                    .with_context(|| format!("environment variable {env} is not set"))?,
-            ),
-            (None, _) if self.bearer_token_file.is_some() => {
-                let path = self.bearer_token_file.as_ref().expect("checked");
-                let token = std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the bearer token file {}", path.display())
-                })?;
-                RemoteAuth::Bearer(token.trim_end().to_owned())
-            }
-            (None, Some(user)) => RemoteAuth::Basic {
-                user: user.clone(),
-                password: std::env::var("APILENS_BASIC_PASSWORD").unwrap_or_default(),
-            },
-            (None, None) => RemoteAuth::None,
-        };
-        Ok(Some(RemoteClient::new(&url, auth, timeout)?))
+        Ok(spec.client(timeout)?)
     }
 }

@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use apilens_remotewrite::{RemoteWriteOpts, RemoteWriter, Tee, WriteAuth};
-use apilens_scrape::Sink;
-use apilens_sigv4::Signer;
+use apilens_remotewrite::{RemoteWriteSpec, RemoteWriter};
 
 /// Remote write: forward every scraped sample to Prometheus, Mimir, Thanos, VictoriaMetrics
 /// or Amazon Managed Service for Prometheus.
@@ -57,48 +55,23 @@ impl RemoteWriteArgs {
         let Some(url) = &self.remote_write else {
             return Ok(None);
         };
-        let queue_dir = self
-            .remote_write_queue_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("remote-write"));
-        let mut opts = RemoteWriteOpts::new(url, queue_dir.clone());
-        opts.max_queue_bytes = self.remote_write_max_queue_bytes;
-        opts.segment_bytes = (opts.max_queue_bytes / 8).clamp(64 << 10, 16 << 20);
-        opts.max_samples_per_send = self.remote_write_max_samples_per_send.max(1);
-        opts.auth = if self.sigv4 {
-            WriteAuth::SigV4(Signer::for_amp(url, self.sigv4_region.as_deref())?)
-        } else if let Some(file) = &self.remote_write_bearer_token_file {
-            WriteAuth::BearerFile(file.clone())
-        } else if let (Some(user), Some(file)) = (
-            &self.remote_write_basic_auth_user,
-            &self.remote_write_basic_auth_password_file,
-        ) {
-            WriteAuth::Basic {
-                user: user.clone(),
-                password_file: file.clone(),
-            }
-        } else {
-            WriteAuth::None
+        let spec = RemoteWriteSpec {
+            url: url.clone(),
+            queue_dir: (self.remote_write_queue_dir.clone())
+                .unwrap_or_else(|| data_dir.join("remote-write")),
+            max_queue_bytes: self.remote_write_max_queue_bytes,
+            max_samples_per_send: self.remote_write_max_samples_per_send,
+            bearer_token_file: self.remote_write_bearer_token_file.clone(),
+            basic_auth: (self.remote_write_basic_auth_user.clone())
+                .zip(self.remote_write_basic_auth_password_file.clone()),
+            sigv4: self.sigv4,
+            sigv4_region: self.sigv4_region.clone(),
         };
         let shown = url.split(['?', '#']).next().unwrap_or(url);
-        tracing::info!(
-            url = shown,
-            queue_dir = %queue_dir.display(),
-            max_queue_bytes = opts.max_queue_bytes,
-            auth = ?opts.auth,
-            "remote write"
-        );
-        let writer = RemoteWriter::start(opts)
+        let writer = spec
+            .start()
             .with_context(|| format!("cannot start remote write to {shown}"))?;
         Ok(Some(Arc::new(writer)))
-    }
-}
-
-/// The store alone, or the store and the remote writer.
-pub(crate) fn sink(store: Arc<dyn Sink>, writer: Option<&Arc<RemoteWriter>>) -> Arc<dyn Sink> {
-    match writer {
-        Some(w) => Arc::new(Tee::new(vec![store, Arc::clone(w) as Arc<dyn Sink>])),
-        None => store,
     }
 }
 

@@ -1,22 +1,20 @@
 //! Printing a report, alone or with the clients behind its metrics (`report`, `demo`).
 
-use crate::output::ReportFormat;
+use crate::output::{ReportFormat, print_text};
+use apilens_doctor::{
+    clients_behind, render_report_json_with, render_who_markdown, render_who_text,
+};
 use apilens_report::{Report, render_json, render_markdown, render_text};
-use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Prints `report` in `format` (`text`, `json` or `markdown`) on standard output; a closed pipe
 /// is not an error.
 pub(crate) fn print(report: &Report, format: ReportFormat) -> anyhow::Result<()> {
-    let text = match format {
+    print_text(&match format {
         ReportFormat::Json => render_json(report) + "\n",
         ReportFormat::Markdown => render_markdown(report),
         ReportFormat::Text => render_text(report),
-    };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    })
 }
 
 /// The clients behind the metrics, through the doctor's ranking (harm, never request counts):
@@ -27,23 +25,12 @@ pub(crate) fn print_report_with_clients(
     paths: &[PathBuf],
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    let d = diagnose_clients(report, paths)?;
-    let text = match format {
-        ReportFormat::Json => {
-            let mut value: serde_json::Value = serde_json::from_str(&render_json(report))?;
-            value["doctor"] = serde_json::to_value(&d)?;
-            value["doctor"]["clients"] = serde_json::to_value(&d.clients)?;
-            serde_json::to_string(&value)? + "\n"
-        }
-        ReportFormat::Markdown => {
-            render_markdown(report) + "\n" + &apilens_doctor::render_who_markdown(&d, 3)
-        }
-        ReportFormat::Text => render_text(report) + &apilens_doctor::render_who_text(&d, 3),
-    };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    let d = clients_behind(report, paths)?;
+    print_text(&match format {
+        ReportFormat::Json => render_report_json_with(report, &d) + "\n",
+        ReportFormat::Markdown => render_markdown(report) + "\n" + &render_who_markdown(&d, 3),
+        ReportFormat::Text => render_text(report) + &render_who_text(&d, 3),
+    })
 }
 
 /// Runs the doctor over `paths` with the report's metrics.
@@ -51,14 +38,5 @@ pub(crate) fn diagnose_clients(
     report: &Report,
     paths: &[PathBuf],
 ) -> anyhow::Result<apilens_doctor::Diagnosis> {
-    let inputs = apilens_doctor::DoctorInputs {
-        audit: paths
-            .iter()
-            .cloned()
-            .map(apilens_audit::Input::Path)
-            .collect(),
-        metrics: Some(report.clone()),
-        ..apilens_doctor::DoctorInputs::default()
-    };
-    Ok(apilens_doctor::diagnose(&inputs)?)
+    Ok(clients_behind(report, paths)?)
 }

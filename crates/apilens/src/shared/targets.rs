@@ -1,10 +1,7 @@
 //! `--target`, `--etcd` and the kubeconfig: where `serve`, `record` and `top` scrape from.
 
-use anyhow::bail;
 use apilens_kube::{Cluster, ClusterOpts};
-use apilens_scrape::{
-    HttpOpts, JOB_APISERVER, JOB_ETCD, Target, api_server_targets, replay_targets,
-};
+use apilens_scrape::{HttpOpts, JOB_APISERVER, Target, TargetSources};
 use std::path::PathBuf;
 
 /// Where to scrape from; shared by `serve` and `record`.
@@ -60,19 +57,20 @@ impl KubeArgs {
     /// Whether a default configuration exists: `KUBECONFIG`, `~/.kube/config`, or an in-cluster
     /// service account.
     pub(crate) fn default_found() -> bool {
-        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
-            || std::env::var_os("HOME")
-                .is_some_and(|h| PathBuf::from(h).join(".kube/config").is_file())
-            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        ClusterOpts::default_config_found()
+    }
+
+    /// The cluster these flags name.
+    fn opts(&self) -> ClusterOpts {
+        ClusterOpts {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
     }
 
     /// Loads the configuration (nothing is sent yet).
     pub(crate) async fn connect(&self) -> anyhow::Result<Cluster> {
-        Ok(Cluster::connect(&ClusterOpts {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        })
-        .await?)
+        Ok(Cluster::connect(&self.opts()).await?)
     }
 }
 
@@ -97,72 +95,48 @@ pub(crate) struct EtcdArgs {
 impl EtcdArgs {
     /// One target per `--etcd` URL.
     pub(crate) fn targets(&self) -> anyhow::Result<Vec<Target>> {
-        let opts = HttpOpts {
+        Ok(self.sources().etcd_targets()?)
+    }
+
+    /// The etcd endpoints alone, with their TLS.
+    fn sources(&self) -> TargetSources {
+        let etcd_http = HttpOpts {
             ca_file: self.etcd_ca_file.clone(),
             cert_file: self.etcd_cert_file.clone(),
             key_file: self.etcd_key_file.clone(),
             ..HttpOpts::default()
         };
-        self.etcd
-            .iter()
-            .map(|url| Ok(Target::http(JOB_ETCD, url, &opts)?))
-            .collect()
+        let etcd = self.etcd.clone();
+        TargetSources {
+            etcd,
+            etcd_http,
+            ..TargetSources::default()
+        }
     }
 }
 
-/// What to do when nothing is given to scrape.
-const NOTHING_TO_SCRAPE: &str = "nothing to scrape: no --target, no --etcd, and no kubeconfig found (KUBECONFIG, ~/.kube/config or an in-cluster service account)
-
-try one of:
-  apilens serve --kubeconfig ~/.kube/config [--context NAME]    every API server replica of a cluster
-  apilens serve --target https://HOST:6443/metrics --ca-file ca.crt --bearer-token-file token
-  apilens serve --target ./bundle                               replay a bundle from `apilens record`
-  apilens serve --etcd https://127.0.0.1:2379/metrics --etcd-ca-file ca.crt --etcd-cert-file c.crt --etcd-key-file c.key";
-
 impl TargetArgs {
-    /// Whether a kubeconfig should be used: asked for, or nothing else given and one exists.
-    fn wants_kube(&self) -> bool {
-        if self.kube.given() {
-            return true;
-        }
-        self.targets.is_empty() && self.etcd.etcd.is_empty() && KubeArgs::default_found()
-    }
-
     /// Builds every target; a kubeconfig that cannot be used is an error, discovery problems
     /// are warnings.
     pub(crate) async fn build(&self) -> anyhow::Result<Vec<Target>> {
-        let mut targets = Vec::new();
-        let http_opts = HttpOpts {
-            ca_file: self.ca_file.clone(),
-            cert_file: self.cert_file.clone(),
-            key_file: self.key_file.clone(),
-            bearer_token_file: self.bearer_token_file.clone(),
-            bearer_token_env: self.bearer_token_env.clone(),
-        };
-        for spec in &self.targets {
-            if spec.starts_with("http://") || spec.starts_with("https://") {
-                targets.push(Target::http(&self.job, spec, &http_opts)?);
-            } else {
-                targets.extend(replay_targets(std::path::Path::new(spec), &self.job)?);
-            }
+        Ok(self.sources().build().await?)
+    }
+
+    /// Every source these flags name.
+    pub(crate) fn sources(&self) -> TargetSources {
+        TargetSources {
+            targets: self.targets.clone(),
+            job: self.job.clone(),
+            http: HttpOpts {
+                ca_file: self.ca_file.clone(),
+                cert_file: self.cert_file.clone(),
+                key_file: self.key_file.clone(),
+                bearer_token_file: self.bearer_token_file.clone(),
+                bearer_token_env: self.bearer_token_env.clone(),
+            },
+            kube: self.kube.opts(),
+            kube_named: self.kube.given(),
+            ..self.etcd.sources()
         }
-        targets.extend(self.etcd.targets()?);
-        if self.wants_kube() {
-            let cluster = self.kube.connect().await?;
-            tracing::info!(
-                context = cluster.context(),
-                server = cluster.server().url(),
-                "discovering API server replicas"
-            );
-            let (found, warnings) = api_server_targets(&cluster, JOB_APISERVER).await;
-            for warning in warnings {
-                tracing::warn!("{warning}");
-            }
-            targets.extend(found);
-        }
-        if targets.is_empty() {
-            bail!("{NOTHING_TO_SCRAPE}");
-        }
-        Ok(targets)
     }
 }

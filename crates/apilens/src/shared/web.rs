@@ -2,11 +2,9 @@
 //! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
 
 use apilens_model::parse_duration;
-use apilens_promapi::{LocalEngine, QueryEngine};
-use apilens_promql::EngineOpts;
 use apilens_scrape::Health;
 use apilens_tsdb::Db;
-use apilens_web::{AccessPolicy, ApiState, PoolOpts, Site, WebConfig};
+use apilens_web::{PoolOpts, QueryLimits, Site};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,26 +50,16 @@ pub(crate) struct QueryLimitArgs {
 }
 
 impl QueryLimitArgs {
-    /// The engine options these limits give.
-    pub(crate) fn engine_opts(&self) -> EngineOpts {
-        EngineOpts {
+    /// The limits these flags give.
+    pub(crate) fn limits(&self) -> QueryLimits {
+        QueryLimits {
             timeout: self.query_timeout,
             max_samples: self.query_max_samples,
-            ..EngineOpts::default()
-        }
-    }
-
-    /// The query API's state over `engine`, on query threads within these limits.
-    pub(crate) fn api_state(&self, engine: Arc<dyn QueryEngine>) -> ApiState {
-        ApiState::with_engine(engine, self.pool_opts())
-    }
-
-    /// The query threads these limits give.
-    pub(crate) fn pool_opts(&self) -> PoolOpts {
-        PoolOpts {
-            max_concurrency: self.query_max_concurrency,
-            max_queue: self.query_max_queue,
-            queue_timeout: self.query_queue_timeout,
+            pool: PoolOpts {
+                max_concurrency: self.query_max_concurrency,
+                max_queue: self.query_max_queue,
+                queue_timeout: self.query_queue_timeout,
+            },
         }
     }
 }
@@ -80,15 +68,13 @@ impl WebArgs {
     /// Reads the web configuration and builds the access rules; prints the warning of a
     /// server that listens beyond loopback unprotected.
     pub(crate) fn load(&self, listen: SocketAddr) -> anyhow::Result<Site> {
-        let config = match &self.web_config_file {
-            Some(path) => WebConfig::load(path)?,
-            None => WebConfig::default(),
-        };
-        let policy = AccessPolicy::new(&config, &self.allowed_hosts, &self.allowed_origins)?;
-        if let Some(warning) = apilens_web::exposure_warning(listen, &config) {
+        let config = self.web_config_file.as_deref();
+        let (site, warning) =
+            Site::load(config, &self.allowed_hosts, &self.allowed_origins, listen)?;
+        if let Some(warning) = warning {
             eprintln!("{warning}");
         }
-        Ok(Site::new(config, policy))
+        Ok(site)
     }
 }
 
@@ -101,14 +87,6 @@ pub(crate) fn store_router(
     limits: &QueryLimitArgs,
     findings: apilens_web::FindingsSlot,
 ) -> axum::Router {
-    let engine = LocalEngine::shared(
-        apilens_promql::Engine::new(limits.engine_opts()),
-        db as Arc<dyn apilens_model::Queryable>,
-        "store",
-    );
-    apilens_web::app_router(limits.api_state(Arc::new(engine)), findings).merge(
-        apilens_web::targets_router(move || {
-            serde_json::to_value(health.snapshot()).unwrap_or_default()
-        }),
-    )
+    let targets = move || serde_json::to_value(health.snapshot()).unwrap_or_default();
+    limits.limits().store_router(db, findings, targets)
 }

@@ -34,6 +34,7 @@ fn events_without_object_ref_and_garbage_lines_are_read_or_counted() {
     let f = &d.findings[0];
     assert_eq!(f.culprit.as_ref().unwrap().resource, "pods");
     assert!(render_text(&d, true).contains("malformed"));
+    assert!(d.read_failures().is_empty(), "{:?}", d.read_failures());
 }
 
 #[test]
@@ -119,5 +120,56 @@ fn yaml_that_is_not_apf_is_an_error_naming_the_file_and_document() {
     assert!(
         err.contains("cm.yaml") && err.contains("ConfigMap"),
         "{err}"
+    );
+}
+
+#[test]
+fn an_apf_config_file_that_is_not_apf_says_what_to_give() {
+    let mut objects = ApfObjects::over_defaults();
+    let err = objects
+        .add_config_file(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("--apf-config cm.yaml: cm.yaml: document 1"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("(kubectl get flowschemas,prioritylevelconfigurations -o yaml)"),
+        "{err}"
+    );
+    let err = objects
+        .add_config_file(
+            "bad.yaml",
+            "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nspec: 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("--apf-config bad.yaml: bad.yaml: document 1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("kubectl get"),
+        "a malformed object needs no hint: {err}"
+    );
+    assert!(objects.source.is_empty(), "nothing was added");
+}
+
+#[test]
+fn an_audit_log_without_one_event_is_a_read_failure_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    std::fs::write(&path, "not an audit event\n{\"truncated\": \n").unwrap();
+    let d = diagnose(&inputs(&path, "1.30")).unwrap();
+    assert_eq!(
+        d.read_failures(),
+        [format!(
+            "no audit event could be read from {} (2 malformed lines): nothing was diagnosed",
+            path.display()
+        )]
     );
 }

@@ -16,14 +16,24 @@ pub fn json(i: &Inspection, catalog: &Catalog) -> Result<String, InspectError> {
     pretty(&i.summary(catalog), &i.source)
 }
 
-/// Several inspections (one per target of a bundle) as a pretty-printed JSON array.
+/// The inspections of one input (one per target of a bundle) as pretty-printed JSON: the
+/// object of [`json`] for a single one, an array of them for several.
 ///
 /// # Errors
 ///
 /// A summary that cannot be written as JSON.
 pub fn json_list(list: &[Inspection], catalog: &Catalog) -> Result<String, InspectError> {
+    if let [one] = list {
+        return json(one, catalog);
+    }
     let reports: Vec<Report> = list.iter().map(|i| i.summary(catalog)).collect();
     pretty(&reports, "the inspections")
+}
+
+/// The inspections of one input as [`text`], one after the other with a blank line between.
+pub fn text_list(list: &[Inspection], catalog: &Catalog) -> String {
+    let texts: Vec<String> = list.iter().map(|i| text(i, catalog)).collect();
+    texts.join("\n")
 }
 
 fn pretty<T: serde::Serialize>(value: &T, name: &str) -> Result<String, InspectError> {

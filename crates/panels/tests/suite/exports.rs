@@ -111,6 +111,25 @@ fn every_rule_expression_parses() {
     }
 }
 
+#[test]
+fn a_rules_selector_is_taken_in_braces_or_not_and_checked() {
+    for given in [
+        r#" {job="apiserver", cluster=~"prod-.*"} "#,
+        r#"job="apiserver", cluster=~"prod-.*""#,
+    ] {
+        let opts = RulesOpts::checked(given, None).expect(given);
+        assert_eq!(opts.selector, r#"job="apiserver", cluster=~"prod-.*""#);
+    }
+    assert_eq!(RulesOpts::checked("{}", None).unwrap().selector, "");
+    for bad in ["job", r#"job="a"#, "job=~", "rate(up[5m])"] {
+        let err = RulesOpts::checked(bad, None).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--selector ") && err.contains("is not a list of label matchers"),
+            "{err}"
+        );
+    }
+}
+
 /// `promtool check rules` accepts the exported file. The peer is required in CI.
 #[test]
 fn promtool_accepts_the_rules() {

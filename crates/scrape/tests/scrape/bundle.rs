@@ -47,6 +47,12 @@ async fn recorded_scrapes_replay_at_their_times_then_go_stale() {
 
     let bundle = Bundle::open(&out).unwrap();
     assert_eq!(bundle.scrapes().count(), 2);
+    let latest = bundle.latest_scrapes().unwrap();
+    assert_eq!(latest.len(), 1, "one target succeeded");
+    assert_eq!(
+        Some(&latest[0].0),
+        bundle.scrapes().last().map(|(_, p)| p).as_ref()
+    );
     let failed = &bundle.manifest().scrapes[1];
     assert!(
         failed.error.as_deref().unwrap().contains("HTTP 404"),
@@ -104,6 +110,58 @@ fn a_tampered_manifest_is_refused_with_its_path() {
             .contains("invalid manifest")
     );
     assert!(replay_targets(&dir.path().join("missing"), "j").is_err());
+}
+
+#[test]
+fn latest_scrapes_keep_the_newest_success_of_each_target_with_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    BundleWriter::create(&out, 1000).unwrap();
+    let scrape = |file: &str, instance: &str, t: i64, content_type: &str, error: &str| {
+        std::fs::write(out.join(file), "up 1\n").unwrap();
+        format!(
+            r#"{{"file": "{file}", "job": "j", "instance": "{instance}", "source": "s", "timestamp_ms": {t}, "duration_ms": 1, "content_type": {content_type}, "bytes": 5, "error": {error}}}"#
+        )
+    };
+    let scrapes = [
+        scrape("a2.txt", "a", 2, "null", "null"),
+        scrape("a1.txt", "a", 1, "null", "null"),
+        scrape("a3.txt", "a", 3, "null", r#""timeout""#),
+        scrape(
+            "b1.txt",
+            "b",
+            1,
+            r#""application/openmetrics-text; version=1.0.0""#,
+            "null",
+        ),
+    ];
+    let manifest = out.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let listed = format!("\"scrapes\": [{}]", scrapes.join(", "));
+    std::fs::write(&manifest, text.replace("\"scrapes\": []", &listed)).unwrap();
+    let latest = Bundle::open(&out).unwrap().latest_scrapes().unwrap();
+    let got: Vec<(String, apilens_textparse::Format)> = latest
+        .into_iter()
+        .map(|(p, f)| (p.file_name().unwrap().to_string_lossy().into_owned(), f))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "a2.txt".to_owned(),
+                apilens_textparse::Format::PrometheusText
+            ),
+            ("b1.txt".to_owned(), apilens_textparse::Format::OpenMetrics),
+        ]
+    );
+
+    let empty = dir.path().join("empty");
+    BundleWriter::create(&empty, 1000).unwrap();
+    let err = Bundle::open(&empty).unwrap().latest_scrapes().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}: the bundle holds no successful scrape", empty.display())
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,24 @@ async fn serves_each_replica_and_etcd_with_gzip_and_moving_time() {
         [Target::Apiserver(0), Target::Apiserver(1), Target::Etcd]
     );
     assert!(addrs.iter().all(|(_, a)| a.ip().is_loopback()));
+    let listing = server.describe();
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 4, "{listing}");
+    assert_eq!(
+        lines[0],
+        "apilens sim: scenario apf-saturation, Kubernetes 1.34, 2 replica(s), speed 60x, seed 1 (SIMULATED data)"
+    );
+    for (line, (target, addr)) in lines[1..].iter().zip(&addrs) {
+        let what = match target {
+            Target::Apiserver(i) => format!("kube-apiserver replica {i}"),
+            Target::Etcd => "etcd".to_owned(),
+        };
+        let url = format!("  {what}: http://{addr}/metrics  (names from ");
+        assert!(
+            line.starts_with(&url) && line.ends_with(".txt)"),
+            "{listing}"
+        );
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
@@ -147,4 +165,24 @@ async fn bad_speed_and_busy_port_are_clear_errors() {
             .starts_with(&format!("cannot listen on {addr}: ")),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_a_limit_ends_at_the_limit_without_a_shutdown() {
+    let config = ScenarioConfig::new("healthy", KubeVersion::parse("1.34").unwrap());
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let server = SimServer::bind(
+        Simulator::new(config).unwrap(),
+        ServeConfig { listen, speed: 1.0 },
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let limit = Some(Duration::from_millis(300));
+    let run = server.run_for(limit, std::future::pending::<()>());
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the limit ends the run")
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }

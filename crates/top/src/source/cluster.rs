@@ -10,12 +10,13 @@ use super::settings::{Settings, millis};
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
-use apilens_doctor::DoctorInputs;
+use apilens_doctor::{DoctorInputs, read_live_apf};
+use apilens_kube::Cluster;
 use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
-use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Target};
+use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Target, api_server_targets};
 use apilens_tsdb::{Db, DbOptions};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -47,6 +48,45 @@ pub struct ClusterSettings {
     /// Scrapes of every target before the first frame: two give rates (`--once`), one gives
     /// the live view something to show at once.
     pub first_scrapes: u32,
+}
+
+impl ClusterSettings {
+    /// The settings of the cluster `kube` connects to on `runtime`: every API server replica
+    /// scrapes finds (`api_server_targets`) plus the `etcd` targets, and the APF state the
+    /// doctor reads live (`read_live_apf`), every `scrape_interval`; the scrapes go to
+    /// `data_dir`, a temporary store without it.
+    pub fn connected(
+        runtime: tokio::runtime::Runtime,
+        kube: Cluster,
+        etcd: Vec<Target>,
+        data_dir: Option<PathBuf>,
+        scrape_interval: Duration,
+        first_scrapes: u32,
+    ) -> ClusterSettings {
+        let discover = {
+            let kube = kube.clone();
+            Box::pin(async move {
+                let (mut targets, warnings) = api_server_targets(&kube, JOB_APISERVER).await;
+                targets.extend(etcd);
+                (targets, warnings)
+            })
+        };
+        let name = format!("cluster {}", kube.context());
+        let read_apf = Box::new(move || {
+            let kube = kube.clone();
+            Box::pin(async move { read_live_apf(&kube).await.into_inputs() })
+                as ClusterFuture<DoctorInputs>
+        });
+        ClusterSettings {
+            name,
+            runtime,
+            discover,
+            read_apf,
+            data_dir,
+            scrape_interval,
+            first_scrapes,
+        }
+    }
 }
 
 /// The longest a scrape may take: the interval, at most this.
@@ -173,6 +213,23 @@ impl ClusterSource {
     /// The source's name in the view's header (`cluster prod`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What `top` says on standard error once the cluster is connected: what it scrapes and,
+    /// when the first frame waits for two scrapes (`--once`), how long that takes.
+    pub fn opening_note(&self) -> String {
+        let wait = if self.first_scrapes > 1 {
+            format!(
+                ", twice {} apart for rates, before the frame ...",
+                crate::text::duration(self.scrape_interval.as_secs())
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "apilens top: scraping every API server replica of {}{wait}",
+            self.name
+        )
     }
 
     /// Waits, once, until every target was scraped `first_scrapes` times (or is down) and the

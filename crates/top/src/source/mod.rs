@@ -5,6 +5,7 @@
 mod audit_logs;
 mod cluster;
 mod follow;
+mod pick;
 mod recent;
 mod refresh;
 mod scratch;
@@ -13,6 +14,7 @@ mod sim;
 mod store;
 
 pub use cluster::{ClusterFuture, ClusterSettings, ClusterSource};
+pub use pick::{SourceChoice, SourceFlags, check_cadence, choose_source};
 pub use scratch::remove_scratch_dirs;
 pub use settings::Settings;
 pub use sim::{SimSource, SimStart, Simulation};

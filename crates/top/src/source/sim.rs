@@ -1,7 +1,8 @@
 //! The simulator in-process, stored in a temporary embedded store as `demo` stores it, with its
 //! audit log beside. The simulation itself is the caller's ([`Simulation`]): this source owns
 //! the store, the log's follower, the history filled before the first frame and the catch-up
-//! to now before each one.
+//! to now before each one. [`SimSource::simulate`] runs the simulator of `apilens_sim` as
+//! scrape's [`SimulatedCluster`], the way `apilens demo` stores it.
 
 use super::follow::Follower;
 use super::refresh::Refresher;
@@ -14,6 +15,8 @@ use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
+use apilens_scrape::{Health, SimulatedCluster, SimulatedOpts};
+use apilens_sim::ScenarioConfig;
 use apilens_tsdb::{Db, DbOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,6 +117,45 @@ impl SimSource {
         })
     }
 
+    /// Runs the simulator `config` describes (its start is the history's), each replica and
+    /// etcd scraped through scrape's loops as `apilens demo` stores them; the header names the
+    /// scenario and says the data is SIMULATED.
+    ///
+    /// # Errors
+    ///
+    /// As [`SimSource::start`]; an unknown scenario or a bad configuration names it.
+    pub fn simulate(config: ScenarioConfig, settings: Settings) -> Result<SimSource, TopError> {
+        let name = format!("simulator {} (SIMULATED)", config.scenario);
+        SimSource::start(name, settings, |start| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the simulator's runtime: {e}"))?;
+            let cluster = SimulatedCluster::start(
+                ScenarioConfig {
+                    start_unix_ms: start.start_ms,
+                    ..config
+                },
+                SimulatedOpts {
+                    audit_log: start.audit_log,
+                    sink: start.sink,
+                    health: Health::new(),
+                    interval: start.scrape_every,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(Box::new(ScrapedSimulation { runtime, cluster }) as Box<dyn Simulation>)
+        })
+    }
+
+    /// What `top` says on standard error before it stores the first window of `scenario`.
+    pub fn opening_note(scenario: &str, window: Duration) -> String {
+        format!(
+            "apilens top: simulating {scenario} (SIMULATED data): storing the first {} ...",
+            crate::text::duration(window.as_secs() + 60)
+        )
+    }
+
     /// Scrapes the simulator up to now, a scrape every [`SIM_SCRAPE`].
     fn catch_up(&mut self) -> Result<(), String> {
         let step = millis(SIM_SCRAPE);
@@ -124,6 +166,21 @@ impl SimSource {
             self.last_scrape_ms = t;
         }
         Ok(())
+    }
+}
+
+/// scrape's simulated cluster driven on a runtime of its own.
+struct ScrapedSimulation {
+    runtime: tokio::runtime::Runtime,
+    cluster: SimulatedCluster,
+}
+
+impl Simulation for ScrapedSimulation {
+    fn scrape_at(&mut self, t_ms: i64) -> Result<(), String> {
+        self.runtime
+            .block_on(self.cluster.scrape_at(t_ms))
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -1,12 +1,11 @@
 //! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
 
-use anyhow::bail;
+use anyhow::Context as _;
 use apilens_kubemetrics::catalog;
-use apilens_kubemetrics::inspect::{Inspection, render};
-use apilens_scrape::{DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
-use apilens_textparse::Format;
-use std::io::Read;
-use std::path::PathBuf;
+use apilens_kubemetrics::inspect::{inspect, render};
+use apilens_scrape::{Bundle, DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `apilens inspect`.
@@ -56,74 +55,31 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ca_file: args.ca_file.clone(),
         ..HttpOpts::default()
     };
-    let inspections = if std::path::Path::new(&args.source).is_dir() {
-        inspect_bundle(std::path::Path::new(&args.source))?
+    let inspections = if Path::new(&args.source).is_dir() {
+        let bundle = Bundle::open(Path::new(&args.source))
+            .with_context(|| format!("{}: not a support bundle", args.source))?;
+        let mut all = Vec::new();
+        for (path, format) in bundle.latest_scrapes()? {
+            // The manifest's content type decides the format of a recorded scrape.
+            let source = open_input(&path.to_string_lossy(), &http, DEFAULT_INPUT_TIMEOUT)?;
+            all.push(inspect(catalog(), &source.name, source.reader, format)?);
+        }
+        all
     } else {
         let source = open_input(&args.source, &http, args.timeout)?;
-        vec![inspect(&source.name, source.reader, source.format)?]
+        vec![inspect(
+            catalog(),
+            &source.name,
+            source.reader,
+            source.format,
+        )?]
     };
-    let out = match (args.format, inspections.as_slice()) {
-        (OutputFormat::Text, _) => inspections
-            .iter()
-            .map(|i| render::text(i, catalog()))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        (OutputFormat::Json, [one]) => render::json(one, catalog())?,
-        (OutputFormat::Json, many) => render::json_list(many, catalog())?,
+    let out = match args.format {
+        OutputFormat::Text => render::text_list(&inspections, catalog()),
+        OutputFormat::Json => render::json_list(&inspections, catalog())?,
     };
-    use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Inspects the latest successful scrape of each target of a support bundle.
-fn inspect_bundle(dir: &std::path::Path) -> anyhow::Result<Vec<Inspection>> {
-    use anyhow::Context;
-    let bundle = apilens_scrape::Bundle::open(dir)
-        .with_context(|| format!("{}: not a support bundle", dir.display()))?;
-    let mut latest: std::collections::BTreeMap<(String, String), (i64, PathBuf, Format)> =
-        std::collections::BTreeMap::new();
-    for (scrape, path) in bundle.scrapes() {
-        if scrape.error.is_some() {
-            continue;
-        }
-        let key = (scrape.job.clone(), scrape.instance.clone());
-        let format = scrape
-            .content_type
-            .as_deref()
-            .map_or(Format::PrometheusText, Format::from_content_type);
-        if latest
-            .get(&key)
-            .is_none_or(|(t, _, _)| *t <= scrape.timestamp_ms)
-        {
-            latest.insert(key, (scrape.timestamp_ms, path, format));
-        }
-    }
-    if latest.is_empty() {
-        bail!("{}: the bundle holds no successful scrape", dir.display());
-    }
-    latest
-        .into_values()
-        .map(|(_, path, format)| {
-            // The manifest's content type decides the format of a recorded scrape.
-            let source = open_input(
-                &path.to_string_lossy(),
-                &HttpOpts::default(),
-                DEFAULT_INPUT_TIMEOUT,
-            )?;
-            inspect(&source.name, source.reader, format)
-        })
-        .collect()
-}
-
-/// Inspects one scrape with the built-in catalog.
-fn inspect(name: &str, reader: impl Read, format: Format) -> anyhow::Result<Inspection> {
-    Ok(apilens_kubemetrics::inspect::inspect(
-        catalog(),
-        name,
-        reader,
-        format,
-    )?)
 }
