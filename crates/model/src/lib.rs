@@ -40,6 +40,7 @@ mod kube_version;
 mod labels;
 mod matcher;
 mod queryable;
+mod read_cache;
 mod redact;
 mod sample;
 mod sink;
@@ -58,6 +59,7 @@ pub use crate::{
     labels::{Label, Labels, METRIC_NAME},
     matcher::{MatchOp, Matcher, MatcherError},
     queryable::{Queryable, SelectError, SelectHints},
+    read_cache::ReadCache,
     redact::{EXCERPT_CHARS, REDACTED, body_excerpt, redact},
     sample::{STALE_NAN, Sample, Series, is_stale_nan},
     sink::{Batch, MemorySink, Sink, SinkError},

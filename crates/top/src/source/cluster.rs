@@ -12,6 +12,7 @@ use crate::frame::Frame;
 use crate::term::Source;
 use apilens_doctor::{DoctorInputs, read_live_apf};
 use apilens_kube::Cluster;
+use apilens_model::ReadCache;
 use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
@@ -345,11 +346,9 @@ impl Source for ClusterSource {
             l
         });
         let audit = self.audit.current()?;
-        let local = LocalEngine::new(
-            Engine::new(EngineOpts::default()),
-            self.db.as_ref(),
-            &self.name,
-        );
+        // The report's queries select the same series many times: each is read once.
+        let reads = ReadCache::new(self.db.as_ref());
+        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
         let mut frame = self.refresher.read_frame(
             &self.name,
             &local,

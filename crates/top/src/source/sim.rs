@@ -11,6 +11,7 @@ use super::settings::{Settings, millis};
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
+use apilens_model::ReadCache;
 use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
@@ -187,11 +188,9 @@ impl Simulation for ScrapedSimulation {
 impl Source for SimSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
         self.catch_up().map_err(|e| format!("simulator: {e}"))?;
-        let local = LocalEngine::new(
-            Engine::new(EngineOpts::default()),
-            self.db.as_ref(),
-            &self.name,
-        );
+        // The report's queries select the same series many times: each is read once.
+        let reads = ReadCache::new(self.db.as_ref());
+        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
         let recent = self
             .recent
             .poll(std::time::Instant::now())

@@ -7,6 +7,7 @@ use super::settings::Settings;
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
+use apilens_model::ReadCache;
 use apilens_promapi::{LocalEngine, RemoteClient, RemoteEngine};
 use apilens_promql::{Engine, EngineOpts};
 use apilens_tsdb::Db;
@@ -49,7 +50,9 @@ impl Source for StoreSource {
                 apilens_model::error_chain(&e)
             )
         })?;
-        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &db, &self.name);
+        // The report's queries select the same series many times: each is read once.
+        let reads = ReadCache::new(&db);
+        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
         let audit = self.audit.current()?;
         self.refresher.read_frame(
             &self.name,
