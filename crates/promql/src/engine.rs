@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::evaluator::{Evaluator, Limits, offset_ms, selector_key, to_matchers};
+use crate::memo::Memo;
 use crate::step::{StepSeries, Steps, Val, merge_same_labels};
 use crate::value::{InstantSample, QueryResult, Value};
 use crate::{aggregate, binary, functions};
@@ -85,12 +86,26 @@ pub struct ExecControl {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     opts: EngineOpts,
+    memo: Option<Arc<Memo>>,
 }
 
 impl Engine {
     /// An engine with the given options.
     pub fn new(opts: EngineOpts) -> Self {
-        Self { opts }
+        Self { opts, memo: None }
+    }
+
+    /// An engine that keeps the value of every aggregation it evaluates and answers the same
+    /// aggregation over the same store and steps from memory in its later queries (the
+    /// quantiles of one histogram share their `sum by (le, ...)`). The answers are those of
+    /// [`Engine::new`], warnings and infos included, as long as the store does not change
+    /// while the engine lives: meant for the queries of one report over one instant of a
+    /// store, not for a server.
+    pub fn remembering(opts: EngineOpts) -> Self {
+        Self {
+            opts,
+            memo: Some(Arc::default()),
+        }
     }
 
     /// The options in force.
@@ -269,6 +284,7 @@ impl Engine {
             eval_node,
             limits,
             (steps.start, steps.end),
+            self.memo.as_deref(),
         );
         let val = ev.eval(&p.expr, steps)?;
         let value = if p.instant {
@@ -534,7 +550,7 @@ fn eval_node(ev: &mut Evaluator<'_>, expr: &Expr, steps: Steps) -> Result<Val> {
         Expr::MatrixSelector(ms) => ev.eval_matrix_selector(ms, steps),
         Expr::Subquery(sq) => ev.eval_subquery(sq, steps),
         Expr::Call(call) => functions::eval_call(ev, call, steps),
-        Expr::Aggregate(agg) => aggregate::eval(ev, agg, steps),
+        Expr::Aggregate(agg) => ev.remembered(expr, steps, |ev| aggregate::eval(ev, agg, steps)),
         Expr::Binary(bin) => binary::eval(ev, bin, steps),
         Expr::Extension(_) => Err(Error::Unsupported("extension expressions".into())),
     }

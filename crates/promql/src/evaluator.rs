@@ -6,6 +6,7 @@
 //! [`EvalNode`], handed in at creation, so this module knows nothing of operators or functions.
 
 use crate::error::{Error, Result};
+use crate::memo::{Memo, MemoKey};
 use crate::step::{MatrixArg, StepSeries, Steps, Val, points_room};
 use crate::value::Annotations;
 use apilens_model::{
@@ -58,6 +59,11 @@ pub(crate) struct Evaluator<'a> {
     default_step: i64,
     query_start: i64,
     query_end: i64,
+    /// Where aggregations' values are kept across the engine's queries, when it keeps them.
+    memo: Option<&'a Memo>,
+    /// Warnings and infos raised so far, repeated ones included: a node that raised none can
+    /// be answered from the memo without losing any.
+    raised: usize,
 }
 
 impl<'a> Evaluator<'a> {
@@ -71,6 +77,7 @@ impl<'a> Evaluator<'a> {
         node: EvalNode,
         limits: Limits,
         (query_start, query_end): (i64, i64),
+        memo: Option<&'a Memo>,
     ) -> Self {
         Self {
             q,
@@ -87,7 +94,40 @@ impl<'a> Evaluator<'a> {
             default_step: limits.default_step,
             query_start,
             query_end,
+            memo,
+            raised: 0,
         }
+    }
+
+    /// Evaluates `expr` with `eval`, or answers it from the engine's memo: the value of the
+    /// same expression over the same store and steps in an earlier query. A value is kept only
+    /// when its evaluation raised no warning or info, so an answer from the memo loses none.
+    pub(crate) fn remembered(
+        &mut self,
+        expr: &Expr,
+        steps: Steps,
+        eval: impl FnOnce(&mut Self) -> Result<Val>,
+    ) -> Result<Val> {
+        let Some(memo) = self.memo else {
+            return eval(self);
+        };
+        let store = std::ptr::from_ref(self.q).cast::<()>() as usize;
+        let key = MemoKey::new(
+            store,
+            expr.to_string(),
+            steps,
+            self.lookback,
+            (self.query_start, self.query_end),
+        );
+        if let Some(val) = memo.get(&key) {
+            return Ok(val);
+        }
+        let raised = self.raised;
+        let val = eval(self)?;
+        if self.raised == raised {
+            memo.put(key, val.clone());
+        }
+        Ok(val)
     }
 
     /// Fails with [`Error::Timeout`] once the deadline has passed, and with
@@ -131,12 +171,14 @@ impl<'a> Evaluator<'a> {
     /// Adds `PromQL warning: {msg}` about the expression `at` (with its position, as
     /// Prometheus's `annoErr`, when it can be found in the query).
     pub(crate) fn warn(&mut self, msg: impl std::fmt::Display, at: &Expr) {
+        self.raised += 1;
         let m = self.with_position(format!("PromQL warning: {msg}"), at);
         self.annotations.warn(m);
     }
 
     /// Adds `PromQL info: {msg}` about the expression `at`, as [`Evaluator::warn`].
     pub(crate) fn info(&mut self, msg: impl std::fmt::Display, at: &Expr) {
+        self.raised += 1;
         let m = self.with_position(format!("PromQL info: {msg}"), at);
         self.annotations.info(m);
     }

@@ -28,6 +28,7 @@ mod error;
 mod evaluator;
 mod functions;
 pub mod fuzz;
+mod memo;
 mod memory;
 pub mod promqltest;
 mod response;

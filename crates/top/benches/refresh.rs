@@ -108,12 +108,13 @@ fn bench(c: &mut Criterion) {
     let local = LocalEngine::new(Engine::new(EngineOpts::default()), db.as_ref(), "bench");
     let mut g = c.benchmark_group("top");
     g.sample_size(10);
-    // A refresh with new data: every panel over the window, its selects read once each through
-    // a read cache of its own, as `top` reads the store.
+    // A refresh with new data: every panel over the window, its selects read and its
+    // aggregations evaluated once each, as `top` reads the store.
     g.bench_function("refresh-metrics-50k-series", |b| {
         b.iter(|| {
             let reads = ReadCache::new(db.as_ref());
-            let fresh = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, "bench");
+            let fresh =
+                LocalEngine::new(Engine::remembering(EngineOpts::default()), &reads, "bench");
             let cache = QueryCache::new();
             let report = build_report(&cache.source(&fresh, end), &opts).unwrap();
             build_frame("bench", &report, None)

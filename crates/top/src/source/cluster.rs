@@ -346,9 +346,14 @@ impl Source for ClusterSource {
             l
         });
         let audit = self.audit.current()?;
-        // The report's queries select the same series many times: each is read once.
+        // The report's queries select the same series many times and aggregate them the same
+        // way many times: each is read and aggregated once in a refresh.
         let reads = ReadCache::new(self.db.as_ref());
-        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
+        let local = LocalEngine::new(
+            Engine::remembering(EngineOpts::default()),
+            &reads,
+            &self.name,
+        );
         let mut frame = self.refresher.read_frame(
             &self.name,
             &local,

@@ -188,9 +188,14 @@ impl Simulation for ScrapedSimulation {
 impl Source for SimSource {
     fn read(&mut self, back: Duration) -> Result<Frame, String> {
         self.catch_up().map_err(|e| format!("simulator: {e}"))?;
-        // The report's queries select the same series many times: each is read once.
+        // The report's queries select the same series many times and aggregate them the same
+        // way many times: each is read and aggregated once in a refresh.
         let reads = ReadCache::new(self.db.as_ref());
-        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
+        let local = LocalEngine::new(
+            Engine::remembering(EngineOpts::default()),
+            &reads,
+            &self.name,
+        );
         let recent = self
             .recent
             .poll(std::time::Instant::now())

@@ -50,9 +50,14 @@ impl Source for StoreSource {
                 apilens_model::error_chain(&e)
             )
         })?;
-        // The report's queries select the same series many times: each is read once.
+        // The report's queries select the same series many times and aggregate them the same
+        // way many times: each is read and aggregated once in a refresh.
         let reads = ReadCache::new(&db);
-        let local = LocalEngine::new(Engine::new(EngineOpts::default()), &reads, &self.name);
+        let local = LocalEngine::new(
+            Engine::remembering(EngineOpts::default()),
+            &reads,
+            &self.name,
+        );
         let audit = self.audit.current()?;
         self.refresher.read_frame(
             &self.name,
