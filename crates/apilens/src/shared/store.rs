@@ -36,7 +36,8 @@ pub(crate) fn open_read_only(dir: &Path, missing: &str, busy: &str) -> anyhow::R
 
 /// The engine a command reads metrics through: the remote engine `remote` names (its requests
 /// time out after `timeout`), else the embedded engine with `opts` over the store in `dir`,
-/// opened read-only as [`open_read_only`] opens it.
+/// opened read-only as [`open_read_only`] opens it; the command's queries share the
+/// aggregations they have in common (the store does not change under a reading command).
 pub(crate) fn reading_engine(
     remote: &RemoteArgs,
     timeout: Duration,
@@ -49,5 +50,9 @@ pub(crate) fn reading_engine(
     init_logging();
     let db = Arc::new(open_read_only(dir, missing, busy)?);
     let name = format!("store {}", dir.display());
-    Ok(Box::new(LocalEngine::shared(Engine::new(opts), db, &name)))
+    Ok(Box::new(LocalEngine::shared(
+        Engine::remembering(opts),
+        db,
+        &name,
+    )))
 }
