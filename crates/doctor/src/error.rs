@@ -20,6 +20,22 @@ pub enum DoctorError {
         /// What to give instead, when the file is not APF objects at all.
         hint: &'static str,
     },
+    /// A `--kubernetes-version` that is no Kubernetes release.
+    #[error("--kubernetes-version {text}")]
+    KubernetesVersion {
+        /// The text given.
+        text: String,
+        /// Why it is no release.
+        source: apilens_model::VersionError,
+    },
+    /// An `--apf-config` file that cannot be read.
+    #[error("cannot read --apf-config {name}")]
+    ReadApfConfig {
+        /// The file.
+        name: String,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
     /// `--what-if` needs an audit log to replay.
     #[error("--what-if needs an audit log to replay (--audit-log)")]
     WhatIfWithoutAudit,

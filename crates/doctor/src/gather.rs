@@ -10,20 +10,26 @@ use apilens_apf::{ApfError, KubeVersion, LoadedObjects, NEWEST, OLDEST, load_obj
 use apilens_audit::{Filter, Input, ScanOpts};
 use apilens_promapi::QueryEngine;
 use apilens_report::{PanelSummary, Report, ReportOpts, build_report};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// The release whose APF applies when `--kubernetes-version` says `given` (written `text`), and
-/// what said so: outside the releases apilens knows, the nearest one's, and the reason says it.
-pub fn release_from_flag(given: KubeVersion, text: &str) -> (KubeVersion, String) {
+/// The release whose APF applies when `--kubernetes-version` says `text`, and what said so:
+/// outside the releases apilens knows, the nearest one's, and the reason says it. A text that
+/// is no release is an error.
+pub fn release_from_flag(text: &str) -> Result<(KubeVersion, String), DoctorError> {
+    let given = KubeVersion::parse(text).map_err(|source| DoctorError::KubernetesVersion {
+        text: text.to_owned(),
+        source,
+    })?;
     let release = KubeVersion::minor(given.major, given.minor);
     let known = release.clamp(OLDEST, NEWEST);
     if known == release {
-        (given, "--kubernetes-version".to_owned())
+        Ok((given, "--kubernetes-version".to_owned()))
     } else {
         let from = format!(
             "--kubernetes-version {text}, outside the releases apilens knows ({OLDEST} to {NEWEST}): the nearest one's APF"
         );
-        (known, from)
+        Ok((known, from))
     }
 }
 
@@ -64,6 +70,22 @@ impl ApfObjects {
         })?;
         self.add_file(name, loaded);
         Ok(())
+    }
+
+    /// The objects of every file of `paths` (`--apf-config`) over the defaults, in order;
+    /// `None` when `paths` is empty.
+    pub fn from_config_files(paths: &[PathBuf]) -> Result<Option<Self>, DoctorError> {
+        let mut apf: Option<ApfObjects> = None;
+        for path in paths {
+            let name = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| DoctorError::ReadApfConfig {
+                    name: name.clone(),
+                    source,
+                })?;
+            (apf.get_or_insert_with(ApfObjects::over_defaults)).add_config_file(&name, &text)?;
+        }
+        Ok(apf)
     }
 }
 

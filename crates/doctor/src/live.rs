@@ -5,6 +5,7 @@
 
 use crate::diagnose::{ApfObjects, DoctorInputs};
 use crate::dumps::ReplicaDumps;
+use crate::gather::LiveInputs;
 use apilens_apf::{DumpKind, KubeVersion};
 use apilens_kube::{ApfDump, ApfState, Cluster};
 use std::time::Duration;
@@ -25,6 +26,18 @@ pub struct LiveApf {
     pub dumps: Vec<ReplicaDumps>,
     /// What could not be read, each naming the server and path.
     pub notes: Vec<String>,
+}
+
+impl From<LiveApf> for LiveInputs {
+    fn from(live: LiveApf) -> Self {
+        LiveInputs {
+            context: live.context,
+            version: live.version,
+            objects: live.objects,
+            dumps: live.dumps,
+            notes: live.notes,
+        }
+    }
 }
 
 /// Reads the live APF state of `cluster`, each request within 20 s; whatever it refuses or

@@ -1,13 +1,14 @@
 //! `apilens demo`: the simulator, the embedded store, the dashboard and the report together,
 //! with nothing to install and no cluster.
 
-use crate::output::ReportFormat;
+use crate::output::{ReportFormat, print_text};
 use crate::shared::logging::init_logging;
-use crate::shared::report_print::{diagnose_clients, print};
+use crate::shared::report_print::print;
 use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::sim_store::known_scenario;
 use crate::shared::store::close_store;
 use anyhow::{Context as _, bail};
+use apilens_doctor::clients_behind;
 use apilens_model::{format_duration, now_ms, parse_duration};
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
@@ -184,15 +185,11 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     // culprit panel and, in text, after the report.
     let d = {
         let (report, path) = (report.clone(), audit_path.clone());
-        tokio::task::spawn_blocking(move || diagnose_clients(&report, &[path])).await??
+        tokio::task::spawn_blocking(move || clients_behind(&report, &[path])).await??
     };
     findings.set(apilens_doctor::render_json(&d));
     if args.format == ReportFormat::Text {
-        let text = apilens_doctor::render_who_text(&d, 3);
-        match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            other => other?,
-        }
+        print_text(&apilens_doctor::render_who_text(&d, 3))?;
     }
     let audit = audit_path.display();
     note!("");

@@ -1,21 +1,18 @@
 //! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
-use crate::output::ReportFormat;
+use crate::output::{ReportFormat, print_text};
 use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set, with_progress};
 use crate::shared::remote::RemoteArgs;
 use crate::shared::store::reading_engine;
 use anyhow::{Context as _, bail};
-use apilens_apf::KubeVersion;
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, LiveInputs, Severity, diagnose, metrics_report,
-    metrics_window, release_from_flag, render_json, render_markdown, render_text, render_what_if,
-    what_if,
+    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_report, metrics_window,
+    release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
 };
 use apilens_promql::EngineOpts;
 use apilens_report::Report;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -95,11 +92,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ReportFormat::Json => serde_json::to_string_pretty(&w)? + "\n",
             ReportFormat::Text | ReportFormat::Markdown => render_what_if(&w),
         };
-        write_out(&out)?;
+        print_text(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let d = with_progress(from_aws.as_ref(), || diagnose(&inputs))?;
-    write_out(&render(&d, args.format))?;
+    print_text(&render(&d, args.format))?;
     // An audit log read in part, or not at all, is no diagnosis: say so and exit 2, as
     // `apilens audit` does, whatever the findings.
     let failures = d.read_failures();
@@ -129,13 +126,6 @@ pub(crate) fn render(d: &Diagnosis, format: ReportFormat) -> String {
     }
 }
 
-fn write_out(text: &str) -> anyhow::Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
 /// Reads every input the flags name (audit logs in AWS are planned, to be read by the scan).
 fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
     if args.audit_logs.is_empty()
@@ -151,15 +141,10 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
             "nothing to diagnose: pass --audit-log PATH, --cloudwatch GROUP, --s3 URL, --data-dir DIR or --prometheus URL, --kubeconfig or --apf-config"
         );
     }
-    let version = match &args.kubernetes_version {
-        Some(v) => {
-            let given =
-                KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}"))?;
-            // Outside the releases apilens knows, the nearest one's APF is used, and said.
-            Some(release_from_flag(given, v))
-        }
-        None => None,
-    };
+    // Outside the releases apilens knows, the nearest one's APF is used, and said.
+    let version = (args.kubernetes_version.as_deref())
+        .map(release_from_flag)
+        .transpose()?;
     check_flags(&args.aws)?;
     let mut audit: Vec<Input> = if args.audit_logs.is_empty() {
         Vec::new()
@@ -187,31 +172,17 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         audit.extend(aws.inputs.iter().cloned());
     }
     let scan = ScanOpts::with_limits(args.threads, args.max_line_bytes);
-    // APF objects from files.
-    let mut apf: Option<ApfObjects> = None;
-    for path in &args.apf_config {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --apf-config {}", path.display()))?;
-        (apf.get_or_insert_with(ApfObjects::over_defaults))
-            .add_config_file(&path.display().to_string(), &text)?;
-    }
     let mut inputs = DoctorInputs {
         audit,
         filter,
         scan,
-        apf,
+        apf: ApfObjects::from_config_files(&args.apf_config)?,
         version,
         ..DoctorInputs::default()
     };
     if args.kubeconfig.is_some() || args.context.is_some() {
         let state = crate::shared::live_apf::read(args.kubeconfig.clone(), args.context.clone())?;
-        inputs.add_live(LiveInputs {
-            context: state.context,
-            version: state.version,
-            objects: state.objects,
-            dumps: state.dumps,
-            notes: state.notes,
-        });
+        inputs.add_live(state.into());
     }
     if wants_metrics {
         let now = apilens_model::now_ms();

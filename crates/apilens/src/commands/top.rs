@@ -5,6 +5,7 @@ use crate::shared::remote::RemoteArgs;
 use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::targets::{EtcdArgs, KubeArgs};
 use anyhow::Context as _;
+use apilens_kube::ClusterOpts;
 use apilens_model::parse_duration;
 use apilens_sim::{KubeVersion, ScenarioConfig};
 use apilens_top::{
@@ -136,7 +137,7 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         remote: args.remote.prometheus.is_some() || args.remote.amp_workspace.is_some(),
         named_cluster: args.kube.given() || !args.etcd.etcd.is_empty(),
         data_dir: args.data_dir.clone(),
-        default_kubeconfig: KubeArgs::default_found(),
+        default_kubeconfig: ClusterOpts::default_config_found(),
     })?;
     Ok(match choice {
         SourceChoice::Sim => {

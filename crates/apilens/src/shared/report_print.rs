@@ -32,11 +32,3 @@ pub(crate) fn print_report_with_clients(
         ReportFormat::Text => render_text(report) + &render_who_text(&d, 3),
     })
 }
-
-/// Runs the doctor over `paths` with the report's metrics.
-pub(crate) fn diagnose_clients(
-    report: &Report,
-    paths: &[PathBuf],
-) -> anyhow::Result<apilens_doctor::Diagnosis> {
-    Ok(clients_behind(report, paths)?)
-}

@@ -54,12 +54,6 @@ impl KubeArgs {
         self.kubeconfig.is_some() || self.context.is_some()
     }
 
-    /// Whether a default configuration exists: `KUBECONFIG`, `~/.kube/config`, or an in-cluster
-    /// service account.
-    pub(crate) fn default_found() -> bool {
-        ClusterOpts::default_config_found()
-    }
-
     /// The cluster these flags name.
     fn opts(&self) -> ClusterOpts {
         ClusterOpts {
