@@ -4,37 +4,15 @@
 //! the timeout and samples-per-query errors with Prometheus's error types and status codes, and
 //! the error of a range function whose results share a label set.
 
-use apilens_model::Sample;
 use apilens_promql::{Engine, EngineOpts, Error, MemQueryable, api_error, api_response_annotated};
-use apilens_textparse::{Entry, Format, Parser};
-use std::path::PathBuf;
 use std::time::Duration;
 
-const T: i64 = 1_700_000_000_000;
+mod replayed;
+
+use replayed::{T, replayed_fixture};
 
 fn store() -> MemQueryable {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/fixtures/real/metrics-apiserver/newrelic-nri-kubernetes-apiserver-1.24.17-minikube.txt",
-    );
-    let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut store = MemQueryable::new();
-    for entry in Parser::new(&input, Format::PrometheusText) {
-        let Entry::Series(s) = entry.expect("the fixture parses") else {
-            continue;
-        };
-        let labels = s.to_labels();
-        for i in 0..3 {
-            store.append(
-                &labels,
-                Sample {
-                    t: T + i * 15_000,
-                    v: s.value * (1.0 + i as f64 / 10.0),
-                },
-            );
-        }
-    }
-    assert!(store.len() > 3000, "{} series", store.len());
-    store
+    replayed_fixture(3)
 }
 
 fn engine() -> Engine {

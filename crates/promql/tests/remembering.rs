@@ -4,13 +4,13 @@
 //! aggregations in other contexts: other quantiles, `@`, `offset`, subqueries, other steps,
 //! instant and range; and it reads the store less.
 
-use apilens_model::{Matcher, Queryable, Sample, SelectError, SelectHints, Series};
+use apilens_model::{Matcher, Queryable, SelectError, SelectHints, Series};
 use apilens_promql::{Engine, EngineOpts, MemQueryable};
-use apilens_textparse::{Entry, Format, Parser};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const T: i64 = 1_700_000_000_000;
+mod replayed;
+
+use replayed::{T, replayed_fixture};
 
 /// The fixture's series, counting the selects made on it.
 struct Counted {
@@ -32,28 +32,8 @@ impl Queryable for Counted {
 }
 
 fn store() -> Counted {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/fixtures/real/metrics-apiserver/newrelic-nri-kubernetes-apiserver-1.24.17-minikube.txt",
-    );
-    let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut store = MemQueryable::new();
-    for entry in Parser::new(&input, Format::PrometheusText) {
-        let Entry::Series(s) = entry.expect("the fixture parses") else {
-            continue;
-        };
-        let labels = s.to_labels();
-        for i in 0..4 {
-            store.append(
-                &labels,
-                Sample {
-                    t: T + i * 15_000,
-                    v: s.value * (1.0 + i as f64 / 10.0),
-                },
-            );
-        }
-    }
     Counted {
-        store,
+        store: replayed_fixture(4),
         selects: AtomicUsize::new(0),
     }
 }
