@@ -5,7 +5,7 @@
 use crate::bodies::{label_names_body, label_values_body, series_body};
 use crate::error::PromApiError;
 use crate::remote::{Answer, RemoteClient, secs};
-use apilens_model::{Labels, MatchOp, Matcher, Queryable};
+use apilens_model::{Labels, MatchOp, Matcher, Queryable, ReadCache};
 use apilens_promql::{
     Engine, ExecControl, PreparedQuery, Value, api_response_annotated, parse_series_selector,
 };
@@ -188,9 +188,11 @@ pub trait QueryEngine: Send + Sync {
     }
 }
 
-/// The store an engine reads: borrowed for one command, or shared with a server's threads.
+/// The store an engine reads: borrowed for one command, read through a cache for the queries
+/// of one report, or shared with a server's threads.
 enum Store<'a> {
     Borrowed(&'a dyn Queryable),
+    Cached(ReadCache<'a>),
     Shared(Arc<dyn Queryable>),
 }
 
@@ -198,6 +200,7 @@ impl Store<'_> {
     fn get(&self) -> &dyn Queryable {
         match self {
             Store::Borrowed(q) => *q,
+            Store::Cached(q) => q,
             Store::Shared(q) => q.as_ref(),
         }
     }
@@ -216,6 +219,18 @@ impl<'a> LocalEngine<'a> {
         Self {
             engine,
             store: Store::Borrowed(queryable),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The engine of one report's queries over `queryable` as it is now: each selector's series
+    /// are read once (model's `ReadCache`) and each aggregation is evaluated once
+    /// (`Engine::remembering`), with the default options. The store must not change while it
+    /// lives: for one refresh or one command, never for a server.
+    pub fn snapshot(queryable: &'a dyn Queryable, name: &str) -> Self {
+        Self {
+            engine: Engine::remembering(apilens_promql::EngineOpts::default()),
+            store: Store::Cached(ReadCache::new(queryable)),
             name: name.to_owned(),
         }
     }

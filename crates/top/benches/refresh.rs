@@ -4,7 +4,6 @@
 //! same end (before the next scrape), and the doctor over the window's audit log (which the
 //! view runs on its own cadence).
 
-use apilens_model::ReadCache;
 use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{QueryCache, ReportOpts, build_report};
@@ -112,9 +111,7 @@ fn bench(c: &mut Criterion) {
     // aggregations evaluated once each, as `top` reads the store.
     g.bench_function("refresh-metrics-50k-series", |b| {
         b.iter(|| {
-            let reads = ReadCache::new(db.as_ref());
-            let fresh =
-                LocalEngine::new(Engine::remembering(EngineOpts::default()), &reads, "bench");
+            let fresh = LocalEngine::snapshot(db.as_ref(), "bench");
             let cache = QueryCache::new();
             let report = build_report(&cache.source(&fresh, end), &opts).unwrap();
             build_frame("bench", &report, None)

@@ -12,11 +12,9 @@ use crate::frame::Frame;
 use crate::term::Source;
 use apilens_doctor::{DoctorInputs, read_live_apf};
 use apilens_kube::Cluster;
-use apilens_model::ReadCache;
 use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
-use apilens_promql::{Engine, EngineOpts};
 use apilens_scrape::{Health, JOB_APISERVER, ScrapeOpts, Scraper, Target, api_server_targets};
 use apilens_tsdb::{Db, DbOptions};
 use std::collections::BTreeMap;
@@ -348,12 +346,7 @@ impl Source for ClusterSource {
         let audit = self.audit.current()?;
         // The report's queries select the same series many times and aggregate them the same
         // way many times: each is read and aggregated once in a refresh.
-        let reads = ReadCache::new(self.db.as_ref());
-        let local = LocalEngine::new(
-            Engine::remembering(EngineOpts::default()),
-            &reads,
-            &self.name,
-        );
+        let local = LocalEngine::snapshot(self.db.as_ref(), &self.name);
         let mut frame = self.refresher.read_frame(
             &self.name,
             &local,

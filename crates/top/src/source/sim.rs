@@ -11,11 +11,9 @@ use super::settings::{Settings, millis};
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
-use apilens_model::ReadCache;
 use apilens_model::Sink;
 use apilens_model::now_ms;
 use apilens_promapi::LocalEngine;
-use apilens_promql::{Engine, EngineOpts};
 use apilens_scrape::{Health, SimulatedCluster, SimulatedOpts};
 use apilens_sim::ScenarioConfig;
 use apilens_tsdb::{Db, DbOptions};
@@ -190,12 +188,7 @@ impl Source for SimSource {
         self.catch_up().map_err(|e| format!("simulator: {e}"))?;
         // The report's queries select the same series many times and aggregate them the same
         // way many times: each is read and aggregated once in a refresh.
-        let reads = ReadCache::new(self.db.as_ref());
-        let local = LocalEngine::new(
-            Engine::remembering(EngineOpts::default()),
-            &reads,
-            &self.name,
-        );
+        let local = LocalEngine::snapshot(self.db.as_ref(), &self.name);
         let recent = self
             .recent
             .poll(std::time::Instant::now())

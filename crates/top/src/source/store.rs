@@ -7,9 +7,7 @@ use super::settings::Settings;
 use crate::error::TopError;
 use crate::frame::Frame;
 use crate::term::Source;
-use apilens_model::ReadCache;
 use apilens_promapi::{LocalEngine, RemoteClient, RemoteEngine};
-use apilens_promql::{Engine, EngineOpts};
 use apilens_tsdb::Db;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,12 +50,7 @@ impl Source for StoreSource {
         })?;
         // The report's queries select the same series many times and aggregate them the same
         // way many times: each is read and aggregated once in a refresh.
-        let reads = ReadCache::new(&db);
-        let local = LocalEngine::new(
-            Engine::remembering(EngineOpts::default()),
-            &reads,
-            &self.name,
-        );
+        let local = LocalEngine::snapshot(&db, &self.name);
         let audit = self.audit.current()?;
         self.refresher.read_frame(
             &self.name,
