@@ -15,7 +15,35 @@ pub(crate) enum ReportFormat {
     Markdown,
 }
 
-/// `--format` of the commands that print for a person or a program (`apf`, `top --once`).
+/// `--fail-on` of the commands that judge (`report`, `doctor`): exit with status 1 when what
+/// they found is at or above this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// A warning or worse.
+    Warning,
+    /// A critical verdict or finding.
+    Critical,
+}
+
+impl FailOn {
+    /// The report level this threshold is.
+    pub(crate) fn level(self) -> apilens_report::Level {
+        match self {
+            FailOn::Warning => apilens_report::Level::Warning,
+            FailOn::Critical => apilens_report::Level::Critical,
+        }
+    }
+
+    /// The doctor's severity this threshold is.
+    pub(crate) fn severity(self) -> apilens_doctor::Severity {
+        match self {
+            FailOn::Warning => apilens_doctor::Severity::Warning,
+            FailOn::Critical => apilens_doctor::Severity::Critical,
+        }
+    }
+}
+
+/// `--format` of the commands that print for a person or a program (`inspect`, `apf`, `top --once`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum TextOrJson {
     /// Aligned text for a person.
@@ -58,11 +86,15 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes `text` on standard output; a closed pipe is not an error.
+/// Writes `text` on standard output and flushes it; a closed pipe is not an error.
 pub(crate) fn print_text(text: &str) -> anyhow::Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        other => Ok(other.context("writing standard output")?),
     }
 }
 

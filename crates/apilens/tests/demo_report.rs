@@ -145,7 +145,8 @@ fn bad_report_and_demo_arguments_say_what_is_wrong() {
     let out = apilens(&["demo", "--scenario", "meltdown"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("choose one of healthy, chatty-daemonset"),
+        text(&out.stderr)
+            .contains("unknown scenario \"meltdown\", expected one of: healthy, chatty-daemonset"),
         "{}",
         text(&out.stderr)
     );

@@ -54,6 +54,7 @@
 //! `aws-sigv4` signer the project already has, plus `quick-xml` for S3's listing.
 #![deny(missing_docs)]
 
+mod audit_input;
 mod aws;
 mod endpoint;
 mod error;
@@ -71,6 +72,7 @@ mod terminal;
 mod window;
 
 pub use crate::{
+    audit_input::with_progress,
     aws::{Aws, AwsOpts, DEFAULT_MAX_ATTEMPTS, DEFAULT_REQUESTS_PER_SECOND},
     endpoint::{Endpoint, Service},
     error::AwsError,

@@ -58,6 +58,6 @@ pub use crate::{
     },
     engine::{ScenarioConfig, Simulator},
     error::SimError,
-    scenario::{SCENARIOS, ScenarioInfo, scenario_list, scenario_names},
+    scenario::{SCENARIOS, ScenarioInfo, check_scenario, scenario_list, scenario_names},
     server::{ServeConfig, SimServer, Target, serve},
 };

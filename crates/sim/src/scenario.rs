@@ -45,6 +45,22 @@ pub const SCENARIOS: &[ScenarioInfo] = &[
     },
 ];
 
+/// Refuses a scenario name the simulator does not have, listing those it has, before anything
+/// is started for it.
+///
+/// # Errors
+///
+/// [`SimError::UnknownScenario`].
+pub fn check_scenario(name: &str) -> Result<(), SimError> {
+    if SCENARIOS.iter().any(|s| s.name == name) {
+        return Ok(());
+    }
+    Err(SimError::UnknownScenario {
+        name: name.to_owned(),
+        known: scenario_names().join(", "),
+    })
+}
+
 /// The names of every scenario.
 pub fn scenario_names() -> Vec<&'static str> {
     SCENARIOS.iter().map(|s| s.name).collect()

@@ -1,7 +1,7 @@
 //! `apilens apf`: API Priority and Fairness offline: where a request goes and why, the seats of
 //! every level, and the debug dumps read as tables.
 
-use crate::output::TextOrJson;
+use crate::output::{TextOrJson, print_text};
 use anyhow::{Context as _, bail};
 use apilens_apf::{
     ApfConfig, CapacityView, ConfigNote, DEFAULT_REQUEST_TIMEOUT_S, DumpViews, KubeVersion,
@@ -10,7 +10,7 @@ use apilens_apf::{
 };
 use apilens_kubemetrics::read_apf_seats;
 use apilens_scrape::{DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -155,11 +155,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ApfCommand::Capacity(a) => run_capacity(a)?,
         ApfCommand::Dump(a) => run_dump(a)?,
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .context("writing the output")?;
-    stdout.flush().context("writing the output")?;
+    print_text(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

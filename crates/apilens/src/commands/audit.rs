@@ -1,13 +1,11 @@
 //! `apilens audit <view>`: who is hurting the API server, from its audit logs.
 
-use crate::output::AuditFormat;
+use crate::output::{AuditFormat, print_text};
 use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
-use anyhow::Context as _;
 use apilens_audit::{
     Filter, FilterSpec, KubeVersion, Lists, Report, ScanOpts, Slow, Summary, Throttled, Timeline,
     Top, TopKey, View, Watches, collect_inputs, parse_step, scan, scan_with_progress,
 };
-use std::io::Write as _;
 use std::process::ExitCode;
 
 /// Distinct keys counted exactly before a view switches to a heavy-hitters sketch.
@@ -198,11 +196,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             common,
         } => execute(common, || Timeline::new(*step, *clients, KEY_CAP))?,
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .context("writing the report")?;
-    stdout.flush().context("writing the report")?;
+    print_text(&out)?;
     if read_errors.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -235,10 +229,8 @@ fn execute<V: View, F: Fn() -> V + Sync>(
     } else {
         collect_inputs(&common.files)?
     };
-    let from_aws = plan_if_set(&common.aws, &filter, &common.verb, &common.user)?;
-    if let Some(aws) = &from_aws {
-        inputs.extend(aws.inputs.iter().cloned());
-    }
+    let from_aws = plan_if_set(&common.aws, &filter, &spec)?;
+    inputs.extend(from_aws.iter().flat_map(|aws| aws.inputs()));
     let opts = ScanOpts::with_limits(common.threads, common.max_line_bytes);
     let result = match &from_aws {
         Some(aws) => aws.run_with_progress(|| scan(&inputs, &filter, &opts, make_view)),

@@ -5,7 +5,6 @@ use crate::output::{ReportFormat, print_text};
 use crate::shared::logging::init_logging;
 use crate::shared::report_print::print;
 use crate::shared::runtime::{Workers, async_runtime};
-use crate::shared::sim_store::known_scenario;
 use crate::shared::store::close_store;
 use anyhow::{Context as _, bail};
 use apilens_doctor::clients_behind;
@@ -14,7 +13,7 @@ use apilens_promapi::LocalEngine;
 use apilens_promql::{Engine, EngineOpts};
 use apilens_report::{ReportOpts, build_report};
 use apilens_scrape::{Health, SimulatedCluster, SimulatedOpts, Sink};
-use apilens_sim::{KubeVersion, ScenarioConfig};
+use apilens_sim::{KubeVersion, ScenarioConfig, check_scenario};
 use apilens_tsdb::{Db, DbOptions};
 use apilens_web::HttpServer;
 use std::io::Write as _;
@@ -81,7 +80,7 @@ const SCRAPE_INTERVAL: Duration = Duration::from_secs(15);
 /// Runs `apilens demo`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    known_scenario(&args.scenario)?;
+    check_scenario(&args.scenario)?;
     if args.history < Duration::from_secs(300) {
         bail!("--history must be at least 5m: rates look 5 minutes back");
     }

@@ -1,16 +1,19 @@
 //! `apilens doctor`: the client that hurts the API server, its cost in seats, the evidence and
 //! the fix, from any mix of audit logs, metrics and live APF state.
 
-use crate::output::{ReportFormat, print_text};
-use crate::shared::aws_audit::{AwsArgs, AwsInputs, check_flags, plan_if_set, with_progress};
+use crate::output::{FailOn, ReportFormat, print_text};
+use crate::shared::aws_audit::{AwsArgs, check_flags, plan_if_set};
 use crate::shared::remote::RemoteArgs;
+use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::store::reading_engine;
 use anyhow::{Context as _, bail};
 use apilens_audit::{Filter, FilterSpec, Input, ScanOpts, collect_inputs};
+use apilens_awslogs::{Reads, with_progress};
 use apilens_doctor::{
-    ApfObjects, Diagnosis, DoctorInputs, Severity, diagnose, metrics_report, metrics_window,
+    ApfObjects, Diagnosis, DoctorInputs, diagnose, metrics_report, metrics_window, read_live_apf,
     release_from_flag, render_json, render_markdown, render_text, render_what_if, what_if,
 };
+use apilens_kube::{Cluster, ClusterOpts};
 use apilens_promql::EngineOpts;
 use apilens_report::Report;
 use std::path::PathBuf;
@@ -65,8 +68,8 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
     /// Exit with status 1 when a finding is at or above this severity.
-    #[arg(long, value_parser = ["warning", "critical"])]
-    fail_on: Option<String>,
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
     /// Replay the audit window under today's configuration and with this fix applied, and print
     /// the culprit's and everyone else's predicted 429s, queue wait and seat use.
     #[arg(long, value_name = "FIX.yaml")]
@@ -106,15 +109,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !failures.is_empty() {
         return Ok(ExitCode::from(2));
     }
-    let threshold = match args.fail_on.as_deref() {
-        Some("warning") => Some(Severity::Warning),
-        Some("critical") => Some(Severity::Critical),
-        _ => None,
-    };
-    Ok(match threshold {
-        Some(t) if d.worst() >= Some(t) => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    })
+    let failed = (args.fail_on).is_some_and(|at| d.worst() >= Some(at.severity()));
+    Ok(ExitCode::from(u8::from(failed)))
 }
 
 /// The diagnosis in `format`.
@@ -127,7 +123,7 @@ pub(crate) fn render(d: &Diagnosis, format: ReportFormat) -> String {
 }
 
 /// Reads every input the flags name (audit logs in AWS are planned, to be read by the scan).
-fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
+fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<Reads>)> {
     if args.audit_logs.is_empty()
         && !args.aws.is_set()
         && args.data_dir.is_none()
@@ -167,10 +163,8 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
             "--cloudwatch/--s3 with metrics (--data-dir, --prometheus, --amp-workspace) needs --since: it sets the metrics window, so the audit log in AWS is read once"
         );
     }
-    let from_aws = plan_if_set(&args.aws, &filter, &[], &[])?;
-    if let Some(aws) = &from_aws {
-        audit.extend(aws.inputs.iter().cloned());
-    }
+    let from_aws = plan_if_set(&args.aws, &filter, &spec)?;
+    audit.extend(from_aws.iter().flat_map(|aws| aws.inputs()));
     let scan = ScanOpts::with_limits(args.threads, args.max_line_bytes);
     let mut inputs = DoctorInputs {
         audit,
@@ -181,7 +175,14 @@ fn gather(args: &Args) -> anyhow::Result<(DoctorInputs, Option<AwsInputs>)> {
         ..DoctorInputs::default()
     };
     if args.kubeconfig.is_some() || args.context.is_some() {
-        let state = crate::shared::live_apf::read(args.kubeconfig.clone(), args.context.clone())?;
+        let cluster = ClusterOpts {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+        };
+        // A kubeconfig that cannot be loaded is an error; what the cluster refuses is a note.
+        let state = async_runtime(Workers::Two)?.block_on(async {
+            anyhow::Ok(read_live_apf(&Cluster::connect(&cluster).await?).await)
+        })?;
         inputs.add_live(state.into());
     }
     if wants_metrics {

@@ -1,12 +1,12 @@
 //! `apilens report`: the troubleshooter panels as a one-screen report with a verdict per section.
 
-use crate::output::ReportFormat;
+use crate::output::{FailOn, ReportFormat};
 use crate::shared::remote::RemoteArgs;
 use crate::shared::report_print::{print, print_report_with_clients};
 use crate::shared::store::reading_engine;
 use apilens_model::now_ms;
 use apilens_promql::EngineOpts;
-use apilens_report::{Level, ReportOpts, build_report};
+use apilens_report::{ReportOpts, build_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,8 +46,8 @@ pub(crate) struct Args {
     #[arg(long = "audit-log", value_name = "PATH")]
     audit_logs: Vec<PathBuf>,
     /// Exit with status 1 when the report reaches this level.
-    #[arg(long, value_parser = ["warning", "critical"])]
-    fail_on: Option<String>,
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
 }
 
 /// Builds the report from the store or the remote engine and prints it.
@@ -72,10 +72,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print_report_with_clients(&report, &args.audit_logs, args.format)?;
     }
-    let fail_at = match args.fail_on.as_deref() {
-        Some("warning") => Level::Warning,
-        Some("critical") => Level::Critical,
-        _ => return Ok(ExitCode::SUCCESS),
-    };
-    Ok(ExitCode::from(u8::from(report.level() >= fail_at)))
+    let failed = (args.fail_on).is_some_and(|at| report.level() >= at.level());
+    Ok(ExitCode::from(u8::from(failed)))
 }

@@ -1,13 +1,9 @@
 //! Audit logs read straight from AWS for `apilens audit` and `apilens doctor`: the
-//! `--cloudwatch` and `--s3` flags, turned into scanner inputs, with a progress line on stderr.
+//! `--cloudwatch` and `--s3` flags, planned as awslogs' reads of the scan's inputs.
 
 use anyhow::Context as _;
-use apilens_audit::{Filter, Input, LineSource};
-use apilens_awslogs::{
-    AuditSource, AwsOpts, DEFAULT_REQUESTS_PER_SECOND, Places, Reads, Window, filter_pattern,
-};
-use std::io::Read;
-use std::sync::Arc;
+use apilens_audit::{Filter, FilterSpec};
+use apilens_awslogs::{AwsOpts, DEFAULT_REQUESTS_PER_SECOND, Places, Reads};
 
 /// Where in AWS to read audit logs, and how to reach it.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -42,70 +38,6 @@ impl AwsArgs {
     }
 }
 
-/// Scanner inputs read from AWS, and the reads that report on them.
-pub(crate) struct AwsInputs {
-    /// One input per log stream, batch of streams, or object.
-    pub(crate) inputs: Vec<Input>,
-    reads: Reads,
-}
-
-/// Plans the reads `args` asks for: the time range of `filter` is sent as startTime/endTime
-/// (widened so every request it keeps is fetched), and `verbs`/`users` as a CloudWatch filter
-/// pattern where one can keep a superset of what the local filter keeps. Nothing but the
-/// listing (DescribeLogStreams, ListObjectsV2) is sent yet.
-pub(crate) fn plan(
-    args: &AwsArgs,
-    filter: &Filter,
-    verbs: &[String],
-    users: &[String],
-) -> anyhow::Result<AwsInputs> {
-    let opts = AwsOpts {
-        region: args.region.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        max_requests_per_second: args.aws_max_rps,
-    };
-    let places = Places {
-        cloudwatch: args.cloudwatch.clone(),
-        s3: args.s3.clone(),
-    };
-    let window = Window::for_requests(filter.since_us(), filter.until_us());
-    let mut reads = Reads::plan(&places, &opts, window, filter_pattern(verbs, users))?;
-    let inputs = std::mem::take(&mut reads.sources)
-        .into_iter()
-        .map(|s| Input::Source(Arc::new(AwsSource(s))))
-        .collect();
-    Ok(AwsInputs { inputs, reads })
-}
-
-impl AwsInputs {
-    /// Runs `work` with the reads' notes and progress on stderr (awslogs' `run_with_progress`).
-    pub(crate) fn run_with_progress<T>(&self, work: impl FnOnce() -> T) -> T {
-        self.reads.run_with_progress(work)
-    }
-}
-
-/// Runs `work` with the progress of the AWS reads on stderr when there are any.
-pub(crate) fn with_progress<T>(aws: Option<&AwsInputs>, work: impl FnOnce() -> T) -> T {
-    match aws {
-        Some(aws) => aws.run_with_progress(work),
-        None => work(),
-    }
-}
-
-/// An AWS audit source as a scanner input.
-#[derive(Debug)]
-struct AwsSource(AuditSource);
-
-impl LineSource for AwsSource {
-    fn name(&self) -> String {
-        self.0.name().to_owned()
-    }
-
-    fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
-        Ok(self.0.open())
-    }
-}
-
 /// Checks that `--region` and `--endpoint-url` come with a place in AWS to read.
 pub(crate) fn check_flags(args: &AwsArgs) -> anyhow::Result<()> {
     if !args.is_set() {
@@ -121,18 +53,27 @@ pub(crate) fn check_flags(args: &AwsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plans the AWS reads when `args` names any, with context for the error.
+/// Plans the AWS reads of a scan with `filter` (compiled from `spec`) when `args` names any;
+/// nothing but the listing is sent yet.
 pub(crate) fn plan_if_set(
     args: &AwsArgs,
     filter: &Filter,
-    verbs: &[String],
-    users: &[String],
-) -> anyhow::Result<Option<AwsInputs>> {
+    spec: &FilterSpec,
+) -> anyhow::Result<Option<Reads>> {
     check_flags(args)?;
     if !args.is_set() {
         return Ok(None);
     }
-    plan(args, filter, verbs, users)
+    let opts = AwsOpts {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        max_requests_per_second: args.aws_max_rps,
+    };
+    let places = Places {
+        cloudwatch: args.cloudwatch.clone(),
+        s3: args.s3.clone(),
+    };
+    Reads::plan_for_scan(&places, &opts, filter, spec)
         .context("cannot read audit logs from AWS")
         .map(Some)
 }

@@ -2,13 +2,11 @@
 //! another command.
 
 pub(crate) mod aws_audit;
-pub(crate) mod live_apf;
 pub(crate) mod logging;
 pub(crate) mod remote;
 pub(crate) mod remote_write;
 pub(crate) mod report_print;
 pub(crate) mod runtime;
-pub(crate) mod sim_store;
 pub(crate) mod store;
 pub(crate) mod targets;
 pub(crate) mod web;

@@ -1,10 +1,10 @@
 //! `apilens inspect`: what one kube-apiserver `/metrics` scrape tells an operator.
 
+use crate::output::{TextOrJson, print_text};
 use anyhow::Context as _;
 use apilens_kubemetrics::catalog;
 use apilens_kubemetrics::inspect::{inspect, render};
 use apilens_scrape::{Bundle, DEFAULT_INPUT_TIMEOUT, HttpOpts, open_input};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,8 +22,8 @@ pub(crate) struct Args {
     #[arg(default_value = "-")]
     source: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
     /// Bearer token file for a URL (for example a service account token).
     #[arg(long, value_name = "FILE")]
     bearer_token_file: Option<PathBuf>,
@@ -36,15 +36,6 @@ pub(crate) struct Args {
     /// The most reading a URL may take, from connecting to the end of the body (500ms, 10s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = apilens_model::parse_duration)]
     timeout: std::time::Duration,
-}
-
-/// How `inspect` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// Aligned tables for a person.
-    Text,
-    /// One JSON object.
-    Json,
 }
 
 /// Runs `apilens inspect`.
@@ -75,11 +66,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?]
     };
     let out = match args.format {
-        OutputFormat::Text => render::text_list(&inspections, catalog()),
-        OutputFormat::Json => render::json_list(&inspections, catalog())?,
+        TextOrJson::Text => render::text_list(&inspections, catalog()),
+        TextOrJson::Json => render::json_list(&inspections, catalog())?,
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
+    print_text(&out)?;
     Ok(ExitCode::SUCCESS)
 }
