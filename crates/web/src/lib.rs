@@ -15,7 +15,7 @@
 //! - [`app_router`] is the whole router of a server over one [`ApiState`] (health, the API,
 //!   the dashboard, its verdict and culprits; `serve` adds [`targets_router`]); [`Site`] is a
 //!   server's checked set-up, [`HttpServer`] one running in the background until
-//!   [`shutdown_signal`] or its stop; [`Site::load`] and [`HttpServer::bind`] set one up from
+//!   [`shutdown_signal`] or its stop; [`Site::load`] and [`Listening::bind`] set one up from
 //!   its options, [`QueryLimits`] bound its query API and build its routes over a store.
 //! - [`dashboard_router`] serves the troubleshooter page and the panel catalog;
 //!   [`verdict_router`] its banner, the report's one-line verdict over the page's range, read
@@ -44,7 +44,7 @@ pub use crate::{
     guard::AccessPolicy,
     pool::{FAST_MAX_SAMPLES, FAST_MAX_STEPS, FAST_TIMEOUT, PoolOpts, QueryPool},
     server::{MAX_HEAD_BYTES, exposure_warning, serve},
-    setup::QueryLimits,
+    setup::{Listening, QueryLimits},
     verdict::verdict_router,
     web_config::WebConfig,
 };

@@ -1,10 +1,8 @@
 //! A server's set-up from its options: the checked [`Site`] from a web configuration file and
-//! the allow-lists, a listener bound for an [`HttpServer`], and the query API's
+//! the allow-lists, the address bound for an [`crate::HttpServer`] ([`Listening`]), and the query API's
 //! [`QueryLimits`] with the routes of a server over a store.
 
-use crate::{
-    AccessPolicy, ApiState, FindingsSlot, HttpServer, PoolOpts, Site, WebConfig, WebError,
-};
+use crate::{AccessPolicy, ApiState, FindingsSlot, PoolOpts, Site, WebConfig, WebError};
 use apilens_model::Queryable;
 use apilens_promapi::{LocalEngine, QueryEngine};
 use apilens_promql::{Engine, EngineOpts};
@@ -77,24 +75,35 @@ impl Site {
     }
 }
 
-impl HttpServer {
-    /// Binds `listen` and serves `app` there in the background under `site`; returns the
-    /// server and the address it listens on.
+/// A server's address bound, with its checked set-up, for [`crate::HttpServer::spawn`]: bound
+/// before any other work, so that a taken port fails first.
+#[derive(Debug)]
+pub struct Listening {
+    /// The bound socket.
+    pub listener: tokio::net::TcpListener,
+    /// The address it listens on (the port chosen for port 0).
+    pub local: SocketAddr,
+    /// TLS, basic auth and the allow-lists.
+    pub site: Site,
+}
+
+impl Listening {
+    /// Binds `listen` for a server under `site`.
     ///
     /// # Errors
     ///
     /// [`WebError::Bind`] when the address cannot be bound.
-    pub async fn bind(
-        listen: SocketAddr,
-        app: Router,
-        site: Site,
-    ) -> Result<(HttpServer, SocketAddr), WebError> {
+    pub async fn bind(listen: SocketAddr, site: Site) -> Result<Listening, WebError> {
         let bind = |source| WebError::Bind {
             addr: listen,
             source,
         };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(bind)?;
         let local = listener.local_addr().map_err(bind)?;
-        Ok((HttpServer::spawn(listener, app, site), local))
+        Ok(Listening {
+            listener,
+            local,
+            site,
+        })
     }
 }

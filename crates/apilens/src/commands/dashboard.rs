@@ -5,13 +5,12 @@ use crate::shared::logging::init_logging;
 use crate::shared::remote::RemoteArgs;
 use crate::shared::runtime::{Workers, async_runtime};
 use crate::shared::store::open_read_only;
-use crate::shared::web::{QueryLimitArgs, WebArgs, store_router};
-use anyhow::Context as _;
+use crate::shared::web::ServerArgs;
 use apilens_apf::KubeVersion;
 use apilens_promapi::{QueryEngine, RemoteEngine};
 use apilens_scrape::Health;
+use apilens_serve::store_router;
 use apilens_web::{FindingsSlot, HttpServer, shutdown_signal};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,13 +29,8 @@ pub(crate) struct Args {
     data_dir: PathBuf,
     #[command(flatten)]
     remote: RemoteArgs,
-    /// Address of the dashboard and its query API.
-    #[arg(long, default_value = "127.0.0.1:9797")]
-    listen: SocketAddr,
     #[command(flatten)]
-    web: WebArgs,
-    #[command(flatten)]
-    limits: QueryLimitArgs,
+    server: ServerArgs,
     /// An audit log (file, directory or glob, repeatable) for the culprit panel: the doctor's
     /// findings over it, read once at start in the background.
     #[arg(long = "audit-log", value_name = "PATH")]
@@ -44,7 +38,7 @@ pub(crate) struct Args {
     /// The Kubernetes version whose APF defaults classify the audit log (default: the
     /// version the metrics report, else the newest apilens knows).
     #[arg(long, value_name = "X.Y")]
-    kubernetes_version: Option<String>,
+    kubernetes_version: Option<KubeVersion>,
 }
 
 /// Runs `apilens dashboard` until SIGINT or SIGTERM.
@@ -52,12 +46,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let findings = FindingsSlot::new();
     if !args.audit_logs.is_empty() {
-        let version = (args.kubernetes_version.as_deref())
-            .map(|v| KubeVersion::parse(v).with_context(|| format!("--kubernetes-version {v}")))
-            .transpose()?;
         let inputs = apilens_doctor::DoctorInputs {
             audit: apilens_audit::collect_inputs(&args.audit_logs)?,
-            version: version.map(|v| (v, "--kubernetes-version".to_owned())),
+            version: (args.kubernetes_version).map(|v| (v, "--kubernetes-version".to_owned())),
             ..apilens_doctor::DoctorInputs::default()
         };
         findings.fill_in_background(move || {
@@ -69,7 +60,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = remote.map(|client| Arc::new(RemoteEngine::new(client)) as Arc<dyn QueryEngine>);
     let (app, what) = match &engine {
         Some(engine) => {
-            let state = args.limits.limits().api_state(Arc::clone(engine));
+            let state = args.server.limits.limits().api_state(Arc::clone(engine));
             (apilens_web::app_router(state, findings), engine.describe())
         }
         None => {
@@ -78,18 +69,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 " (pass --data-dir DIR or --prometheus URL)",
                 " (when `apilens serve` holds it, its own dashboard is already served)",
             )?;
-            let app = store_router(Health::new(), Arc::new(db), &args.limits, findings);
+            let limits = args.server.limits.limits();
+            let app = store_router(Health::new(), Arc::new(db), &limits, findings);
             (app, format!("store {}", args.data_dir.display()))
         }
     };
-    let web = args.web.load(args.listen)?;
     let runtime = async_runtime(Workers::PerCore)?;
     runtime.block_on(async {
-        let (server, local) = HttpServer::bind(args.listen, app, web.clone()).await?;
-        eprintln!(
-            "dashboard: {}://{local}/ over {what}; Ctrl-C to stop",
-            web.scheme()
-        );
+        let listening = args.server.bind().await?;
+        let (local, scheme) = (listening.local, listening.site.scheme());
+        let server = HttpServer::spawn(listening.listener, app, listening.site);
+        eprintln!("dashboard: {scheme}://{local}/ over {what}; Ctrl-C to stop");
         match shutdown_signal().await {
             Ok(signal) => tracing::info!(signal, "shutting down"),
             Err(e) => tracing::warn!(error = %e, "no signal handler; stopping"),

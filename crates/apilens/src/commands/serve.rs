@@ -1,23 +1,18 @@
 //! `apilens serve`: scrape API servers, etcd, URLs or recorded bundles into the embedded store
 //! and serve it over HTTP until SIGINT or SIGTERM.
 
+use crate::shared::logging::init_logging;
 use crate::shared::runtime::{Workers, async_runtime};
-use std::net::SocketAddr;
+use crate::shared::targets::TargetArgs;
+use crate::shared::web::ServerArgs;
+use anyhow::{Context as _, bail};
+use apilens_scrape::ScrapeOpts;
+use apilens_serve::{ServeOpts, serve_until};
+use apilens_tsdb::DbOptions;
+use apilens_web::shutdown_signal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-
-use anyhow::{Context as _, bail};
-use apilens_remotewrite::Tee;
-use apilens_scrape::{Health, ScrapeOpts, Scraper, Sink};
-use apilens_tsdb::{Db, DbOptions};
-
-use crate::shared::logging::init_logging;
-use crate::shared::store::close_store;
-use crate::shared::targets::TargetArgs;
-use crate::shared::web::{QueryLimitArgs, WebArgs, store_router};
-use apilens_web::{FindingsSlot, HttpServer, shutdown_signal};
 
 /// Scrape into the embedded store and serve it.
 #[derive(Debug, clap::Args)]
@@ -47,13 +42,8 @@ pub(crate) struct Args {
     /// Most samples accepted from one scrape; a larger scrape fails as a whole.
     #[arg(long, default_value_t = 1_000_000)]
     sample_limit: usize,
-    /// Address of the HTTP server (health, readiness, targets and the query API).
-    #[arg(long, default_value = "127.0.0.1:9797")]
-    listen: SocketAddr,
     #[command(flatten)]
-    web: WebArgs,
-    #[command(flatten)]
-    limits: QueryLimitArgs,
+    server: ServerArgs,
     #[command(flatten)]
     remote_write: Box<crate::shared::remote_write::RemoteWriteArgs>,
 }
@@ -61,51 +51,38 @@ pub(crate) struct Args {
 /// Runs `apilens serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    let runtime = async_runtime(Workers::PerCore)?;
-    runtime.block_on(serve(args))
-}
-
-async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     if args.scrape_interval.is_zero() {
         bail!("--scrape-interval must be positive");
     }
-    let web = args.web.load(args.listen)?;
-    let targets = args.targets.build().await?;
-    let db_opts = DbOptions {
-        retention: args.retention,
-        ..DbOptions::default()
-    };
-    let data_dir = args.data_dir.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&data_dir, db_opts))
-        .await?
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
-    let db = Arc::new(db);
-    let opts = ScrapeOpts {
-        interval: args.scrape_interval,
-        timeout: args.scrape_timeout,
-        body_limit: args.body_limit_mib.saturating_mul(1 << 20),
-        sample_limit: args.sample_limit,
-        ..ScrapeOpts::default()
-    };
-    let health = Health::new();
-    for t in &targets {
-        tracing::info!(job = %t.job, instance = %t.instance, source = %t.source(), "target");
-    }
-    let remote_writer = args.remote_write.start(&args.data_dir)?;
-    let sink = Tee::store_then(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
-    let scraper = Scraper::start(targets, opts, sink, health.clone());
-    let app = store_router(health, Arc::clone(&db), &args.limits, FindingsSlot::new());
-    let (server, local) = HttpServer::bind(args.listen, app, web.clone()).await?;
-    tracing::info!(listen = %local, scheme = web.scheme(), data_dir = %args.data_dir.display(), "serving");
-
-    let signal = shutdown_signal()
-        .await
-        .context("cannot listen for SIGINT and SIGTERM")?;
-    tracing::info!(signal, "shutting down");
-    scraper.shutdown().await;
-    crate::shared::remote_write::stop(remote_writer).await;
-    server.stop().await;
-    close_store(db).await;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    async_runtime(Workers::PerCore)?.block_on(async {
+        let listening = args.server.bind().await?;
+        let opts = ServeOpts {
+            targets: args.targets.build().await?,
+            db: DbOptions {
+                retention: args.retention,
+                ..DbOptions::default()
+            },
+            scrape: ScrapeOpts {
+                interval: args.scrape_interval,
+                timeout: args.scrape_timeout,
+                body_limit: args.body_limit_mib.saturating_mul(1 << 20),
+                sample_limit: args.sample_limit,
+                ..ScrapeOpts::default()
+            },
+            remote_write: args.remote_write.spec(&args.data_dir),
+            limits: args.server.limits.limits(),
+            data_dir: args.data_dir,
+        };
+        let stop = async {
+            let signal = shutdown_signal().await;
+            if let Ok(signal) = &signal {
+                tracing::info!(signal, "shutting down");
+            }
+            signal
+        };
+        serve_until(opts, listening, stop)
+            .await?
+            .context("cannot listen for SIGINT and SIGTERM")?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

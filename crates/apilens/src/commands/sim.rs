@@ -33,7 +33,7 @@ pub(crate) struct Args {
     listen: SocketAddr,
     /// Kubernetes version to imitate (metric names follow the nearest real scrape).
     #[arg(long, default_value = "1.34", value_name = "VERSION")]
-    kubernetes_version: String,
+    kubernetes_version: KubeVersion,
     /// Number of API server replicas.
     #[arg(long, default_value_t = 2, value_name = "N")]
     replicas: usize,
@@ -60,12 +60,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let scenario = args.scenario.context("--scenario is required")?;
-    let version = KubeVersion::parse(&args.kubernetes_version)?;
     let config = ScenarioConfig {
         replicas: args.replicas,
         seed: args.seed,
         start_unix_ms: apilens_model::now_ms() / 1000 * 1000,
-        ..ScenarioConfig::new(&scenario, version)
+        ..ScenarioConfig::new(&scenario, args.kubernetes_version)
     };
     let mut sim = Simulator::new(config)?;
     if let Some(path) = &args.audit_log {

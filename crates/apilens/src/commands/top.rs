@@ -37,7 +37,7 @@ pub(crate) struct Args {
     sim: Option<String>,
     /// Kubernetes version the simulator imitates.
     #[arg(long, default_value = "1.34", value_name = "VERSION", requires = "sim")]
-    kubernetes_version: String,
+    kubernetes_version: KubeVersion,
     /// API server replicas of the simulator.
     #[arg(long, default_value_t = 2, value_name = "N", requires = "sim")]
     replicas: usize,
@@ -143,12 +143,11 @@ fn open_source(args: &Args) -> anyhow::Result<Box<dyn Source>> {
         SourceChoice::Sim => {
             let scenario = args.sim.clone().unwrap_or_default();
             note(&SimSource::opening_note(&scenario, args.window));
-            let version = KubeVersion::parse(&args.kubernetes_version)?;
             let (replicas, seed) = (args.replicas, args.seed);
             let config = ScenarioConfig {
                 replicas,
                 seed,
-                ..ScenarioConfig::new(&scenario, version)
+                ..ScenarioConfig::new(&scenario, args.kubernetes_version)
             };
             Box::new(SimSource::simulate(config, settings)?)
         }

@@ -1,11 +1,8 @@
 //! `apilens serve --remote-write URL`: the options that forward scraped samples to a
-//! remote-write receiver, and the sink that feeds both the store and the receiver.
+//! remote-write receiver.
 
+use apilens_remotewrite::RemoteWriteSpec;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use anyhow::Context as _;
-use apilens_remotewrite::{RemoteWriteSpec, RemoteWriter};
 
 /// Remote write: forward every scraped sample to Prometheus, Mimir, Thanos, VictoriaMetrics
 /// or Amazon Managed Service for Prometheus.
@@ -49,14 +46,12 @@ pub(crate) struct RemoteWriteArgs {
 }
 
 impl RemoteWriteArgs {
-    /// Starts the remote writer when `--remote-write` is given; its queue defaults to
+    /// The remote write `--remote-write` asks for; its queue defaults to
     /// `<data_dir>/remote-write`.
-    pub(crate) fn start(&self, data_dir: &Path) -> anyhow::Result<Option<Arc<RemoteWriter>>> {
-        let Some(url) = &self.remote_write else {
-            return Ok(None);
-        };
-        let spec = RemoteWriteSpec {
-            url: url.clone(),
+    pub(crate) fn spec(&self, data_dir: &Path) -> Option<RemoteWriteSpec> {
+        let url = self.remote_write.clone()?;
+        Some(RemoteWriteSpec {
+            url,
             queue_dir: (self.remote_write_queue_dir.clone())
                 .unwrap_or_else(|| data_dir.join("remote-write")),
             max_queue_bytes: self.remote_write_max_queue_bytes,
@@ -66,18 +61,6 @@ impl RemoteWriteArgs {
                 .zip(self.remote_write_basic_auth_password_file.clone()),
             sigv4: self.sigv4,
             sigv4_region: self.sigv4_region.clone(),
-        };
-        let shown = url.split(['?', '#']).next().unwrap_or(url);
-        let writer = spec
-            .start()
-            .with_context(|| format!("cannot start remote write to {shown}"))?;
-        Ok(Some(Arc::new(writer)))
-    }
-}
-
-/// Stops the remote writer after its request in flight; what is unsent stays queued on disk.
-pub(crate) async fn stop(writer: Option<Arc<RemoteWriter>>) {
-    if let Some(w) = writer {
-        let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
+        })
     }
 }

@@ -1,5 +1,4 @@
-//! The embedded store as commands open it: read-only behind a query engine, and closed at the
-//! end of a server.
+//! The embedded store as reading commands open it: read-only, behind a query engine.
 
 use crate::shared::logging::init_logging;
 use crate::shared::remote::RemoteArgs;
@@ -10,20 +9,6 @@ use apilens_tsdb::Db;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Closes the store when nothing else holds it; otherwise its WAL keeps every committed batch.
-pub(crate) async fn close_store(db: Arc<Db>) {
-    match Arc::try_unwrap(db) {
-        Ok(db) => {
-            if let Err(err) = tokio::task::spawn_blocking(move || db.close()).await {
-                tracing::warn!(error = %err, "closing the store failed");
-            }
-        }
-        Err(_) => {
-            tracing::warn!("store still in use at shutdown; its WAL holds every committed batch")
-        }
-    }
-}
 
 /// The store in `dir`, opened read-only; `missing` and `busy` end the errors of a directory
 /// that does not exist and of a store that cannot be opened with what to do instead.

@@ -1,18 +1,40 @@
 //! The flags and set-up shared by every command that serves the query API (`serve`,
-//! `dashboard`, `demo`): the web configuration, the browser allow-lists and the query limits.
+//! `dashboard`, `demo`): the address, the web configuration, the browser allow-lists and the
+//! query limits.
 
+use anyhow::Context as _;
 use apilens_model::parse_duration;
-use apilens_scrape::Health;
-use apilens_tsdb::Db;
-use apilens_web::{PoolOpts, QueryLimits, Site};
+use apilens_web::{Listening, PoolOpts, QueryLimits, Site};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
+
+/// Where a server listens, who may reach it and what its queries may cost.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// Address of the HTTP server: the dashboard, the query API (a Grafana data source), health
+    /// and readiness.
+    #[arg(long, default_value = "127.0.0.1:9797")]
+    pub(crate) listen: SocketAddr,
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    pub(crate) limits: QueryLimitArgs,
+}
+
+impl ServerArgs {
+    /// Reads the web configuration and binds `--listen`, so that a bad file or a taken port
+    /// fails before any other work.
+    pub(crate) async fn bind(&self) -> anyhow::Result<Listening> {
+        let site = self.web.load(self.listen)?;
+        (Listening::bind(self.listen, site).await)
+            .context("--listen (127.0.0.1:0 takes any free port)")
+    }
+}
 
 /// Who may reach the server and how.
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct WebArgs {
+struct WebArgs {
     /// TLS and basic auth, in the Prometheus exporter-toolkit web configuration format
     /// (`tls_server_config`, `basic_auth_users` with bcrypt hashes, `http_server_config`);
     /// checked at start-up.
@@ -67,7 +89,7 @@ impl QueryLimitArgs {
 impl WebArgs {
     /// Reads the web configuration and builds the access rules; prints the warning of a
     /// server that listens beyond loopback unprotected.
-    pub(crate) fn load(&self, listen: SocketAddr) -> anyhow::Result<Site> {
+    fn load(&self, listen: SocketAddr) -> anyhow::Result<Site> {
         let config = self.web_config_file.as_deref();
         let (site, warning) =
             Site::load(config, &self.allowed_hosts, &self.allowed_origins, listen)?;
@@ -76,17 +98,4 @@ impl WebArgs {
         }
         Ok(site)
     }
-}
-
-/// The HTTP routes of a server over the store `db` (the query API on its own query threads,
-/// within `limits`; the dashboard and its culprit panel from `findings`) and the scrape targets'
-/// `health`.
-pub(crate) fn store_router(
-    health: Health,
-    db: Arc<Db>,
-    limits: &QueryLimitArgs,
-    findings: apilens_web::FindingsSlot,
-) -> axum::Router {
-    let targets = move || serde_json::to_value(health.snapshot()).unwrap_or_default();
-    limits.limits().store_router(db, findings, targets)
 }
