@@ -1,6 +1,7 @@
 //! The one clap definition of every command and flag.
 
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// apilens tells why the Kubernetes API server is slow or overloaded, who is causing it, and how
 /// to stop it.
@@ -52,6 +53,33 @@ pub(crate) enum Command {
 /// Parses the process arguments; on bad usage clap prints help and exits with status 2.
 pub(crate) fn parse() -> Cli {
     Cli::parse()
+}
+
+impl Cli {
+    /// Runs the command.
+    pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
+        use crate::commands::{
+            apf, audit, dashboard, demo, doctor, grafana, inspect, query, record, report, rules,
+            serve, sim, top, tsdb,
+        };
+        match self.command {
+            Command::Inspect(args) => inspect::run(args),
+            Command::Audit(args) => audit::run(args),
+            Command::Apf(args) => apf::run(args),
+            Command::Tsdb(args) => tsdb::run(args),
+            Command::Serve(args) => serve::run(args),
+            Command::Record(args) => record::run(args),
+            Command::Grafana(args) => grafana::run(args),
+            Command::Rules(args) => rules::run(args),
+            Command::Sim(args) => sim::run(args),
+            Command::Query(args) => query::run(args),
+            Command::Report(args) => report::run(args),
+            Command::Demo(args) => demo::run(args),
+            Command::Dashboard(args) => dashboard::run(args),
+            Command::Doctor(args) => doctor::run(args),
+            Command::Top(args) => top::run(args),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = cli::parse();
     apilens_model::install_crypto_provider();
-    match commands::run(args) {
+    match args.run() {
         Ok(code) => code,
         Err(err) => {
             if output::is_broken_pipe(&err) {

@@ -1,4 +1,4 @@
-//! One module per command; `run` dispatches.
+//! One module per command: its `Args` and its `run`.
 
 pub(crate) mod apf;
 pub(crate) mod audit;
@@ -15,27 +15,3 @@ pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod top;
 pub(crate) mod tsdb;
-
-use crate::cli::{Cli, Command};
-use std::process::ExitCode;
-
-/// Runs the parsed command.
-pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Inspect(args) => inspect::run(args),
-        Command::Audit(args) => audit::run(args),
-        Command::Apf(args) => apf::run(args),
-        Command::Tsdb(args) => tsdb::run(args),
-        Command::Serve(args) => serve::run(args),
-        Command::Record(args) => record::run(args),
-        Command::Grafana(args) => grafana::run(args),
-        Command::Rules(args) => rules::run(args),
-        Command::Sim(args) => sim::run(args),
-        Command::Query(args) => query::run(args),
-        Command::Report(args) => report::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Dashboard(args) => dashboard::run(args),
-        Command::Doctor(args) => doctor::run(args),
-        Command::Top(args) => top::run(args),
-    }
-}
