@@ -45,12 +45,17 @@ pub async fn serve_until<T>(
     for t in &opts.targets {
         tracing::info!(job = %t.job, instance = %t.instance, source = %t.source(), "target");
     }
-    let remote_writer = match opts.remote_write.as_ref().map(start_remote_writer) {
-        Some(Err(e)) => {
+    let remote_writer = match opts
+        .remote_write
+        .as_ref()
+        .map(start_remote_writer)
+        .transpose()
+    {
+        Ok(writer) => writer,
+        Err(e) => {
             close_store(db).await;
             return Err(e);
         }
-        started => started.transpose()?,
     };
     let health = Health::new();
     let sink = Tee::store_then(Arc::clone(&db) as Arc<dyn Sink>, remote_writer.as_ref());
