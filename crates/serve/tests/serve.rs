@@ -2,6 +2,7 @@
 //! simulator's problem stored, reported and traced to its client.
 
 use apilens_model::{Matcher, Queryable, SelectHints};
+use apilens_remotewrite::RemoteWriteSpec;
 use apilens_scrape::{ScrapeOpts, TargetSources};
 use apilens_serve::{Demo, ServeError, ServeOpts, serve_until};
 use apilens_sim::{KubeVersion, ScenarioConfig};
@@ -109,6 +110,40 @@ async fn a_store_that_cannot_open_stops_the_server_before_it_scrapes() {
         err.to_string().contains(&file.display().to_string()),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_writer_that_cannot_start_closes_the_store_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || ServeOpts {
+        targets: Vec::new(),
+        data_dir: dir.path().to_owned(),
+        db: DbOptions::default(),
+        scrape: ScrapeOpts::default(),
+        remote_write: Some(RemoteWriteSpec {
+            url: "ftp://receiver.example/write?token=secret".to_owned(),
+            queue_dir: dir.path().join("remote-write"),
+            max_queue_bytes: 1 << 20,
+            max_samples_per_send: 100,
+            bearer_token_file: None,
+            basic_auth: None,
+            sigv4: false,
+            sigv4_region: None,
+        }),
+        limits: limits(),
+    };
+    let err = serve_until(opts(), listening().await, async {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServeError::RemoteWrite { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("ftp://receiver.example/write"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+    // Nothing is left holding the store: a writer opens it at once.
+    Db::open(dir.path(), DbOptions::default()).unwrap().close();
 }
 
 fn chatty(replicas: usize) -> ScenarioConfig {

@@ -15,7 +15,7 @@ pub(crate) struct ServerArgs {
     /// Address of the HTTP server: the dashboard, the query API (a Grafana data source), health
     /// and readiness.
     #[arg(long, default_value = "127.0.0.1:9797")]
-    pub(crate) listen: SocketAddr,
+    listen: SocketAddr,
     #[command(flatten)]
     web: WebArgs,
     #[command(flatten)]
