@@ -60,7 +60,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = remote.map(|client| Arc::new(RemoteEngine::new(client)) as Arc<dyn QueryEngine>);
     let (app, what) = match &engine {
         Some(engine) => {
-            let state = args.server.limits.limits().api_state(Arc::clone(engine));
+            let state = args.server.limits().api_state(Arc::clone(engine));
             (apilens_web::app_router(state, findings), engine.describe())
         }
         None => {
@@ -69,7 +69,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 " (pass --data-dir DIR or --prometheus URL)",
                 " (when `apilens serve` holds it, its own dashboard is already served)",
             )?;
-            let limits = args.server.limits.limits();
+            let limits = args.server.limits();
             let app = store_router(Health::new(), Arc::new(db), &limits, findings);
             (app, format!("store {}", args.data_dir.display()))
         }

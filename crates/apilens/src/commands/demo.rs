@@ -100,7 +100,7 @@ async fn demo(args: &Args, data_dir: &Path) -> anyhow::Result<ExitCode> {
     demo.fill_history().await?;
 
     let findings = FindingsSlot::new();
-    let app = demo.router(&args.server.limits.limits(), findings.clone());
+    let app = demo.router(&args.server.limits(), findings.clone());
     let server = HttpServer::spawn(listening.listener, app, listening.site);
     let report = demo.report().await?;
     print(&report, args.format)?;

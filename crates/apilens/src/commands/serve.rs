@@ -70,7 +70,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ..ScrapeOpts::default()
             },
             remote_write: args.remote_write.spec(&args.data_dir),
-            limits: args.server.limits.limits(),
+            limits: args.server.limits(),
             data_dir: args.data_dir,
         };
         let stop = async {

@@ -19,10 +19,15 @@ pub(crate) struct ServerArgs {
     #[command(flatten)]
     web: WebArgs,
     #[command(flatten)]
-    pub(crate) limits: QueryLimitArgs,
+    limits: QueryLimitArgs,
 }
 
 impl ServerArgs {
+    /// The query API's limits these flags give.
+    pub(crate) fn limits(&self) -> QueryLimits {
+        self.limits.limits()
+    }
+
     /// Reads the web configuration and binds `--listen`, so that a bad file or a taken port
     /// fails before any other work.
     pub(crate) async fn bind(&self) -> anyhow::Result<Listening> {
@@ -53,7 +58,7 @@ struct WebArgs {
 
 /// Limits of the query API.
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct QueryLimitArgs {
+struct QueryLimitArgs {
     /// Longest a query may run; a request's `timeout` parameter can only shorten it.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     query_timeout: Duration,
@@ -73,7 +78,7 @@ pub(crate) struct QueryLimitArgs {
 
 impl QueryLimitArgs {
     /// The limits these flags give.
-    pub(crate) fn limits(&self) -> QueryLimits {
+    fn limits(&self) -> QueryLimits {
         QueryLimits {
             timeout: self.query_timeout,
             max_samples: self.query_max_samples,
