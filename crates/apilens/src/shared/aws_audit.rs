@@ -54,13 +54,13 @@ pub(crate) fn check_flags(args: &AwsArgs) -> anyhow::Result<()> {
 }
 
 /// Plans the AWS reads of a scan with `filter` (compiled from `spec`) when `args` names any;
-/// nothing but the listing is sent yet.
+/// nothing but the listing is sent yet. The caller has run [`check_flags`] first, before the
+/// local inputs are read.
 pub(crate) fn plan_if_set(
     args: &AwsArgs,
     filter: &Filter,
     spec: &FilterSpec,
 ) -> anyhow::Result<Option<Reads>> {
-    check_flags(args)?;
     if !args.is_set() {
         return Ok(None);
     }
